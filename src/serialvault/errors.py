@@ -1,0 +1,208 @@
+"""One exception tree for the whole product.
+
+Every error a user can meet is a class here (or a subclass defined next to the code
+that raises it). Each class carries the process exit code the CLI returns for it, so
+the mapping documented in the README is the code itself. Messages always name *what*
+was wrong — the value, the field, the event — because ALCOA+ "accurate" and a useful
+exception record both depend on it.
+
+Exit codes (also in the README):
+
+====  =====================================================================
+code  meaning
+====  =====================================================================
+0     success
+1     unexpected internal error
+2     command-line usage error
+3     input could not be read (malformed JSON/XML, unreadable file)
+4     input is invalid (schema, vocabulary, identifier, check digit)
+5     a business rule rejected the input (lifecycle, hierarchy, master data)
+6     the thing asked for does not exist (unit, product, event)
+7     database or configuration problem (unreachable URL, not initialised)
+8     integrity failure (broken hash chain, fingerprint mismatch)
+9     conflict with existing data (e.g. product re-added with other values)
+====  =====================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class SerialvaultError(Exception):
+    """Base class: an error with a user-facing message and an exit code."""
+
+    exit_code: int = 1
+    kind: str = "error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": self.kind, "message": self.message, "exit_code": self.exit_code}
+
+
+class InputError(SerialvaultError):
+    """The input could not be read at all (not JSON/XML, truncated, unreadable file)."""
+
+    exit_code = 3
+    kind = "input"
+
+
+class ValidationError(SerialvaultError):
+    """The input was read but is not valid (schema, vocabulary, identifier)."""
+
+    exit_code = 4
+    kind = "validation"
+
+
+class IdentifierError(ValidationError, ValueError):
+    """A GS1 identifier (GTIN, SGTIN, SSCC, GLN, NDC, lot, expiry, EPC URI) is invalid.
+
+    Raised by the pure ``serialvault.gs1`` core. The message names the offending value
+    and the reason, e.g. ``Invalid GTIN '09521234543214': check digit is 4, expected 3.``
+    It is also a ``ValueError`` so that generic parsing code can catch it as such.
+    """
+
+    kind = "identifier"
+
+
+class RuleViolation(SerialvaultError):
+    """A business rule (lifecycle, hierarchy, master data) rejected the input."""
+
+    exit_code = 5
+    kind = "rule"
+
+
+class NotFound(SerialvaultError):
+    """The unit, container, product or event asked for does not exist."""
+
+    exit_code = 6
+    kind = "not_found"
+
+
+class StoreError(SerialvaultError):
+    """The database cannot be used: unreachable, wrong URL, not initialised, wrong version."""
+
+    exit_code = 7
+    kind = "store"
+
+
+class IntegrityFailure(SerialvaultError):
+    """Tamper evidence failed: the hash chain or a fingerprint does not match."""
+
+    exit_code = 8
+    kind = "integrity"
+
+
+class ConflictError(SerialvaultError):
+    """The input conflicts with data already recorded."""
+
+    exit_code = 9
+    kind = "conflict"
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    """One problem found in a document, located as precisely as the input allows.
+
+    ``event_index`` is 0-based in document order (messages print it 1-based as
+    "event #n"); ``event_id`` is the event's eventID when it has one and ``event_hash``
+    its GS1 event hash ID when it could be computed, so an operator can find the event
+    in the source system. ``field`` is a JSON-pointer-like path inside the event
+    (``epcList[3]``, ``ilmd.cbvmda:itemExpirationDate``); ``identifier`` the EPC or
+    other value that was wrong.
+    """
+
+    message: str
+    code: str = "invalid"
+    event_index: int | None = None
+    event_id: str | None = None
+    event_hash: str | None = None
+    field: str | None = None
+    identifier: str | None = None
+
+    def where(self) -> str:
+        parts: list[str] = []
+        if self.event_index is not None:
+            ev = f"event #{self.event_index + 1}"
+            ids = [x for x in (self.event_id, self.event_hash) if x]
+            if ids:
+                ev += f" ({', '.join(ids)})"
+            parts.append(ev)
+        if self.field:
+            parts.append(f"field {self.field}")
+        if self.identifier:
+            parts.append(f"identifier {self.identifier}")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        where = self.where()
+        return f"{where}: {self.message}" if where else self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "event_index": self.event_index,
+            "event_id": self.event_id,
+            "event_hash": self.event_hash,
+            "field": self.field,
+            "identifier": self.identifier,
+        }
+
+
+class _IssuesMixin:
+    issues: tuple[Issue, ...]
+
+    def _format(self, headline: str) -> str:
+        lines = [headline]
+        shown = self.issues[:20]
+        lines.extend(f"  - {i}" for i in shown)
+        if len(self.issues) > len(shown):
+            lines.append(f"  ... and {len(self.issues) - len(shown)} more")
+        return "\n".join(lines)
+
+
+class DocumentInvalid(ValidationError, _IssuesMixin):
+    """An EPCIS document failed validation; ``issues`` lists every problem found."""
+
+    def __init__(self, source: str, issues: list[Issue] | tuple[Issue, ...]) -> None:
+        self.source = source
+        self.issues = tuple(issues)
+        n = len(self.issues)
+        super().__init__(
+            self._format(f"{source}: rejected, {n} problem{'s' if n != 1 else ''} found")
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["source"] = self.source
+        d["issues"] = [i.to_dict() for i in self.issues]
+        return d
+
+
+class DocumentRejected(RuleViolation, _IssuesMixin):
+    """A valid EPCIS document broke a business rule; nothing of it was recorded."""
+
+    def __init__(self, source: str, issues: list[Issue] | tuple[Issue, ...]) -> None:
+        self.source = source
+        self.issues = tuple(issues)
+        n = len(self.issues)
+        super().__init__(
+            self._format(
+                f"{source}: rejected by business rules, {n} violation{'s' if n != 1 else ''}"
+                " (nothing recorded)"
+            )
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["source"] = self.source
+        d["issues"] = [i.to_dict() for i in self.issues]
+        return d

@@ -1,0 +1,30 @@
+"""Shared fixtures.
+
+External conformance data lives beside the project in ``../shared/data`` (CI always has
+it). Tests that need it take the ``shared_data`` fixture, which skips with a message
+saying so when the folder is absent (a user's fresh clone) — except under ``CI=true``,
+where its absence is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("SERIALVAULT_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Path of the external reference data (GS1 EPCIS, OpenEPCIS, event-hash vectors)."""
+    if not SHARED_DATA.is_dir():
+        if IN_CI:
+            pytest.fail(f"CI=true but the reference data folder {SHARED_DATA} is missing")
+        pytest.skip(
+            "external reference data (../shared/data) is absent: conformance tests skipped"
+        )
+    return SHARED_DATA
