@@ -1,0 +1,793 @@
+"""The unit lifecycle and hierarchy rules, applied to events in order.
+
+Pure: the store hands over a :class:`Snapshot` (the current state of every identifier
+the events touch, with complete subtrees of containers and the ancestors of parents),
+the :class:`Engine` applies events in document order and returns what changed — or
+the issues that reject the document. Nothing here reads or writes a database, so the
+same code serves capture, ``rebuild`` (replay of the log) and tests.
+
+The rules (EPCIS 2.0 §7.4 event semantics, CBV 2.0 §7.1/§7.2 business steps and
+dispositions):
+
+* ObjectEvent ``ADD`` commissions: a serialised unit (SGTIN) or logistic unit (SSCC) is
+  commissioned once, ever — a serial is never reused (EU FMD Delegated Regulation
+  2016/161 Art. 4(b)); an SGTIN's product (GTIN) must be in master data; lot and expiry
+  come from ILMD (``cbvmda:lotNumber``, ``cbvmda:itemExpirationDate``) and a lot has one
+  expiry.
+* Nothing may be packed, unpacked, shipped, observed or decommissioned unless it is
+  commissioned and not decommissioned.
+* AggregationEvent ``ADD`` packs children into a parent: a child has at most one parent,
+  packing must not create a cycle, neither side may have left the site (shipped).
+  ``DELETE`` unpacks the listed children, or all children when none are listed
+  (EPCIS 2.0 §7.4.3). ``OBSERVE`` confirms an existing aggregation.
+* Business step ``shipping`` marks the object and everything inside it shipped;
+  ``receiving``/``accepting`` brings it back to active.
+* ObjectEvent ``DELETE`` decommissions. For a container, the contents are released
+  (unpacked) — unless the container is destroyed (disposition ``destroyed`` or business
+  step ``destroying``), in which case everything inside is decommissioned too. A unit
+  decommissioned while packed leaves its parent.
+* TransformationEvent consumes its inputs and commissions its outputs.
+* Error declarations (EPCIS 2.0 §7.4.1.2, ``errorDeclaration``): the declared event is
+  flagged erroneous and the state of every identifier it touched is recomputed from that
+  identifier's remaining history; corrective events are ordinary events.
+
+Identifiers other than SGTIN/SSCC (GRAI, GIAI, non-GS1 URIs) are recorded with the
+events that name them but have no lifecycle; they may not be an aggregation parent or
+child, because the hierarchy holds serialised goods and logistic units only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from serialvault.domain.facts import EventFacts, classify_key
+from serialvault.errors import Issue
+
+ACTIVE = "active"
+SHIPPED = "shipped"
+DECOMMISSIONED = "decommissioned"
+CONSUMED = "consumed"
+
+_SHIP_STEPS = frozenset({"shipping"})
+_RECEIVE_STEPS = frozenset({"receiving", "accepting"})
+_DESTROY_STEPS = frozenset({"destroying"})
+_DESTROY_DISPOSITIONS = frozenset({"destroyed"})
+_GONE = frozenset({DECOMMISSIONED, CONSUMED})
+
+
+@dataclass(slots=True)
+class Unit:
+    """Current state of one identifier (a row of the ``units`` projection)."""
+
+    id: int
+    key: str
+    kind: str
+    gtin: str | None
+    status: str | None = None
+    disposition: str | None = None
+    parent_id: int | None = None
+    lot: str | None = None
+    expiry: str | None = None
+    biz_location: str | None = None
+    read_point: str | None = None
+    commissioned_seq: int | None = None
+    last_seq: int = 0
+    last_event_time: str | None = None
+
+    @property
+    def tracked(self) -> bool:
+        return self.kind != "other"
+
+    def row(self) -> tuple[object, ...]:
+        return (
+            self.id,
+            self.key,
+            self.kind,
+            self.gtin,
+            self.status,
+            self.disposition,
+            self.parent_id,
+            self.lot,
+            self.expiry,
+            self.biz_location,
+            self.read_point,
+            self.commissioned_seq,
+            self.last_seq,
+            self.last_event_time,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EventRef:
+    """An event already recorded: enough to detect duplicates and resolve declarations."""
+
+    seq: int
+    event_hash: str
+    event_id: str | None
+    is_declaration: bool
+    declared_by_seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    """One past effect on a unit, for recomputing its state after an error declaration."""
+
+    seq: int
+    role: str
+    facts: EventFacts
+    #: for role 'child' of an aggregation: the parent's unit id
+    parent_id: int | None = None
+    declared: bool = False
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """What the store provides before a batch of events is applied."""
+
+    units: dict[str, Unit]
+    #: parent id -> child ids, complete for every id in ``complete``
+    children: dict[int, set[int]]
+    complete: set[int]
+    products: set[str]
+    lots: dict[tuple[str, str], str | None]
+    next_id: int
+    events_by_hash: dict[str, list[EventRef]] = field(default_factory=dict)
+    events_by_id: dict[str, list[EventRef]] = field(default_factory=dict)
+    #: unit id -> full effect history, for units an error declaration will recompute
+    histories: dict[int, list[HistoryItem]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class EventRow:
+    seq: int
+    facts: EventFacts
+    record_time: str
+    declares_seq: int | None = None
+
+
+@dataclass(slots=True)
+class Changes:
+    """Everything a batch changes, for the store to write in one transaction."""
+
+    new_units: dict[int, Unit] = field(default_factory=dict)
+    dirty_units: dict[int, Unit] = field(default_factory=dict)
+    events: list[EventRow] = field(default_factory=list)
+    event_epcs: list[tuple[int, int, str]] = field(default_factory=list)
+    new_lots: dict[tuple[str, str], tuple[str | None, int]] = field(default_factory=dict)
+    #: original seq -> declaration seq
+    declared: dict[int, int] = field(default_factory=dict)
+    duplicates: list[EventFacts] = field(default_factory=list)
+
+
+class Engine:
+    """Applies events to a :class:`Snapshot`; collects :class:`Changes` and issues."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snap = snapshot
+        self.units = snapshot.units
+        self.by_id: dict[int, Unit] = {u.id: u for u in snapshot.units.values()}
+        self.children = snapshot.children
+        self.next_id = snapshot.next_id
+        self.changes = Changes()
+        self.issues: list[Issue] = []
+        self._doc_hashes: dict[tuple[str, bool], int] = {}
+        self._doc_ids: dict[str, tuple[str, int]] = {}
+        self._f: EventFacts | None = None
+
+    # ------------------------------------------------------------------ helpers
+    def _issue(self, code: str, message: str, fld: str | None, ident: str | None) -> None:
+        f = self._f
+        self.issues.append(
+            Issue(
+                message=message,
+                code=code,
+                event_index=f.index if f else None,
+                event_id=f.event_id if f else None,
+                event_hash=f.event_hash if f else None,
+                field=fld,
+                identifier=ident,
+            )
+        )
+
+    def _touch(self, u: Unit, seq: int, role: str, f: EventFacts) -> None:
+        if u.id not in self.changes.new_units:
+            self.changes.dirty_units[u.id] = u
+        u.last_seq = seq
+        u.last_event_time = f.event_time
+        self.changes.event_epcs.append((u.id, seq, role))
+        hist = self.snap.histories.get(u.id)
+        if hist is not None:
+            parent_id = u.parent_id if role == "child" else None
+            hist.append(HistoryItem(seq, role, f, parent_id))
+
+    def _create(self, key: str, kind: str, gtin: str | None) -> Unit:
+        u = Unit(id=self.next_id, key=key, kind=kind, gtin=gtin)
+        self.next_id += 1
+        self.units[key] = u
+        self.by_id[u.id] = u
+        self.children[u.id] = set()
+        self.snap.complete.add(u.id)
+        self.changes.new_units[u.id] = u
+        return u
+
+    def _identifier(self, key: str) -> Unit:
+        """The row of an identifier without lifecycle, created on first sight."""
+        u = self.units.get(key)
+        if u is None:
+            kind, gtin = classify_key(key)
+            u = self._create(key, kind, gtin)
+        return u
+
+    @staticmethod
+    def _apply_place(u: Unit, f: EventFacts) -> None:
+        if f.disposition is not None:
+            u.disposition = f.disposition
+        if f.biz_location is not None:
+            u.biz_location = f.biz_location
+        if f.read_point is not None:
+            u.read_point = f.read_point
+
+    def _usable(self, key: str, fld: str, *, allow_shipped: bool = True) -> Unit | None:
+        """The tracked unit behind ``key`` if it may take part in an event, else an issue."""
+        u = self.units.get(key)
+        if u is None or u.status is None:
+            self._issue(
+                "not-commissioned",
+                f"{key} has not been commissioned",
+                fld,
+                key,
+            )
+            return None
+        if u.status in _GONE:
+            self._issue(
+                "decommissioned",
+                f"{key} is {u.status} (seq {u.last_seq}) and can take part in no further event",
+                fld,
+                key,
+            )
+            return None
+        if not allow_shipped and u.status == SHIPPED:
+            self._issue(
+                "shipped",
+                f"{key} has been shipped (seq {u.last_seq}); it must be received before it"
+                " can be packed or unpacked",
+                fld,
+                key,
+            )
+            return None
+        return u
+
+    def _descendants(self, root: Unit) -> list[Unit]:
+        out: list[Unit] = []
+        stack = [root.id]
+        while stack:
+            uid = stack.pop()
+            if uid not in self.snap.complete:
+                raise RuntimeError(f"internal: subtree of unit id {uid} was not loaded")
+            for cid in sorted(self.children.get(uid, ())):
+                out.append(self.by_id[cid])
+                stack.append(cid)
+        return out
+
+    def _ancestor_ids(self, u: Unit) -> set[int]:
+        seen: set[int] = set()
+        pid = u.parent_id
+        while pid is not None and pid not in seen:
+            seen.add(pid)
+            p = self.by_id.get(pid)
+            if p is None:
+                raise RuntimeError(f"internal: ancestor unit id {pid} was not loaded")
+            pid = p.parent_id
+        return seen
+
+    def _link(self, child: Unit, parent: Unit | None) -> None:
+        if child.parent_id is not None:
+            self.children.setdefault(child.parent_id, set()).discard(child.id)
+        child.parent_id = parent.id if parent is not None else None
+        if parent is not None:
+            self.children.setdefault(parent.id, set()).add(child.id)
+
+    # ------------------------------------------------------------------ entry
+    def apply(self, f: EventFacts, seq: int, record_time: str) -> bool:
+        """Apply one event as log record ``seq``. False when it is a duplicate (no-op)."""
+        self._f = f
+        is_decl = f.declaration is not None
+        if self._is_duplicate(f, is_decl):
+            self.changes.duplicates.append(f)
+            return False
+        n_issues = len(self.issues)
+        if f.event_id and not is_decl:
+            self._check_event_id(f, seq)
+        row = EventRow(seq, f, record_time)
+        if is_decl:
+            row.declares_seq = self._declare(f, seq)
+        elif f.event_type == "ObjectEvent":
+            self._object_event(f, seq)
+        elif f.event_type == "AggregationEvent":
+            self._aggregation_event(f, seq)
+        elif f.event_type == "TransformationEvent":
+            self._transformation_event(f, seq)
+        else:  # TransactionEvent, AssociationEvent
+            self._reference_event(f, seq)
+        if len(self.issues) == n_issues:
+            self._doc_hashes[(f.event_hash, is_decl)] = seq
+            if f.event_id and not is_decl:
+                self._doc_ids[f.event_id] = (f.event_hash, seq)
+        self.changes.events.append(row)
+        return True
+
+    def _is_duplicate(self, f: EventFacts, is_decl: bool) -> bool:
+        if (f.event_hash, is_decl) in self._doc_hashes:
+            return True
+        return any(
+            ref.is_declaration == is_decl for ref in self.snap.events_by_hash.get(f.event_hash, ())
+        )
+
+    def _check_event_id(self, f: EventFacts, seq: int) -> None:
+        assert f.event_id is not None
+        for ref in self.snap.events_by_id.get(f.event_id, ()):
+            if not ref.is_declaration and ref.event_hash != f.event_hash:
+                self._issue(
+                    "event-id-conflict",
+                    f"eventID {f.event_id} already identifies a different event (seq {ref.seq})",
+                    "eventID",
+                    f.event_id,
+                )
+                return
+        prior = self._doc_ids.get(f.event_id)
+        if prior is not None and prior[0] != f.event_hash:
+            self._issue(
+                "event-id-conflict",
+                f"eventID {f.event_id} is used by two different events in this document",
+                "eventID",
+                f.event_id,
+            )
+
+    # ------------------------------------------------------------------ commissioning
+    def _commission(self, key: str, f: EventFacts, seq: int, fld: str, role: str) -> None:
+        kind, gtin = classify_key(key)
+        if kind == "other":
+            self._touch(self._identifier(key), seq, role, f)
+            return
+        u = self.units.get(key)
+        if u is not None and u.status is not None:
+            if u.status in _GONE:
+                msg = (
+                    f"{key} was commissioned at seq {u.commissioned_seq} and is now {u.status};"
+                    " a serial number is never reused"
+                )
+            else:
+                msg = f"{key} is already commissioned (seq {u.commissioned_seq})"
+            self._issue("already-commissioned", msg, fld, key)
+            return
+        if gtin is not None and gtin not in self.snap.products:
+            self._issue(
+                "unknown-product",
+                f"product GTIN {gtin} of {key} is not in master data",
+                fld,
+                key,
+            )
+            return
+        if gtin is not None and f.lot is not None and not self._check_lot(gtin, f, seq):
+            return
+        if u is None:
+            u = self._create(key, kind, gtin)
+        u.status = ACTIVE
+        u.disposition = f.disposition
+        u.biz_location = f.biz_location
+        u.read_point = f.read_point
+        u.lot = f.lot if kind == "sgtin" else None
+        u.expiry = f.expiry if kind == "sgtin" else None
+        u.commissioned_seq = seq
+        u.parent_id = None
+        self._touch(u, seq, role, f)
+
+    def _check_lot(self, gtin: str, f: EventFacts, seq: int) -> bool:
+        assert f.lot is not None
+        lk = (gtin, f.lot)
+        if lk in self.changes.new_lots:
+            known: str | None = self.changes.new_lots[lk][0]
+        elif lk in self.snap.lots:
+            known = self.snap.lots[lk]
+        else:
+            self.changes.new_lots[lk] = (f.expiry, seq)
+            self.snap.lots[lk] = f.expiry
+            return True
+        if known != f.expiry:
+            self._issue(
+                "lot-expiry-conflict",
+                f"lot {f.lot} of GTIN {gtin} has expiry {known or 'none'}, this event says"
+                f" {f.expiry or 'none'}",
+                "ilmd.cbvmda:itemExpirationDate",
+                f.lot,
+            )
+            return False
+        return True
+
+    def _check_classes(self, f: EventFacts) -> None:
+        for cls in f.quantity_classes:
+            from serialvault.gs1.epc import canonical_key
+
+            try:
+                key = canonical_key(cls)
+            except ValueError:
+                continue
+            if key.startswith("https://id.gs1.org/01/"):
+                gtin = key[22:36]
+                if gtin not in self.snap.products:
+                    self._issue(
+                        "unknown-product",
+                        f"product GTIN {gtin} of class {cls} is not in master data",
+                        "quantityList",
+                        cls,
+                    )
+
+    # ------------------------------------------------------------------ event types
+    def _object_event(self, f: EventFacts, seq: int) -> None:
+        if f.action == "ADD":
+            seen: set[str] = set()
+            for i, key in enumerate(f.epcs):
+                if key in seen:
+                    self._issue("duplicate-epc", f"{key} is listed twice", f"epcList[{i}]", key)
+                    continue
+                seen.add(key)
+                self._commission(key, f, seq, f"epcList[{i}]", "epc")
+            self._check_classes(f)
+            return
+        for i, key in enumerate(f.epcs):
+            kind, _ = classify_key(key)
+            if kind == "other":
+                self._touch(self._identifier(key), seq, "epc", f)
+                continue
+            u = self._usable(key, f"epcList[{i}]")
+            if u is None:
+                continue
+            if f.action == "DELETE":
+                self._decommission(u, f, seq, "epc")
+            else:
+                self._observe(u, f, seq, "epc")
+
+    def _observe(self, u: Unit, f: EventFacts, seq: int, role: str) -> None:
+        self._apply_place(u, f)
+        self._touch(u, seq, role, f)
+        if f.biz_step in _SHIP_STEPS:
+            self._set_status_tree(u, SHIPPED, f, seq)
+        elif f.biz_step in _RECEIVE_STEPS:
+            self._set_status_tree(u, ACTIVE, f, seq)
+
+    def _set_status_tree(self, u: Unit, status: str, f: EventFacts, seq: int) -> None:
+        u.status = status
+        for d in self._descendants(u):
+            d.status = status
+            self._apply_place(d, f)
+            self._touch(d, seq, "via", f)
+
+    def _decommission(self, u: Unit, f: EventFacts, seq: int, role: str) -> None:
+        destroy = f.disposition in _DESTROY_DISPOSITIONS or f.biz_step in _DESTROY_STEPS
+        if destroy:
+            for d in self._descendants(u):
+                d.status = DECOMMISSIONED
+                self._apply_place(d, f)
+                self._touch(d, seq, "via", f)
+        else:
+            for cid in sorted(self.children.get(u.id, ())):
+                child = self.by_id[cid]
+                self._link(child, None)
+                self._touch(child, seq, "via", f)
+        if u.parent_id is not None:
+            self._link(u, None)
+        u.status = DECOMMISSIONED
+        self._apply_place(u, f)
+        self._touch(u, seq, role, f)
+
+    def _aggregation_event(self, f: EventFacts, seq: int) -> None:
+        if f.parent is None:
+            if f.action in ("ADD", "DELETE"):
+                self._issue(
+                    "missing-parent",
+                    f"an AggregationEvent with action {f.action} needs a parentID",
+                    "parentID",
+                    None,
+                )
+                return
+            for i, key in enumerate(f.children):
+                u = self._usable(key, f"childEPCs[{i}]")
+                if u is not None:
+                    self._observe(u, f, seq, "child")
+            return
+        if classify_key(f.parent)[0] == "other":
+            self._issue(
+                "untracked-parent",
+                f"parentID {f.parent} is neither an SGTIN nor an SSCC; the hierarchy holds"
+                " serialised items and logistic units only",
+                "parentID",
+                f.parent,
+            )
+            return
+        packing = f.action == "ADD"
+        parent = self._usable(f.parent, "parentID", allow_shipped=f.action == "OBSERVE")
+        if parent is None:
+            return
+        for i, key in enumerate(f.children):
+            if classify_key(key)[0] == "other":
+                self._issue(
+                    "untracked-child",
+                    f"child {key} is neither an SGTIN nor an SSCC",
+                    f"childEPCs[{i}]",
+                    key,
+                )
+        if any(i.code == "untracked-child" and i.event_index == f.index for i in self.issues):
+            return
+        if packing:
+            self._pack(parent, f, seq)
+        elif f.action == "DELETE":
+            self._unpack(parent, f, seq)
+        else:
+            self._confirm(parent, f, seq)
+
+    def _pack(self, parent: Unit, f: EventFacts, seq: int) -> None:
+        ancestors = self._ancestor_ids(parent) | {parent.id}
+        self._apply_place(parent, f)
+        self._touch(parent, seq, "parent", f)
+        seen: set[str] = set()
+        for i, key in enumerate(f.children):
+            fld = f"childEPCs[{i}]"
+            if key in seen:
+                self._issue("duplicate-epc", f"{key} is listed twice", fld, key)
+                continue
+            seen.add(key)
+            child = self._usable(key, fld, allow_shipped=False)
+            if child is None:
+                continue
+            if child.id in ancestors:
+                what = "itself" if child.id == parent.id else f"a container that holds {f.parent}"
+                self._issue(
+                    "cycle",
+                    f"packing {key} into {f.parent} would create a cycle: {key} is {what}",
+                    fld,
+                    key,
+                )
+                continue
+            if child.parent_id is not None and child.parent_id != parent.id:
+                current = self.by_id[child.parent_id].key
+                self._issue(
+                    "already-packed",
+                    f"{key} is already packed in {current}; unpack it first",
+                    fld,
+                    key,
+                )
+                continue
+            self._link(child, parent)
+            self._apply_place(child, f)
+            self._touch(child, seq, "child", f)
+
+    def _unpack(self, parent: Unit, f: EventFacts, seq: int) -> None:
+        if parent.status == SHIPPED:
+            self._issue(
+                "shipped",
+                f"{f.parent} has been shipped (seq {parent.last_seq}); it must be received"
+                " before it can be unpacked",
+                "parentID",
+                f.parent,
+            )
+            return
+        targets: list[tuple[str, Unit | None, str]] = []
+        if f.children:
+            for i, key in enumerate(f.children):
+                targets.append((key, self.units.get(key), f"childEPCs[{i}]"))
+        else:
+            targets = [
+                (self.by_id[c].key, self.by_id[c], "childEPCs")
+                for c in sorted(self.children.get(parent.id, ()))
+            ]
+        self._apply_place(parent, f)
+        self._touch(parent, seq, "parent", f)
+        for key, child, fld in targets:
+            if child is None or child.status is None:
+                self._issue("not-commissioned", f"{key} has not been commissioned", fld, key)
+                continue
+            if child.parent_id != parent.id:
+                self._issue("not-in-parent", f"{key} is not packed in {f.parent}", fld, key)
+                continue
+            self._link(child, None)
+            self._apply_place(child, f)
+            self._touch(child, seq, "child", f)
+
+    def _confirm(self, parent: Unit, f: EventFacts, seq: int) -> None:
+        self._observe(parent, f, seq, "parent")
+        for i, key in enumerate(f.children):
+            fld = f"childEPCs[{i}]"
+            child = self._usable(key, fld)
+            if child is None:
+                continue
+            if child.parent_id != parent.id:
+                self._issue("not-in-parent", f"{key} is not packed in {f.parent}", fld, key)
+                continue
+            if child.last_seq != seq:
+                self._apply_place(child, f)
+                self._touch(child, seq, "child", f)
+
+    def _transformation_event(self, f: EventFacts, seq: int) -> None:
+        for i, key in enumerate(f.inputs):
+            if classify_key(key)[0] == "other":
+                self._touch(self._identifier(key), seq, "input", f)
+                continue
+            u = self._usable(key, f"inputEPCList[{i}]")
+            if u is None:
+                continue
+            if u.parent_id is not None:
+                self._link(u, None)
+            u.status = CONSUMED
+            self._apply_place(u, f)
+            self._touch(u, seq, "input", f)
+        for i, key in enumerate(f.outputs):
+            self._commission(key, f, seq, f"outputEPCList[{i}]", "output")
+        self._check_classes(f)
+
+    def _reference_event(self, f: EventFacts, seq: int) -> None:
+        """TransactionEvent / AssociationEvent: references only, no state change."""
+        named: list[tuple[str, str, str]] = []
+        if f.parent is not None:
+            named.append((f.parent, "parentID", "parent"))
+        named += [(k, f"epcList[{i}]", "epc") for i, k in enumerate(f.epcs)]
+        named += [(k, f"childEPCs[{i}]", "child") for i, k in enumerate(f.children)]
+        for key, fld, role in named:
+            if classify_key(key)[0] == "other":
+                self._touch(self._identifier(key), seq, role, f)
+                continue
+            u = self._usable(key, fld)
+            if u is not None:
+                if f.event_type == "TransactionEvent":
+                    self._apply_place(u, f)
+                self._touch(u, seq, role, f)
+
+    # ------------------------------------------------------------------ declarations
+    def _declare(self, f: EventFacts, seq: int) -> int | None:
+        original = self._find_original(f)
+        if original is None:
+            return None
+        if original.declared_by_seq is not None or original.seq in self.changes.declared:
+            self._issue(
+                "declared-twice",
+                f"event seq {original.seq} has already been declared erroneous",
+                "errorDeclaration",
+                f.event_id or f.event_hash,
+            )
+            return None
+        excluded = {original.seq} | set(self.changes.declared)
+        affected = [uid for uid, hist in self.snap.histories.items() if any(h.seq == original.seq for h in hist)]
+        new_states: dict[int, Unit] = {}
+        for uid in sorted(affected):
+            state = self._refold(uid, excluded)
+            if state is None:
+                return None
+            new_states[uid] = state
+        for uid, state in new_states.items():
+            u = self.by_id[uid]
+            new_parent = self.by_id.get(state.parent_id) if state.parent_id is not None else None
+            self._link(u, new_parent)
+            for name in (
+                "status",
+                "disposition",
+                "lot",
+                "expiry",
+                "biz_location",
+                "read_point",
+                "commissioned_seq",
+                "last_seq",
+                "last_event_time",
+            ):
+                setattr(u, name, getattr(state, name))
+            if u.id not in self.changes.new_units:
+                self.changes.dirty_units[u.id] = u
+        self.changes.declared[original.seq] = seq
+        return original.seq
+
+    def _find_original(self, f: EventFacts) -> EventRef | None:
+        candidates: list[EventRef] = []
+        if f.event_id:
+            candidates = [r for r in self.snap.events_by_id.get(f.event_id, ()) if not r.is_declaration]
+        if not candidates:
+            candidates = [
+                r for r in self.snap.events_by_hash.get(f.event_hash, ()) if not r.is_declaration
+            ]
+        if not candidates:
+            ref = f.event_id or f.event_hash
+            self._issue(
+                "declared-unknown",
+                f"declares event {ref} erroneous, but no such event is recorded",
+                "errorDeclaration",
+                ref,
+            )
+            return None
+        return candidates[0]
+
+    def _refold(self, uid: int, excluded: set[int]) -> Unit | None:
+        """Recompute one unit's state from its history without the excluded events."""
+        u = self.by_id[uid]
+        s = Unit(id=u.id, key=u.key, kind=u.kind, gtin=u.gtin)
+        for h in sorted(self.snap.histories[uid], key=lambda h: h.seq):
+            if h.seq in excluded or h.declared:
+                continue
+            hf = h.facts
+            commissions = (hf.event_type == "ObjectEvent" and hf.action == "ADD") or h.role == "output"
+            if not s.tracked:
+                s.last_seq, s.last_event_time = h.seq, hf.event_time
+                continue
+            if commissions:
+                s.status = ACTIVE
+                s.commissioned_seq = h.seq
+                s.lot, s.expiry = (hf.lot, hf.expiry) if s.kind == "sgtin" else (None, None)
+                s.parent_id = None
+            elif s.status is None or s.status in _GONE:
+                self._issue(
+                    "declaration-breaks-history",
+                    f"without the declared event, {u.key} would be"
+                    f" {'uncommissioned' if s.status is None else s.status} when event seq"
+                    f" {h.seq} uses it; declare that event erroneous first (earlier in this"
+                    " document or before)",
+                    "errorDeclaration",
+                    u.key,
+                )
+                return None
+            else:
+                self._refold_effect(s, h)
+            self._apply_place(s, hf)
+            s.last_seq, s.last_event_time = h.seq, hf.event_time
+        return s
+
+    @staticmethod
+    def _refold_effect(s: Unit, h: HistoryItem) -> None:
+        hf = h.facts
+        if h.role == "input":
+            s.status, s.parent_id = CONSUMED, None
+        elif hf.event_type == "ObjectEvent" and hf.action == "DELETE":
+            destroy = hf.disposition in _DESTROY_DISPOSITIONS or hf.biz_step in _DESTROY_STEPS
+            if h.role == "epc" or destroy:
+                s.status = DECOMMISSIONED
+            if h.role == "epc" or not destroy:
+                s.parent_id = None
+        elif h.role == "child" and hf.event_type == "AggregationEvent":
+            if hf.action == "ADD":
+                s.parent_id = h.parent_id
+            elif hf.action == "DELETE":
+                s.parent_id = None
+        if hf.biz_step in _SHIP_STEPS and hf.action == "OBSERVE":
+            s.status = SHIPPED
+        elif hf.biz_step in _RECEIVE_STEPS and hf.action == "OBSERVE":
+            s.status = ACTIVE
+
+
+def referenced_keys(facts: Iterable[EventFacts]) -> set[str]:
+    """Every identifier a batch of events names (what the store must load)."""
+    keys: set[str] = set()
+    for f in facts:
+        keys.update(f.epcs)
+        keys.update(f.children)
+        keys.update(f.inputs)
+        keys.update(f.outputs)
+        if f.parent:
+            keys.add(f.parent)
+    return keys
+
+
+def gtins_of(keys: Iterable[str], facts: Iterable[EventFacts]) -> set[str]:
+    """The product GTINs a batch needs master data for (units and quantity classes)."""
+    out = {g for k in keys if (g := classify_key(k)[1]) is not None}
+    for f in facts:
+        for cls in f.quantity_classes:
+            if "/01/" in cls or ":lgtin:" in cls or ":sgtin:" in cls:
+                from serialvault.gs1.epc import canonical_key
+
+                try:
+                    key = canonical_key(cls)
+                except ValueError:
+                    continue
+                if key.startswith("https://id.gs1.org/01/"):
+                    out.add(key[22:36])
+    return out
+
+
+def unit_rows_by_id(units: Mapping[int, Unit]) -> list[tuple[object, ...]]:
+    return [u.row() for _, u in sorted(units.items())]

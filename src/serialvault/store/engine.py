@@ -1,0 +1,137 @@
+"""Database URLs, engines, and the one-writer rule.
+
+One code path for SQLite (the embedded default) and PostgreSQL (production). The
+differences live here and only here:
+
+* **Writer serialisation.** ``seq`` must be gap-free and the chain must never fork, so
+  exactly one transaction may append at a time. SQLite: write transactions start with
+  ``BEGIN IMMEDIATE`` (the database write lock is taken *before* the head is read).
+  PostgreSQL: the write transaction takes a transaction-level advisory lock
+  (``pg_advisory_xact_lock``) before reading the head (DESIGN.md "Chain").
+* **Durability.** SQLite runs in WAL mode with ``synchronous=FULL``: an acknowledged
+  capture survives a crash of the process or of the machine.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from serialvault.errors import StoreError
+
+DEFAULT_DB = "serialvault.db"
+#: Advisory lock key of the log writer (any fixed 64-bit value; "svlog" in ASCII).
+WRITER_LOCK_KEY = 0x7376_6C6F_67
+
+
+def resolve_url(db: str | None) -> str:
+    """Turn ``--db`` / ``SERIALVAULT_DB`` / the default into an SQLAlchemy URL.
+
+    A plain path means SQLite; ``postgresql://`` and ``postgres://`` use psycopg 3.
+    """
+    value = db or os.environ.get("SERIALVAULT_DB") or DEFAULT_DB
+    if value.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + value.split("://", 1)[1]
+    if value.startswith(("postgresql+psycopg://", "sqlite://")):
+        return value
+    if "://" in value:
+        scheme = value.split("://", 1)[0]
+        raise StoreError(
+            f"unsupported database URL scheme {scheme!r} in {redact(value)}: use a file path"
+            " (SQLite) or postgresql://user@host:port/database"
+        )
+    return "sqlite:///" + str(Path(value).expanduser().resolve())
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@", 1)[-1] if "@" in url else url
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def sqlite_path(url: str) -> Path | None:
+    if not is_sqlite(url):
+        return None
+    database = sa.engine.make_url(url).database
+    return Path(database) if database and database != ":memory:" else None
+
+
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
+    # Autocommit at the driver level: we issue BEGIN ourselves (see _begin).
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=FULL",
+        "busy_timeout=60000",
+        "cache_size=-262144",
+        "temp_store=MEMORY",
+        "foreign_keys=OFF",
+    ):
+        cur.execute(f"PRAGMA {pragma}")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    write = conn.get_execution_options().get("sv_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _pg_begin(conn: Connection) -> None:
+    if conn.get_execution_options().get("sv_write", False):
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url`` with our connection settings."""
+    if is_sqlite(url):
+        path = sqlite_path(url)
+        if path is not None and not path.parent.is_dir():
+            raise StoreError(f"cannot open SQLite database {path}: folder {path.parent} does not exist")
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    engine = sa.create_engine(
+        url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 10}
+    )
+    event.listen(engine, "begin", _pg_begin, retval=False)
+    return engine
+
+
+def connection_error(url: str, exc: BaseException) -> StoreError:
+    """A clear message for a database that cannot be reached or used."""
+    detail = str(getattr(exc, "orig", exc)).strip().splitlines()
+    first = detail[0] if detail else type(exc).__name__
+    return StoreError(f"cannot use database {redact(url)}: {first}")
+
+
+@contextmanager
+def connect(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
+    """A connection inside one transaction; ``write`` takes the writer lock first."""
+    url = str(engine.url)
+    try:
+        conn = engine.connect()
+    except (OperationalError, DBAPIError) as exc:
+        raise connection_error(url, exc) from None
+    try:
+        if write:
+            conn.execution_options(sv_write=True)
+        with conn.begin():
+            yield conn
+    finally:
+        conn.close()

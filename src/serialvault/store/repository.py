@@ -1,0 +1,292 @@
+"""The repository: a database holding the log and its projections.
+
+``Repository`` opens a database by URL, creates or migrates its schema (Alembic), and
+hands out transactions; the writer transaction comes with a :class:`LogAppender` that
+continues the hash chain from the current head. Services (capture, master data,
+queries, integrity) take a repository and do one job each.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib.resources import files
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from serialvault import __version__
+from serialvault.canonical import canonical_json
+from serialvault.domain.chain import GENESIS, LogRecord, body_hash, chain_hash
+from serialvault.errors import StoreError
+from serialvault.store import schema
+from serialvault.store.engine import connect, connection_error, make_engine, redact, resolve_url
+from serialvault.timefmt import now_utc
+
+LOG_FORMAT = "serialvault.log/1"
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The newest log record: its ``seq`` and chain hash (``GENESIS`` when empty)."""
+
+    seq: int
+    chain_hash: str
+    recorded_at: str | None
+
+
+class LogAppender:
+    """Continues the hash chain inside one write transaction.
+
+    Records are buffered and inserted in batches (``flush``) — capture appends tens of
+    thousands of records per transaction and one round trip per record would dominate.
+    ``recorded_at`` never goes backwards, even if the system clock does, so that a
+    point-in-time restore by timestamp is well defined.
+    """
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        head = read_head(conn)
+        self.seq = head.seq
+        self.chain = head.chain_hash
+        self.last_time = head.recorded_at or ""
+        self.pending: list[tuple[Any, ...]] = []
+        self.first_seq: int | None = None
+
+    def now(self) -> str:
+        t = now_utc()
+        if t < self.last_time:
+            t = self.last_time
+        self.last_time = t
+        return t
+
+    def append(
+        self, kind: str, body: Any, actor: str, reason: str, recorded_at: str | None = None
+    ) -> LogRecord:
+        raw = body if isinstance(body, bytes) else canonical_json(body)
+        at = recorded_at or self.now()
+        seq = self.seq + 1
+        bh = body_hash(raw)
+        ch = chain_hash(self.chain, seq, at, kind, actor, reason, bh)
+        self.pending.append((seq, at, kind, actor, reason, raw.decode("utf-8"), bh, ch))
+        self.seq, self.chain = seq, ch
+        if self.first_seq is None:
+            self.first_seq = seq
+        return LogRecord(seq, at, kind, actor, reason, raw, bh, ch)
+
+    def flush(self) -> None:
+        if self.pending:
+            bulk_insert(self.conn, schema.log, self.pending)
+            self.pending = []
+
+
+def read_head(conn: Connection) -> Head:
+    row = conn.execute(
+        sa.select(schema.log.c.seq, schema.log.c.chain_hash, schema.log.c.recorded_at)
+        .order_by(schema.log.c.seq.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return Head(0, GENESIS, None)
+    return Head(int(row.seq), str(row.chain_hash), str(row.recorded_at))
+
+
+def iter_log(
+    conn: Connection, start: int = 1, stop: int | None = None, batch: int = 5000
+) -> Iterator[LogRecord]:
+    """Log records with ``start <= seq <= stop`` in order, read in batches."""
+    lg = schema.log
+    nxt = start
+    while True:
+        q = sa.select(lg).where(lg.c.seq >= nxt).order_by(lg.c.seq).limit(batch)
+        if stop is not None:
+            q = q.where(lg.c.seq <= stop)
+        rows = conn.execute(q).all()
+        if not rows:
+            return
+        for r in rows:
+            yield LogRecord(
+                int(r.seq),
+                r.recorded_at,
+                r.kind,
+                r.actor,
+                r.reason,
+                r.body.encode("utf-8"),
+                r.body_hash,
+                r.chain_hash,
+            )
+        nxt = int(rows[-1].seq) + 1
+
+
+def bulk_insert(conn: Connection, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
+    """Insert many rows (tuples in column order) with the fastest path of the engine.
+
+    SQLite: one prepared statement, ``executemany``. PostgreSQL: ``COPY … FROM STDIN``
+    through psycopg 3, which is several times faster than batched INSERTs.
+    """
+    if not rows:
+        return
+    cols = [c.name for c in table.columns]
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as cp:
+            for row in rows:
+                cp.write_row(row)
+        return
+    marks = ", ".join("?" * len(cols))
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({marks})", rows)
+
+
+def bulk_update(
+    conn: Connection, table: sa.Table, key: str, columns: list[str], rows: list[tuple[Any, ...]]
+) -> None:
+    """Update many rows by ``key``; each row is ``(*values of columns, key value)``.
+
+    PostgreSQL: COPY into a temporary table, then one ``UPDATE … FROM`` (set-based).
+    SQLite: ``executemany`` of one prepared UPDATE (no round trips in-process).
+    """
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        tmp = f"tmp_upd_{table.name}"
+        types = {c.name: c.type.compile(conn.dialect) for c in table.columns}
+        coldefs = ", ".join(f"{c} {types[c]}" for c in [*columns, key])
+        conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} ({coldefs}) ON COMMIT DROP")
+        conn.exec_driver_sql(f"TRUNCATE {tmp}")
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cur, cur.copy(
+            f"COPY {tmp} ({', '.join([*columns, key])}) FROM STDIN"
+        ) as cp:
+            for row in rows:
+                cp.write_row(row)
+        sets = ", ".join(f"{c} = t.{c}" for c in columns)
+        conn.exec_driver_sql(
+            f"UPDATE {table.name} SET {sets} FROM {tmp} t WHERE {table.name}.{key} = t.{key}"
+        )
+        return
+    sets = ", ".join(f"{c} = ?" for c in columns)
+    conn.exec_driver_sql(f"UPDATE {table.name} SET {sets} WHERE {key} = ?", rows)
+
+
+def _alembic_config(conn: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(files("serialvault.store") / "migrations"))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+class Repository:
+    """A serialvault database (SQLite file or PostgreSQL database)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+
+    @classmethod
+    def open(cls, db: str | None = None, *, must_exist: bool = True) -> Repository:
+        """Open the repository at ``db`` (path or URL); check it is initialised."""
+        repo = cls(resolve_url(db))
+        if must_exist:
+            repo.check_initialised()
+        return repo
+
+    @property
+    def display_url(self) -> str:
+        return redact(self.url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with connect(self.engine) as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[tuple[Connection, LogAppender]]:
+        """A write transaction holding the writer lock, with the log appender ready."""
+        with connect(self.engine, write=True) as conn:
+            appender = LogAppender(conn)
+            yield conn, appender
+            appender.flush()
+
+    # ------------------------------------------------------------------ schema
+    def schema_revision(self, conn: Connection) -> str | None:
+        return MigrationContext.configure(conn).get_current_revision()
+
+    def check_initialised(self) -> None:
+        try:
+            with self.read() as conn:
+                rev = self.schema_revision(conn)
+        except StoreError:
+            raise
+        except (OperationalError, DBAPIError) as exc:
+            raise connection_error(self.url, exc) from None
+        if rev is None:
+            raise StoreError(
+                f"{self.display_url} is not a serialvault repository (no schema):"
+                " run `serialvault init` first"
+            )
+        if rev != schema.SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.display_url} has schema revision {rev}; this version of serialvault"
+                f" uses {schema.SCHEMA_VERSION}: run `serialvault init` to migrate"
+            )
+
+    def init(self, actor: str, reason: str = "repository initialised") -> tuple[bool, Head]:
+        """Create or migrate the schema; the first time, write the genesis record.
+
+        Idempotent: on an initialised repository it only brings the schema to head.
+        Returns ``(created, head)``.
+        """
+        try:
+            with connect(self.engine, write=True) as conn:
+                command.upgrade(_alembic_config(conn), "head")
+                appender = LogAppender(conn)
+                if appender.seq > 0:
+                    return False, read_head(conn)
+                repo_id = str(uuid.uuid4())
+                at = appender.now()
+                conn.execute(
+                    schema.meta.insert(),
+                    [
+                        {"key": "format", "value": LOG_FORMAT},
+                        {"key": "repository_id", "value": repo_id},
+                        {"key": "created_at", "value": at},
+                    ],
+                )
+                appender.append(
+                    "repository.init",
+                    {
+                        "format": LOG_FORMAT,
+                        "repository_id": repo_id,
+                        "schema_version": schema.SCHEMA_VERSION,
+                        "tool_version": __version__,
+                        "engine": conn.dialect.name,
+                    },
+                    actor,
+                    reason,
+                    at,
+                )
+                appender.flush()
+                return True, read_head(conn)
+        except (OperationalError, DBAPIError) as exc:
+            raise connection_error(self.url, exc) from None
+
+    def head(self) -> Head:
+        with self.read() as conn:
+            return read_head(conn)
+
+    def meta(self) -> dict[str, str]:
+        with self.read() as conn:
+            return {r.key: r.value for r in conn.execute(sa.select(schema.meta))}

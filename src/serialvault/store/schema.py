@@ -1,0 +1,190 @@
+"""The relational schema: one log and the projections derived from it.
+
+Design (DESIGN.md "Repository"): the ``log`` table is the source of truth — append-only,
+gap-free ``seq``, hash-chained. Every other table is a projection that ``rebuild``
+recreates bit for bit by replaying the log, and whose content the state fingerprint
+summarises.
+
+Portability decisions, so one code path serves SQLite and PostgreSQL and the
+fingerprint is identical on both:
+
+* Timestamps are TEXT in one fixed-width UTC form (``2026-01-05T06:00:00.000000Z``), so
+  they compare and sort as strings on both engines and render identically everywhere.
+* Hashes are lower-case hex TEXT.
+* Booleans and small enums are TEXT/INTEGER, never engine-specific types.
+* Surrogate ids (``units.id``) are assigned by the single writer in first-seen order,
+  never by an engine sequence, so a replay on another engine reproduces them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+)
+
+#: Schema revision this code reads and writes (also the Alembic head).
+SCHEMA_VERSION = "0001"
+
+metadata = MetaData()
+
+# INTEGER on SQLite makes a primary key the rowid alias (fast); BIGINT elsewhere.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)  # Repository identity and format (not a projection of the log).
+
+log = Table(
+    "log",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=False),
+    Column("recorded_at", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("body_hash", Text, nullable=False),
+    Column("chain_hash", Text, nullable=False),
+)  # Append-only, hash-chained source of truth (DESIGN.md principle 1).
+Index("ix_log_kind", log.c.kind)
+Index("ix_log_recorded_at", log.c.recorded_at)
+
+units = Table(
+    "units",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=False),
+    Column("key", Text, nullable=False, unique=True),
+    # 'sgtin' | 'sscc' | 'other' (identifiers seen in events but not lifecycle-managed)
+    Column("kind", Text, nullable=False),
+    Column("gtin", Text),
+    # 'active' | 'shipped' | 'decommissioned' | 'consumed'; NULL for kind 'other'
+    Column("status", Text),
+    Column("disposition", Text),
+    Column("parent_id", Id),
+    Column("lot", Text),
+    Column("expiry", Text),
+    Column("biz_location", Text),
+    Column("read_point", Text),
+    Column("commissioned_seq", Id),
+    Column("last_seq", Id, nullable=False),
+    Column("last_event_time", Text),
+)  # Current state of every identifier (projection).
+Index("ix_units_parent", units.c.parent_id)
+Index("ix_units_gtin_lot_status", units.c.gtin, units.c.lot, units.c.status)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=False),
+    Column("event_hash", Text, nullable=False),
+    Column("event_id", Text),
+    Column("event_type", Text, nullable=False),
+    Column("action", Text),
+    Column("biz_step", Text),
+    Column("disposition", Text),
+    Column("event_time", Text, nullable=False),
+    Column("event_time_offset", Text, nullable=False),
+    Column("record_time", Text, nullable=False),
+    Column("read_point", Text),
+    Column("biz_location", Text),
+    Column("epc_count", Integer, nullable=False),
+    # For an error declaration: the seq of the event it declares erroneous.
+    Column("declares_seq", Id),
+    # For an event later declared erroneous: the seq of that declaration.
+    Column("declared_by_seq", Id),
+)  # Captured EPCIS events (projection; bodies live in the log).
+Index("ix_events_hash", events.c.event_hash)
+Index("ix_events_event_id", events.c.event_id)
+Index("ix_events_time", events.c.event_time)
+Index("ix_events_record_time", events.c.record_time)
+Index("ix_events_biz_step", events.c.biz_step, events.c.event_time)
+Index("ix_events_biz_location", events.c.biz_location, events.c.event_time)
+
+# role: 'epc' (epcList), 'parent', 'child', 'input', 'output', 'via' (affected through a
+# container: shipping or decommissioning a pallet reaches its contents).
+event_epcs = Table(
+    "event_epcs",
+    metadata,
+    Column("unit_id", Id, nullable=False),
+    Column("seq", Id, nullable=False),
+    Column("role", Text, nullable=False),
+    PrimaryKeyConstraint("unit_id", "seq", "role"),
+    sqlite_with_rowid=False,
+)  # Which identifiers each event touched, and how (projection).
+Index("ix_event_epcs_seq", event_epcs.c.seq)
+
+products = Table(
+    "products",
+    metadata,
+    Column("gtin", Text, primary_key=True),
+    Column("ndc", Text),
+    Column("name", Text),
+    Column("form", Text),
+    Column("strength", Text),
+    Column("net_content", Text),
+    Column("manufacturer", Text),
+    # canonical JSON: packaging level, other attributes as received
+    Column("attributes", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("first_seq", Id, nullable=False),
+    Column("last_seq", Id, nullable=False),
+)  # Product master data (projection of masterdata.product records).
+
+locations = Table(
+    "locations",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("name", Text),
+    Column("attributes", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("first_seq", Id, nullable=False),
+    Column("last_seq", Id, nullable=False),
+)  # Location master data (projection of masterdata.location records).
+
+lots = Table(
+    "lots",
+    metadata,
+    Column("gtin", Text, nullable=False),
+    Column("lot", Text, nullable=False),
+    Column("expiry", Text),
+    Column("first_seq", Id, nullable=False),
+    PrimaryKeyConstraint("gtin", "lot"),
+)  # Lots with their expiry, from commissioning ILMD (projection).
+
+exceptions = Table(
+    "exceptions",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=False),
+    Column("recorded_at", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("severity", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("document", Text),
+    Column("document_sha256", Text),
+    Column("reason", Text, nullable=False),
+    # canonical JSON list of the identifiers involved
+    Column("identifiers", Text, nullable=False),
+)  # Rejected input and other deviations (projection of exception records).
+Index("ix_exceptions_status", exceptions.c.status)
+
+#: Projection tables in the fixed order used by the state fingerprint and rebuild.
+PROJECTIONS: tuple[Table, ...] = (
+    products,
+    locations,
+    lots,
+    units,
+    events,
+    event_epcs,
+    exceptions,
+)
