@@ -27,6 +27,7 @@ from serialvault.canonical import canonical_json
 from serialvault.domain.chain import GENESIS, LogRecord, body_hash, chain_hash
 from serialvault.errors import StoreError
 from serialvault.store import schema
+from serialvault.store.bulk import bulk_insert
 from serialvault.store.engine import connect, connection_error, make_engine, redact, resolve_url
 from serialvault.timefmt import now_utc
 
@@ -123,58 +124,6 @@ def iter_log(
                 r.chain_hash,
             )
         nxt = int(rows[-1].seq) + 1
-
-
-def bulk_insert(conn: Connection, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
-    """Insert many rows (tuples in column order) with the fastest path of the engine.
-
-    SQLite: one prepared statement, ``executemany``. PostgreSQL: ``COPY … FROM STDIN``
-    through psycopg 3, which is several times faster than batched INSERTs.
-    """
-    if not rows:
-        return
-    cols = [c.name for c in table.columns]
-    if conn.dialect.name == "postgresql":
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as cp:
-            for row in rows:
-                cp.write_row(row)
-        return
-    marks = ", ".join("?" * len(cols))
-    conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({marks})", rows)
-
-
-def bulk_update(
-    conn: Connection, table: sa.Table, key: str, columns: list[str], rows: list[tuple[Any, ...]]
-) -> None:
-    """Update many rows by ``key``; each row is ``(*values of columns, key value)``.
-
-    PostgreSQL: COPY into a temporary table, then one ``UPDATE … FROM`` (set-based).
-    SQLite: ``executemany`` of one prepared UPDATE (no round trips in-process).
-    """
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        tmp = f"tmp_upd_{table.name}"
-        types = {c.name: c.type.compile(conn.dialect) for c in table.columns}
-        coldefs = ", ".join(f"{c} {types[c]}" for c in [*columns, key])
-        conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} ({coldefs}) ON COMMIT DROP")
-        conn.exec_driver_sql(f"TRUNCATE {tmp}")
-        raw = conn.connection.driver_connection
-        assert raw is not None
-        with raw.cursor() as cur, cur.copy(
-            f"COPY {tmp} ({', '.join([*columns, key])}) FROM STDIN"
-        ) as cp:
-            for row in rows:
-                cp.write_row(row)
-        sets = ", ".join(f"{c} = t.{c}" for c in columns)
-        conn.exec_driver_sql(
-            f"UPDATE {table.name} SET {sets} FROM {tmp} t WHERE {table.name}.{key} = t.{key}"
-        )
-        return
-    sets = ", ".join(f"{c} = ?" for c in columns)
-    conn.exec_driver_sql(f"UPDATE {table.name} SET {sets} WHERE {key} = ?", rows)
 
 
 def _alembic_config(conn: Connection) -> Config:

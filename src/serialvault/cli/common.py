@@ -1,0 +1,127 @@
+"""What every command shares: options, output, errors, progress.
+
+Conventions (README "Commands"): every command takes ``--json`` (machine-readable
+output on stdout, nothing else there) and, where it touches a repository, ``--db``
+(path or URL, default ``SERIALVAULT_DB`` or ``./serialvault.db``). Errors go to stderr
+as one clear message (or as a JSON object on stdout with ``--json``) and set the exit
+code of their class (``serialvault.errors``). Progress bars go to stderr, only on a
+terminal.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from serialvault.errors import SerialvaultError
+from serialvault.store.repository import Repository
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+DbOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="SERIALVAULT_DB",
+        help="Repository: a SQLite file path or postgresql://user@host:port/db"
+        " [default: ./serialvault.db]",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+ActorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--actor",
+        envvar="SERIALVAULT_ACTOR",
+        help="Who is acting (recorded in the log) [default: user@host]",
+        show_default=False,
+    ),
+]
+ReasonOpt = Annotated[
+    str | None, typer.Option("--reason", help="Why (recorded in the log with the change).")
+]
+
+
+def actor_name(actor: str | None) -> str:
+    """ALCOA+ attributable: an explicit actor, or the operating-system user at this host."""
+    if actor:
+        return actor
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = os.environ.get("USER", "unknown")
+    return f"{user}@{socket.gethostname()}"
+
+
+def open_repo(db: str | None) -> Repository:
+    return Repository.open(db)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(
+        orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n"
+    )
+    sys.stdout.flush()
+
+
+@contextmanager
+def handled(json_out: bool) -> Iterator[None]:
+    """Turn a SerialvaultError into its message and exit code."""
+    try:
+        yield
+    except SerialvaultError as exc:
+        if json_out:
+            print_json(exc.to_dict())
+        else:
+            err.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def progress(json_out: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=json_out or not sys.stderr.isatty(),
+    )
+
+
+def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+    t = Table(title=title, show_lines=False, header_style="bold")
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*("" if v is None else str(v) for v in r))
+    out.print(t)
+
+
+def kv(title: str, items: list[tuple[str, Any]]) -> None:
+    t = Table(title=title, show_header=False, box=None, pad_edge=False)
+    t.add_column(style="bold")
+    t.add_column()
+    for k, v in items:
+        t.add_row(k, "" if v is None else str(v))
+    out.print(t)
+
+
+def make_app(help_text: str) -> typer.Typer:
+    return typer.Typer(help=help_text, no_args_is_help=True, add_completion=False)
+
+
+Callback = Callable[..., Any]

@@ -1,0 +1,55 @@
+"""The ``serialvault`` command line: one typer app, one module per command group.
+
+Every command opens what it needs and calls one library function (the CLI holds no
+business logic). Exit codes: see ``serialvault.errors`` and the README.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from serialvault import __version__
+from serialvault.cli import demo_cmd, epcis_cmd, product_cmd, query_cmd, repo_cmd
+
+app = typer.Typer(
+    name="serialvault",
+    help="serialvault — system of record for pharmaceutical serialization and aggregation"
+    " (GS1 EPCIS 2.0) with a hash-chained audit trail.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"serialvault {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """serialvault command line."""
+
+
+app.command("init")(repo_cmd.init)
+app.command("capture")(repo_cmd.capture)
+app.command("status")(repo_cmd.status)
+app.command("exceptions")(repo_cmd.exceptions)
+app.command("fingerprint")(repo_cmd.fingerprint_cmd)
+app.command("rebuild")(repo_cmd.rebuild_cmd)
+app.add_typer(repo_cmd.audit_app, name="audit")
+app.add_typer(product_cmd.app, name="product")
+app.command("unit")(query_cmd.unit)
+app.command("contents")(query_cmd.contents)
+app.command("ancestors")(query_cmd.ancestors)
+app.command("events")(query_cmd.events)
+app.add_typer(epcis_cmd.app, name="epcis")
+app.add_typer(demo_cmd.app, name="demo")
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,146 @@
+"""``serialvault product add|list|show`` — product master data."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from serialvault.cli.common import (
+    ActorOpt,
+    DbOpt,
+    JsonOpt,
+    ReasonOpt,
+    actor_name,
+    handled,
+    kv,
+    make_app,
+    open_repo,
+    out,
+    print_json,
+    table,
+)
+from serialvault.errors import IdentifierError, ValidationError
+from serialvault.gs1.gtin import Gtin
+from serialvault.gs1.ndc import Ndc
+from serialvault.masterdata.model import PACKAGING_ATTRIBUTES, Product
+from serialvault.store.masterdata import add_product, get_product, list_products
+
+app = make_app("Product master data (GTIN, NDC, name, dosage form, packaging).")
+
+
+def _gtin_and_ndc(gtin: str | None, ndc: str | None, indicator: int) -> tuple[str, str | None]:
+    """Resolve the product's GTIN-14 from ``--gtin`` and/or ``--ndc``, checking they agree."""
+    parsed_ndc = Ndc.parse(ndc) if ndc else None
+    if gtin is None:
+        if parsed_ndc is None:
+            raise ValidationError("give --gtin, or --ndc to derive the NDC-based GTIN")
+        return parsed_ndc.to_gtin14(indicator), str(parsed_ndc)
+    g = Gtin.parse(gtin)
+    if parsed_ndc is not None:
+        embedded = Ndc.from_gtin(g.gtin14, configuration=parsed_ndc.configuration)
+        if embedded.digits != parsed_ndc.digits:
+            raise IdentifierError(
+                f"GTIN {g.gtin14} embeds NDC {embedded} but --ndc says {parsed_ndc}"
+            )
+    return g.gtin14, str(parsed_ndc) if parsed_ndc else None
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Option("--name", help="Regulated product name.")],
+    gtin: Annotated[str | None, typer.Option("--gtin", help="GTIN-8/12/13/14.")] = None,
+    ndc: Annotated[
+        str | None, typer.Option("--ndc", help="US NDC, hyphenated (4-4-2, 5-3-2, 5-4-1).")
+    ] = None,
+    indicator: Annotated[
+        int, typer.Option("--indicator", help="GTIN-14 indicator digit when derived from --ndc.")
+    ] = 0,
+    form: Annotated[str | None, typer.Option("--form", help="Dosage form (e.g. TABLET).")] = None,
+    strength: Annotated[str | None, typer.Option("--strength")] = None,
+    net_content: Annotated[str | None, typer.Option("--net-content")] = None,
+    manufacturer: Annotated[str | None, typer.Option("--manufacturer")] = None,
+    level: Annotated[
+        str | None, typer.Option("--level", help="Packaging level of this GTIN: each, pack, case.")
+    ] = None,
+    units_per_case: Annotated[int | None, typer.Option("--units-per-case")] = None,
+    cases_per_pallet: Annotated[int | None, typer.Option("--cases-per-pallet")] = None,
+    update: Annotated[
+        bool, typer.Option("--update", help="Record a new version of an existing product.")
+    ] = False,
+    db: DbOpt = None,
+    actor: ActorOpt = None,
+    reason: ReasonOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a product (or, with --update and --reason, record a new version of it)."""
+    with handled(json_out):
+        if update and not reason:
+            raise ValidationError("--update needs --reason: a master-data change must say why")
+        gtin14, ndc_text = _gtin_and_ndc(gtin, ndc, indicator)
+        attrs: dict[str, object] = {}
+        for key, value in (
+            ("packagingLevel", level),
+            ("unitsPerCase", units_per_case),
+            ("casesPerPallet", cases_per_pallet),
+        ):
+            if value is not None:
+                attrs[PACKAGING_ATTRIBUTES[key]] = value
+        product = Product(
+            gtin=gtin14,
+            name=name,
+            ndc=ndc_text,
+            form=form,
+            strength=strength,
+            net_content=net_content,
+            manufacturer=manufacturer,
+            attributes=attrs,
+        )
+        repo = open_repo(db)
+        change = add_product(
+            repo,
+            product,
+            actor=actor_name(actor),
+            reason=reason or "product added",
+            update=update,
+        )
+        if json_out:
+            print_json(change.to_dict())
+        else:
+            out.print(
+                f"product {change.gtin}: {change.outcome} (version {change.version}"
+                + (f", seq {change.seq}" if change.seq else "")
+                + ")"
+            )
+
+
+@app.command("list")
+def list_cmd(db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """List products."""
+    with handled(json_out):
+        rows = list_products(open_repo(db))
+        if json_out:
+            print_json(rows)
+            return
+        table(
+            "products",
+            ["GTIN", "NDC", "name", "form", "strength", "version"],
+            [[r["gtin"], r["ndc"], r["name"], r["form"], r["strength"], r["version"]] for r in rows],
+        )
+
+
+@app.command("show")
+def show(
+    gtin: Annotated[str, typer.Argument(help="GTIN of the product.")],
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show one product with all its attributes."""
+    with handled(json_out):
+        p = get_product(open_repo(db), Gtin.parse(gtin).gtin14)
+        if json_out:
+            print_json(p)
+            return
+        items = [(k, v) for k, v in p.items() if k != "attributes"]
+        items += [(f"  {k}", v) for k, v in p["attributes"].items()]
+        kv(f"product {p['gtin']}", items)

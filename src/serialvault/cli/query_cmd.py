@@ -1,0 +1,211 @@
+"""Queries: ``unit``, ``contents``, ``ancestors``, ``events``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from serialvault.cli.common import DbOpt, JsonOpt, handled, kv, open_repo, out, print_json, table
+from serialvault.store import queries
+from serialvault.timefmt import now_utc
+
+
+def unit(
+    epc: Annotated[str, typer.Argument(help="EPC URN, GS1 Digital Link, or element string (01)…(21)…")],
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """A unit's current state and its full history."""
+    with handled(json_out):
+        key = queries.resolve_key(epc)
+        repo = open_repo(db)
+        with repo.read() as conn:
+            state = queries.unit_state(conn, key)
+            history = queries.unit_history(conn, key)
+        if json_out:
+            print_json({"state": state, "history": history})
+            return
+        kv(f"unit {key}", list(state.items()))
+        table(
+            "history",
+            ["seq", "event time (UTC)", "type", "action", "bizStep", "disposition", "role", "note"],
+            [
+                [
+                    h["seq"],
+                    h["event_time"],
+                    h["event_type"],
+                    h["action"],
+                    h["biz_step"],
+                    h["disposition"],
+                    h["role"],
+                    f"declared erroneous (seq {h['declared_by_seq']})" if h["declared_by_seq"] else "",
+                ]
+                for h in history
+            ],
+        )
+
+
+def contents(
+    epc: Annotated[str, typer.Argument(help="The container (SSCC or SGTIN).")],
+    depth: Annotated[int | None, typer.Option("--depth", help="Stop at this depth.")] = None,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Everything inside a container, at any depth."""
+    with handled(json_out):
+        key = queries.resolve_key(epc)
+        repo = open_repo(db)
+        with repo.read() as conn:
+            rows = queries.contents(conn, key, depth)
+        if json_out:
+            print_json({"container": key, "count": len(rows), "contents": rows})
+            return
+        by_depth: dict[int, int] = {}
+        for r in rows:
+            by_depth[r["depth"]] = by_depth.get(r["depth"], 0) + 1
+        table(
+            f"contents of {key}",
+            ["depth", "key", "kind", "GTIN", "status", "lot", "expiry", "parent"],
+            [[r[c] for c in ("depth", "key", "kind", "gtin", "status", "lot", "expiry", "parent")] for r in rows],
+        )
+        out.print(
+            f"{len(rows)} identifiers: "
+            + ", ".join(f"depth {d}: {n}" for d, n in sorted(by_depth.items()))
+        )
+
+
+def ancestors(
+    epc: Annotated[str, typer.Argument(help="The unit.")],
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The containers around a unit, innermost first."""
+    with handled(json_out):
+        key = queries.resolve_key(epc)
+        repo = open_repo(db)
+        with repo.read() as conn:
+            rows = queries.ancestors(conn, key)
+        if json_out:
+            print_json({"unit": key, "ancestors": rows})
+            return
+        table(
+            f"ancestors of {key}",
+            ["depth", "key", "kind", "status"],
+            [[r["depth"], r["key"], r["kind"], r["status"]] for r in rows],
+        )
+
+
+def events(
+    event_type: Annotated[list[str] | None, typer.Option("--type", help="eventType (repeatable).")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="GE_eventTime (RFC 3339).")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="LT_eventTime (RFC 3339).")] = None,
+    recorded_from: Annotated[str | None, typer.Option("--recorded-from", help="GE_recordTime.")] = None,
+    recorded_to: Annotated[str | None, typer.Option("--recorded-to", help="LT_recordTime.")] = None,
+    action: Annotated[list[str] | None, typer.Option("--action", help="EQ_action.")] = None,
+    biz_step: Annotated[list[str] | None, typer.Option("--biz-step", help="EQ_bizStep.")] = None,
+    disposition: Annotated[list[str] | None, typer.Option("--disposition", help="EQ_disposition.")] = None,
+    biz_location: Annotated[list[str] | None, typer.Option("--biz-location", help="EQ_bizLocation.")] = None,
+    read_point: Annotated[list[str] | None, typer.Option("--read-point", help="EQ_readPoint.")] = None,
+    event_id: Annotated[list[str] | None, typer.Option("--event-id", help="EQ_eventID.")] = None,
+    epc: Annotated[list[str] | None, typer.Option("--epc", help="MATCH_epc (epcList, childEPCs).")] = None,
+    parent: Annotated[list[str] | None, typer.Option("--parent", help="MATCH_parentID.")] = None,
+    any_epc: Annotated[
+        list[str] | None,
+        typer.Option("--any-epc", help="MATCH_anyEPC (any list, parent, children, inputs, outputs)."),
+    ] = None,
+    via: Annotated[
+        bool, typer.Option("--via", help="Also match events that reached the EPC through its container.")
+    ] = False,
+    limit: Annotated[int | None, typer.Option("--limit", help="eventCountLimit.")] = None,
+    desc: Annotated[bool, typer.Option("--desc", help="Newest first.")] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Output the events themselves as an EPCIS query document.")
+    ] = False,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Events filtered like the EPCIS 2.0 query interface (SimpleEventQuery)."""
+    with handled(json_out):
+        match: dict[str, list[str]] = {}
+        if epc:
+            match["MATCH_epc"] = epc
+        if parent:
+            match["MATCH_parentID"] = parent
+        if any_epc:
+            match["MATCH_anyEPC"] = any_epc
+        q = queries.EventQuery(
+            event_types=event_type or (),
+            ge_event_time=since,
+            lt_event_time=until,
+            ge_record_time=recorded_from,
+            lt_record_time=recorded_to,
+            actions=action or (),
+            biz_steps=biz_step or (),
+            dispositions=disposition or (),
+            biz_locations=biz_location or (),
+            read_points=read_point or (),
+            event_ids=event_id or (),
+            match=match,
+            include_via=via,
+            order_desc=desc,
+            limit=limit,
+        )
+        repo = open_repo(db)
+        with repo.read() as conn:
+            rows = queries.query_events(conn, q)
+            bodies = queries.event_bodies(conn, [r["seq"] for r in rows]) if full else {}
+        if full:
+            print_json(_query_document(rows, bodies))
+            return
+        if json_out:
+            print_json(rows)
+            return
+        table(
+            f"{len(rows)} events",
+            ["seq", "event time (UTC)", "type", "action", "bizStep", "disposition", "EPCs", "eventID"],
+            [
+                [
+                    r["seq"],
+                    r["event_time"],
+                    r["event_type"],
+                    r["action"],
+                    r["biz_step"],
+                    r["disposition"],
+                    r["epc_count"],
+                    r["event_id"],
+                ]
+                for r in rows
+            ],
+        )
+
+
+def _query_document(rows: list[dict[str, Any]], bodies: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """An EPCIS 2.0 query document (EPCIS 2.0 §8.2.7) holding the stored events."""
+    from serialvault.epcis.model import STANDARD_PREFIXES
+
+    context: list[Any] = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+    namespaces: dict[str, str] = {}
+    event_list = []
+    for r in rows:
+        body = bodies[r["seq"]]
+        event = dict(body["event"])
+        event["recordTime"] = r["record_time"]
+        event_list.append(event)
+        for prefix, iri in (body.get("namespaces") or {}).items():
+            if prefix not in STANDARD_PREFIXES:
+                namespaces.setdefault(prefix, iri)
+    if namespaces:
+        context.append(namespaces)
+    return {
+        "@context": context,
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": now_utc(),
+        "epcisBody": {
+            "queryResults": {
+                "queryName": "SimpleEventQuery",
+                "resultsBody": {"eventList": event_list},
+            }
+        },
+    }

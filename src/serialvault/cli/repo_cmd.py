@@ -1,0 +1,267 @@
+"""Repository commands: init, capture, status, exceptions, fingerprint, rebuild, audit."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from serialvault.cli.common import (
+    ActorOpt,
+    DbOpt,
+    JsonOpt,
+    ReasonOpt,
+    actor_name,
+    err,
+    handled,
+    kv,
+    make_app,
+    open_repo,
+    out,
+    print_json,
+    progress,
+    table,
+)
+from serialvault.errors import InputError, SerialvaultError
+from serialvault.settings import load_extra_schemas
+from serialvault.store import queries
+from serialvault.store.capture import Capturer
+from serialvault.store.fingerprint import fingerprint
+from serialvault.store.integrity import rebuild, verify_chain
+from serialvault.store.repository import Repository
+
+audit_app = make_app("Audit trail: verify the hash-chained log.")
+
+DOC_SUFFIXES = (".json", ".jsonld", ".xml")
+
+
+def init(db: DbOpt = None, actor: ActorOpt = None, json_out: JsonOpt = False) -> None:
+    """Create the repository (or bring its schema up to date). Safe to run again."""
+    with handled(json_out):
+        repo = Repository.open(db, must_exist=False)
+        created, head = repo.init(actor_name(actor))
+        data = {
+            "db": repo.display_url,
+            "created": created,
+            "head_seq": head.seq,
+            "head_chain": head.chain_hash,
+        }
+        if json_out:
+            print_json(data)
+        else:
+            what = "initialised" if created else "already initialised (schema up to date)"
+            out.print(f"{repo.display_url}: {what}; head seq {head.seq}")
+
+
+def _inputs(paths: list[str]) -> list[tuple[str, Path | None]]:
+    found: list[tuple[str, Path | None]] = []
+    for p in paths:
+        if p == "-":
+            found.append(("-", None))
+            continue
+        path = Path(p)
+        if path.is_dir():
+            files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in DOC_SUFFIXES)
+            if not files:
+                raise InputError(f"{p}: no .json, .jsonld or .xml documents in this folder")
+            found += [(str(f), f) for f in files]
+        elif path.is_file():
+            found.append((p, path))
+        else:
+            raise InputError(f"{p}: no such file or folder")
+    return found
+
+
+def capture(
+    paths: Annotated[list[str], typer.Argument(help="EPCIS documents, folders of them, or - for stdin.")],
+    db: DbOpt = None,
+    actor: ActorOpt = None,
+    reason: ReasonOpt = None,
+    keep_going: Annotated[
+        bool, typer.Option("--keep-going", help="Continue with the next document after a rejection.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Capture EPCIS documents (JSON-LD or XML, EPCIS 2.0 or 1.2). Each document is all-or-nothing."""
+    results: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    exit_code = 0
+    with handled(json_out):
+        inputs = _inputs(paths)
+        repo = open_repo(db)
+        capturer = Capturer(
+            repo,
+            actor=actor_name(actor),
+            reason=reason or "EPCIS capture",
+            extra_schemas=load_extra_schemas(),
+        )
+        with progress(json_out) as bar:
+            task = bar.add_task("capturing", total=len(inputs))
+            for name, path in inputs:
+                try:
+                    data = sys.stdin.buffer.read() if path is None else path.read_bytes()
+                except OSError as exc:
+                    raise InputError(f"{name}: cannot read: {exc.strerror}") from None
+                try:
+                    res = capturer.capture_bytes(data, name)
+                except SerialvaultError as exc:
+                    exit_code = exit_code or exc.exit_code
+                    failures.append({"document": name, **exc.to_dict()})
+                    if not json_out:
+                        err.print(f"[bold red]rejected:[/] {exc.message}")
+                    if not keep_going:
+                        break
+                else:
+                    results.append(res.to_dict())
+                    if not json_out:
+                        bar.console.print(
+                            f"{name}: {res.recorded} events recorded"
+                            + (f", {res.duplicates} duplicates skipped" if res.duplicates else "")
+                            + (f", {res.products_added} products added" if res.products_added else "")
+                            + f" ({res.epcs} EPCs, {res.seconds:.2f}s) head seq {res.head_seq}"
+                        )
+                        for w in res.warnings:
+                            err.print(f"[yellow]warning:[/] {w}")
+                bar.advance(task)
+    if json_out:
+        print_json({"captured": results, "rejected": failures})
+    elif len(inputs) > 1:
+        out.print(
+            f"{len(results)} of {len(inputs)} documents captured"
+            + (f", {len(failures)} rejected" if failures else "")
+        )
+    if exit_code:
+        raise typer.Exit(exit_code)
+
+
+def status(db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Summary: identifiers by kind and status, row counts, chain head, fingerprint."""
+    with handled(json_out):
+        repo = open_repo(db)
+        with repo.read() as conn:
+            counts = queries.counts(conn)
+            units = queries.unit_summary(conn)
+            fp = fingerprint(conn)
+        head = repo.head()
+        data = {
+            "db": repo.display_url,
+            "units": units,
+            "counts": counts,
+            "head_seq": head.seq,
+            "head_chain": head.chain_hash,
+            "head_recorded_at": head.recorded_at,
+            "fingerprint": fp.value,
+        }
+        if json_out:
+            print_json(data)
+            return
+        items: list[tuple[str, Any]] = [("repository", repo.display_url)]
+        for kind, by_status in units.items():
+            total = sum(by_status.values())
+            detail = ", ".join(f"{s} {n}" for s, n in by_status.items())
+            items.append((kind, f"{total} ({detail})"))
+        items += [
+            ("events", counts["events"]),
+            ("products", counts["products"]),
+            ("exceptions", counts["exceptions"]),
+            ("log records", counts["log"]),
+            ("chain head", f"seq {head.seq} {head.chain_hash}"),
+            ("fingerprint", fp.value),
+        ]
+        kv("serialvault status", items)
+
+
+def exceptions(
+    db: DbOpt = None,
+    status_filter: Annotated[str | None, typer.Option("--status", help="Only this status (e.g. open).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List exception records (rejected input and other deviations)."""
+    with handled(json_out):
+        repo = open_repo(db)
+        with repo.read() as conn:
+            rows = queries.exceptions(conn, status_filter)
+        if json_out:
+            print_json(rows)
+            return
+        table(
+            "exceptions",
+            ["seq", "recorded at", "type", "status", "document", "reason"],
+            [
+                [r["seq"], r["recorded_at"], r["type"], r["status"], r["document"], r["reason"].splitlines()[0]]
+                for r in rows
+            ],
+        )
+
+
+def fingerprint_cmd(db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Print the order-independent digest of every projection (identical after rebuild/restore)."""
+    with handled(json_out):
+        repo = open_repo(db)
+        with progress(json_out) as bar:
+            task = bar.add_task("fingerprint", total=7)
+            with repo.read() as conn:
+                fp = fingerprint(conn, on_table=lambda _n: bar.advance(task))
+        if json_out:
+            print_json(fp.to_dict())
+            return
+        table(
+            None,
+            ["table", "rows", "sum"],
+            [[k, v.rows, v.sum] for k, v in fp.tables.items()],
+        )
+        out.print(f"fingerprint {fp.value} (at seq {fp.head_seq})")
+
+
+def rebuild_cmd(
+    db: DbOpt = None, actor: ActorOpt = None, reason: ReasonOpt = None, json_out: JsonOpt = False
+) -> None:
+    """Recreate every projection from the log; the fingerprint must not change."""
+    with handled(json_out):
+        repo = open_repo(db)
+        head = repo.head()
+        with progress(json_out) as bar:
+            task = bar.add_task("replaying log", total=head.seq)
+            res = rebuild(
+                repo,
+                actor=actor_name(actor),
+                reason=reason or "projections rebuilt from the log",
+                on_progress=lambda s: bar.update(task, completed=s),
+            )
+        if json_out:
+            print_json(res.to_dict())
+        else:
+            verdict = "identical" if res.identical else "DIFFERENT"
+            out.print(
+                f"replayed seq 1..{res.replayed_to} in {res.seconds:.2f}s;"
+                f" fingerprint {verdict}: {res.after.value}"
+            )
+            if not res.identical:
+                out.print(f"before: {res.before.value}; tables differing: {res.to_dict()['tables_differing']}")
+        if not res.identical:
+            raise typer.Exit(8)
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Walk the hash chain from genesis; name the first broken link."""
+    with handled(json_out):
+        repo = open_repo(db)
+        head = repo.head()
+        with progress(json_out) as bar:
+            task = bar.add_task("verifying chain", total=head.seq)
+            with repo.read() as conn:
+                res = verify_chain(conn, on_progress=lambda n: bar.update(task, completed=n))
+        if json_out:
+            print_json(res.to_dict())
+        elif res.ok:
+            out.print(
+                f"chain intact: {res.checked} records, head seq {res.head_seq} {res.head_chain}"
+                f" ({res.seconds:.2f}s)"
+            )
+        else:
+            err.print(f"[bold red]chain broken[/] at {res.first_break}")
+        if not res.ok:
+            raise typer.Exit(8)

@@ -1,0 +1,43 @@
+"""Settings read from the environment (the CLI's start-up picks them up here).
+
+``SERIALVAULT_DB``
+    Repository path or URL (see ``store.engine.resolve_url``).
+``SERIALVAULT_ACTOR``
+    Who is acting, recorded with every log record (default: ``user@host``).
+``SERIALVAULT_EPCIS_SCHEMA``
+    Path(s), separated by the OS path separator, of further JSON schemas every document
+    must also satisfy — typically the ratified GS1 EPCIS 2.0 JSON schema downloaded from
+    https://ref.gs1.org/standards/epcis/artefacts. serialvault always validates with its
+    own schema (``epcis.schema``); this adds the official one where a site requires it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from serialvault.errors import StoreError
+
+
+@cache
+def load_extra_schemas() -> tuple[Any, ...]:
+    """Compiled extra EPCIS schemas named by ``SERIALVAULT_EPCIS_SCHEMA``."""
+    from serialvault.epcis.schema import compile_schema
+
+    value = os.environ.get("SERIALVAULT_EPCIS_SCHEMA", "").strip()
+    if not value:
+        return ()
+    compiled = []
+    for part in value.split(os.pathsep):
+        path = Path(part).expanduser()
+        try:
+            schema = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise StoreError(f"SERIALVAULT_EPCIS_SCHEMA: cannot read {path}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise StoreError(f"SERIALVAULT_EPCIS_SCHEMA: {path} is not JSON: {exc}") from None
+        compiled.append(compile_schema(schema, name=path.name))
+    return tuple(compiled)

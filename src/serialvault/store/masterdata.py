@@ -1,0 +1,95 @@
+"""Product master data: add, update (new version), list.
+
+Every product change is a ``masterdata.product`` log record carrying the full product,
+its version and who changed it why, so the product table is a projection like any
+other. Full change control (draft → QA approval with e-signature → effective) arrives
+with users and roles; until then an update needs an explicit ``--update`` and a reason,
+and re-adding identical data is a no-op.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from serialvault.domain.records import PRODUCT
+from serialvault.errors import ConflictError, NotFound
+from serialvault.masterdata.model import Product
+from serialvault.store import schema
+from serialvault.store.projector import apply_product, load_products
+from serialvault.store.repository import Repository
+
+
+@dataclass(frozen=True, slots=True)
+class ProductChange:
+    """What ``add_product`` did: ``added``, ``updated`` or ``unchanged``."""
+
+    outcome: str
+    gtin: str
+    version: int
+    seq: int | None
+    changed_fields: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome,
+            "gtin": self.gtin,
+            "version": self.version,
+            "seq": self.seq,
+            "changed_fields": list(self.changed_fields),
+        }
+
+
+def add_product(
+    repo: Repository, product: Product, *, actor: str, reason: str, update: bool = False
+) -> ProductChange:
+    """Record a product; a different existing version needs ``update=True``."""
+    with repo.write() as (conn, app):
+        known = load_products(conn, [product.gtin]).get(product.gtin)
+        if known is not None:
+            old, version = known
+            diffs = tuple(old.differences(product))
+            if not diffs:
+                return ProductChange("unchanged", product.gtin, version, None)
+            if not update:
+                raise ConflictError(
+                    f"product {product.gtin} is already recorded (version {version}) with"
+                    f" different {', '.join(diffs)}; use --update with --reason to record a"
+                    " new version"
+                )
+            version += 1
+            outcome = "updated"
+        else:
+            version, diffs, outcome = 1, (), "added"
+        rec = app.append(
+            PRODUCT,
+            {"product": product.content(), "version": version, "origin": {"command": "product add"}},
+            actor,
+            reason,
+        )
+        apply_product(conn, rec.seq, product, version)
+        return ProductChange(outcome, product.gtin, version, rec.seq, diffs)
+
+
+def _product_rows(repo: Repository, gtin: str | None = None) -> list[dict[str, Any]]:
+    t = schema.products
+    q = sa.select(t).order_by(t.c.gtin)
+    if gtin is not None:
+        q = q.where(t.c.gtin == gtin)
+    with repo.read() as conn:
+        rows = conn.execute(q).mappings().all()
+    return [{**r, "attributes": orjson.loads(r["attributes"])} for r in rows]
+
+
+def list_products(repo: Repository) -> list[dict[str, Any]]:
+    return _product_rows(repo)
+
+
+def get_product(repo: Repository, gtin: str) -> dict[str, Any]:
+    rows = _product_rows(repo, gtin)
+    if not rows:
+        raise NotFound(f"product {gtin} is not in master data")
+    return rows[0]
