@@ -23,12 +23,16 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from serialvault.errors import SerialvaultError
+from sqlalchemy.exc import SQLAlchemyError
+
+from serialvault.errors import SerialvaultError, StoreError
 from serialvault.store.repository import Repository
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# When output goes to a file or pipe, use a wide fixed width so tables are not cut.
+out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
 
 DbOpt = Annotated[
     str | None,
@@ -83,11 +87,19 @@ def handled(json_out: bool) -> Iterator[None]:
     try:
         yield
     except SerialvaultError as exc:
-        if json_out:
-            print_json(exc.to_dict())
-        else:
-            err.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+        _report(exc, json_out)
         raise typer.Exit(exc.exit_code) from None
+    except SQLAlchemyError as exc:
+        store_exc = StoreError(f"database error: {str(getattr(exc, 'orig', exc)).strip()}")
+        _report(store_exc, json_out)
+        raise typer.Exit(store_exc.exit_code) from None
+
+
+def _report(exc: SerialvaultError, json_out: bool) -> None:
+    if json_out:
+        print_json(exc.to_dict())
+    else:
+        err.print(Text.assemble(("error: ", "bold red"), exc.message))
 
 
 def progress(json_out: bool) -> Progress:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from serialvault.cli.common import (
     ActorOpt,
@@ -110,7 +111,7 @@ def capture(
                     exit_code = exit_code or exc.exit_code
                     failures.append({"document": name, **exc.to_dict()})
                     if not json_out:
-                        err.print(f"[bold red]rejected:[/] {exc.message}")
+                        err.print(Text.assemble(("rejected: ", "bold red"), exc.message))
                     if not keep_going:
                         break
                 else:

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from serialvault.domain.facts import EventFacts, classify_key
 from serialvault.errors import Issue
@@ -54,6 +55,8 @@ _RECEIVE_STEPS = frozenset({"receiving", "accepting"})
 _DESTROY_STEPS = frozenset({"destroying"})
 _DESTROY_DISPOSITIONS = frozenset({"destroyed"})
 _GONE = frozenset({DECOMMISSIONED, CONSUMED})
+#: ``_declare`` result for a declaration identical to one already recorded
+_REPEATED = -1
 
 
 @dataclass(slots=True)
@@ -136,6 +139,8 @@ class Snapshot:
     events_by_id: dict[str, list[EventRef]] = field(default_factory=dict)
     #: unit id -> full effect history, for units an error declaration will recompute
     histories: dict[int, list[HistoryItem]] = field(default_factory=dict)
+    #: declaration seq -> its ``errorDeclaration`` object, for originals already declared
+    declarations: dict[int, Mapping[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -301,7 +306,11 @@ class Engine:
             self._check_event_id(f, seq)
         row = EventRow(seq, f, record_time)
         if is_decl:
-            row.declares_seq = self._declare(f, seq)
+            declared = self._declare(f, seq)
+            if declared == _REPEATED:
+                self.changes.duplicates.append(f)
+                return False
+            row.declares_seq = declared
         elif f.event_type == "ObjectEvent":
             self._object_event(f, seq)
         elif f.event_type == "AggregationEvent":
@@ -318,11 +327,17 @@ class Engine:
         return True
 
     def _is_duplicate(self, f: EventFacts, is_decl: bool) -> bool:
-        if (f.event_hash, is_decl) in self._doc_hashes:
+        """An event already recorded (same GS1 event hash) — not for declarations.
+
+        The event hash leaves ``errorDeclaration`` out (CBV 2.0 §8.9), so a declaration
+        hashes like the event it declares; whether it repeats an earlier declaration is
+        decided in :meth:`_declare` by comparing the declarations themselves.
+        """
+        if is_decl:
+            return False
+        if (f.event_hash, False) in self._doc_hashes:
             return True
-        return any(
-            ref.is_declaration == is_decl for ref in self.snap.events_by_hash.get(f.event_hash, ())
-        )
+        return any(not ref.is_declaration for ref in self.snap.events_by_hash.get(f.event_hash, ()))
 
     def _check_event_id(self, f: EventFacts, seq: int) -> None:
         assert f.event_id is not None
@@ -644,10 +659,19 @@ class Engine:
 
     # ------------------------------------------------------------------ declarations
     def _declare(self, f: EventFacts, seq: int) -> int | None:
+        """Flag the declared event erroneous and recompute what it touched.
+
+        Returns the declared event's seq, ``None`` after an issue, or ``_REPEATED`` when
+        the very same declaration was recorded before (a no-op, like any duplicate).
+        """
         original = self._find_original(f)
         if original is None:
             return None
-        if original.declared_by_seq is not None or original.seq in self.changes.declared:
+        earlier = original.declared_by_seq or self.changes.declared.get(original.seq)
+        if earlier is not None:
+            previous = self.snap.declarations.get(earlier)
+            if previous is not None and dict(previous) == dict(f.declaration or {}):
+                return _REPEATED
             self._issue(
                 "declared-twice",
                 f"event seq {original.seq} has already been declared erroneous",
@@ -682,6 +706,7 @@ class Engine:
             if u.id not in self.changes.new_units:
                 self.changes.dirty_units[u.id] = u
         self.changes.declared[original.seq] = seq
+        self.snap.declarations[seq] = dict(f.declaration or {})
         return original.seq
 
     def _find_original(self, f: EventFacts) -> EventRef | None:

@@ -91,9 +91,20 @@ class _Rejected(Exception):
 
 
 def _batches(facts: Sequence[EventFacts], limit: int) -> Iterator[list[EventFacts]]:
+    """Consecutive events of about ``limit`` EPCs; an error declaration stands alone.
+
+    A declaration recomputes units from their history in the database, so everything
+    before it must be written first and everything after it must see its result.
+    """
     batch: list[EventFacts] = []
     n = 0
     for f in facts:
+        if f.declaration is not None:
+            if batch:
+                yield batch
+            yield [f]
+            batch, n = [], 0
+            continue
         batch.append(f)
         n += f.epc_count + 1
         if n >= limit:

@@ -79,8 +79,9 @@ def table_sum(conn: Connection, table: sa.Table) -> TableSum:
     frm = int.from_bytes
     total = 0
     n = 0
-    result = conn.execution_options(stream_results=True).exec_driver_sql(
-        f"SELECT {row_expression(table)} FROM {table.name}"
+    result = conn.exec_driver_sql(
+        f"SELECT {row_expression(table)} FROM {table.name}",
+        execution_options={"stream_results": True},
     )
     while True:
         chunk = result.fetchmany(_FETCH)

@@ -122,9 +122,11 @@ def replay(
         last = rec.seq
         if rec.kind == EVENT:
             f, _ = facts_from_body(rec.body, len(batch))
+            if f.declaration is not None:  # stands alone, as in capture
+                flush()
             batch.append((rec, f))
             epcs += f.epc_count + 1
-            if epcs >= BATCH_EPCS:
+            if epcs >= BATCH_EPCS or f.declaration is not None:
                 flush()
         else:
             flush()

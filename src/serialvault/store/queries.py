@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from urllib.parse import quote
+
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -46,28 +48,23 @@ def resolve_key(text: str) -> str:
     parentheses or FNC1 form (``(01)…(21)…``, ``(00)…``) — what an operator has in hand.
     """
     value = text.strip()
-    if value.startswith(("(", "]", "01", "00")) and "://" not in value and not value.startswith("urn:"):
+    if ":" not in value:
+        from datetime import UTC, datetime
+
         from serialvault.gs1.element_string import parse_element_string
 
-        es = parse_element_string(value)
+        es = parse_element_string(value, reference_year=datetime.now(UTC).year)
         if es.sscc is not None:
             return canonical_key(f"https://id.gs1.org/00/{es.sscc.value}")
         if es.gtin is not None and es.serial is not None:
-            from serialvault.gs1.epc import to_digital_link
-
-            return to_digital_link(
-                f"https://id.gs1.org/01/{es.gtin.gtin14}/21/{_dl_escape(es.serial)}"
+            return canonical_key(
+                f"https://id.gs1.org/01/{es.gtin.gtin14}/21/{quote(es.serial, safe='')}"
             )
         raise IdentifierError(
-            f"{text!r} identifies no serialised unit or logistic unit (needs AI 01+21 or AI 00)"
+            f"{text!r} identifies no serialised unit or logistic unit (needs AI 01 with 21,"
+            " or AI 00)"
         )
     return canonical_key(value)
-
-
-def _dl_escape(serial: str) -> str:
-    from urllib.parse import quote
-
-    return quote(serial, safe="")
 
 
 def _unit_id(conn: Connection, key: str) -> int:

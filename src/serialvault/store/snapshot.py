@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy.engine import Connection
 
 from serialvault.domain.facts import EventFacts
@@ -125,6 +126,13 @@ def _load_event_refs(conn: Connection, facts: Sequence[EventFacts], snap: Snapsh
         snap.events_by_id.setdefault(row[2], []).append(_ref(row))
 
 
+def _load_declaration(conn: Connection, seq: int, snap: Snapshot) -> None:
+    for _, body in select_in(conn, "SELECT seq, body FROM log", "seq", [seq]):
+        decl = orjson.loads(body)["event"].get("errorDeclaration")
+        if isinstance(decl, dict):
+            snap.declarations[seq] = decl
+
+
 def _load_histories(conn: Connection, facts: Sequence[EventFacts], snap: Snapshot) -> None:
     """For each declared original, the complete effect history of every unit it touched."""
     originals: set[int] = set()
@@ -134,6 +142,9 @@ def _load_histories(conn: Connection, facts: Sequence[EventFacts], snap: Snapsho
         refs = [r for r in snap.events_by_id.get(f.event_id or "", ()) if not r.is_declaration]
         refs = refs or [r for r in snap.events_by_hash.get(f.event_hash, ()) if not r.is_declaration]
         originals.update(r.seq for r in refs)
+        for r in refs:
+            if r.declared_by_seq is not None:
+                _load_declaration(conn, r.declared_by_seq, snap)
     if not originals:
         return
     affected = {
