@@ -49,6 +49,9 @@ def unit(
 def contents(
     epc: Annotated[str, typer.Argument(help="The container (SSCC or SGTIN).")],
     depth: Annotated[int | None, typer.Option("--depth", help="Stop at this depth.")] = None,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="Only counts per depth, kind and status.")
+    ] = False,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -58,8 +61,25 @@ def contents(
         repo = open_repo(db)
         with repo.read() as conn:
             rows = queries.contents(conn, key, depth)
+        groups: dict[tuple[int, str, str], int] = {}
+        for r in rows:
+            g = (r["depth"], r["kind"], r["status"] or "-")
+            groups[g] = groups.get(g, 0) + 1
         if json_out:
-            print_json({"container": key, "count": len(rows), "contents": rows})
+            data: dict[str, Any] = {"container": key, "count": len(rows)}
+            data["by_depth"] = [
+                {"depth": d, "kind": k, "status": st, "count": n} for (d, k, st), n in sorted(groups.items())
+            ]
+            if not summary:
+                data["contents"] = rows
+            print_json(data)
+            return
+        if summary:
+            table(
+                f"contents of {key}: {len(rows)} identifiers",
+                ["depth", "kind", "status", "count"],
+                [[d, k, st, n] for (d, k, st), n in sorted(groups.items())],
+            )
             return
         by_depth: dict[int, int] = {}
         for r in rows:

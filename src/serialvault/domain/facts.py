@@ -151,9 +151,11 @@ def extract_facts(
         index=index,
         event_type=str(event.get("type")),
         action=event.get("action"),
-        biz_step=normalize_bizstep(event["bizStep"]) if event.get("bizStep") else None,
+        biz_step=normalize_bizstep(event["bizStep"], namespaces) if event.get("bizStep") else None,
         disposition=(
-            normalize_disposition(event["disposition"]) if event.get("disposition") else None
+            normalize_disposition(event["disposition"], namespaces)
+            if event.get("disposition")
+            else None
         ),
         event_time=normalize_timestamp(str(event["eventTime"])),
         event_time_offset=str(event.get("eventTimeZoneOffset", "")),

@@ -109,10 +109,13 @@ class EpcisDocument:
 def namespaces_from_context(context: Any) -> dict[str, str]:
     """Collect ``prefix -> IRI`` pairs from a JSON-LD ``@context`` value.
 
-    Only term definitions that are plain IRI strings (or ``{"@id": IRI}``) ending in
-    ``/``, ``#`` or ``:`` are prefixes; remote context URLs are not fetched — the
-    standard EPCIS context is known (``STANDARD_PREFIXES``) and nothing else may be
-    required to read a document offline.
+    Every term defined as an absolute IRI (a string, or ``{"@id": IRI}``) counts as a
+    prefix: JSON-LD 1.1 only guarantees prefix expansion for IRIs ending in ``/``, ``#``
+    or ``:``, but the GS1 and OpenEPCIS examples bind extension prefixes such as
+    ``"example": "https://ns.example.com/epcis"`` and use ``example:myField``; the
+    event hash (CBV 2.0 §8.9) names those extensions by that namespace. Remote context
+    URLs are not fetched — the standard EPCIS context is known (``STANDARD_PREFIXES``)
+    and nothing else may be required to read a document offline.
     """
     found: dict[str, str] = {}
     items = context if isinstance(context, list) else [context]
@@ -123,6 +126,6 @@ def namespaces_from_context(context: Any) -> dict[str, str]:
             if key.startswith("@"):
                 continue
             iri = value.get("@id") if isinstance(value, dict) else value
-            if isinstance(iri, str) and iri[-1:] in ("/", "#", ":"):
+            if isinstance(iri, str) and ":" in iri:
                 found[key] = iri
     return found

@@ -93,12 +93,10 @@ from typing import Any, cast
 
 from lxml import etree
 
+from serialvault.epcis.jsonld_writer import EPCIS_CONTEXT_URL
 from serialvault.epcis.model import EVENT_TYPES, STANDARD_PREFIXES, EpcisDocument
 from serialvault.epcis.reader import wrap_event
 from serialvault.errors import InputError
-
-#: The EPCIS 2.0 JSON-LD context (EPCIS 2.0 §12, "required @context").
-EPCIS_CONTEXT_URL = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 
 NS_EPCIS_1 = "urn:epcglobal:epcis:xsd:1"
 NS_EPCIS_2 = "urn:epcglobal:epcis:xsd:2"
@@ -369,7 +367,8 @@ class _Reader:
                 f"{self.name}: malformed XML at line {line}, column {column}: {message}"
             ) from None
         docinfo = root.getroottree().docinfo
-        if docinfo.internalDTD is not None or getattr(docinfo, "doctype", ""):
+        doctype: object = getattr(docinfo, "doctype", None)
+        if docinfo.internalDTD is not None or doctype:
             offset = max(self.data.find(b"<!DOCTYPE"), 0)
             found = _DOCTYPE.match(self.data, offset)
             line, column = self._position(offset)
@@ -427,9 +426,7 @@ class _Reader:
                 prefix = hint
             else:
                 if self._declared is None:  # prefixes the document declares anywhere
-                    self._declared = {
-                        m.decode("ascii") for m in _XMLNS_PREFIX.findall(self.data)
-                    }
+                    self._declared = {m.decode("ascii") for m in _XMLNS_PREFIX.findall(self.data)}
                 n = 1
                 while (
                     f"ns{n}" in self.namespaces
