@@ -273,6 +273,9 @@ class _Writer:
 
     def _qname_value(self, curie: str) -> str:
         """An ``xsi:type`` QName for a JSON-LD ``@type`` CURIE (prefix kept declared)."""
+        xsd_iri = STANDARD_PREFIXES["xsd"]
+        if curie.startswith(xsd_iri):  # a datatype IRI written in full
+            curie = "xsd:" + curie[len(xsd_iri) :]
         prefix, sep, _local = curie.partition(":")
         if sep and "/" not in curie:
             self._namespace(prefix, curie)
@@ -398,7 +401,9 @@ class _Writer:
                         self._extras(ce, ident)
                     else:
                         etree.SubElement(ce, "correctiveEventID").text = _scalar(ident)
-            known = ("declarationTime", "reason", "correctiveEventIDs" if ids is not None else "")
+            known = ["declarationTime", "reason"]
+            if isinstance(ids, list):
+                known.append("correctiveEventIDs")
             self._extras(el, value, known)
         elif name == "ilmd" and isinstance(value, dict):
             self._extras(etree.SubElement(parent, name), value)
@@ -525,7 +530,8 @@ class _Writer:
             md = etree.SubElement(etree.SubElement(el, "extension"), "EPCISMasterData")
             self._vocabulary_list(md, master.get("vocabularyList"))
             self._extras(md, master, ("vocabularyList",))
-        self._extras(el, header, (*sbdh, "epcisMasterData" if isinstance(master, dict) else ""))
+        written = [*sbdh, "epcisMasterData"] if isinstance(master, dict) else sbdh
+        self._extras(el, header, written)
 
     def _is_sbdh(self, key: str) -> bool:
         prefix, sep, local = key.partition(":")
