@@ -39,7 +39,10 @@ def dl(urn: str) -> str:
 
 def _time() -> tuple[str, str]:
     n = next(_clock)
-    return f"2026-02-01T{8 + n // 3600 % 12:02d}:{n // 60 % 60:02d}:{n % 60:02d}.000-05:00", "-05:00"
+    return (
+        f"2026-02-01T{8 + n // 3600 % 12:02d}:{n // 60 % 60:02d}:{n % 60:02d}.000-05:00",
+        "-05:00",
+    )
 
 
 def _event(etype: str, **fields: Any) -> dict[str, Any]:
@@ -97,9 +100,16 @@ def unpack(parent: str, children: Sequence[str] = ()) -> dict[str, Any]:
     )
 
 
-def observe(epcs: Sequence[str], biz_step: str = "inspecting", disposition: str | None = None, **kw: Any) -> dict[str, Any]:
+def observe(
+    epcs: Sequence[str], biz_step: str = "inspecting", disposition: str | None = None, **kw: Any
+) -> dict[str, Any]:
     return _event(
-        "ObjectEvent", epcList=list(epcs), action="OBSERVE", bizStep=biz_step, disposition=disposition, **kw
+        "ObjectEvent",
+        epcList=list(epcs),
+        action="OBSERVE",
+        bizStep=biz_step,
+        disposition=disposition,
+        **kw,
     )
 
 
@@ -111,13 +121,21 @@ def receive(epcs: Sequence[str]) -> dict[str, Any]:
     return observe(epcs, "receiving", "in_progress")
 
 
-def decommission(epcs: Sequence[str], disposition: str = "inactive", biz_step: str = "decommissioning") -> dict[str, Any]:
+def decommission(
+    epcs: Sequence[str], disposition: str = "inactive", biz_step: str = "decommissioning"
+) -> dict[str, Any]:
     return _event(
-        "ObjectEvent", epcList=list(epcs), action="DELETE", bizStep=biz_step, disposition=disposition
+        "ObjectEvent",
+        epcList=list(epcs),
+        action="DELETE",
+        bizStep=biz_step,
+        disposition=disposition,
     )
 
 
-def declare_error(original: dict[str, Any], reason: str = "incorrect_data", corrective: Iterable[str] = ()) -> dict[str, Any]:
+def declare_error(
+    original: dict[str, Any], reason: str = "incorrect_data", corrective: Iterable[str] = ()
+) -> dict[str, Any]:
     ev = dict(original)
     decl: dict[str, Any] = {"declarationTime": "2026-02-02T10:00:00.000Z", "reason": reason}
     if corrective:
@@ -132,8 +150,14 @@ def products(*gtins: str) -> dict[str, Any]:
             "id": f"https://id.gs1.org/01/{g}",
             "attributes": [
                 {"id": "urn:epcglobal:cbv:mda#regulatedProductName", "attribute": f"Product {g}"},
-                {"id": "urn:epcglobal:cbv:mda#additionalTradeItemIdentification", "attribute": f"{LABELER}-{g[7:11]}-{g[11:13]}"},
-                {"id": "urn:epcglobal:cbv:mda#additionalTradeItemIdentificationTypeCode", "attribute": "US_FDA_NDC"},
+                {
+                    "id": "urn:epcglobal:cbv:mda#additionalTradeItemIdentification",
+                    "attribute": f"{LABELER}-{g[7:11]}-{g[11:13]}",
+                },
+                {
+                    "id": "urn:epcglobal:cbv:mda#additionalTradeItemIdentificationTypeCode",
+                    "attribute": "US_FDA_NDC",
+                },
             ],
         }
         for g in gtins

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("SERIALVAULT_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+SHARED_DATA = Path(
+    os.environ.get("SERIALVAULT_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data")
+)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -24,7 +26,5 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         if IN_CI:
             pytest.fail(f"CI=true but the reference data folder {SHARED_DATA} is missing")
-        pytest.skip(
-            "external reference data (../shared/data) is absent: conformance tests skipped"
-        )
+        pytest.skip("external reference data (../shared/data) is absent: conformance tests skipped")
     return SHARED_DATA

@@ -36,7 +36,9 @@ def load_extra_schemas() -> tuple[Any, ...]:
         try:
             schema = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise StoreError(f"SERIALVAULT_EPCIS_SCHEMA: cannot read {path}: {exc.strerror}") from None
+            raise StoreError(
+                f"SERIALVAULT_EPCIS_SCHEMA: cannot read {path}: {exc.strerror}"
+            ) from None
         except ValueError as exc:
             raise StoreError(f"SERIALVAULT_EPCIS_SCHEMA: {path} is not JSON: {exc}") from None
         compiled.append(compile_schema(schema, name=path.name))

@@ -77,7 +77,9 @@ def _trials(db: str, site: Path, tmp_path: Path, n: int, seed: int) -> None:
         # re-acknowledged what earlier trials captured plus 0-2 more, then a random delay.
         target = len(acked_total) + rng.randint(0, 2)
         with log.open("w") as out:
-            proc = subprocess.Popen([*SV, "capture", str(site)], env=env, stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [*SV, "capture", str(site)], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
             deadline = time.monotonic() + 60
             while proc.poll() is None and time.monotonic() < deadline:
                 if len(_acknowledged(log.read_text())) >= target:

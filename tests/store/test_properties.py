@@ -80,7 +80,18 @@ def _step(data: st.DataObject, m: Model) -> dict[str, Any] | None:
     """Draw one valid event and apply it to the model."""
     active = m.where("active")
     action = data.draw(
-        st.sampled_from(["commission", "container", "pack", "unpack", "ship", "receive", "decommission", "observe"])
+        st.sampled_from(
+            [
+                "commission",
+                "container",
+                "pack",
+                "unpack",
+                "ship",
+                "receive",
+                "decommission",
+                "observe",
+            ]
+        )
     )
     if action == "commission" or not active:
         units = [m.new_unit() for _ in range(data.draw(st.integers(1, 4)))]
@@ -110,8 +121,10 @@ def _step(data: st.DataObject, m: Model) -> dict[str, Any] | None:
             return None
         p = data.draw(st.sampled_from(full))
         everything = data.draw(st.booleans())
-        kids = m.children(p) if everything else data.draw(
-            st.lists(st.sampled_from(m.children(p)), min_size=1, unique=True)
+        kids = (
+            m.children(p)
+            if everything
+            else data.draw(st.lists(st.sampled_from(m.children(p)), min_size=1, unique=True))
         )
         for k in kids:
             m.parent[k] = None
@@ -136,7 +149,11 @@ def _step(data: st.DataObject, m: Model) -> dict[str, Any] | None:
             for c in m.children(u):
                 m.parent[c] = None
         m.status[u], m.parent[u] = "decommissioned", None
-        return b.decommission([u], "destroyed" if destroy else "inactive", "destroying" if destroy else "decommissioning")
+        return b.decommission(
+            [u],
+            "destroyed" if destroy else "inactive",
+            "destroying" if destroy else "decommissioning",
+        )
     u = data.draw(st.sampled_from(sorted(k for k, v in m.status.items() if v != "decommissioned")))
     return b.observe([u])
 
@@ -151,7 +168,9 @@ def _new_repo(tmp: str) -> Repository:
 def _build(data: st.DataObject, repo: Repository, m: Model, docs: int) -> None:
     cap = Capturer(repo, actor="prop")
     for d in range(docs):
-        events = [e for _ in range(data.draw(st.integers(1, 6))) if (e := _step(data, m)) is not None]
+        events = [
+            e for _ in range(data.draw(st.integers(1, 6))) if (e := _step(data, m)) is not None
+        ]
         if events:
             cap.capture_bytes(b.document(*events), f"doc{d}.jsonld")
 
@@ -201,12 +220,16 @@ def _invalid(data: st.DataObject, m: Model) -> tuple[dict[str, Any], str]:
         return b.commission([data.draw(st.sampled_from(sorted(m.status)))]), "already-commissioned"
     if kind == "dup-lot":
         # LOT1 is always 2028-06-30 in the builders; another expiry for it conflicts
-        return b.commission([b.sgtin("LOTCLASH")], lot="LOT1", expiry="2030-01-31"), "lot-expiry-conflict"
+        return b.commission(
+            [b.sgtin("LOTCLASH")], lot="LOT1", expiry="2030-01-31"
+        ), "lot-expiry-conflict"
     if kind == "use-decommissioned":
         return b.observe([data.draw(st.sampled_from(gone))]), "decommissioned"
     if kind == "second-parent":
         u = data.draw(st.sampled_from(sorted(packed)))
-        other = sorted(c for c in containers if c != m.parent[u] and c != u and c not in m.descendants(u))
+        other = sorted(
+            c for c in containers if c != m.parent[u] and c != u and c not in m.descendants(u)
+        )
         if m.status[u] != "active" or not other:
             return b.observe([b.sgtin("NEVER-SEEN")]), "not-commissioned"
         return b.pack(data.draw(st.sampled_from(other)), [u]), "already-packed"
@@ -236,7 +259,9 @@ def test_an_invalid_event_rejects_its_document_and_changes_nothing(data: st.Data
         before = _core_fingerprint(repo)
         # valid events first (on a copy of the model), then one that breaks a rule
         shadow = Model(dict(m.status), dict(m.parent), set(m.containers), m.n + 1000)
-        good_before = [e for _ in range(data.draw(st.integers(0, 3))) if (e := _step(data, shadow)) is not None]
+        good_before = [
+            e for _ in range(data.draw(st.integers(0, 3))) if (e := _step(data, shadow)) is not None
+        ]
         bad, code = _invalid(data, shadow)
         events = [*good_before, bad]
         with pytest.raises(DocumentRejected) as ei:

@@ -22,8 +22,15 @@ from serialvault.store.repository import Repository
 from tests import builders as b
 
 
-def capture(repo: Repository, *events: dict[str, Any], header: dict[str, Any] | None = None, name: str = "doc.jsonld") -> Any:
-    return Capturer(repo, actor="tester@test").capture_bytes(b.document(*events, header=header), name)
+def capture(
+    repo: Repository,
+    *events: dict[str, Any],
+    header: dict[str, Any] | None = None,
+    name: str = "doc.jsonld",
+) -> Any:
+    return Capturer(repo, actor="tester@test").capture_bytes(
+        b.document(*events, header=header), name
+    )
 
 
 def setup_products(repo: Repository) -> None:
@@ -45,7 +52,13 @@ def snapshot(repo: Repository) -> tuple[str, int, int]:
     return (repr(sorted(core.items())), log_len, n_exc)
 
 
-def assert_rejected(repo: Repository, *events: dict[str, Any], code: str, text: str, header: dict[str, Any] | None = None) -> DocumentRejected:
+def assert_rejected(
+    repo: Repository,
+    *events: dict[str, Any],
+    code: str,
+    text: str,
+    header: dict[str, Any] | None = None,
+) -> DocumentRejected:
     before = snapshot(repo)
     with pytest.raises(DocumentRejected) as ei:
         capture(repo, *events, header=header, name="bad.jsonld")
@@ -70,9 +83,11 @@ def assert_rejected(repo: Repository, *events: dict[str, Any], code: str, text: 
 def test_init_is_idempotent_and_writes_genesis(db_url: str) -> None:
     repo = Repository.open(db_url, must_exist=False)
     created, head = repo.init("a@b")
-    assert created and head.seq == 1
+    assert created
+    assert head.seq == 1
     created2, head2 = repo.init("a@b")
-    assert not created2 and head2 == head
+    assert not created2
+    assert head2 == head
     with repo.read() as conn:
         kinds = [r[0] for r in conn.execute(sa.select(schema.log.c.kind))]
     assert kinds == ["repository.init"]
@@ -106,9 +121,15 @@ def test_capture_commissions_packs_ships_and_records_lot(repo: Repository) -> No
         b.pack(pallet, [case]),
         b.ship([pallet]),
     )
-    assert res.recorded == 5 and res.duplicates == 0
+    assert res.recorded == 5
+    assert res.duplicates == 0
     u = state(repo, units[0])
-    assert (u["status"], u["lot"], u["expiry"], u["parent"]) == ("shipped", "L42", "2028-03-31", b.dl(case))
+    assert (u["status"], u["lot"], u["expiry"], u["parent"]) == (
+        "shipped",
+        "L42",
+        "2028-03-31",
+        b.dl(case),
+    )
     assert u["disposition"] == "in_transit"
     assert state(repo, case)["status"] == "shipped"
     with repo.read() as conn:
@@ -128,7 +149,8 @@ def test_recapture_of_identical_document_is_a_no_op(repo: Repository) -> None:
     capture(repo, *events)
     before = snapshot(repo)
     res = capture(repo, *events)
-    assert res.recorded == 0 and res.duplicates == 2
+    assert res.recorded == 0
+    assert res.duplicates == 2
     assert snapshot(repo) == before
 
 
@@ -150,7 +172,8 @@ def test_document_is_all_or_nothing(repo: Repository) -> None:
         text="has not been commissioned",
     )
     issue = err.issues[0]
-    assert issue.event_index == 2 and issue.field == "epcList[0]"
+    assert issue.event_index == 2
+    assert issue.field == "epcList[0]"
     with repo.read() as conn, pytest.raises(Exception, match="not recorded"):
         queries.unit_state(conn, b.dl(b.sgtin("G1")))
 
@@ -159,7 +182,9 @@ def test_document_is_all_or_nothing(repo: Repository) -> None:
 
 
 def test_unknown_product_is_rejected(repo: Repository) -> None:
-    assert_rejected(repo, b.commission([b.sgtin("X1")]), code="unknown-product", text=f"product GTIN {b.GTIN}")
+    assert_rejected(
+        repo, b.commission([b.sgtin("X1")]), code="unknown-product", text=f"product GTIN {b.GTIN}"
+    )
 
 
 def test_products_from_header_are_recorded_once(repo: Repository) -> None:
@@ -172,8 +197,15 @@ def test_products_from_header_are_recorded_once(repo: Repository) -> None:
 def test_changed_master_data_in_a_document_is_rejected(repo: Repository) -> None:
     setup_products(repo)
     header = b.products(b.GTIN)
-    header["epcisMasterData"]["vocabularyList"][0]["vocabularyElementList"][0]["attributes"][0]["attribute"] = "Renamed"
-    assert_rejected(repo, header=header, code="masterdata-conflict", text="already recorded with different master data")
+    header["epcisMasterData"]["vocabularyList"][0]["vocabularyElementList"][0]["attributes"][0][
+        "attribute"
+    ] = "Renamed"
+    assert_rejected(
+        repo,
+        header=header,
+        code="masterdata-conflict",
+        text="already recorded with different master data",
+    )
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -182,18 +214,30 @@ def test_changed_master_data_in_a_document_is_rejected(repo: Repository) -> None
 def test_commissioned_once(repo: Repository) -> None:
     setup_products(repo)
     capture(repo, b.commission([b.sgtin("C1")]))
-    assert_rejected(repo, b.commission([b.sgtin("C1")]), code="already-commissioned", text="already commissioned")
+    assert_rejected(
+        repo,
+        b.commission([b.sgtin("C1")]),
+        code="already-commissioned",
+        text="already commissioned",
+    )
 
 
 def test_serial_is_never_reused_after_decommissioning(repo: Repository) -> None:
     setup_products(repo)
     capture(repo, b.commission([b.sgtin("C1")]), b.decommission([b.sgtin("C1")]))
-    assert_rejected(repo, b.commission([b.sgtin("C1")]), code="already-commissioned", text="never reused")
+    assert_rejected(
+        repo, b.commission([b.sgtin("C1")]), code="already-commissioned", text="never reused"
+    )
 
 
 def test_duplicate_epc_in_one_event(repo: Repository) -> None:
     setup_products(repo)
-    assert_rejected(repo, b.commission([b.sgtin("D1"), b.sgtin("D1")]), code="duplicate-epc", text="listed twice")
+    assert_rejected(
+        repo,
+        b.commission([b.sgtin("D1"), b.sgtin("D1")]),
+        code="duplicate-epc",
+        text="listed twice",
+    )
 
 
 @pytest.mark.parametrize(
@@ -224,14 +268,24 @@ def test_nothing_happens_to_an_uncommissioned_unit(repo: Repository, make: Any) 
 )
 def test_nothing_happens_to_a_decommissioned_unit(repo: Repository, make: Any) -> None:
     setup_products(repo)
-    capture(repo, b.commission_containers([b.sscc(9)]), b.commission([b.sgtin("U1")]), b.decommission([b.sgtin("U1")]))
+    capture(
+        repo,
+        b.commission_containers([b.sscc(9)]),
+        b.commission([b.sgtin("U1")]),
+        b.decommission([b.sgtin("U1")]),
+    )
     assert_rejected(repo, make(), code="decommissioned", text="is decommissioned")
 
 
 def test_a_child_has_at_most_one_parent(repo: Repository) -> None:
     setup_products(repo)
     u = b.sgtin("P1")
-    capture(repo, b.commission([u]), b.commission_containers([b.sscc(1), b.sscc(2)]), b.pack(b.sscc(1), [u]))
+    capture(
+        repo,
+        b.commission([u]),
+        b.commission_containers([b.sscc(1), b.sscc(2)]),
+        b.pack(b.sscc(1), [u]),
+    )
     assert_rejected(repo, b.pack(b.sscc(2), [u]), code="already-packed", text="already packed in")
     # re-packing into the same parent is harmless
     capture(repo, b.pack(b.sscc(1), [u]))
@@ -258,10 +312,18 @@ def test_unpacking_removes_the_link(repo: Repository) -> None:
     assert_rejected(repo, b.unpack(case, [u1]), code="not-in-parent", text="is not packed in")
 
 
-def test_shipping_a_container_ships_its_contents_and_receiving_brings_them_back(repo: Repository) -> None:
+def test_shipping_a_container_ships_its_contents_and_receiving_brings_them_back(
+    repo: Repository,
+) -> None:
     setup_products(repo)
     u, case, pallet = b.sgtin("S1"), b.sscc(1), b.sscc(2)
-    capture(repo, b.commission([u]), b.commission_containers([case, pallet]), b.pack(case, [u]), b.pack(pallet, [case]))
+    capture(
+        repo,
+        b.commission([u]),
+        b.commission_containers([case, pallet]),
+        b.pack(case, [u]),
+        b.pack(pallet, [case]),
+    )
     capture(repo, b.ship([pallet]))
     assert state(repo, u)["status"] == "shipped"
     assert_rejected(repo, b.unpack(case, [u]), code="shipped", text="must be received")
@@ -282,7 +344,13 @@ def test_decommissioning_a_container_releases_its_contents(repo: Repository) -> 
 def test_destroying_a_container_decommissions_everything_inside(repo: Repository) -> None:
     setup_products(repo)
     u, case, pallet = b.sgtin("R1"), b.sscc(1), b.sscc(2)
-    capture(repo, b.commission([u]), b.commission_containers([case, pallet]), b.pack(case, [u]), b.pack(pallet, [case]))
+    capture(
+        repo,
+        b.commission([u]),
+        b.commission_containers([case, pallet]),
+        b.pack(case, [u]),
+        b.pack(pallet, [case]),
+    )
     capture(repo, b.decommission([pallet], disposition="destroyed", biz_step="destroying"))
     assert state(repo, u)["status"] == "decommissioned"
     assert state(repo, case)["status"] == "decommissioned"
@@ -291,7 +359,13 @@ def test_destroying_a_container_decommissions_everything_inside(repo: Repository
 def test_decommissioning_a_packed_unit_takes_it_out_of_its_case(repo: Repository) -> None:
     setup_products(repo)
     u, case = b.sgtin("R1"), b.sscc(1)
-    capture(repo, b.commission([u]), b.commission_containers([case]), b.pack(case, [u]), b.decommission([u], "damaged"))
+    capture(
+        repo,
+        b.commission([u]),
+        b.commission_containers([case]),
+        b.pack(case, [u]),
+        b.decommission([u], "damaged"),
+    )
     s = state(repo, u)
     assert (s["status"], s["parent"], s["disposition"]) == ("decommissioned", None, "damaged")
 
@@ -309,7 +383,9 @@ def test_a_lot_has_one_expiry(repo: Repository) -> None:
 
 def test_event_id_must_identify_one_event(repo: Repository) -> None:
     setup_products(repo)
-    capture(repo, b.commission([b.sgtin("E1")], eventID="urn:uuid:11111111-1111-4111-8111-111111111111"))
+    capture(
+        repo, b.commission([b.sgtin("E1")], eventID="urn:uuid:11111111-1111-4111-8111-111111111111")
+    )
     assert_rejected(
         repo,
         b.observe([b.sgtin("E1")], eventID="urn:uuid:11111111-1111-4111-8111-111111111111"),
@@ -334,7 +410,12 @@ def test_declaring_a_shipment_erroneous_restores_the_contents(repo: Repository) 
     with repo.read() as conn:
         hist = queries.unit_history(conn, b.dl(case))
     assert hist[-1]["declared_by_seq"] is not None
-    assert_rejected(repo, b.declare_error(shipment, reason="did_not_occur"), code="declared-twice", text="already been declared")
+    assert_rejected(
+        repo,
+        b.declare_error(shipment, reason="did_not_occur"),
+        code="declared-twice",
+        text="already been declared",
+    )
     # the declaration survives a rebuild
     assert rebuild(repo, actor="t").identical
 
@@ -342,14 +423,24 @@ def test_declaring_a_shipment_erroneous_restores_the_contents(repo: Repository) 
 def test_declaring_an_unknown_event_is_rejected(repo: Repository) -> None:
     setup_products(repo)
     capture(repo, b.commission([b.sgtin("Z1")]))
-    assert_rejected(repo, b.declare_error(b.observe([b.sgtin("Z1")])), code="declared-unknown", text="no such event")
+    assert_rejected(
+        repo,
+        b.declare_error(b.observe([b.sgtin("Z1")])),
+        code="declared-unknown",
+        text="no such event",
+    )
 
 
 def test_declaration_that_would_orphan_later_events_is_rejected(repo: Repository) -> None:
     setup_products(repo)
     comm = b.commission([b.sgtin("Y1")])
     capture(repo, comm, b.observe([b.sgtin("Y1")]))
-    assert_rejected(repo, b.declare_error(comm), code="declaration-breaks-history", text="declare that event erroneous first")
+    assert_rejected(
+        repo,
+        b.declare_error(comm),
+        code="declaration-breaks-history",
+        text="declare that event erroneous first",
+    )
 
 
 def test_declaring_commissioning_erroneous_frees_the_serial(repo: Repository) -> None:
@@ -381,7 +472,8 @@ def test_invalid_document_is_rejected_before_any_rule(repo: Repository) -> None:
     with pytest.raises(DocumentInvalid, match="transforming"):
         capture(repo, bad)
     after = snapshot(repo)
-    assert after[0] == before[0] and after[1] == before[1] + 1
+    assert after[0] == before[0]
+    assert after[1] == before[1] + 1
 
 
 # --------------------------------------------------------------------------- queries
@@ -390,13 +482,23 @@ def test_invalid_document_is_rejected_before_any_rule(repo: Repository) -> None:
 def test_events_query_filters(repo: Repository) -> None:
     setup_products(repo)
     u1, u2, case = b.sgtin("Q1"), b.sgtin("Q2"), b.sscc(5)
-    capture(repo, b.commission([u1, u2]), b.commission_containers([case]), b.pack(case, [u1, u2]), b.ship([case]))
+    capture(
+        repo,
+        b.commission([u1, u2]),
+        b.commission_containers([case]),
+        b.pack(case, [u1, u2]),
+        b.ship([case]),
+    )
     with repo.read() as conn:
         q = queries.query_events
         assert len(q(conn, queries.EventQuery(biz_steps=["shipping"]))) == 1
-        assert len(q(conn, queries.EventQuery(biz_steps=["urn:epcglobal:cbv:bizstep:shipping"]))) == 1
+        assert (
+            len(q(conn, queries.EventQuery(biz_steps=["urn:epcglobal:cbv:bizstep:shipping"]))) == 1
+        )
         assert len(q(conn, queries.EventQuery(event_types=["AggregationEvent"]))) == 1
-        assert len(q(conn, queries.EventQuery(match={"MATCH_epc": [u1]}))) == 2  # commission + child of pack
+        assert (
+            len(q(conn, queries.EventQuery(match={"MATCH_epc": [u1]}))) == 2
+        )  # commission + child of pack
         assert len(q(conn, queries.EventQuery(match={"MATCH_parentID": [case]}))) == 1
         assert len(q(conn, queries.EventQuery(match={"MATCH_anyEPC": [case]}))) == 3
         assert len(q(conn, queries.EventQuery(match={"MATCH_epc": [u1]}, include_via=True))) == 3
@@ -413,7 +515,13 @@ def test_events_query_filters(repo: Repository) -> None:
 def test_rebuild_reproduces_the_fingerprint(repo: Repository) -> None:
     setup_products(repo)
     units = [b.sgtin(f"F{i}") for i in range(30)]
-    capture(repo, b.commission(units), b.commission_containers([b.sscc(1)]), b.pack(b.sscc(1), units[:20]), b.decommission(units[25:]))
+    capture(
+        repo,
+        b.commission(units),
+        b.commission_containers([b.sscc(1)]),
+        b.pack(b.sscc(1), units[:20]),
+        b.decommission(units[25:]),
+    )
     res = rebuild(repo, actor="t")
     assert res.identical
     assert res.after.tables["units"].rows == 31
@@ -428,8 +536,10 @@ def test_audit_verify_names_the_first_broken_link(repo: Repository) -> None:
         conn.execute(sa.update(schema.log).where(schema.log.c.seq == 3).values(actor="mallory"))
     with repo.read() as conn:
         res = verify_chain(conn)
-    assert not res.ok and res.first_break is not None
-    assert res.first_break.seq == 3 and "chain_hash" in res.first_break.problem
+    assert not res.ok
+    assert res.first_break is not None
+    assert res.first_break.seq == 3
+    assert "chain_hash" in res.first_break.problem
 
 
 def test_audit_verify_detects_a_deleted_record(repo: Repository) -> None:
@@ -439,7 +549,8 @@ def test_audit_verify_detects_a_deleted_record(repo: Repository) -> None:
         conn.execute(sa.delete(schema.log).where(schema.log.c.seq == 2))
     with repo.read() as conn:
         res = verify_chain(conn)
-    assert res.first_break is not None and res.first_break.seq == 3
+    assert res.first_break is not None
+    assert res.first_break.seq == 3
     assert res.first_break.problem == "sequence gap or reorder"
 
 
@@ -448,10 +559,13 @@ def test_audit_verify_detects_an_edited_body(repo: Repository) -> None:
     capture(repo, b.commission([b.sgtin("T1")]))
     with repo.engine.begin() as conn:
         body = conn.execute(sa.select(schema.log.c.body).where(schema.log.c.seq == 3)).scalar_one()
-        conn.execute(sa.update(schema.log).where(schema.log.c.seq == 3).values(body=body.replace("T1", "T2")))
+        conn.execute(
+            sa.update(schema.log).where(schema.log.c.seq == 3).values(body=body.replace("T1", "T2"))
+        )
     with repo.read() as conn:
         res = verify_chain(conn)
-    assert res.first_break is not None and res.first_break.seq == 3
+    assert res.first_break is not None
+    assert res.first_break.seq == 3
     assert "body" in res.first_break.problem
 
 
@@ -467,6 +581,7 @@ def test_fingerprint_changes_when_a_projection_row_changes(repo: Repository) -> 
     assert fp1.value != fp2.value
     assert fp1.tables["products"] == fp2.tables["products"]
     res = rebuild(repo, actor="t")
-    assert not res.identical and "units" in res.to_dict()["tables_differing"]
+    assert not res.identical
+    assert "units" in res.to_dict()["tables_differing"]
     with repo.read() as conn:
         assert fingerprint(conn).value == fp1.value

@@ -24,7 +24,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
-
 from sqlalchemy.exc import SQLAlchemyError
 
 from serialvault.errors import SerialvaultError, StoreError

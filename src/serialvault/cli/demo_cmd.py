@@ -17,7 +17,9 @@ app = make_app("The reference workload (a realistic packaging site as EPCIS 2.0 
 
 @app.command("generate")
 def generate(
-    units: Annotated[int, typer.Option("--units", help="Saleable units to pack (rounded up to whole cases).")],
+    units: Annotated[
+        int, typer.Option("--units", help="Saleable units to pack (rounded up to whole cases).")
+    ],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the generated documents.")],
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same bytes.")] = 1,
     max_epcs: Annotated[
@@ -36,7 +38,8 @@ def generate(
         existing = sorted(out_dir.glob("*.jsonld"))
         if existing and not force:
             raise InputError(
-                f"{out_dir} already holds {len(existing)} .jsonld documents: use --force to replace them"
+                f"{out_dir} already holds {len(existing)} .jsonld documents:"
+                " use --force to replace them"
             )
         for f in existing:
             f.unlink()

@@ -16,7 +16,9 @@ from serialvault.settings import load_extra_schemas
 
 app = make_app("EPCIS documents: validate, compute event hash IDs, convert JSON-LD <-> XML.")
 
-Files = Annotated[list[str], typer.Argument(help="EPCIS documents (JSON-LD or XML), or - for stdin.")]
+Files = Annotated[
+    list[str], typer.Argument(help="EPCIS documents (JSON-LD or XML), or - for stdin.")
+]
 
 
 def _read(name: str) -> EpcisDocument:
@@ -62,7 +64,10 @@ def validate(files: Files, json_out: JsonOpt = False) -> None:
                 for i in issues:
                     err.print(f"  - {i}")
             else:
-                out.print(f"{name}: valid ({len(doc.events)} events, {doc.syntax} EPCIS {doc.source_version})")
+                out.print(
+                    f"{name}: valid ({len(doc.events)} events,"
+                    f" {doc.syntax} EPCIS {doc.source_version})"
+                )
     if json_out:
         print_json(reports)
     if worst:
@@ -72,7 +77,9 @@ def validate(files: Files, json_out: JsonOpt = False) -> None:
 @app.command("hash")
 def hash_cmd(
     files: Files,
-    prehash: Annotated[bool, typer.Option("--prehash", help="Also print the pre-hash strings.")] = False,
+    prehash: Annotated[
+        bool, typer.Option("--prehash", help="Also print the pre-hash strings.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Print the GS1 event hash ID of every event, in document order (CBV 2.0 §8.9)."""

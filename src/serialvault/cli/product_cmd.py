@@ -125,7 +125,10 @@ def list_cmd(db: DbOpt = None, json_out: JsonOpt = False) -> None:
         table(
             "products",
             ["GTIN", "NDC", "name", "form", "strength", "version"],
-            [[r["gtin"], r["ndc"], r["name"], r["form"], r["strength"], r["version"]] for r in rows],
+            [
+                [r["gtin"], r["ndc"], r["name"], r["form"], r["strength"], r["version"]]
+                for r in rows
+            ],
         )
 
 

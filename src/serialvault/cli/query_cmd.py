@@ -12,7 +12,9 @@ from serialvault.timefmt import now_utc
 
 
 def unit(
-    epc: Annotated[str, typer.Argument(help="EPC URN, GS1 Digital Link, or element string (01)…(21)…")],
+    epc: Annotated[
+        str, typer.Argument(help="EPC URN, GS1 Digital Link, or element string (01)…(21)…")
+    ],
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -39,7 +41,9 @@ def unit(
                     h["biz_step"],
                     h["disposition"],
                     h["role"],
-                    f"declared erroneous (seq {h['declared_by_seq']})" if h["declared_by_seq"] else "",
+                    f"declared erroneous (seq {h['declared_by_seq']})"
+                    if h["declared_by_seq"]
+                    else "",
                 ]
                 for h in history
             ],
@@ -68,7 +72,8 @@ def contents(
         if json_out:
             data: dict[str, Any] = {"container": key, "count": len(rows)}
             data["by_depth"] = [
-                {"depth": d, "kind": k, "status": st, "count": n} for (d, k, st), n in sorted(groups.items())
+                {"depth": d, "kind": k, "status": st, "count": n}
+                for (d, k, st), n in sorted(groups.items())
             ]
             if not summary:
                 data["contents"] = rows
@@ -87,7 +92,13 @@ def contents(
         table(
             f"contents of {key}",
             ["depth", "key", "kind", "GTIN", "status", "lot", "expiry", "parent"],
-            [[r[c] for c in ("depth", "key", "kind", "gtin", "status", "lot", "expiry", "parent")] for r in rows],
+            [
+                [
+                    r[c]
+                    for c in ("depth", "key", "kind", "gtin", "status", "lot", "expiry", "parent")
+                ]
+                for r in rows
+            ],
         )
         out.print(
             f"{len(rows)} identifiers: "
@@ -117,30 +128,46 @@ def ancestors(
 
 
 def events(
-    event_type: Annotated[list[str] | None, typer.Option("--type", help="eventType (repeatable).")] = None,
+    event_type: Annotated[
+        list[str] | None, typer.Option("--type", help="eventType (repeatable).")
+    ] = None,
     since: Annotated[str | None, typer.Option("--from", help="GE_eventTime (RFC 3339).")] = None,
     until: Annotated[str | None, typer.Option("--to", help="LT_eventTime (RFC 3339).")] = None,
-    recorded_from: Annotated[str | None, typer.Option("--recorded-from", help="GE_recordTime.")] = None,
+    recorded_from: Annotated[
+        str | None, typer.Option("--recorded-from", help="GE_recordTime.")
+    ] = None,
     recorded_to: Annotated[str | None, typer.Option("--recorded-to", help="LT_recordTime.")] = None,
     action: Annotated[list[str] | None, typer.Option("--action", help="EQ_action.")] = None,
     biz_step: Annotated[list[str] | None, typer.Option("--biz-step", help="EQ_bizStep.")] = None,
-    disposition: Annotated[list[str] | None, typer.Option("--disposition", help="EQ_disposition.")] = None,
-    biz_location: Annotated[list[str] | None, typer.Option("--biz-location", help="EQ_bizLocation.")] = None,
-    read_point: Annotated[list[str] | None, typer.Option("--read-point", help="EQ_readPoint.")] = None,
+    disposition: Annotated[
+        list[str] | None, typer.Option("--disposition", help="EQ_disposition.")
+    ] = None,
+    biz_location: Annotated[
+        list[str] | None, typer.Option("--biz-location", help="EQ_bizLocation.")
+    ] = None,
+    read_point: Annotated[
+        list[str] | None, typer.Option("--read-point", help="EQ_readPoint.")
+    ] = None,
     event_id: Annotated[list[str] | None, typer.Option("--event-id", help="EQ_eventID.")] = None,
-    epc: Annotated[list[str] | None, typer.Option("--epc", help="MATCH_epc (epcList, childEPCs).")] = None,
+    epc: Annotated[
+        list[str] | None, typer.Option("--epc", help="MATCH_epc (epcList, childEPCs).")
+    ] = None,
     parent: Annotated[list[str] | None, typer.Option("--parent", help="MATCH_parentID.")] = None,
     any_epc: Annotated[
         list[str] | None,
-        typer.Option("--any-epc", help="MATCH_anyEPC (any list, parent, children, inputs, outputs)."),
+        typer.Option(
+            "--any-epc", help="MATCH_anyEPC (any list, parent, children, inputs, outputs)."
+        ),
     ] = None,
     via: Annotated[
-        bool, typer.Option("--via", help="Also match events that reached the EPC through its container.")
+        bool,
+        typer.Option("--via", help="Also match events that reached the EPC through its container."),
     ] = False,
     limit: Annotated[int | None, typer.Option("--limit", help="eventCountLimit.")] = None,
     desc: Annotated[bool, typer.Option("--desc", help="Newest first.")] = False,
     full: Annotated[
-        bool, typer.Option("--full", help="Output the events themselves as an EPCIS query document.")
+        bool,
+        typer.Option("--full", help="Output the events themselves as an EPCIS query document."),
     ] = False,
     db: DbOpt = None,
     json_out: JsonOpt = False,
@@ -183,7 +210,16 @@ def events(
             return
         table(
             f"{len(rows)} events",
-            ["seq", "event time (UTC)", "type", "action", "bizStep", "disposition", "EPCs", "eventID"],
+            [
+                "seq",
+                "event time (UTC)",
+                "type",
+                "action",
+                "bizStep",
+                "disposition",
+                "EPCs",
+                "eventID",
+            ],
             [
                 [
                     r["seq"],
@@ -200,7 +236,9 @@ def events(
         )
 
 
-def _query_document(rows: list[dict[str, Any]], bodies: dict[int, dict[str, Any]]) -> dict[str, Any]:
+def _query_document(
+    rows: list[dict[str, Any]], bodies: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
     """An EPCIS 2.0 query document (EPCIS 2.0 §8.2.7) holding the stored events."""
     from serialvault.epcis.model import STANDARD_PREFIXES
 

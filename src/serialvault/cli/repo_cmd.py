@@ -64,7 +64,9 @@ def _inputs(paths: list[str]) -> list[tuple[str, Path | None]]:
             continue
         path = Path(p)
         if path.is_dir():
-            files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in DOC_SUFFIXES)
+            files = sorted(
+                f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in DOC_SUFFIXES
+            )
             if not files:
                 raise InputError(f"{p}: no .json, .jsonld or .xml documents in this folder")
             found += [(str(f), f) for f in files]
@@ -76,16 +78,19 @@ def _inputs(paths: list[str]) -> list[tuple[str, Path | None]]:
 
 
 def capture(
-    paths: Annotated[list[str], typer.Argument(help="EPCIS documents, folders of them, or - for stdin.")],
+    paths: Annotated[
+        list[str], typer.Argument(help="EPCIS documents, folders of them, or - for stdin.")
+    ],
     db: DbOpt = None,
     actor: ActorOpt = None,
     reason: ReasonOpt = None,
     keep_going: Annotated[
-        bool, typer.Option("--keep-going", help="Continue with the next document after a rejection.")
+        bool,
+        typer.Option("--keep-going", help="Continue with the next document after a rejection."),
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Capture EPCIS documents (JSON-LD or XML, EPCIS 2.0 or 1.2). Each document is all-or-nothing."""
+    """Capture EPCIS documents (JSON-LD or XML, EPCIS 2.0 or 1.2), each all-or-nothing."""
     results: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     exit_code = 0
@@ -120,7 +125,11 @@ def capture(
                         bar.console.print(
                             f"{name}: {res.recorded} events recorded"
                             + (f", {res.duplicates} duplicates skipped" if res.duplicates else "")
-                            + (f", {res.products_added} products added" if res.products_added else "")
+                            + (
+                                f", {res.products_added} products added"
+                                if res.products_added
+                                else ""
+                            )
                             + f" ({res.epcs} EPCs, {res.seconds:.2f}s) head seq {res.head_seq}"
                         )
                         for w in res.warnings:
@@ -176,7 +185,9 @@ def status(db: DbOpt = None, json_out: JsonOpt = False) -> None:
 
 def exceptions(
     db: DbOpt = None,
-    status_filter: Annotated[str | None, typer.Option("--status", help="Only this status (e.g. open).")] = None,
+    status_filter: Annotated[
+        str | None, typer.Option("--status", help="Only this status (e.g. open).")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List exception records (rejected input and other deviations)."""
@@ -191,7 +202,14 @@ def exceptions(
             "exceptions",
             ["seq", "recorded at", "type", "status", "document", "reason"],
             [
-                [r["seq"], r["recorded_at"], r["type"], r["status"], r["document"], r["reason"].splitlines()[0]]
+                [
+                    r["seq"],
+                    r["recorded_at"],
+                    r["type"],
+                    r["status"],
+                    r["document"],
+                    r["reason"].splitlines()[0],
+                ]
                 for r in rows
             ],
         )
@@ -240,7 +258,10 @@ def rebuild_cmd(
                 f" fingerprint {verdict}: {res.after.value}"
             )
             if not res.identical:
-                out.print(f"before: {res.before.value}; tables differing: {res.to_dict()['tables_differing']}")
+                out.print(
+                    f"before: {res.before.value};"
+                    f" tables differing: {res.to_dict()['tables_differing']}"
+                )
         if not res.identical:
             raise typer.Exit(8)
 

@@ -43,6 +43,8 @@ COMPANY_PREFIX = "03" + LABELER
 SITE_LOCATION_REF = "000011"
 SERIAL_ALPHABET = string.ascii_uppercase.replace("O", "").replace("I", "") + string.digits[1:]
 SITE_TZ = timezone(timedelta(hours=-5))
+#: CBV 2.0 business transaction identifier form ``urn:epcglobal:cbv:bt:<GLN>:<id>``.
+BT = "urn:epcglobal:cbv:bt:"
 
 PRODUCTS = (
     # product code, package code, name, form, strength, net content
@@ -92,7 +94,7 @@ class Summary:
     epc_references: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}  # type: ignore[attr-defined]
+        return {k: getattr(self, k) for k in self.__slots__}
 
 
 def gtin14(product: str, package: str, indicator: int = 0) -> str:
@@ -176,13 +178,22 @@ def _master_data(cfg: SiteConfig) -> dict[str, Any]:
             {
                 "id": f"https://id.gs1.org/01/{gtin14(product, package)}",
                 "attributes": [
-                    {"id": "urn:epcglobal:cbv:mda#additionalTradeItemIdentification", "attribute": f"{LABELER}-{product}-{package}"},
-                    {"id": "urn:epcglobal:cbv:mda#additionalTradeItemIdentificationTypeCode", "attribute": "US_FDA_NDC"},
+                    {
+                        "id": "urn:epcglobal:cbv:mda#additionalTradeItemIdentification",
+                        "attribute": f"{LABELER}-{product}-{package}",
+                    },
+                    {
+                        "id": "urn:epcglobal:cbv:mda#additionalTradeItemIdentificationTypeCode",
+                        "attribute": "US_FDA_NDC",
+                    },
                     {"id": "urn:epcglobal:cbv:mda#regulatedProductName", "attribute": name},
                     {"id": "urn:epcglobal:cbv:mda#dosageFormType", "attribute": form},
                     {"id": "urn:epcglobal:cbv:mda#strengthDescription", "attribute": strength},
                     {"id": "urn:epcglobal:cbv:mda#netContentDescription", "attribute": net},
-                    {"id": "urn:epcglobal:cbv:mda#manufacturerOfTradeItemPartyName", "attribute": "Serialvault Demo Pharma Inc."},
+                    {
+                        "id": "urn:epcglobal:cbv:mda#manufacturerOfTradeItemPartyName",
+                        "attribute": "Serialvault Demo Pharma Inc.",
+                    },
                     {"id": "urn:serialvault:mda:packagingLevel", "attribute": "each"},
                     {"id": "urn:serialvault:mda:unitsPerCase", "attribute": cfg.units_per_case},
                     {"id": "urn:serialvault:mda:casesPerPallet", "attribute": cfg.cases_per_pallet},
@@ -192,7 +203,13 @@ def _master_data(cfg: SiteConfig) -> dict[str, Any]:
     locations = [
         _location(site, "Demo Pharma packaging site", "1 Serial Way", "Raleigh", "NC"),
         *(
-            _location(sgln_urn(COMPANY_PREFIX, SITE_LOCATION_REF, f"L{i}"), f"Packaging line {i}", "1 Serial Way", "Raleigh", "NC")
+            _location(
+                sgln_urn(COMPANY_PREFIX, SITE_LOCATION_REF, f"L{i}"),
+                f"Packaging line {i}",
+                "1 Serial Way",
+                "Raleigh",
+                "NC",
+            )
             for i in range(1, cfg.lines + 1)
         ),
         *(_location(sgln_urn(p, ref), n, "100 Commerce Dr", c, s) for p, ref, n, c, s in CUSTOMERS),
@@ -234,6 +251,7 @@ class SiteGenerator:
         self.serials: set[str] = set()
         self.next_sscc = 1
         self.site = sgln_urn(COMPANY_PREFIX, SITE_LOCATION_REF)
+        self.site_gln = gln13(COMPANY_PREFIX, SITE_LOCATION_REF)
 
     # -------------------------------------------------------------- primitives
     def _event_id(self) -> str:
@@ -267,7 +285,9 @@ class SiteGenerator:
     # -------------------------------------------------------------- events
     def _commission(self, epcs: list[str], line: int, lot: str | None, expiry: str | None) -> None:
         ev = self._base("ObjectEvent", 2.0, line)
-        ev.update({"epcList": epcs, "action": "ADD", "bizStep": "commissioning", "disposition": "active"})
+        ev.update(
+            {"epcList": epcs, "action": "ADD", "bizStep": "commissioning", "disposition": "active"}
+        )
         self._where(ev, line)
         if lot is not None:
             ev["ilmd"] = {"cbvmda:lotNumber": lot, "cbvmda:itemExpirationDate": expiry}
@@ -275,14 +295,29 @@ class SiteGenerator:
 
     def _decommission(self, epcs: list[str], line: int, disposition: str) -> None:
         ev = self._base("ObjectEvent", 1.0, line)
-        ev.update({"epcList": epcs, "action": "DELETE", "bizStep": "decommissioning", "disposition": disposition})
+        ev.update(
+            {
+                "epcList": epcs,
+                "action": "DELETE",
+                "bizStep": "decommissioning",
+                "disposition": disposition,
+            }
+        )
         self._where(ev, line)
         self.writer.add(ev, len(epcs))
 
     def _aggregate(self, parent: str, children: list[str], action: str, line: int) -> None:
         ev = self._base("AggregationEvent", 3.0, line)
         step = "packing" if action == "ADD" else "unpacking"
-        ev.update({"parentID": parent, "childEPCs": children, "action": action, "bizStep": step, "disposition": "in_progress"})
+        ev.update(
+            {
+                "parentID": parent,
+                "childEPCs": children,
+                "action": action,
+                "bizStep": step,
+                "disposition": "in_progress",
+            }
+        )
         self._where(ev, line)
         self.writer.add(ev, len(children) + 1)
 
@@ -298,8 +333,14 @@ class SiteGenerator:
                 "readPoint": {"id": sgln_urn(COMPANY_PREFIX, SITE_LOCATION_REF, "DOCK1")},
                 "bizLocation": {"id": self.site},
                 "bizTransactionList": [
-                    {"type": "po", "bizTransaction": f"urn:epcglobal:cbv:bt:{gln13(prefix, ref)}:PO{order:07d}"},
-                    {"type": "desadv", "bizTransaction": f"urn:epcglobal:cbv:bt:{gln13(COMPANY_PREFIX, SITE_LOCATION_REF)}:DA{order:07d}"},
+                    {
+                        "type": "po",
+                        "bizTransaction": f"{BT}{gln13(prefix, ref)}:PO{order:07d}",
+                    },
+                    {
+                        "type": "desadv",
+                        "bizTransaction": f"{BT}{self.site_gln}:DA{order:07d}",
+                    },
                 ],
                 "sourceList": [
                     {"type": "owning_party", "source": self.site},
@@ -333,10 +374,17 @@ class SiteGenerator:
                 s.lots += 1
             n_bad = self._count(cfg.units_per_case, cfg.decommission_rate)
             n_rework = self._count(cfg.units_per_case, cfg.rework_rate)
-            units = [sgtin_urn(product, package, self._serial()) for _ in range(cfg.units_per_case + n_bad + n_rework)]
+            units = [
+                sgtin_urn(product, package, self._serial())
+                for _ in range(cfg.units_per_case + n_bad + n_rework)
+            ]
             self._commission(units, line, lot, expiry)
             s.units_commissioned += len(units)
-            bad, spares, packed = units[:n_bad], units[n_bad : n_bad + n_rework], units[n_bad + n_rework :]
+            bad, spares, packed = (
+                units[:n_bad],
+                units[n_bad : n_bad + n_rework],
+                units[n_bad + n_rework :],
+            )
             if bad:
                 damaged = [u for u in bad if self.rng.random() < 0.6]
                 samples = [u for u in bad if u not in damaged]
@@ -367,12 +415,12 @@ class SiteGenerator:
                 s.pallets += 1
                 ready_pallets.append(pallet)
                 pallet_cases = []
-            if len(ready_pallets) >= 2 or (last and ready_pallets):
-                if last or self.rng.random() < cfg.ship_fraction:
-                    self._ship(ready_pallets, order)
-                    order += 1
-                    s.pallets_shipped += len(ready_pallets)
-                    ready_pallets = []
+            ship_now = len(ready_pallets) >= 2 or (last and ready_pallets)
+            if ship_now and (last or self.rng.random() < cfg.ship_fraction):
+                self._ship(ready_pallets, order)
+                order += 1
+                s.pallets_shipped += len(ready_pallets)
+                ready_pallets = []
         self.writer.flush()
         for name, doc in self.writer.docs:
             s.files.append(name)

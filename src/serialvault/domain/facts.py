@@ -43,9 +43,7 @@ def classify_key(key: str) -> tuple[str, str | None]:
     return "other", None
 
 
-def ilmd_value(
-    ilmd: Mapping[str, Any] | None, local: str, namespaces: Mapping[str, str]
-) -> Any:
+def ilmd_value(ilmd: Mapping[str, Any] | None, local: str, namespaces: Mapping[str, str]) -> Any:
     """Find a CBV master-data attribute (e.g. ``lotNumber``) among ILMD keys.
 
     ILMD keys are namespaced: ``cbvmda:lotNumber`` with the prefix declared in the

@@ -680,7 +680,11 @@ class Engine:
             )
             return None
         excluded = {original.seq} | set(self.changes.declared)
-        affected = [uid for uid, hist in self.snap.histories.items() if any(h.seq == original.seq for h in hist)]
+        affected = [
+            uid
+            for uid, hist in self.snap.histories.items()
+            if any(h.seq == original.seq for h in hist)
+        ]
         new_states: dict[int, Unit] = {}
         for uid in sorted(affected):
             state = self._refold(uid, excluded)
@@ -712,7 +716,9 @@ class Engine:
     def _find_original(self, f: EventFacts) -> EventRef | None:
         candidates: list[EventRef] = []
         if f.event_id:
-            candidates = [r for r in self.snap.events_by_id.get(f.event_id, ()) if not r.is_declaration]
+            candidates = [
+                r for r in self.snap.events_by_id.get(f.event_id, ()) if not r.is_declaration
+            ]
         if not candidates:
             candidates = [
                 r for r in self.snap.events_by_hash.get(f.event_hash, ()) if not r.is_declaration
@@ -736,7 +742,9 @@ class Engine:
             if h.seq in excluded or h.declared:
                 continue
             hf = h.facts
-            commissions = (hf.event_type == "ObjectEvent" and hf.action == "ADD") or h.role == "output"
+            commissions = (
+                hf.event_type == "ObjectEvent" and hf.action == "ADD"
+            ) or h.role == "output"
             if not s.tracked:
                 s.last_seq, s.last_event_time = h.seq, hf.event_time
                 continue

@@ -18,7 +18,8 @@ CS82: frozenset[str] = frozenset(
 #: GS1 AI encodable character set 39 (GenSpecs §7.11, Figure 7.11-2).
 CS39: frozenset[str] = frozenset("#-/" + string.digits + string.ascii_uppercase)
 
-assert len(CS82) == 82 and len(CS39) == 39
+assert len(CS82) == 82
+assert len(CS39) == 39
 
 
 def first_outside(value: str, charset: frozenset[str]) -> str | None:

@@ -187,7 +187,9 @@ def master_data_from_document(
                     if loc is not None:
                         _merge(locations, loc.key, loc, issues, fld)
             except ValueError as exc:
-                issues.append(Issue(str(exc), "identifier", field=fld, identifier=element.get("id")))
+                issues.append(
+                    Issue(str(exc), "identifier", field=fld, identifier=element.get("id"))
+                )
     return list(products.values()), list(locations.values()), issues
 
 
@@ -197,7 +199,7 @@ def _merge(
     prior = into.get(key)
     if prior is None:
         into[key] = value
-    elif prior.differences(value):  # type: ignore[arg-type]
+    elif prior.differences(value):
         issues.append(
             Issue(
                 f"{key} is declared twice with different master data",
@@ -206,4 +208,3 @@ def _merge(
                 identifier=key,
             )
         )
-

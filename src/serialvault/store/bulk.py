@@ -15,9 +15,8 @@ from sqlalchemy.engine import Connection
 _SQLITE_CHUNK = 5000
 _PG_CHUNK = 200_000
 
-def select_in(
-    conn: Connection, select_sql: str, column: str, values: Iterable[Any]
-) -> list[Any]:
+
+def select_in(conn: Connection, select_sql: str, column: str, values: Iterable[Any]) -> list[Any]:
     """Rows of ``select_sql WHERE column IN values``, in as few queries as the engine allows."""
     vals = list(values)
     if not vals:
@@ -47,7 +46,10 @@ def bulk_insert(conn: Connection, table: sa.Table, rows: list[tuple[Any, ...]]) 
     if conn.dialect.name == "postgresql":
         raw = conn.connection.driver_connection
         assert raw is not None
-        with raw.cursor() as cur, cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as cp:
+        with (
+            raw.cursor() as cur,
+            cur.copy(f"COPY {table.name} ({', '.join(cols)}) FROM STDIN") as cp,
+        ):
             for row in rows:
                 cp.write_row(row)
         return
@@ -73,9 +75,10 @@ def bulk_update(
         conn.exec_driver_sql(f"TRUNCATE {tmp}")
         raw = conn.connection.driver_connection
         assert raw is not None
-        with raw.cursor() as cur, cur.copy(
-            f"COPY {tmp} ({', '.join([*columns, key])}) FROM STDIN"
-        ) as cp:
+        with (
+            raw.cursor() as cur,
+            cur.copy(f"COPY {tmp} ({', '.join([*columns, key])}) FROM STDIN") as cp,
+        ):
             for row in rows:
                 cp.write_row(row)
         sets = ", ".join(f"{c} = t.{c}" for c in columns)

@@ -192,7 +192,9 @@ class Capturer:
                     if engine.apply(f, app.seq + 1, at):
                         app.append(
                             EVENT,
-                            event_body(events[f.index], f.event_hash, doc.namespaces, source, f.index),
+                            event_body(
+                                events[f.index], f.event_hash, doc.namespaces, source, f.index
+                            ),
                             self.actor,
                             self.reason,
                             at,

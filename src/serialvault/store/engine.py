@@ -101,14 +101,14 @@ def make_engine(url: str) -> Engine:
     if is_sqlite(url):
         path = sqlite_path(url)
         if path is not None and not path.parent.is_dir():
-            raise StoreError(f"cannot open SQLite database {path}: folder {path.parent} does not exist")
+            raise StoreError(
+                f"cannot open SQLite database {path}: folder {path.parent} does not exist"
+            )
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    engine = sa.create_engine(
-        url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 10}
-    )
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 10})
     event.listen(engine, "begin", _pg_begin, retval=False)
     return engine
 

@@ -34,7 +34,9 @@ def row_expression(table: sa.Table) -> str:
     parts = []
     for c in table.columns:
         v = f"CAST({c.name} AS TEXT)"
-        parts.append(f"CASE WHEN {c.name} IS NULL THEN '~' ELSE CAST(length({v}) AS TEXT) || ':' || {v} END")
+        parts.append(
+            f"CASE WHEN {c.name} IS NULL THEN '~' ELSE CAST(length({v}) AS TEXT) || ':' || {v} END"
+        )
     return " || ".join(parts)
 
 
@@ -88,7 +90,7 @@ def table_sum(conn: Connection, table: sa.Table) -> TableSum:
         if not chunk:
             break
         for (text,) in chunk:
-            total += frm(sha(text.encode("utf-8")).digest(), "big")
+            total += frm(sha(str(text).encode("utf-8")).digest(), "big")
         n += len(chunk)
     return TableSum(n, format(total % _MOD, "064x"))
 
@@ -101,14 +103,14 @@ def combine(tables: dict[str, TableSum]) -> str:
     return h.hexdigest()
 
 
-def fingerprint(
-    conn: Connection, on_table: Callable[[str], None] | None = None
-) -> Fingerprint:
+def fingerprint(conn: Connection, on_table: Callable[[str], None] | None = None) -> Fingerprint:
     """Fingerprint of the projections as seen by ``conn``'s transaction."""
     tables: dict[str, TableSum] = {}
     for t in schema.PROJECTIONS:
         if on_table:
             on_table(t.name)
         tables[t.name] = table_sum(conn, t)
-    head = conn.execute(sa.select(sa.func.coalesce(sa.func.max(schema.log.c.seq), 0))).scalar_one()
+    head: int = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.max(schema.log.c.seq), 0))
+    ).scalar_one()
     return Fingerprint(combine(tables), tables, int(head))

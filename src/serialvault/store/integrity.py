@@ -26,7 +26,12 @@ from serialvault.masterdata.model import Location, Product
 from serialvault.store import schema
 from serialvault.store.capture import BATCH_EPCS
 from serialvault.store.fingerprint import Fingerprint, fingerprint
-from serialvault.store.projector import apply_exception, apply_location, apply_product, write_changes
+from serialvault.store.projector import (
+    apply_exception,
+    apply_location,
+    apply_product,
+    write_changes,
+)
 from serialvault.store.repository import Repository, iter_log, read_head
 from serialvault.store.snapshot import load_snapshot
 
@@ -61,9 +66,7 @@ class AuditResult:
         }
 
 
-def verify_chain(
-    conn: Connection, on_progress: Callable[[int], None] | None = None
-) -> AuditResult:
+def verify_chain(conn: Connection, on_progress: Callable[[int], None] | None = None) -> AuditResult:
     """Walk the whole log from genesis; stop at the first broken link."""
     t0 = time.perf_counter()
     head = read_head(conn)
@@ -110,8 +113,7 @@ def replay(
                 raise IntegrityFailure(f"replay: log record seq {rec.seq} repeats an earlier event")
             if engine.issues:
                 raise IntegrityFailure(
-                    f"replay: log record seq {rec.seq} is rejected by the rules:"
-                    f" {engine.issues[0]}"
+                    f"replay: log record seq {rec.seq} is rejected by the rules: {engine.issues[0]}"
                 )
         write_changes(conn, engine.changes)
         next_id = engine.next_id

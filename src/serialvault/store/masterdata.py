@@ -66,7 +66,11 @@ def add_product(
             version, diffs, outcome = 1, (), "added"
         rec = app.append(
             PRODUCT,
-            {"product": product.content(), "version": version, "origin": {"command": "product add"}},
+            {
+                "product": product.content(),
+                "version": version,
+                "origin": {"command": "product add"},
+            },
             actor,
             reason,
         )

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
 from urllib.parse import quote
 
 import orjson
@@ -224,7 +223,7 @@ def _match_units(conn: Connection, values: Iterable[str]) -> tuple[list[int], li
     gtins: list[str] = []
     for v in values:
         key = resolve_key(v)
-        kind, gtin = classify_key(key)
+        kind, _ = classify_key(key)
         if kind == "other" and key.startswith("https://id.gs1.org/01/") and len(key) == 36:
             gtins.append(key[22:36])
             continue
@@ -317,7 +316,9 @@ def exceptions(conn: Connection, status: str | None = None) -> list[dict[str, An
 
 def counts(conn: Connection) -> dict[str, int]:
     """Row counts of the log and every projection."""
-    out = {"log": int(conn.execute(sa.select(sa.func.count()).select_from(schema.log)).scalar_one())}
+    out = {
+        "log": int(conn.execute(sa.select(sa.func.count()).select_from(schema.log)).scalar_one())
+    }
     for t in schema.PROJECTIONS:
         out[t.name] = int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
     return out
@@ -332,5 +333,5 @@ def unit_summary(conn: Connection) -> dict[str, dict[str, int]]:
     ).all()
     out: dict[str, dict[str, int]] = {}
     for kind, status, n in rows:
-        out.setdefault(kind, {})[status or "-"] = int(n)
+        out.setdefault(str(kind), {})[str(status or "-")] = int(str(n))
     return out

@@ -17,12 +17,21 @@ import orjson
 from sqlalchemy.engine import Connection
 
 from serialvault.domain.facts import EventFacts
-from serialvault.domain.lifecycle import EventRef, HistoryItem, Snapshot, Unit, gtins_of, referenced_keys
+from serialvault.domain.lifecycle import (
+    EventRef,
+    HistoryItem,
+    Snapshot,
+    Unit,
+    gtins_of,
+    referenced_keys,
+)
 from serialvault.domain.records import facts_from_body
 from serialvault.store import schema
 from serialvault.store.bulk import select_in
 
 UNIT_COLUMNS = ", ".join(c.name for c in schema.units.columns)
+
+
 def _unit(row: Sequence[Any]) -> Unit:
     return Unit(*row)
 
@@ -89,10 +98,14 @@ def load_snapshot(
     gtins = gtins_of(keys, facts) | set(extra_products)
     products = {r[0] for r in select_in(conn, "SELECT gtin FROM products", "gtin", gtins)}
 
-    lot_keys = {(k[22:36], f.lot) for f in facts if f.lot for k in (*f.epcs, *f.outputs) if k[22:36]}
+    lot_keys = {
+        (k[22:36], f.lot) for f in facts if f.lot for k in (*f.epcs, *f.outputs) if k[22:36]
+    }
     lots: dict[tuple[str, str], str | None] = {}
     lot_gtins = {g for g, _ in lot_keys}
-    for gtin, lot, expiry in select_in(conn, "SELECT gtin, lot, expiry FROM lots", "gtin", lot_gtins):
+    for gtin, lot, expiry in select_in(
+        conn, "SELECT gtin, lot, expiry FROM lots", "gtin", lot_gtins
+    ):
         if (gtin, lot) in lot_keys:
             lots[(gtin, lot)] = expiry
 
@@ -140,23 +153,21 @@ def _load_histories(conn: Connection, facts: Sequence[EventFacts], snap: Snapsho
         if f.declaration is None:
             continue
         refs = [r for r in snap.events_by_id.get(f.event_id or "", ()) if not r.is_declaration]
-        refs = refs or [r for r in snap.events_by_hash.get(f.event_hash, ()) if not r.is_declaration]
+        refs = refs or [
+            r for r in snap.events_by_hash.get(f.event_hash, ()) if not r.is_declaration
+        ]
         originals.update(r.seq for r in refs)
         for r in refs:
             if r.declared_by_seq is not None:
                 _load_declaration(conn, r.declared_by_seq, snap)
     if not originals:
         return
-    affected = {
-        r[0] for r in select_in(conn, "SELECT unit_id FROM event_epcs", "seq", originals)
-    }
+    affected = {r[0] for r in select_in(conn, "SELECT unit_id FROM event_epcs", "seq", originals)}
     if not affected:
         return
     rows = select_in(conn, "SELECT unit_id, seq, role FROM event_epcs", "unit_id", affected)
     seqs = {r[1] for r in rows}
-    bodies = {
-        int(r[0]): r[1] for r in select_in(conn, "SELECT seq, body FROM log", "seq", seqs)
-    }
+    bodies = {int(r[0]): r[1] for r in select_in(conn, "SELECT seq, body FROM log", "seq", seqs)}
     declared = {
         int(r[0])
         for r in select_in(conn, "SELECT seq, declared_by_seq FROM events", "seq", seqs)

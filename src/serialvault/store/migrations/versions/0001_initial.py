@@ -25,11 +25,16 @@ T = sa.Text
 
 
 def upgrade() -> None:
-    op.create_table("meta", sa.Column("key", T, primary_key=True), sa.Column("value", T, nullable=False))
+    op.create_table(
+        "meta", sa.Column("key", T, primary_key=True), sa.Column("value", T, nullable=False)
+    )
     op.create_table(
         "log",
         sa.Column("seq", Id, primary_key=True, autoincrement=False),
-        *(sa.Column(n, T, nullable=False) for n in ("recorded_at", "kind", "actor", "reason", "body", "body_hash", "chain_hash")),
+        *(
+            sa.Column(n, T, nullable=False)
+            for n in ("recorded_at", "kind", "actor", "reason", "body", "body_hash", "chain_hash")
+        ),
     )
     op.create_index("ix_log_kind", "log", ["kind"])
     op.create_index("ix_log_recorded_at", "log", ["recorded_at"])
@@ -54,7 +59,10 @@ def upgrade() -> None:
         sa.Column("event_id", T),
         sa.Column("event_type", T, nullable=False),
         *(sa.Column(n, T) for n in ("action", "biz_step", "disposition")),
-        *(sa.Column(n, T, nullable=False) for n in ("event_time", "event_time_offset", "record_time")),
+        *(
+            sa.Column(n, T, nullable=False)
+            for n in ("event_time", "event_time_offset", "record_time")
+        ),
         *(sa.Column(n, T) for n in ("read_point", "biz_location")),
         sa.Column("epc_count", sa.Integer, nullable=False),
         sa.Column("declares_seq", Id),
@@ -78,7 +86,10 @@ def upgrade() -> None:
     op.create_table(
         "products",
         sa.Column("gtin", T, primary_key=True),
-        *(sa.Column(n, T) for n in ("ndc", "name", "form", "strength", "net_content", "manufacturer")),
+        *(
+            sa.Column(n, T)
+            for n in ("ndc", "name", "form", "strength", "net_content", "manufacturer")
+        ),
         sa.Column("attributes", T, nullable=False),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("first_seq", Id, nullable=False),
@@ -104,7 +115,10 @@ def upgrade() -> None:
     op.create_table(
         "exceptions",
         sa.Column("seq", Id, primary_key=True, autoincrement=False),
-        *(sa.Column(n, T, nullable=False) for n in ("recorded_at", "source", "type", "severity", "status")),
+        *(
+            sa.Column(n, T, nullable=False)
+            for n in ("recorded_at", "source", "type", "severity", "status")
+        ),
         *(sa.Column(n, T) for n in ("document", "document_sha256")),
         sa.Column("reason", T, nullable=False),
         sa.Column("identifiers", T, nullable=False),
@@ -113,5 +127,15 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("exceptions", "lots", "locations", "products", "event_epcs", "events", "units", "log", "meta"):
+    for table in (
+        "exceptions",
+        "lots",
+        "locations",
+        "products",
+        "event_epcs",
+        "events",
+        "units",
+        "log",
+        "meta",
+    ):
         op.drop_table(table)
