@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,7 +29,7 @@ from serialvault.cli.common import (
 from serialvault.errors import InputError, SerialvaultError
 from serialvault.settings import load_extra_schemas
 from serialvault.store import queries
-from serialvault.store.capture import Capturer
+from serialvault.store.capture import Capturer, CaptureResult
 from serialvault.store.fingerprint import fingerprint
 from serialvault.store.integrity import rebuild, verify_chain
 from serialvault.store.repository import Repository
@@ -77,6 +78,24 @@ def _inputs(paths: list[str]) -> list[tuple[str, Path | None]]:
     return found
 
 
+def _outcomes(
+    capturer: Capturer, inputs: list[tuple[str, Path | None]]
+) -> Iterator[tuple[str, CaptureResult | SerialvaultError]]:
+    """Capture outcomes in input order: files through the two-process pipeline, stdin inline."""
+    files: list[Path] = []
+    for name, path in inputs:
+        if path is not None:
+            files.append(path)
+            continue
+        yield from ((str(f), o) for f, o in capturer.capture_files(files))
+        files = []
+        try:
+            yield name, capturer.capture_bytes(sys.stdin.buffer.read(), name)
+        except SerialvaultError as exc:
+            yield name, exc
+    yield from ((str(f), o) for f, o in capturer.capture_files(files))
+
+
 def capture(
     paths: Annotated[
         list[str], typer.Argument(help="EPCIS documents, folders of them, or - for stdin.")
@@ -105,35 +124,27 @@ def capture(
         )
         with progress(json_out) as bar:
             task = bar.add_task("capturing", total=len(inputs))
-            for name, path in inputs:
-                try:
-                    data = sys.stdin.buffer.read() if path is None else path.read_bytes()
-                except OSError as exc:
-                    raise InputError(f"{name}: cannot read: {exc.strerror}") from None
-                try:
-                    res = capturer.capture_bytes(data, name)
-                except SerialvaultError as exc:
-                    exit_code = exit_code or exc.exit_code
-                    failures.append({"document": name, **exc.to_dict()})
+            for name, outcome in _outcomes(capturer, inputs):
+                if isinstance(outcome, SerialvaultError):
+                    exit_code = exit_code or outcome.exit_code
+                    failures.append({"document": name, **outcome.to_dict()})
                     if not json_out:
-                        err.print(Text.assemble(("rejected: ", "bold red"), exc.message))
+                        err.print(Text.assemble(("rejected: ", "bold red"), outcome.message))
+                    bar.advance(task)
                     if not keep_going:
                         break
-                else:
-                    results.append(res.to_dict())
-                    if not json_out:
-                        bar.console.print(
-                            f"{name}: {res.recorded} events recorded"
-                            + (f", {res.duplicates} duplicates skipped" if res.duplicates else "")
-                            + (
-                                f", {res.products_added} products added"
-                                if res.products_added
-                                else ""
-                            )
-                            + f" ({res.epcs} EPCs, {res.seconds:.2f}s) head seq {res.head_seq}"
-                        )
-                        for w in res.warnings:
-                            err.print(f"[yellow]warning:[/] {w}")
+                    continue
+                res = outcome
+                results.append(res.to_dict())
+                if not json_out:
+                    out.print(
+                        f"{name}: {res.recorded} events recorded"
+                        + (f", {res.duplicates} duplicates skipped" if res.duplicates else "")
+                        + (f", {res.products_added} products added" if res.products_added else "")
+                        + f" ({res.epcs} EPCs, {res.seconds:.2f}s) head seq {res.head_seq}"
+                    )
+                    for w in res.warnings:
+                        err.print(f"[yellow]warning:[/] {w}")
                 bar.advance(task)
     if json_out:
         print_json({"captured": results, "rejected": failures})

@@ -176,6 +176,11 @@ class Engine:
         self.next_id = snapshot.next_id
         self.changes = Changes()
         self.issues: list[Issue] = []
+        # hot-path aliases of what ``changes`` and ``snap`` hold
+        self._new = self.changes.new_units
+        self._dirty = self.changes.dirty_units
+        self._epcs = self.changes.event_epcs
+        self._histories = snapshot.histories
         self._doc_hashes: dict[tuple[str, bool], int] = {}
         self._doc_ids: dict[str, tuple[str, int]] = {}
         self._f: EventFacts | None = None
@@ -196,24 +201,25 @@ class Engine:
         )
 
     def _touch(self, u: Unit, seq: int, role: str, f: EventFacts) -> None:
-        if u.id not in self.changes.new_units:
-            self.changes.dirty_units[u.id] = u
+        """Record that event ``seq`` touched ``u`` in ``role`` (hot path: keep it lean)."""
+        uid = u.id
+        if uid not in self._new:
+            self._dirty[uid] = u
         u.last_seq = seq
         u.last_event_time = f.event_time
-        self.changes.event_epcs.append((u.id, seq, role))
-        hist = self.snap.histories.get(u.id)
-        if hist is not None:
-            parent_id = u.parent_id if role == "child" else None
-            hist.append(HistoryItem(seq, role, f, parent_id))
+        self._epcs.append((uid, seq, role))
+        if self._histories:
+            hist = self._histories.get(uid)
+            if hist is not None:
+                hist.append(HistoryItem(seq, role, f, u.parent_id if role == "child" else None))
 
     def _create(self, key: str, kind: str, gtin: str | None) -> Unit:
-        u = Unit(id=self.next_id, key=key, kind=kind, gtin=gtin)
+        """A new identifier; it has no children yet, so its (empty) subtree is complete."""
+        u = Unit(self.next_id, key, kind, gtin)
         self.next_id += 1
         self.units[key] = u
         self.by_id[u.id] = u
-        self.children[u.id] = set()
-        self.snap.complete.add(u.id)
-        self.changes.new_units[u.id] = u
+        self._new[u.id] = u
         return u
 
     def _identifier(self, key: str) -> Unit:
@@ -268,7 +274,7 @@ class Engine:
         stack = [root.id]
         while stack:
             uid = stack.pop()
-            if uid not in self.snap.complete:
+            if uid not in self.snap.complete and uid not in self._new:
                 raise RuntimeError(f"internal: subtree of unit id {uid} was not loaded")
             for cid in sorted(self.children.get(uid, ())):
                 out.append(self.by_id[cid])
@@ -360,43 +366,65 @@ class Engine:
             )
 
     # ------------------------------------------------------------------ commissioning
-    def _commission(self, key: str, f: EventFacts, seq: int, fld: str, role: str) -> None:
-        kind, gtin = classify_key(key)
-        if kind == "other":
-            self._touch(self._identifier(key), seq, role, f)
-            return
-        u = self.units.get(key)
-        if u is not None and u.status is not None:
-            if u.status in _GONE:
-                msg = (
-                    f"{key} was commissioned at seq {u.commissioned_seq} and is now {u.status};"
-                    " a serial number is never reused"
-                )
-            else:
-                msg = f"{key} is already commissioned (seq {u.commissioned_seq})"
-            self._issue("already-commissioned", msg, fld, key)
-            return
-        if gtin is not None and gtin not in self.snap.products:
+    def _commission_all(
+        self, keys: tuple[str, ...], f: EventFacts, seq: int, list_name: str, role: str
+    ) -> None:
+        """Commission every key of one event (ObjectEvent ADD epcList, Transformation outputs).
+
+        The checks that depend only on the event (product in master data, lot expiry) are
+        made once per GTIN, not once per EPC: a line commissions hundreds of units of one
+        product and lot per event.
+        """
+        seen: set[str] = set()
+        gtin_ok: dict[str, bool] = {}
+        units = self.units
+        for i, key in enumerate(keys):
+            if key in seen:
+                self._issue("duplicate-epc", f"{key} is listed twice", f"{list_name}[{i}]", key)
+                continue
+            seen.add(key)
+            kind, gtin = classify_key(key)
+            if kind == "other":
+                self._touch(self._identifier(key), seq, role, f)
+                continue
+            u = units.get(key)
+            if u is not None and u.status is not None:
+                if u.status in _GONE:
+                    msg = (
+                        f"{key} was commissioned at seq {u.commissioned_seq} and is now"
+                        f" {u.status}; a serial number is never reused"
+                    )
+                else:
+                    msg = f"{key} is already commissioned (seq {u.commissioned_seq})"
+                self._issue("already-commissioned", msg, f"{list_name}[{i}]", key)
+                continue
+            if gtin is not None:
+                ok = gtin_ok.get(gtin)
+                if ok is None:
+                    ok = gtin_ok[gtin] = self._product_and_lot(
+                        gtin, key, f, seq, f"{list_name}[{i}]"
+                    )
+                if not ok:
+                    continue
+            if u is None:
+                u = self._create(key, kind, gtin)
+            u.status = ACTIVE
+            u.disposition = f.disposition
+            u.biz_location = f.biz_location
+            u.read_point = f.read_point
+            if kind == "sgtin":
+                u.lot, u.expiry = f.lot, f.expiry
+            u.commissioned_seq = seq
+            u.parent_id = None
+            self._touch(u, seq, role, f)
+
+    def _product_and_lot(self, gtin: str, key: str, f: EventFacts, seq: int, fld: str) -> bool:
+        if gtin not in self.snap.products:
             self._issue(
-                "unknown-product",
-                f"product GTIN {gtin} of {key} is not in master data",
-                fld,
-                key,
+                "unknown-product", f"product GTIN {gtin} of {key} is not in master data", fld, key
             )
-            return
-        if gtin is not None and f.lot is not None and not self._check_lot(gtin, f, seq):
-            return
-        if u is None:
-            u = self._create(key, kind, gtin)
-        u.status = ACTIVE
-        u.disposition = f.disposition
-        u.biz_location = f.biz_location
-        u.read_point = f.read_point
-        u.lot = f.lot if kind == "sgtin" else None
-        u.expiry = f.expiry if kind == "sgtin" else None
-        u.commissioned_seq = seq
-        u.parent_id = None
-        self._touch(u, seq, role, f)
+            return False
+        return f.lot is None or self._check_lot(gtin, f, seq)
 
     def _check_lot(self, gtin: str, f: EventFacts, seq: int) -> bool:
         assert f.lot is not None
@@ -441,13 +469,7 @@ class Engine:
     # ------------------------------------------------------------------ event types
     def _object_event(self, f: EventFacts, seq: int) -> None:
         if f.action == "ADD":
-            seen: set[str] = set()
-            for i, key in enumerate(f.epcs):
-                if key in seen:
-                    self._issue("duplicate-epc", f"{key} is listed twice", f"epcList[{i}]", key)
-                    continue
-                seen.add(key)
-                self._commission(key, f, seq, f"epcList[{i}]", "epc")
+            self._commission_all(f.epcs, f, seq, "epcList", "epc")
             self._check_classes(f)
             return
         for i, key in enumerate(f.epcs):
@@ -524,15 +546,19 @@ class Engine:
         parent = self._usable(f.parent, "parentID", allow_shipped=f.action == "OBSERVE")
         if parent is None:
             return
+        untracked = False
+        units = self.units
         for i, key in enumerate(f.children):
-            if classify_key(key)[0] == "other":
+            u = units.get(key)
+            if (u.kind if u is not None else classify_key(key)[0]) == "other":
+                untracked = True
                 self._issue(
                     "untracked-child",
                     f"child {key} is neither an SGTIN nor an SSCC",
                     f"childEPCs[{i}]",
                     key,
                 )
-        if any(i.code == "untracked-child" and i.event_index == f.index for i in self.issues):
+        if untracked:
             return
         if packing:
             self._pack(parent, f, seq)
@@ -545,36 +571,48 @@ class Engine:
         ancestors = self._ancestor_ids(parent) | {parent.id}
         self._apply_place(parent, f)
         self._touch(parent, seq, "parent", f)
+        pid = parent.id
+        siblings = self.children.setdefault(pid, set())
+        units = self.units
+        disposition, location, read_point = f.disposition, f.biz_location, f.read_point
         seen: set[str] = set()
         for i, key in enumerate(f.children):
-            fld = f"childEPCs[{i}]"
             if key in seen:
-                self._issue("duplicate-epc", f"{key} is listed twice", fld, key)
+                self._issue("duplicate-epc", f"{key} is listed twice", f"childEPCs[{i}]", key)
                 continue
             seen.add(key)
-            child = self._usable(key, fld, allow_shipped=False)
-            if child is None:
-                continue
+            child = units.get(key)
+            if child is None or child.status != ACTIVE:
+                child = self._usable(key, f"childEPCs[{i}]", allow_shipped=False)
+                if child is None:
+                    continue
             if child.id in ancestors:
-                what = "itself" if child.id == parent.id else f"a container that holds {f.parent}"
+                what = "itself" if child.id == pid else f"a container that holds {f.parent}"
                 self._issue(
                     "cycle",
                     f"packing {key} into {f.parent} would create a cycle: {key} is {what}",
-                    fld,
+                    f"childEPCs[{i}]",
                     key,
                 )
                 continue
-            if child.parent_id is not None and child.parent_id != parent.id:
-                current = self.by_id[child.parent_id].key
+            current = child.parent_id
+            if current is not None and current != pid:
                 self._issue(
                     "already-packed",
-                    f"{key} is already packed in {current}; unpack it first",
-                    fld,
+                    f"{key} is already packed in {self.by_id[current].key}; unpack it first",
+                    f"childEPCs[{i}]",
                     key,
                 )
                 continue
-            self._link(child, parent)
-            self._apply_place(child, f)
+            if current is None:
+                child.parent_id = pid
+                siblings.add(child.id)
+            if disposition is not None:
+                child.disposition = disposition
+            if location is not None:
+                child.biz_location = location
+            if read_point is not None:
+                child.read_point = read_point
             self._touch(child, seq, "child", f)
 
     def _unpack(self, parent: Unit, f: EventFacts, seq: int) -> None:
@@ -636,8 +674,7 @@ class Engine:
             u.status = CONSUMED
             self._apply_place(u, f)
             self._touch(u, seq, "input", f)
-        for i, key in enumerate(f.outputs):
-            self._commission(key, f, seq, f"outputEPCList[{i}]", "output")
+        self._commission_all(f.outputs, f, seq, "outputEPCList", "output")
         self._check_classes(f)
 
     def _reference_event(self, f: EventFacts, seq: int) -> None:

@@ -3,7 +3,9 @@
 DESIGN.md "Capture pipeline" and principle 5 ("nothing is lost on bad input"):
 
 1. **Read** the bytes (JSON-LD or XML, EPCIS 2.0 or 1.2) into the one model.
-2. **Validate** schema, CBV vocabulary and identifiers — no database needed.
+2. **Validate** schema, CBV vocabulary and identifiers — no database needed
+   (steps 1–2, with event hashes and facts, are ``domain.prepare``; for a folder they
+   run in a second process, one document ahead of the writer).
 3. In **one write transaction** (writer lock held): record new master data from the
    header, then apply the events in document order, in batches, through the pure
    lifecycle engine; append one log record per accepted event and write the
@@ -19,21 +21,22 @@ rejected document causes.
 
 from __future__ import annotations
 
-import hashlib
+import multiprocessing as mp
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from serialvault.domain.facts import EventFacts, extract_facts
+from serialvault.domain.facts import EventFacts
 from serialvault.domain.lifecycle import Engine
-from serialvault.domain.records import EVENT, EXCEPTION, LOCATION, PRODUCT, Source, event_body
-from serialvault.epcis.hashing import event_hash
+from serialvault.domain.prepare import Prepared, prepare_bytes, prepare_document
+from serialvault.domain.records import EVENT, EXCEPTION, LOCATION, PRODUCT, Source
 from serialvault.epcis.model import EpcisDocument
-from serialvault.epcis.reader import read_document
-from serialvault.epcis.validate import validate_document
 from serialvault.errors import (
     DocumentInvalid,
     DocumentRejected,
@@ -41,7 +44,8 @@ from serialvault.errors import (
     Issue,
     SerialvaultError,
 )
-from serialvault.masterdata.model import Location, Product, master_data_from_document
+from serialvault.masterdata.model import Location, Product
+from serialvault.settings import load_extra_schemas
 from serialvault.store.projector import (
     apply_exception,
     apply_location,
@@ -90,6 +94,15 @@ class _Rejected(Exception):
         self.kind = kind
 
 
+def _prepare_file(path: str) -> Prepared:
+    """Worker entry: read and prepare one file (runs in the preparing process)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return Prepared(path, "", problem="input", message=f"{path}: cannot read: {exc.strerror}")
+    return prepare_bytes(data, path, load_extra_schemas())
+
+
 def _batches(facts: Sequence[EventFacts], limit: int) -> Iterator[list[EventFacts]]:
     """Consecutive events of about ``limit`` EPCs; an error declaration stands alone.
 
@@ -136,72 +149,76 @@ class Capturer:
 
     # ------------------------------------------------------------------ entry points
     def capture_bytes(self, data: bytes, name: str) -> CaptureResult:
-        sha = hashlib.sha256(data).hexdigest()
-        try:
-            doc = read_document(data, name)
-        except InputError as exc:
-            self._record_exception("input", exc.message, [], name, sha)
-            raise
-        return self.capture_document(doc, sha)
+        """Capture one document given as bytes; raises the rejection, if any."""
+        return self.capture_prepared(prepare_bytes(data, name, self.extra_schemas))
 
     def capture_document(self, doc: EpcisDocument, sha256: str) -> CaptureResult:
+        return self.capture_prepared(prepare_document(doc, sha256, self.extra_schemas))
+
+    def capture_files(
+        self, paths: Sequence[Path], *, parallel: bool = True
+    ) -> Iterator[tuple[Path, CaptureResult | SerialvaultError]]:
+        """Capture files in order, yielding each outcome as soon as it is committed.
+
+        With ``parallel``, a second process prepares document *n+1* (read, validate,
+        hash, facts, canonical bodies) while this one applies document *n*; the writer
+        still commits strictly in order. At most one prepared document waits, so memory
+        stays bounded by two documents.
+        """
+        if not parallel or len(paths) < 2:
+            for path in paths:
+                yield path, self._outcome(partial(_prepare_file, str(path)))
+            return
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+            pending = pool.submit(_prepare_file, str(paths[0]))
+            for i, path in enumerate(paths):
+                current = pending
+                if i + 1 < len(paths):
+                    pending = pool.submit(_prepare_file, str(paths[i + 1]))
+                yield path, self._outcome(current.result)
+
+    def _outcome(self, get: Callable[[], Prepared]) -> CaptureResult | SerialvaultError:
+        try:
+            return self.capture_prepared(get())
+        except SerialvaultError as exc:
+            return exc
+
+    def capture_prepared(self, p: Prepared) -> CaptureResult:
+        """Stage 2: apply a prepared document, or record and raise its rejection."""
         t0 = time.perf_counter()
         try:
-            result = self._capture(doc, sha256)
+            if p.problem == "input":
+                raise _Rejected(InputError(p.message), [], "input")
+            if p.problem is not None:
+                raise _Rejected(DocumentInvalid(p.name, p.issues), p.issues, "validation")
+            result = self._apply(p)
         except _Rejected as rej:
-            self._record_exception(rej.kind, rej.error.message, rej.issues, doc.name, sha256)
+            self._record_exception(rej.kind, rej.error.message, rej.issues, p.name, p.sha256)
             raise rej.error from None
         result.seconds = time.perf_counter() - t0
         return result
 
     # ------------------------------------------------------------------ pipeline
-    def _capture(self, doc: EpcisDocument, sha256: str) -> CaptureResult:
-        source = Source(doc.name, sha256, doc.syntax, doc.source_version)
-        issues = validate_document(doc, extra_schemas=self.extra_schemas)
-        if issues:
-            raise _Rejected(DocumentInvalid(doc.name, issues), issues, "validation")
-        events = doc.events
-        ns = doc.all_namespaces()
-        facts: list[EventFacts] = []
-        for i, ev in enumerate(events):
-            try:
-                h = event_hash(ev, ns)
-                facts.append(extract_facts(ev, i, h, ns))
-            except ValueError as exc:
-                issues.append(
-                    Issue(str(exc), "identifier", event_index=i, event_id=ev.get("eventID"))
-                )
-        products, locations, md_issues = master_data_from_document(doc)
-        issues += md_issues
-        if issues:
-            raise _Rejected(DocumentInvalid(doc.name, issues), issues, "validation")
-
-        result = CaptureResult(document=doc.name, sha256=sha256, events=len(events))
-        result.epcs = sum(f.epc_count for f in facts)
+    def _apply(self, p: Prepared) -> CaptureResult:
+        result = CaptureResult(document=p.name, sha256=p.sha256, events=p.events, epcs=p.epcs)
+        source = p.source
         with self.repo.write() as (conn, app):
-            md = self._master_data(conn, app, products, locations, source, result)
+            md = self._master_data(conn, app, p.products, p.locations, source, result)
             if md:
-                raise _Rejected(DocumentRejected(doc.name, md), md, "rule")
+                raise _Rejected(DocumentRejected(p.name, md), md, "rule")
             next_id = max_unit_id(conn) + 1
             done = 0
-            for batch in _batches(facts, self.batch_epcs):
-                snap = load_snapshot(conn, batch, next_id)
-                engine = Engine(snap)
+            bodies = p.bodies
+            for batch in _batches(p.facts, self.batch_epcs):
+                engine = Engine(load_snapshot(conn, batch, next_id))
                 at = app.now()
                 for f in batch:
                     if engine.apply(f, app.seq + 1, at):
-                        app.append(
-                            EVENT,
-                            event_body(
-                                events[f.index], f.event_hash, doc.namespaces, source, f.index
-                            ),
-                            self.actor,
-                            self.reason,
-                            at,
-                        )
+                        app.append(EVENT, bodies[f.index], self.actor, self.reason, at)
                 if engine.issues:
                     found = engine.issues[:MAX_REPORTED_ISSUES]
-                    raise _Rejected(DocumentRejected(doc.name, found), found, "rule")
+                    raise _Rejected(DocumentRejected(p.name, found), found, "rule")
                 result.duplicates += len(engine.changes.duplicates)
                 write_changes(conn, engine.changes)
                 app.flush()
@@ -209,7 +226,7 @@ class Capturer:
                 done += len(batch)
                 if self.on_progress:
                     self.on_progress(done)
-            result.recorded = len(facts) - result.duplicates
+            result.recorded = len(p.facts) - result.duplicates
             result.first_seq = app.first_seq
             result.last_seq = app.seq if app.first_seq is not None else None
             result.head_seq, result.head_chain = app.seq, app.chain

@@ -79,8 +79,9 @@ units = Table(
     Column("last_seq", Id, nullable=False),
     Column("last_event_time", Text),
 )  # Current state of every identifier (projection).
+# Only the indexes point queries need: every extra index costs on each of the millions of
+# row writes capture makes; aggregate counts (per GTIN, lot, status) scan the table.
 Index("ix_units_parent", units.c.parent_id)
-Index("ix_units_gtin_lot_status", units.c.gtin, units.c.lot, units.c.status)
 
 events = Table(
     "events",
@@ -121,7 +122,8 @@ event_epcs = Table(
     PrimaryKeyConstraint("unit_id", "seq", "role"),
     sqlite_with_rowid=False,
 )  # Which identifiers each event touched, and how (projection).
-Index("ix_event_epcs_seq", event_epcs.c.seq)
+# No index on seq alone: "which units did event N touch" is only asked when an event is
+# declared erroneous (rare, a scan is fine); an index would tax every capture.
 
 products = Table(
     "products",

@@ -51,7 +51,6 @@ def upgrade() -> None:
         sa.Column("last_event_time", T),
     )
     op.create_index("ix_units_parent", "units", ["parent_id"])
-    op.create_index("ix_units_gtin_lot_status", "units", ["gtin", "lot", "status"])
     op.create_table(
         "events",
         sa.Column("seq", Id, primary_key=True, autoincrement=False),
@@ -82,7 +81,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("unit_id", "seq", "role"),
         sqlite_with_rowid=False,
     )
-    op.create_index("ix_event_epcs_seq", "event_epcs", ["seq"])
     op.create_table(
         "products",
         sa.Column("gtin", T, primary_key=True),
