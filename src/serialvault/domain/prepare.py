@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from serialvault.canonical import canonical_json
@@ -51,6 +51,8 @@ class Prepared:
     bodies: list[bytes] = field(default_factory=list)
     products: list[Product] = field(default_factory=list)
     locations: list[Location] = field(default_factory=list)
+    #: position of the first event in the whole document (streamed chunks)
+    offset: int = 0
     problem: str | None = None
     message: str = ""
     issues: list[Issue] = field(default_factory=list)
@@ -75,17 +77,27 @@ def prepare_bytes(data: bytes, name: str, extra_schemas: Sequence[Any] = ()) -> 
 
 
 def prepare_document(
-    doc: EpcisDocument, sha256: str, extra_schemas: Sequence[Any] = ()
+    doc: EpcisDocument, sha256: str, extra_schemas: Sequence[Any] = (), offset: int = 0
 ) -> Prepared:
-    """Stage 1 for a document already read."""
-    p = Prepared(doc.name, sha256, doc.syntax, doc.source_version, len(doc.events))
+    """Stage 1 for a document already read.
+
+    ``offset`` is the position of ``doc``'s first event in the whole document when
+    ``doc`` is one chunk of a streamed document: event numbers in facts, bodies and
+    issues count from the start of the whole document.
+    """
+    p = Prepared(doc.name, sha256, doc.syntax, doc.source_version, len(doc.events), offset=offset)
     issues = validate_document(doc, extra_schemas=extra_schemas)
+    if offset:
+        issues = [
+            replace(i, event_index=i.event_index + offset) if i.event_index is not None else i
+            for i in issues
+        ]
     if issues:
         p.problem, p.issues = "validation", issues
         return p
     ns = doc.all_namespaces()
     source = p.source
-    for i, ev in enumerate(doc.events):
+    for i, ev in enumerate(doc.events, start=offset):
         try:
             h = event_hash(ev, ns)
             f = extract_facts(ev, i, h, ns)

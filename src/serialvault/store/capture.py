@@ -21,10 +21,11 @@ rejected document causes.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing as mp
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -37,6 +38,8 @@ from serialvault.domain.lifecycle import Engine
 from serialvault.domain.prepare import Prepared, prepare_bytes, prepare_document
 from serialvault.domain.records import EVENT, EXCEPTION, LOCATION, PRODUCT, Source
 from serialvault.epcis.model import EpcisDocument
+from serialvault.epcis.reader import sniff_syntax
+from serialvault.epcis.stream import LARGE_DOCUMENT, iter_event_chunks, scan_skeleton
 from serialvault.errors import (
     DocumentInvalid,
     DocumentRejected,
@@ -92,6 +95,25 @@ class _Rejected(Exception):
         self.error = error
         self.issues = issues
         self.kind = kind
+
+
+def is_large_json(path: Path) -> bool:
+    """Whether a file is a JSON document big enough to be captured as a stream."""
+    try:
+        if path.stat().st_size <= LARGE_DOCUMENT:
+            return False
+        with path.open("rb") as fh:
+            return sniff_syntax(fh.read(64)) == "json"
+    except (OSError, InputError):
+        return False
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _prepare_file(path: str) -> Prepared:
@@ -165,18 +187,34 @@ class Capturer:
         still commits strictly in order. At most one prepared document waits, so memory
         stays bounded by two documents.
         """
-        if not parallel or len(paths) < 2:
+        large = {p for p in paths if is_large_json(p)}
+        if not parallel or len(paths) - len(large) < 2:
             for path in paths:
-                yield path, self._outcome(partial(_prepare_file, str(path)))
+                yield path, self._one(path, large)
             return
         ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
         with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-            pending = pool.submit(_prepare_file, str(paths[0]))
+
+            def submit(i: int) -> Future[Prepared] | None:
+                if i < len(paths) and paths[i] not in large:
+                    return pool.submit(_prepare_file, str(paths[i]))
+                return None
+
+            pending = submit(0)
             for i, path in enumerate(paths):
-                current = pending
-                if i + 1 < len(paths):
-                    pending = pool.submit(_prepare_file, str(paths[i + 1]))
-                yield path, self._outcome(current.result)
+                current, pending = pending, submit(i + 1)
+                if current is None:
+                    yield path, self._one(path, large)
+                else:
+                    yield path, self._outcome(current.result)
+
+    def _one(self, path: Path, large: set[Path]) -> CaptureResult | SerialvaultError:
+        if path in large:
+            try:
+                return self.capture_large(path)
+            except SerialvaultError as exc:
+                return exc
+        return self._outcome(partial(_prepare_file, str(path)))
 
     def _outcome(self, get: Callable[[], Prepared]) -> CaptureResult | SerialvaultError:
         try:
@@ -201,35 +239,91 @@ class Capturer:
 
     # ------------------------------------------------------------------ pipeline
     def _apply(self, p: Prepared) -> CaptureResult:
-        result = CaptureResult(document=p.name, sha256=p.sha256, events=p.events, epcs=p.epcs)
-        source = p.source
+        result = CaptureResult(document=p.name, sha256=p.sha256, events=p.events)
         with self.repo.write() as (conn, app):
-            md = self._master_data(conn, app, p.products, p.locations, source, result)
+            md = self._master_data(conn, app, p.products, p.locations, p.source, result)
             if md:
                 raise _Rejected(DocumentRejected(p.name, md), md, "rule")
-            next_id = max_unit_id(conn) + 1
-            done = 0
-            bodies = p.bodies
-            for batch in _batches(p.facts, self.batch_epcs):
-                engine = Engine(load_snapshot(conn, batch, next_id))
-                at = app.now()
-                for f in batch:
-                    if engine.apply(f, app.seq + 1, at):
-                        app.append(EVENT, bodies[f.index], self.actor, self.reason, at)
-                if engine.issues:
-                    found = engine.issues[:MAX_REPORTED_ISSUES]
-                    raise _Rejected(DocumentRejected(p.name, found), found, "rule")
-                result.duplicates += len(engine.changes.duplicates)
-                write_changes(conn, engine.changes)
-                app.flush()
-                next_id = engine.next_id
-                done += len(batch)
-                if self.on_progress:
-                    self.on_progress(done)
-            result.recorded = len(p.facts) - result.duplicates
-            result.first_seq = app.first_seq
-            result.last_seq = app.seq if app.first_seq is not None else None
-            result.head_seq, result.head_chain = app.seq, app.chain
+            self._apply_events(conn, app, p, result, max_unit_id(conn) + 1)
+            self._finish(app, result)
+        return result
+
+    def _apply_events(
+        self, conn: Connection, app: LogAppender, p: Prepared, result: CaptureResult, next_id: int
+    ) -> int:
+        """Apply prepared events in batches inside the open transaction; returns next id."""
+        bodies, offset = p.bodies, p.offset
+        result.epcs += p.epcs
+        for batch in _batches(p.facts, self.batch_epcs):
+            engine = Engine(load_snapshot(conn, batch, next_id))
+            at = app.now()
+            for f in batch:
+                if engine.apply(f, app.seq + 1, at):
+                    app.append(EVENT, bodies[f.index - offset], self.actor, self.reason, at)
+            if engine.issues:
+                found = engine.issues[:MAX_REPORTED_ISSUES]
+                raise _Rejected(DocumentRejected(p.name, found), found, "rule")
+            result.duplicates += len(engine.changes.duplicates)
+            result.recorded += len(batch) - len(engine.changes.duplicates)
+            write_changes(conn, engine.changes)
+            app.flush()
+            next_id = engine.next_id
+            if self.on_progress:
+                self.on_progress(result.recorded + result.duplicates)
+        return next_id
+
+    @staticmethod
+    def _finish(app: LogAppender, result: CaptureResult) -> None:
+        result.first_seq = app.first_seq
+        result.last_seq = app.seq if app.first_seq is not None else None
+        result.head_seq, result.head_chain = app.seq, app.chain
+
+    def capture_large(self, path: Path) -> CaptureResult:
+        """Capture a large JSON-LD document as a stream, in bounded memory.
+
+        Two passes over the file (``epcis.stream``): the skeleton (context, header,
+        master data), then the events chunk by chunk — each chunk validated, prepared and
+        applied inside ONE write transaction, so the document stays all-or-nothing.
+        """
+        t0 = time.perf_counter()
+        name = str(path)
+        sha = _file_sha256(path)
+        try:
+            with path.open("rb") as fh:
+                skeleton = scan_skeleton(fh, name)
+        except InputError as exc:
+            self._record_exception("input", exc.message, [], name, sha)
+            raise
+        result = CaptureResult(document=name, sha256=sha, events=skeleton.event_count)
+        try:
+            head = prepare_document(skeleton.document([]), sha, self.extra_schemas)
+            if head.problem is not None:
+                raise _Rejected(DocumentInvalid(name, head.issues), head.issues, "validation")
+            with self.repo.write() as (conn, app):
+                md = self._master_data(
+                    conn, app, head.products, head.locations, head.source, result
+                )
+                if md:
+                    raise _Rejected(DocumentRejected(name, md), md, "rule")
+                next_id = max_unit_id(conn) + 1
+                offset = 0
+                with path.open("rb") as fh:
+                    for chunk in iter_event_chunks(fh, skeleton, self.batch_epcs):
+                        p = prepare_document(
+                            skeleton.document(chunk), sha, self.extra_schemas, offset
+                        )
+                        if p.problem is not None:
+                            raise _Rejected(DocumentInvalid(name, p.issues), p.issues, "validation")
+                        next_id = self._apply_events(conn, app, p, result, next_id)
+                        offset += len(chunk)
+                self._finish(app, result)
+        except InputError as exc:
+            self._record_exception("input", exc.message, [], name, sha)
+            raise
+        except _Rejected as rej:
+            self._record_exception(rej.kind, rej.error.message, rej.issues, name, sha)
+            raise rej.error from None
+        result.seconds = time.perf_counter() - t0
         return result
 
     def _master_data(

@@ -1,0 +1,182 @@
+"""Capture benchmark: what a user runs, ``serialvault capture DIR --db URL --json``.
+
+The command runs in a child process (under ``rusage_run.py``, a fresh wrapper process per
+run) so the figure includes interpreter start-up, imports, reading the files and the
+commit of every document — the whole user-visible cost — and so the child's peak RSS can
+be read without the harness's own memory mixed in.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from serialvault.store import schema
+from serialvault.store.repository import Repository
+from targets import Target
+from workload import Workload
+
+RUSAGE_RUN = Path(__file__).with_name("rusage_run.py")
+ACTOR = "bench@serialvault"
+
+
+class BenchError(Exception):
+    """A benchmark step failed; the message says which and shows the tool's output."""
+
+
+def serialvault_command() -> list[str]:
+    """The ``serialvault`` console script of this environment (as a user runs it)."""
+    script = Path(sys.executable).with_name("serialvault")
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-m", "serialvault.cli.main"]
+
+
+def display_command(workload: Workload, target: Target) -> str:
+    return f"serialvault capture {workload.folder} --db {target.display} --actor {ACTOR} --json"
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRun:
+    """One measured capture of the whole workload into a fresh repository."""
+
+    run: int
+    wall_s: float
+    init_s: float
+    library_s: float
+    documents: int
+    events: int
+    recorded: int
+    duplicates: int
+    epc_references: int
+    sgtin: int
+    sscc: int
+    peak_rss_kib: int
+    user_s: float
+    sys_s: float
+    db_bytes: int
+    head_seq: int
+    head_chain: str
+
+    @property
+    def units(self) -> int:
+        return self.sgtin + self.sscc
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(
+            units=self.units,
+            units_per_s=self.units / self.wall_s,
+            epcs_per_s=self.epc_references / self.wall_s,
+            events_per_s=self.events / self.wall_s,
+            peak_rss_mib=self.peak_rss_kib / 1024,
+            db_mib=self.db_bytes / 2**20,
+            cpu_s=self.user_s + self.sys_s,
+        )
+        return out
+
+
+def _tail(text: bytes | str, limit: int = 2000) -> str:
+    s = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    return s[-limit:].strip()
+
+
+def init_repository(target: Target) -> float:
+    """Create a fresh, initialised repository; returns the seconds ``init`` took."""
+    target.reset()
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [*serialvault_command(), "init", "--db", target.url, "--actor", ACTOR, "--json"],
+        capture_output=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise BenchError(
+            f"serialvault init --db {target.display} failed (exit {proc.returncode}):"
+            f" {_tail(proc.stdout + proc.stderr)}"
+        )
+    return seconds
+
+
+def count_units(url: str) -> dict[str, int]:
+    """Rows of ``units`` by kind (the benchmark counts ``sgtin`` and ``sscc``)."""
+    repo = Repository.open(url)
+    try:
+        with repo.read() as conn:
+            u = schema.units
+            rows = conn.execute(sa.select(u.c.kind, sa.func.count()).group_by(u.c.kind)).all()
+        return {str(kind): int(n) for kind, n in rows}
+    finally:
+        repo.engine.dispose()
+
+
+def run_capture(target: Target, workload: Workload, run: int) -> CaptureRun:
+    """Capture every document of ``workload`` into a fresh repository at ``target``."""
+    init_s = init_repository(target)
+    cmd = [
+        *serialvault_command(),
+        "capture",
+        workload.folder,
+        "--db",
+        target.url,
+        "--actor",
+        ACTOR,
+        "--json",
+    ]
+    with tempfile.TemporaryDirectory(prefix="sv-bench-") as tmp:
+        stats_file = Path(tmp) / "rusage.json"
+        proc = subprocess.run(
+            [sys.executable, str(RUSAGE_RUN), str(stats_file), *cmd],
+            capture_output=True,
+            check=False,
+        )
+        if not stats_file.is_file():
+            raise BenchError(f"the rusage wrapper failed: {_tail(proc.stderr)}")
+        stats = json.loads(stats_file.read_text(encoding="utf-8"))
+    try:
+        out = json.loads(proc.stdout)
+    except ValueError:
+        raise BenchError(
+            f"{display_command(workload, target)} printed no JSON (exit {proc.returncode}):"
+            f" {_tail(proc.stderr or proc.stdout)}"
+        ) from None
+    if proc.returncode != 0 or out.get("rejected"):
+        raise BenchError(
+            f"{display_command(workload, target)} failed (exit {proc.returncode}):"
+            f" {_tail(json.dumps(out.get('rejected') or out))}"
+        )
+    captured: list[dict[str, Any]] = out["captured"]
+    if len(captured) != len(workload.files):
+        raise BenchError(
+            f"captured {len(captured)} documents but the workload has {len(workload.files)}"
+        )
+    kinds = count_units(target.url)
+    last = captured[-1]
+    return CaptureRun(
+        run=run,
+        wall_s=stats["wall_ns"] / 1e9,
+        init_s=init_s,
+        library_s=sum(float(c["seconds"]) for c in captured),
+        documents=len(captured),
+        events=sum(int(c["events"]) for c in captured),
+        recorded=sum(int(c["recorded"]) for c in captured),
+        duplicates=sum(int(c["duplicates"]) for c in captured),
+        epc_references=sum(int(c["epcs"]) for c in captured),
+        sgtin=kinds.get("sgtin", 0),
+        sscc=kinds.get("sscc", 0),
+        peak_rss_kib=int(stats["maxrss_kib"]),
+        user_s=float(stats["user_s"]),
+        sys_s=float(stats["sys_s"]),
+        db_bytes=target.size_bytes(),
+        head_seq=int(last["head_seq"]),
+        head_chain=str(last["head_chain"]),
+    )

@@ -1,0 +1,302 @@
+"""The benchmark report in Markdown, rendered from the results dictionary alone.
+
+The JSON results file and this report carry the same numbers: the report is a pure
+function of the results, so a stored results file can be re-rendered later.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ENGINE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def _n(x: float, digits: int = 0) -> str:
+    return f"{x:,.{digits}f}"
+
+
+def _runs(values: list[float], digits: int = 0) -> str:
+    return " / ".join(_n(v, digits) for v in values)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return out
+
+
+def _machine(results: dict[str, Any]) -> list[str]:
+    m = results["machine"]
+    rows = [
+        ["CPU", m["cpu_model"]],
+        ["cores", f"{m['cores']} ({m['usable_cores']} usable by this process)"],
+        ["memory", f"{m['memory_gib']:.1f} GiB"],
+        ["load average at start", " / ".join(f"{x:.2f}" for x in m["load_average"])],
+        ["OS", m["os"]],
+        ["Python", m["python"]],
+        ["SQLite", m["sqlite"]],
+        ["PostgreSQL", m["postgresql"]],
+        ["serialvault", m["serialvault"]],
+        ["commit", m["commit"]],
+    ]
+    return ["## Machine", "", *_table(["item", "value"], rows)]
+
+
+def _workload(results: dict[str, Any]) -> list[str]:
+    w = results["workload"]
+    origin = (
+        "reused from the cache"
+        if w["reused"]
+        else f"generated in {w['generate_seconds']:.2f} s"
+    )
+    rows = [
+        ["folder", f"`{w['folder']}` ({origin})"],
+        ["units requested (--units, --seed)", f"{_n(w['units_requested'])} (seed {w['seed']})"],
+        ["units commissioned (SGTIN)", _n(w["units_commissioned"])],
+        ["units decommissioned / reworked", f"{_n(w['units_decommissioned'])} / {_n(w['units_reworked'])}"],
+        ["cases / pallets (SSCC)", f"{_n(w['cases'])} / {_n(w['pallets'])}"],
+        ["pallets shipped", _n(w["pallets_shipped"])],
+        ["files", _n(w["files"])],
+        ["bytes", f"{_n(w['bytes'])} ({w['bytes'] / 2**20:,.1f} MiB)"],
+        ["events", _n(w["events"])],
+        ["EPC references", _n(w["epc_references"])],
+    ]
+    return ["## Workload", "", *_table(["measure", "value"], rows)]
+
+
+_CAPTURE_METRICS = (
+    ("wall time (s)", "wall_s", 2),
+    ("units/s (sgtin + sscc rows)", "units_per_s", 0),
+    ("EPC references/s", "epcs_per_s", 0),
+    ("events/s", "events_per_s", 0),
+    ("CPU user + sys (s)", "cpu_s", 2),
+    ("in-library capture time (s)", "library_s", 2),
+    ("repository size (MiB)", "db_mib", 1),
+)
+
+
+def _capture(results: dict[str, Any]) -> list[str]:
+    lines = ["## Capture", ""]
+    rows: list[list[str]] = []
+    for engine, data in results["engines"].items():
+        cap = data.get("capture")
+        if not cap:
+            continue
+        lines.append(f"{ENGINE_NAMES[engine]}: `{cap['command']}`")
+        lines.append("")
+        first = cap["runs"][0]
+        rows.append(
+            [
+                ENGINE_NAMES[engine],
+                "units in repository (sgtin + sscc)",
+                _n(first["units"]),
+                f"sgtin {_n(first['sgtin'])}, sscc {_n(first['sscc'])}",
+            ]
+        )
+        for label, key, digits in _CAPTURE_METRICS:
+            values = [r[key] for r in cap["runs"]]
+            rows.append(
+                [ENGINE_NAMES[engine], label, _n(cap["median"][key], digits), _runs(values, digits)]
+            )
+    if not rows:
+        return []
+    lines += _table(["engine", "metric", "median", "runs"], rows)
+    lines += [
+        "",
+        "Wall time is the child process's (interpreter start-up, imports, reading the files,"
+        " every commit), measured around it by the rusage wrapper; `init` is not included."
+        " In-library time is the sum of the per-document `seconds` that capture reports.",
+    ]
+    return lines
+
+
+def _peer(results: dict[str, Any]) -> list[str]:
+    rows: list[list[str]] = []
+    notes: list[str] = []
+    for engine, data in results["engines"].items():
+        peer = data.get("peer")
+        if not peer:
+            continue
+        rows.append(
+            [
+                ENGINE_NAMES[engine],
+                peer["method"],
+                _n(peer["rows"]),
+                _n(peer["median"]["seconds"], 2),
+                _n(peer["median"]["rows_per_s"]),
+                _runs([r["rows_per_s"] for r in peer["runs"]]),
+                _n(data["capture"]["median"]["units_per_s"]),
+                f"{peer['ratio']:.3f}×",
+            ]
+        )
+        same = "identical" if peer["same_definition"] else "DIFFERENT"
+        notes.append(
+            f"{ENGINE_NAMES[engine]}: {peer['settings']}; `units` keys and indexes {same}"
+            f" to the captured repository's ({'; '.join(peer['peer_indexes'])})."
+        )
+    if not rows:
+        return []
+    header = [
+        "engine",
+        "method",
+        "rows",
+        "median s",
+        "rows/s median",
+        "rows/s runs",
+        "capture units/s",
+        "capture ÷ raw",
+    ]
+    return [
+        "## Peer: raw bulk insert of the same unit rows",
+        "",
+        *_table(header, rows),
+        "",
+        "Rows are read back from the captured repository before the clock starts; the insert"
+        " goes into a fresh database whose `units` table is created from"
+        " `serialvault.store.schema.units`; time includes the commit.",
+        "",
+        *(f"* {n}" for n in notes),
+    ]
+
+
+def _memory(results: dict[str, Any]) -> list[str]:
+    rows: list[list[str]] = []
+    method = ""
+    for engine, data in results["engines"].items():
+        cap = data.get("capture")
+        if not cap:
+            continue
+        method = cap["rss_method"]
+        values = [r["peak_rss_mib"] for r in cap["runs"]]
+        rows.append(
+            [ENGINE_NAMES[engine], _n(cap["median"]["peak_rss_mib"], 1), _runs(values, 1), _n(max(values), 1)]
+        )
+    if not rows:
+        return []
+    return [
+        "## Memory",
+        "",
+        *_table(["engine", "capture peak RSS MiB (median)", "runs", "max"], rows),
+        "",
+        f"Method: {method}.",
+    ]
+
+
+def _queries(results: dict[str, Any]) -> list[str]:
+    rows: list[list[str]] = []
+    for engine, data in results["engines"].items():
+        q = data.get("queries")
+        if not q:
+            continue
+        for name, label in (("pallet_contents", "pallet contents"), ("unit_history", "unit history")):
+            med = q["median"][name]
+            first = q["runs"][0][name]
+            rows.append(
+                [
+                    ENGINE_NAMES[engine],
+                    label,
+                    f"{_n(first['calls'])} × {len(q['runs'])}",
+                    _n(first["distinct_keys"]),
+                    f"{_n(first['rows_mean'], 1)} ({first['rows_min']}–{first['rows_max']})",
+                    _n(med["p50_ms"], 3),
+                    _n(med["p99_ms"], 3),
+                    _n(med["max_ms"], 3),
+                    _runs([r[name]["p99_ms"] for r in q["runs"]], 3),
+                ]
+            )
+    if not rows:
+        return []
+    header = [
+        "engine",
+        "query",
+        "calls × runs",
+        "distinct keys",
+        "rows per call (min–max)",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "p99 ms runs",
+    ]
+    setup = [
+        f"* {ENGINE_NAMES[e]}: {d['queries']['repository']}"
+        for e, d in results["engines"].items()
+        if d.get("queries")
+    ]
+    return [
+        "## Queries",
+        "",
+        *_table(header, rows),
+        "",
+        "One persistent connection; `time.perf_counter_ns` around each library call"
+        " (`queries.contents`, `queries.unit_history`), rows fetched and converted included;"
+        f" {results['options']['warmup']} warm-up calls per query not counted; medians over runs.",
+        "",
+        *setup,
+    ]
+
+
+def _targets(results: dict[str, Any]) -> list[str]:
+    rows = [
+        [
+            t["target"],
+            ENGINE_NAMES[t["engine"]],
+            t["measured_text"],
+            t["goal_text"],
+            "pass" if t["pass"] else "**miss**",
+        ]
+        for t in results["targets"]
+    ]
+    if not rows:
+        return []
+    return [
+        "## Targets",
+        "",
+        *_table(["target", "engine", "measured", "goal", "result"], rows),
+        "",
+        "Throughput and latency are medians over the runs; peak RSS is the largest run.",
+    ]
+
+
+def _profile(results: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for engine, data in results["engines"].items():
+        prof = data.get("profile")
+        if not prof:
+            continue
+        lines += [
+            f"### {ENGINE_NAMES[engine]}: capture in-process under pyinstrument"
+            f" ({prof['wall_s']:.1f} s wall, {prof['sampled_s']:.1f} s sampled;"
+            f" full profile `{prof['text_file']}`)",
+            "",
+            *_table(
+                ["pipeline step (callee of the capture entry points)", "s", "share"],
+                [[f"`{r['where']}`", f"{r['seconds']:.2f}", f"{r['share']:.1%}"] for r in prof["by_step"]],
+            ),
+            "",
+            *_table(
+                ["function (self time)", "s", "share"],
+                [[f"`{r['where']}`", f"{r['seconds']:.2f}", f"{r['share']:.1%}"] for r in prof["by_self_time"]],
+            ),
+            "",
+        ]
+    if not lines:
+        return []
+    return ["## Profile", "", *lines]
+
+
+def render(results: dict[str, Any]) -> str:
+    """The whole report."""
+    opts = results["options"]
+    lines = [
+        f"# serialvault benchmark — {results['started_at']}",
+        "",
+        f"`bench/run.py --units {opts['units']} --engines {','.join(opts['engines'])}"
+        f" --repeat {opts['repeat']} --only {','.join(opts['only'])}`"
+        f" (finished {results['finished_at']}; results `{results['results_file']}`)",
+        "",
+    ]
+    for section in (_machine, _workload, _capture, _peer, _memory, _queries, _targets, _profile):
+        part = section(results)
+        if part:
+            lines += [*part, ""]
+    return "\n".join(lines).rstrip() + "\n"
