@@ -70,7 +70,7 @@ def test_large_files_take_the_streaming_path(
 
     monkeypatch.setattr(Capturer, "capture_large", spy)
     repo = _repo(tmp_path, "r.db")
-    ((p, outcome),) = list(Capturer(repo, actor="t").capture_files([path]))
+    ((_path, outcome),) = list(Capturer(repo, actor="t").capture_files([path]))
     assert called == [path]
     assert not isinstance(outcome, Exception)
 
