@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from targets import Target
+from workload import Workload
 
 from serialvault.store import schema
 from serialvault.store.repository import Repository
-from targets import Target
-from workload import Workload
 
 RUSAGE_RUN = Path(__file__).with_name("rusage_run.py")
 ACTOR = "bench@serialvault"
@@ -113,8 +113,10 @@ def count_units(url: str) -> dict[str, int]:
     try:
         with repo.read() as conn:
             u = schema.units
-            rows = conn.execute(sa.select(u.c.kind, sa.func.count()).group_by(u.c.kind)).all()
-        return {str(kind): int(n) for kind, n in rows}
+            rows = conn.execute(
+                sa.select(u.c.kind, sa.func.count().label("n")).group_by(u.c.kind)
+            ).all()
+        return {str(r.kind): int(r.n) for r in rows}
     finally:
         repo.engine.dispose()
 

@@ -24,10 +24,10 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from targets import PgTarget, SqliteTarget, Target
 
 from serialvault.store import schema
 from serialvault.store.engine import make_engine, resolve_url
-from targets import PgTarget, SqliteTarget, Target
 
 #: Columns whose values repeat a lot; interning them keeps a million rows in memory small.
 _LOW_CARDINALITY = {
@@ -132,7 +132,9 @@ def _sqlite_insert(target: SqliteTarget, rows: list[tuple[Any, ...]], run: int) 
             raw.close()
     finally:
         engine.dispose()
-    return PeerRun(run, "executemany, one prepared INSERT, one transaction", len(rows), seconds, settings)
+    return PeerRun(
+        run, "executemany, one prepared INSERT, one transaction", len(rows), seconds, settings
+    )
 
 
 def _pg_copy(target: PgTarget, rows: list[tuple[Any, ...]], run: int) -> PeerRun:
@@ -149,7 +151,9 @@ def _pg_copy(target: PgTarget, rows: list[tuple[Any, ...]], run: int) -> PeerRun
                 copy.write_row(row)
         conn.commit()
         seconds = (time.perf_counter_ns() - t0) / 1e9
-    return PeerRun(run, "COPY units FROM STDIN (psycopg 3), one transaction", len(rows), seconds, settings)
+    return PeerRun(
+        run, "COPY units FROM STDIN (psycopg 3), one transaction", len(rows), seconds, settings
+    )
 
 
 def raw_insert(target: Target, rows: list[tuple[Any, ...]], run: int) -> PeerRun:

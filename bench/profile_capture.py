@@ -4,8 +4,10 @@ Runs in-process (``Capturer.capture_bytes`` on each document, exactly what the C
 per file) under pyinstrument (a dev dependency) and summarises the samples two ways:
 
 * **by pipeline step** — time of the functions called directly by the capture entry
-  points (``capture_bytes`` → ``capture_document`` → ``_capture``), so the table follows
-  the code as it is, whatever the steps are called after a refactor;
+  points (``capture_bytes`` and whatever it delegates to), and of their callees above
+  1 % of the total (wrappers that pass nearly all their time to one callee are followed
+  down to where the work splits), so the table follows the code as it is, whatever the
+  steps are called after a refactor;
 * **by function self time** — the hottest leaves, wherever they are.
 
 The full text profile is written next to the results. This run is never one of the
@@ -20,11 +22,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from serialvault.store.capture import Capturer
-from serialvault.store.repository import Repository
 from capture_bench import ACTOR, init_repository
 from targets import Target
 from workload import Workload
+
+from serialvault.store.capture import Capturer
+from serialvault.store.repository import Repository
 
 _ENTRY_POINTS = {"capture_bytes", "capture_document", "_capture"}
 
@@ -45,7 +48,20 @@ def _walk(frame: Any) -> list[Any]:
     return out
 
 
-def profile_capture(target: Target, workload: Workload, out_dir: Path, top: int = 15) -> dict[str, Any]:
+def _passthrough(frame: Any) -> tuple[Any, list[Any]]:
+    """Follow wrappers (one callee taking >= 90 % of the time) down to real work."""
+    chain = [frame]
+    while True:
+        big = [c for c in frame.children if not c.is_synthetic and c.time >= 0.9 * frame.time]
+        if len(big) != 1 or not big[0].children:
+            return frame, chain
+        frame = big[0]
+        chain.append(frame)
+
+
+def profile_capture(
+    target: Target, workload: Workload, out_dir: Path, top: int = 15, min_share: float = 0.01
+) -> dict[str, Any]:
     """Capture the workload once under pyinstrument; returns the two summaries."""
     from pyinstrument import Profiler
 
@@ -68,30 +84,45 @@ def profile_capture(target: Target, workload: Workload, out_dir: Path, top: int 
 
     session = profiler.last_session
     root = session.root_frame() if session is not None else None
-    steps: dict[str, float] = defaultdict(float)
+    steps: dict[tuple[int, str], float] = defaultdict(float)
     leaves: dict[str, float] = defaultdict(float)
-    sampled = 0.0
-    if root is not None:
-        sampled = float(root.time)
-        frames = _walk(root)
-        for f in frames:
-            leaves[_label(f)] += float(f.total_self_time)
-            if f.function in _ENTRY_POINTS:
-                for child in f.children:
-                    if child.function not in _ENTRY_POINTS:
-                        steps[_label(child)] += float(child.time)
+    sampled = float(root.time) if root is not None else 0.0
+    for f in _walk(root) if root is not None else []:
+        if f.is_synthetic:  # pyinstrument's "[self]" pseudo-frames, counted in their parent
+            continue
+        leaves[_label(f)] += float(f.total_self_time)
+        if f.function not in _ENTRY_POINTS:
+            continue
+        for child in f.children:
+            if child.is_synthetic or child.function in _ENTRY_POINTS:
+                continue
+            inner, chain = _passthrough(child)
+            step = " → ".join(_label(c) for c in chain)
+            steps[(1, step)] += float(child.time)
+            for grandchild in inner.children:
+                if not grandchild.is_synthetic:
+                    steps[(2, f"{step} › {_label(grandchild)}")] += float(grandchild.time)
 
-    def ranked(d: dict[str, float]) -> list[dict[str, Any]]:
-        items = sorted(d.items(), key=lambda kv: -kv[1])[:top]
-        return [
-            {"where": k, "seconds": v, "share": v / sampled if sampled else 0.0} for k, v in items
-        ]
+    def share(v: float) -> float:
+        return v / sampled if sampled else 0.0
 
+    by_step: list[dict[str, Any]] = []
+    for (level, where), seconds in sorted(steps.items(), key=lambda kv: -kv[1]):
+        if level == 1:
+            by_step.append({"where": where, "seconds": seconds, "share": share(seconds)})
+            subs = [
+                (w.split(" › ", 1)[1], v)
+                for (lv, w), v in steps.items()
+                if lv == 2 and w.startswith(where + " › ") and share(v) >= min_share
+            ]
+            for sub, v in sorted(subs, key=lambda kv: -kv[1]):
+                by_step.append({"where": f"  › {sub}", "seconds": v, "share": share(v)})
+    top_self = sorted(leaves.items(), key=lambda kv: -kv[1])[:top]
     return {
         "engine": target.engine,
         "wall_s": wall,
         "sampled_s": sampled,
-        "by_step": ranked(steps),
-        "by_self_time": ranked(leaves),
+        "by_step": by_step,
+        "by_self_time": [{"where": k, "seconds": v, "share": share(v)} for k, v in top_self],
         "text_file": str(text_file),
     }

@@ -45,15 +45,16 @@ def _machine(results: dict[str, Any]) -> list[str]:
 def _workload(results: dict[str, Any]) -> list[str]:
     w = results["workload"]
     origin = (
-        "reused from the cache"
-        if w["reused"]
-        else f"generated in {w['generate_seconds']:.2f} s"
+        "reused from the cache" if w["reused"] else f"generated in {w['generate_seconds']:.2f} s"
     )
     rows = [
         ["folder", f"`{w['folder']}` ({origin})"],
         ["units requested (--units, --seed)", f"{_n(w['units_requested'])} (seed {w['seed']})"],
         ["units commissioned (SGTIN)", _n(w["units_commissioned"])],
-        ["units decommissioned / reworked", f"{_n(w['units_decommissioned'])} / {_n(w['units_reworked'])}"],
+        [
+            "units decommissioned / reworked",
+            f"{_n(w['units_decommissioned'])} / {_n(w['units_reworked'])}",
+        ],
         ["cases / pallets (SSCC)", f"{_n(w['cases'])} / {_n(w['pallets'])}"],
         ["pallets shipped", _n(w["pallets_shipped"])],
         ["files", _n(w["files"])],
@@ -169,7 +170,12 @@ def _memory(results: dict[str, Any]) -> list[str]:
         method = cap["rss_method"]
         values = [r["peak_rss_mib"] for r in cap["runs"]]
         rows.append(
-            [ENGINE_NAMES[engine], _n(cap["median"]["peak_rss_mib"], 1), _runs(values, 1), _n(max(values), 1)]
+            [
+                ENGINE_NAMES[engine],
+                _n(cap["median"]["peak_rss_mib"], 1),
+                _runs(values, 1),
+                _n(max(values), 1),
+            ]
         )
     if not rows:
         return []
@@ -188,7 +194,10 @@ def _queries(results: dict[str, Any]) -> list[str]:
         q = data.get("queries")
         if not q:
             continue
-        for name, label in (("pallet_contents", "pallet contents"), ("unit_history", "unit history")):
+        for name, label in (
+            ("pallet_contents", "pallet contents"),
+            ("unit_history", "unit history"),
+        ):
             med = q["median"][name]
             first = q["runs"][0][name]
             rows.append(
@@ -229,7 +238,9 @@ def _queries(results: dict[str, Any]) -> list[str]:
         "",
         "One persistent connection; `time.perf_counter_ns` around each library call"
         " (`queries.contents`, `queries.unit_history`), rows fetched and converted included;"
-        f" {results['options']['warmup']} warm-up calls per query not counted; medians over runs.",
+        f" {results['options']['warmup']} warm-up calls per query not counted; the garbage"
+        " collector stays on, with the harness's own objects frozen (`gc.freeze`) so its"
+        " pauses reflect what the queries allocate; medians over runs.",
         "",
         *setup,
     ]
@@ -270,12 +281,18 @@ def _profile(results: dict[str, Any]) -> list[str]:
             "",
             *_table(
                 ["pipeline step (callee of the capture entry points)", "s", "share"],
-                [[f"`{r['where']}`", f"{r['seconds']:.2f}", f"{r['share']:.1%}"] for r in prof["by_step"]],
+                [
+                    [f"`{r['where']}`", f"{r['seconds']:.2f}", f"{r['share']:.1%}"]
+                    for r in prof["by_step"]
+                ],
             ),
             "",
             *_table(
                 ["function (self time)", "s", "share"],
-                [[f"`{r['where']}`", f"{r['seconds']:.2f}", f"{r['share']:.1%}"] for r in prof["by_self_time"]],
+                [
+                    [f"`{r['where']}`", f"{r['seconds']:.2f}", f"{r['share']:.1%}"]
+                    for r in prof["by_self_time"]
+                ],
             ),
             "",
         ]

@@ -33,14 +33,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-
-from serialvault import __version__
 from capture_bench import BenchError, CaptureRun, display_command, run_capture
 from peer import PeerRun, index_signature, raw_insert, read_unit_rows
 from query_bench import WARMUP, run_queries
 from report_md import render
 from targets import DEFAULT_PG_SERVER, PgTarget, SqliteTarget, Target, pg_server, pg_version
 from workload import Workload, ensure_workload
+
+from serialvault import __version__
 
 RESULTS_FORMAT = "serialvault.bench.results/1"
 BENCH_DIR = Path(__file__).resolve().parent
@@ -83,13 +83,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--units", type=_positive, default=1_000_000, help="site size (units)")
     p.add_argument("--seed", type=int, default=1, help="workload seed (default 1)")
-    p.add_argument(
-        "--engines", type=_csv(ENGINES), default=list(ENGINES), help="sqlite,postgresql"
-    )
+    p.add_argument("--engines", type=_csv(ENGINES), default=list(ENGINES), help="sqlite,postgresql")
     p.add_argument("--repeat", type=_positive, default=3, help="runs per measurement")
-    p.add_argument(
-        "--out", type=Path, default=BENCH_DIR / "out", help="workload cache and results"
-    )
+    p.add_argument("--out", type=Path, default=BENCH_DIR / "out", help="workload cache and results")
     p.add_argument(
         "--only", type=_csv(SECTIONS), default=list(SECTIONS), help="capture,queries,memory"
     )
@@ -110,9 +106,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="also capture once in-process under pyinstrument and report where time goes",
     )
     p.add_argument("--keep-db", action="store_true", help="keep the databases afterwards")
-    p.add_argument(
-        "--fail-on-miss", action="store_true", help="exit 3 when a target is missed"
-    )
+    p.add_argument("--fail-on-miss", action="store_true", help="exit 3 when a target is missed")
     return p.parse_args(argv)
 
 
@@ -233,7 +227,7 @@ def bench_capture(
         peer_runs.append(peer)
     del rows
     cap_rows = [r.to_dict() for r in runs]
-    capture = {
+    capture: dict[str, Any] = {
         "command": display_command(workload, target),
         "rss_method": RSS_METHOD,
         "runs": cap_rows,
@@ -314,6 +308,7 @@ def evaluate_targets(engines: dict[str, dict[str, Any]]) -> list[dict[str, Any]]
     def add(target: str, engine: str, measured: float, goal: float, op: str, unit: str) -> None:
         ok = {">=": measured >= goal, "<=": measured <= goal, "<": measured < goal}[op]
         digits = 3 if unit in ("ms", "×") else 0
+        symbol = {">=": "≥", "<=": "≤", "<": "<"}[op]
         out.append(
             {
                 "target": target,
@@ -323,7 +318,7 @@ def evaluate_targets(engines: dict[str, dict[str, Any]]) -> list[dict[str, Any]]
                 "op": op,
                 "unit": unit,
                 "measured_text": f"{measured:,.{digits}f} {unit}",
-                "goal_text": f"{op.replace('>=', '≥').replace('<=', '≤')} {goal:,.{digits}f} {unit}",
+                "goal_text": f"{symbol} {goal:,.{digits}f} {unit}",
                 "pass": ok,
             }
         )

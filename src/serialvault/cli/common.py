@@ -30,8 +30,10 @@ from serialvault.errors import SerialvaultError, StoreError
 from serialvault.store.repository import Repository
 
 # When output goes to a file or pipe, use a wide fixed width so tables are not cut.
-out = Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 200)
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(
+    stderr=True, highlight=False, soft_wrap=True, width=None if sys.stderr.isatty() else 200
+)
 
 DbOpt = Annotated[
     str | None,
