@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-
 from typing import Any
 
 import typer.main
@@ -63,7 +62,9 @@ def test_every_package_is_described_in_the_architecture() -> None:
     packages = sorted(
         p.name for p in (ROOT / "src" / "serialvault").iterdir() if (p / "__init__.py").exists()
     )
-    missing = [p for p in packages if f"`{p}`" not in ARCHITECTURE]
+    missing = [
+        p for p in packages if f"`{p}`" not in ARCHITECTURE and f"  {p}/ " not in ARCHITECTURE
+    ]
     assert not missing, f"packages missing from ARCHITECTURE.md: {missing}"
 
 
