@@ -8,12 +8,15 @@ harness's helpers (workload cache, percentile, argument checks) are tested direc
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -184,18 +187,20 @@ def test_bench_smoke_postgresql(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------ helpers
 @pytest.fixture
-def bench_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+def bench(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], ModuleType]:
+    """Imports a harness module (they import each other as siblings of ``bench/``)."""
     monkeypatch.syspath_prepend(str(BENCH))
+    return importlib.import_module
 
 
-@pytest.mark.usefixtures("bench_modules")
-def test_workload_is_cached_and_regenerated_when_damaged(tmp_path: Path) -> None:
-    from workload import MARKER, ensure_workload
-
-    first = ensure_workload(tmp_path, 240, 7)
+def test_workload_is_cached_and_regenerated_when_damaged(
+    tmp_path: Path, bench: Callable[[str], ModuleType]
+) -> None:
+    wl = bench("workload")
+    first = wl.ensure_workload(tmp_path, 240, 7)
     assert not first.reused
     assert first.path == tmp_path / "site-240-seed7"
-    again = ensure_workload(tmp_path, 240, 7)
+    again = wl.ensure_workload(tmp_path, 240, 7)
     assert again.reused
     assert again.files == first.files
     assert again.bytes == first.bytes
@@ -203,18 +208,16 @@ def test_workload_is_cached_and_regenerated_when_damaged(tmp_path: Path) -> None
     doc = first.path / first.files[0]
     original = doc.read_bytes()
     doc.write_bytes(original[:100])
-    redone = ensure_workload(tmp_path, 240, 7)
+    redone = wl.ensure_workload(tmp_path, 240, 7)
     assert not redone.reused
     assert doc.read_bytes() == original
     # A folder without its marker (interrupted generation) is not reused either.
-    (first.path / MARKER).unlink()
-    assert not ensure_workload(tmp_path, 240, 7).reused
+    (first.path / wl.MARKER).unlink()
+    assert not wl.ensure_workload(tmp_path, 240, 7).reused
 
 
-@pytest.mark.usefixtures("bench_modules")
-def test_percentile_is_nearest_rank() -> None:
-    from query_bench import percentile
-
+def test_percentile_is_nearest_rank(bench: Callable[[str], ModuleType]) -> None:
+    percentile = bench("query_bench").percentile
     values = list(range(1, 101))  # 1..100
     assert percentile(values, 0.50) == 50
     assert percentile(values, 0.99) == 99

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from serialvault.domain.facts import EventFacts, classify_key
@@ -83,22 +84,42 @@ class Unit:
         return self.kind != "other"
 
     def row(self) -> tuple[object, ...]:
-        return (
-            self.id,
-            self.key,
-            self.kind,
-            self.gtin,
-            self.status,
-            self.disposition,
-            self.parent_id,
-            self.lot,
-            self.expiry,
-            self.biz_location,
-            self.read_point,
-            self.commissioned_seq,
-            self.last_seq,
-            self.last_event_time,
-        )
+        """The ``units`` row, columns in schema order."""
+        row: tuple[object, ...] = _UNIT_ROW(self)
+        return row
+
+
+#: C-level attribute getter: builds the row tuple without a Python frame per unit.
+_UNIT_ROW = attrgetter(
+    "id",
+    "key",
+    "kind",
+    "gtin",
+    "status",
+    "disposition",
+    "parent_id",
+    "lot",
+    "expiry",
+    "biz_location",
+    "read_point",
+    "commissioned_seq",
+    "last_seq",
+    "last_event_time",
+)
+#: the mutable columns followed by the id, for UPDATE … WHERE id = ?
+UNIT_UPDATE_ROW = attrgetter(
+    "status",
+    "disposition",
+    "parent_id",
+    "lot",
+    "expiry",
+    "biz_location",
+    "read_point",
+    "commissioned_seq",
+    "last_seq",
+    "last_event_time",
+    "id",
+)
 
 
 @dataclass(frozen=True, slots=True)

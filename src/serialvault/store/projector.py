@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from serialvault.canonical import canonical_json
-from serialvault.domain.lifecycle import Changes
+from serialvault.domain.lifecycle import UNIT_UPDATE_ROW, Changes
 from serialvault.masterdata.model import Location, Product
 from serialvault.store import schema
 from serialvault.store.bulk import bulk_insert, bulk_update, select_in
@@ -43,23 +43,7 @@ def write_changes(conn: Connection, changes: Changes) -> None:
         schema.units,
         "id",
         _UNIT_MUTABLE,
-        [
-            (
-                u.status,
-                u.disposition,
-                u.parent_id,
-                u.lot,
-                u.expiry,
-                u.biz_location,
-                u.read_point,
-                u.commissioned_seq,
-                u.last_seq,
-                u.last_event_time,
-                u.id,
-            )
-            for _, u in sorted(dirty.items())
-            if u.id not in new
-        ],
+        [UNIT_UPDATE_ROW(u) for k, u in sorted(dirty.items()) if k not in new],
     )
     bulk_insert(
         conn,
