@@ -6,10 +6,11 @@ counts) in a fixed order. A sum does not depend on scan order, so SQLite and
 PostgreSQL, the original and a restored copy, a repository and its ``rebuild`` all
 give the same value exactly when they hold the same rows.
 
-Canonical row form: every column in schema order, each written as ``len:value`` with
-the value as text, or ``~`` for NULL. The length prefix makes the concatenation
-unambiguous; both engines produce the text themselves (``CAST … AS TEXT``), so the
-bytes hashed are identical on both.
+Canonical row form: the row's values in schema order as a compact JSON array
+(``[17,"https://id.gs1.org/…","sgtin",null,…]``, serialised by ``orjson``). JSON keeps
+what a delimited string would blur — NULL vs the text "None", 1 vs "1" — and every
+projection column is TEXT or INTEGER, which both drivers return as the same Python
+``str``/``int``, so the bytes hashed are identical on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -29,27 +31,9 @@ _MOD = 1 << 256
 _FETCH = 20_000
 
 
-def row_expression(table: sa.Table) -> str:
-    """SQL text that renders a row of ``table`` in its canonical form."""
-    parts = []
-    for c in table.columns:
-        v = f"CAST({c.name} AS TEXT)"
-        parts.append(
-            f"CASE WHEN {c.name} IS NULL THEN '~' ELSE CAST(length({v}) AS TEXT) || ':' || {v} END"
-        )
-    return " || ".join(parts)
-
-
-def canonical_row(values: tuple[Any, ...]) -> str:
-    """The same canonical form computed in Python (used by tests and replay checks)."""
-    out = []
-    for v in values:
-        if v is None:
-            out.append("~")
-        else:
-            s = str(v)
-            out.append(f"{len(s)}:{s}")
-    return "".join(out)
+def canonical_row(values: tuple[Any, ...] | list[Any]) -> bytes:
+    """The bytes a row contributes to its table's sum (a tuple dumps as a JSON array)."""
+    return orjson.dumps(values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,22 +60,25 @@ class Fingerprint:
 
 
 def table_sum(conn: Connection, table: sa.Table) -> TableSum:
-    """Multiset hash of one table: Σ SHA-256(row) mod 2^256."""
+    """Multiset hash of one table: Σ SHA-256(canonical row) mod 2^256."""
     sha = hashlib.sha256
     frm = int.from_bytes
+    dumps = orjson.dumps
     total = 0
     n = 0
+    cols = ", ".join(c.name for c in table.columns)
     result = conn.exec_driver_sql(
-        f"SELECT {row_expression(table)} FROM {table.name}",
-        execution_options={"stream_results": True},
+        f"SELECT {cols} FROM {table.name}", execution_options={"stream_results": True}
     )
+    cursor = result.cursor
+    assert cursor is not None
     while True:
-        chunk = result.fetchmany(_FETCH)
+        chunk = cursor.fetchmany(_FETCH)
         if not chunk:
             break
-        for (text,) in chunk:
-            total += frm(sha(str(text).encode("utf-8")).digest(), "big")
+        total += sum(frm(sha(dumps(row)).digest(), "big") for row in chunk)
         n += len(chunk)
+    result.close()
     return TableSum(n, format(total % _MOD, "064x"))
 
 
