@@ -67,18 +67,20 @@ def table_sum(conn: Connection, table: sa.Table) -> TableSum:
     total = 0
     n = 0
     cols = ", ".join(c.name for c in table.columns)
-    result = conn.exec_driver_sql(
-        f"SELECT {cols} FROM {table.name}", execution_options={"stream_results": True}
-    )
-    cursor = result.cursor
-    assert cursor is not None
-    while True:
-        chunk = cursor.fetchmany(_FETCH)
-        if not chunk:
-            break
-        total += sum(frm(sha(dumps(row)).digest(), "big") for row in chunk)
-        n += len(chunk)
-    result.close()
+    # The driver's own cursor (server-side on PostgreSQL), inside the caller's
+    # transaction: rows come as plain tuples, in bounded memory.
+    raw: Any = conn.connection.driver_connection
+    cur = raw.cursor(name=f"fp_{table.name}") if conn.dialect.name == "postgresql" else raw.cursor()
+    try:
+        cur.execute(f"SELECT {cols} FROM {table.name}")
+        while True:
+            chunk = cur.fetchmany(_FETCH)
+            if not chunk:
+                break
+            total += sum(frm(sha(dumps(row)).digest(), "big") for row in chunk)
+            n += len(chunk)
+    finally:
+        cur.close()
     return TableSum(n, format(total % _MOD, "064x"))
 
 

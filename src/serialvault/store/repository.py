@@ -192,6 +192,14 @@ class Repository:
                 f" uses {schema.SCHEMA_VERSION}: run `serialvault init` to migrate"
             )
 
+    def migrate(self) -> None:
+        """Create or upgrade the schema only — no records (e.g. before loading a log)."""
+        try:
+            with connect(self.engine, write=True) as conn:
+                command.upgrade(_alembic_config(conn), "head")
+        except (OperationalError, DBAPIError) as exc:
+            raise connection_error(self.url, exc) from None
+
     def init(self, actor: str, reason: str = "repository initialised") -> tuple[bool, Head]:
         """Create or migrate the schema; the first time, write the genesis record.
 
