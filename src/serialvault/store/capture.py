@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing as mp
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy.engine import Connection
 
 from serialvault.domain.facts import EventFacts
@@ -123,6 +125,45 @@ def _prepare_file(path: str) -> Prepared:
     except OSError as exc:
         return Prepared(path, "", problem="input", message=f"{path}: cannot read: {exc.strerror}")
     return prepare_bytes(data, path, load_extra_schemas())
+
+
+_FIELD = re.compile(r"^(\w+)(?:\[(\d+)\])?$")
+
+
+def _as_written(issues: list[Issue], bodies: list[bytes], offset: int) -> list[Issue]:
+    """Name identifiers in rule issues as the document wrote them.
+
+    The rules work on canonical keys (GS1 Digital Link); the person fixing the input has
+    the document, which may use EPC URNs. Where an issue points at one list entry
+    (``childEPCs[3]``) or ``parentID``, its identifier and message use the original text.
+    """
+    out: list[Issue] = []
+    cache: dict[int, dict[str, Any]] = {}
+    for issue in issues:
+        m = _FIELD.match(issue.field or "")
+        idx = issue.event_index
+        if (
+            m is None
+            or idx is None
+            or issue.identifier is None
+            or not 0 <= idx - offset < len(bodies)
+        ):
+            out.append(issue)
+            continue
+        if idx not in cache:
+            cache[idx] = orjson.loads(bodies[idx - offset])["event"]
+        value = cache[idx].get(m.group(1))
+        if m.group(2) is not None and isinstance(value, list):
+            value = value[int(m.group(2))] if int(m.group(2)) < len(value) else None
+        if isinstance(value, str) and value != issue.identifier:
+            out.append(
+                replace(
+                    issue, identifier=value, message=issue.message.replace(issue.identifier, value)
+                )
+            )
+        else:
+            out.append(issue)
+    return out
 
 
 def _batches(facts: Sequence[EventFacts], limit: int) -> Iterator[list[EventFacts]]:
@@ -261,7 +302,7 @@ class Capturer:
                 if engine.apply(f, app.seq + 1, at):
                     app.append(EVENT, bodies[f.index - offset], self.actor, self.reason, at)
             if engine.issues:
-                found = engine.issues[:MAX_REPORTED_ISSUES]
+                found = _as_written(engine.issues[:MAX_REPORTED_ISSUES], bodies, offset)
                 raise _Rejected(DocumentRejected(p.name, found), found, "rule")
             result.duplicates += len(engine.changes.duplicates)
             result.recorded += len(batch) - len(engine.changes.duplicates)
