@@ -227,7 +227,7 @@ def _queries(results: dict[str, Any]) -> list[str]:
         "p99 ms runs",
     ]
     setup = [
-        f"* {ENGINE_NAMES[e]}: {d['queries']['repository']}"
+        f"* {ENGINE_NAMES[e]}: {d['queries']['repository']}; {d['queries']['statistics']}"
         for e, d in results["engines"].items()
         if d.get("queries")
     ]

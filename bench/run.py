@@ -35,7 +35,7 @@ from typing import Any
 import psycopg
 from capture_bench import BenchError, CaptureRun, display_command, run_capture
 from peer import PeerRun, index_signature, raw_insert, read_unit_rows
-from query_bench import WARMUP, run_queries
+from query_bench import WARMUP, prepare_statistics, run_queries
 from report_md import render
 from targets import DEFAULT_PG_SERVER, PgTarget, SqliteTarget, Target, pg_server, pg_version
 from workload import Workload, ensure_workload
@@ -104,6 +104,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--profile",
         action="store_true",
         help="also capture once in-process under pyinstrument and report where time goes",
+    )
+    p.add_argument(
+        "--no-analyze",
+        action="store_true",
+        help="query PostgreSQL without running ANALYZE first (as captured)",
     )
     p.add_argument("--keep-db", action="store_true", help="keep the databases afterwards")
     p.add_argument("--fail-on-miss", action="store_true", help="exit 3 when a target is missed")
@@ -273,6 +278,8 @@ def bench_queries(
         log(f"{target.engine}: capturing once (not measured) for the queries")
         run_capture(target, workload, 0)
         where = "a repository captured for the queries (capture not measured in this run)"
+    statistics_note = prepare_statistics(target.url, analyze=not args.no_analyze)
+    log(f"{target.engine}: {statistics_note}")
     runs: list[dict[str, Any]] = []
     for r in range(1, args.repeat + 1):
         log(f"{target.engine}: query run {r}/{args.repeat}")
@@ -295,6 +302,7 @@ def bench_queries(
     }
     return {
         "repository": f"{where}, `{target.display}`",
+        "statistics": statistics_note,
         "runs": runs,
         "median": median,
     }
@@ -411,6 +419,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "contents_calls": args.contents_calls,
             "history_calls": args.history_calls,
             "warmup": WARMUP,
+            "analyze": not args.no_analyze,
         },
         "machine": machine,
         "workload": workload.to_dict(),
