@@ -31,7 +31,12 @@ def _machine(results: dict[str, Any]) -> list[str]:
         ["CPU", m["cpu_model"]],
         ["cores", f"{m['cores']} ({m['usable_cores']} usable by this process)"],
         ["memory", f"{m['memory_gib']:.1f} GiB"],
-        ["load average at start", " / ".join(f"{x:.2f}" for x in m["load_average"])],
+        [
+            "load average (1/5/15 min) at start; at end",
+            " / ".join(f"{x:.2f}" for x in m["load_average"])
+            + "; "
+            + " / ".join(f"{x:.2f}" for x in m.get("load_average_end", [])),
+        ],
         ["OS", m["os"]],
         ["Python", m["python"]],
         ["SQLite", m["sqlite"]],

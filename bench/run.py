@@ -404,6 +404,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 target.drop()
                 peer_target.drop()
         engines[engine] = data
+    machine["load_average_end"] = list(os.getloadavg())
     results: dict[str, Any] = {
         "format": RESULTS_FORMAT,
         "started_at": started.isoformat(timespec="seconds"),

@@ -8,8 +8,11 @@ before (DESIGN.md principle 1; reconciliation rules R5 and R6).
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +27,6 @@ from serialvault.domain.records import EVENT, EXCEPTION, LOCATION, PRODUCT, fact
 from serialvault.errors import IntegrityFailure
 from serialvault.masterdata.model import Location, Product
 from serialvault.store import schema
-from serialvault.store.capture import BATCH_EPCS
 from serialvault.store.fingerprint import Fingerprint, fingerprint
 from serialvault.store.projector import (
     apply_exception,
@@ -85,10 +87,47 @@ def verify_chain(conn: Connection, on_progress: Callable[[int], None] | None = N
     return AuditResult(v.checked, head.seq, head.chain_hash, brk, time.perf_counter() - t0)
 
 
+#: Consecutive event records are replayed in batches of about this many body bytes
+#: (≈ the EPC batch of capture: ~60 bytes per EPC reference).
+_BATCH_BYTES = 3_000_000
+
+
+def _facts_of(bodies: list[bytes]) -> list[EventFacts]:
+    """Worker entry: the facts of a batch of ``epcis.event`` bodies (pure CPU work)."""
+    return [facts_from_body(body, i)[0] for i, body in enumerate(bodies)]
+
+
+def _segments(records: Iterator[LogRecord]) -> Iterator[list[LogRecord]]:
+    """Records grouped for replay: runs of event records, or one other record.
+
+    An error declaration stands alone, as in capture (it recomputes units from what is
+    already written). ``"errorDeclaration"`` can only occur in an event body as that
+    key: any such text inside a value would be escaped differently in JSON.
+    """
+    run: list[LogRecord] = []
+    size = 0
+    for rec in records:
+        if rec.kind != EVENT or b'"errorDeclaration"' in rec.body:
+            if run:
+                yield run
+            yield [rec]
+            run, size = [], 0
+            continue
+        run.append(rec)
+        size += len(rec.body)
+        if size >= _BATCH_BYTES:
+            yield run
+            run, size = [], 0
+    if run:
+        yield run
+
+
 def replay(
     conn: Connection,
     records: Iterator[LogRecord],
     on_progress: Callable[[int], None] | None = None,
+    *,
+    parallel: bool = True,
 ) -> int:
     """Apply log records to (empty or up-to-date) projections; returns the last seq.
 
@@ -96,19 +135,17 @@ def replay(
     their original ``seq`` and ``recorded_at``; master-data and exception records go
     through the projector functions capture uses. A record the rules now reject is an
     integrity failure: the log and the code disagree.
+
+    As in capture, the pure work (parsing bodies, canonical keys, facts) for the next
+    batch runs in a second process while this one applies the current batch.
     """
     next_id = int(conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM units").scalar_one()) + 1
-    batch: list[tuple[LogRecord, EventFacts]] = []
-    epcs = 0
     last = 0
 
-    def flush() -> None:
-        nonlocal next_id, epcs
-        if not batch:
-            return
-        facts = [f for _, f in batch]
+    def apply_events(recs: list[LogRecord], facts: list[EventFacts]) -> None:
+        nonlocal next_id
         engine = Engine(load_snapshot(conn, facts, next_id))
-        for rec, f in batch:
+        for rec, f in zip(recs, facts, strict=True):
             if not engine.apply(f, rec.seq, rec.recorded_at):
                 raise IntegrityFailure(f"replay: log record seq {rec.seq} repeats an earlier event")
             if engine.issues:
@@ -117,28 +154,52 @@ def replay(
                 )
         write_changes(conn, engine.changes)
         next_id = engine.next_id
-        batch.clear()
-        epcs = 0
 
-    for rec in records:
-        last = rec.seq
-        if rec.kind == EVENT:
-            f, _ = facts_from_body(rec.body, len(batch))
-            if f.declaration is not None:  # stands alone, as in capture
-                flush()
-            batch.append((rec, f))
-            epcs += f.epc_count + 1
-            if epcs >= BATCH_EPCS or f.declaration is not None:
-                flush()
+    def finish(recs: list[LogRecord], facts: Future[list[EventFacts]] | None) -> None:
+        nonlocal last
+        if facts is None:
+            _apply_other(conn, recs[0])
         else:
-            flush()
-            _apply_other(conn, rec)
-        if on_progress and rec.seq % 5000 == 0:
-            on_progress(rec.seq)
-    flush()
-    if on_progress:
-        on_progress(last)
+            apply_events(recs, facts.result())
+        last = recs[-1].seq
+        if on_progress:
+            on_progress(last)
+
+    with _pool(parallel) as pool:
+        pending: deque[tuple[list[LogRecord], Future[list[EventFacts]] | None]] = deque()
+        for seg in _segments(records):
+            if seg[0].kind == EVENT:
+                pending.append((seg, pool.submit(_facts_of, [r.body for r in seg])))
+            else:
+                pending.append((seg, None))
+            while len(pending) > 2:
+                finish(*pending.popleft())
+        while pending:
+            finish(*pending.popleft())
     return last
+
+
+class _InlinePool:
+    """Runs work at once in this process (tests, tiny replays, no fork)."""
+
+    def submit(
+        self, fn: Callable[[list[bytes]], list[EventFacts]], arg: list[bytes]
+    ) -> Future[list[EventFacts]]:
+        fut: Future[list[EventFacts]] = Future()
+        fut.set_result(fn(arg))
+        return fut
+
+    def __enter__(self) -> _InlinePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _pool(parallel: bool) -> ProcessPoolExecutor | _InlinePool:
+    if parallel and "fork" in mp.get_all_start_methods():
+        return ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"))
+    return _InlinePool()
 
 
 def _apply_other(conn: Connection, rec: LogRecord) -> None:
