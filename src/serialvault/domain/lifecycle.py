@@ -45,6 +45,7 @@ from typing import Any
 
 from serialvault.domain.facts import EventFacts, classify_key
 from serialvault.errors import Issue
+from serialvault.gs1.epc import canonical_key
 
 ACTIVE = "active"
 SHIPPED = "shipped"
@@ -471,8 +472,6 @@ class Engine:
 
     def _check_classes(self, f: EventFacts) -> None:
         for cls in f.quantity_classes:
-            from serialvault.gs1.epc import canonical_key
-
             try:
                 key = canonical_key(cls)
             except ValueError:
@@ -863,22 +862,25 @@ def referenced_keys(facts: Iterable[EventFacts]) -> set[str]:
     return keys
 
 
-def gtins_of(keys: Iterable[str], facts: Iterable[EventFacts]) -> set[str]:
-    """The product GTINs a batch needs master data for (units and quantity classes)."""
-    out = {g for k in keys if (g := classify_key(k)[1]) is not None}
+def gtins_of(facts: Iterable[EventFacts]) -> set[str]:
+    """The product GTINs a batch needs master data for.
+
+    Only commissioning checks master data (ObjectEvent ADD, TransformationEvent outputs,
+    and class-level quantities), so only those identifiers are looked at.
+    """
+    out: set[str] = set()
     for f in facts:
+        commissioned: tuple[str, ...] = f.outputs
+        if f.event_type == "ObjectEvent" and f.action == "ADD":
+            commissioned = f.epcs
+        for k in commissioned:
+            if k.startswith("https://id.gs1.org/01/"):
+                out.add(k[22:36])
         for cls in f.quantity_classes:
-            if "/01/" in cls or ":lgtin:" in cls or ":sgtin:" in cls:
-                from serialvault.gs1.epc import canonical_key
-
-                try:
-                    key = canonical_key(cls)
-                except ValueError:
-                    continue
-                if key.startswith("https://id.gs1.org/01/"):
-                    out.add(key[22:36])
+            try:
+                key = canonical_key(cls)
+            except ValueError:
+                continue
+            if key.startswith("https://id.gs1.org/01/"):
+                out.add(key[22:36])
     return out
-
-
-def unit_rows_by_id(units: Mapping[int, Unit]) -> list[tuple[object, ...]]:
-    return [u.row() for _, u in sorted(units.items())]

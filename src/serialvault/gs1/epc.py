@@ -1035,14 +1035,17 @@ def _gtin_ok(gtin: str) -> bool:
     return len(gtin) == 14 and _is_digits(gtin) and gs1_check_digit(gtin[:13]) == gtin[13]
 
 
+@lru_cache(maxsize=1 << 17)
 def canonical_key(uri: str) -> str:
     """The repository key of an EPC-bearing value: :func:`canonical_uri`, made fast.
 
-    Called for every EPC of every captured event. SGTIN EPC URIs and canonical SGTIN
-    Digital Links with plain serials take a fast path whose GTIN part is cached per
-    (company prefix, item reference) — a site has a few hundred GTINs but millions of
-    serials, so the serial is never cached. Everything else goes through the full
-    parser; results are identical.
+    Called for every EPC of every captured event — three times per EPC while a document
+    is prepared (validation, event hash, facts), so the last 131,072 results are kept:
+    a document of bounded size (capture batches are ~50k EPCs) is converted once.
+    SGTIN EPC URIs and canonical SGTIN Digital Links with plain serials take a fast path
+    whose GTIN part is cached per (company prefix, item reference). Everything else goes
+    through the full parser; results are identical. Invalid input raises every time
+    (exceptions are not cached).
 
     >>> canonical_key("urn:epc:id:sgtin:0614141.107346.2017")
     'https://id.gs1.org/01/10614141073464/21/2017'

@@ -16,32 +16,45 @@ _SQLITE_CHUNK = 5000
 _PG_CHUNK = 200_000
 
 
-def select_in(conn: Connection, select_sql: str, column: str, values: Iterable[Any]) -> list[Any]:
-    """Rows of ``select_sql WHERE column IN values``, in as few queries as the engine allows."""
+def select_in(
+    conn: Connection, select_sql: str, column: str, values: Iterable[Any]
+) -> list[tuple[Any, ...]]:
+    """Rows of ``select_sql WHERE column IN values``, in as few queries as the engine allows.
+
+    Runs on the driver's own cursor inside the caller's transaction: rows come back as
+    plain tuples, without a result-object per row (this is on every capture batch).
+    """
     vals = list(values)
     if not vals:
         return []
-    out: list[Any] = []
-    if conn.dialect.name == "postgresql":
-        # One text parameter split server-side: adapting a Python list element by
-        # element costs more than the query itself for tens of thousands of keys.
-        # Keys never contain U+001F (GS1 character sets and percent-encoded URIs).
-        ints = all(type(v) is int for v in vals)
-        for i in range(0, len(vals), _PG_CHUNK):
-            part = vals[i : i + _PG_CHUNK]
-            if ints:
-                param = "{" + ",".join(map(str, part)) + "}"
-                cond = f"{column} = ANY(CAST(%s AS bigint[]))"
-            else:
-                param = "\x1f".join(map(str, part))
-                cond = f"{column} = ANY(string_to_array(%s, chr(31)))"
-            out += conn.exec_driver_sql(f"{select_sql} WHERE {cond}", (param,)).all()
+    out: list[tuple[Any, ...]] = []
+    raw: Any = conn.connection.driver_connection
+    cur = raw.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            # One text parameter split server-side: adapting a Python list element by
+            # element costs more than the query itself for tens of thousands of keys.
+            # Keys never contain U+001F (GS1 character sets, percent-encoded URIs).
+            ints = all(type(v) is int for v in vals)
+            for i in range(0, len(vals), _PG_CHUNK):
+                part = vals[i : i + _PG_CHUNK]
+                if ints:
+                    param = "{" + ",".join(map(str, part)) + "}"
+                    cond = f"{column} = ANY(CAST(%s AS bigint[]))"
+                else:
+                    param = "\x1f".join(map(str, part))
+                    cond = f"{column} = ANY(string_to_array(%s, chr(31)))"
+                cur.execute(f"{select_sql} WHERE {cond}", (param,))
+                out += cur.fetchall()
+            return out
+        for i in range(0, len(vals), _SQLITE_CHUNK):
+            part = vals[i : i + _SQLITE_CHUNK]
+            marks = ",".join("?" * len(part))
+            cur.execute(f"{select_sql} WHERE {column} IN ({marks})", part)
+            out += cur.fetchall()
         return out
-    for i in range(0, len(vals), _SQLITE_CHUNK):
-        part = vals[i : i + _SQLITE_CHUNK]
-        marks = ",".join("?" * len(part))
-        out += conn.exec_driver_sql(f"{select_sql} WHERE {column} IN ({marks})", tuple(part)).all()
-    return out
+    finally:
+        cur.close()
 
 
 def bulk_insert(conn: Connection, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:

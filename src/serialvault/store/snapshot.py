@@ -95,7 +95,7 @@ def load_snapshot(
         if u.parent_id is not None:
             children.setdefault(u.parent_id, set()).add(u.id)
 
-    gtins = gtins_of(keys, facts) | set(extra_products)
+    gtins = gtins_of(facts) | set(extra_products)
     products = {r[0] for r in select_in(conn, "SELECT gtin FROM products", "gtin", gtins)}
 
     lot_keys = {
