@@ -60,6 +60,9 @@ class CaptureRun:
     sgtin: int
     sscc: int
     peak_rss_kib: int
+    tree_peak_rss_kib: int
+    tree_peak_pss_kib: int
+    processes: int
     user_s: float
     sys_s: float
     db_bytes: int
@@ -70,6 +73,12 @@ class CaptureRun:
     def units(self) -> int:
         return self.sgtin + self.sscc
 
+    @property
+    def peak_memory_kib(self) -> int:
+        """The capture's peak memory, conservatively: the larger of the exact peak of its
+        largest process and the sampled peak RSS summed over all its processes."""
+        return max(self.peak_rss_kib, self.tree_peak_rss_kib)
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.update(
@@ -77,7 +86,10 @@ class CaptureRun:
             units_per_s=self.units / self.wall_s,
             epcs_per_s=self.epc_references / self.wall_s,
             events_per_s=self.events / self.wall_s,
-            peak_rss_mib=self.peak_rss_kib / 1024,
+            peak_rss_mib=self.peak_memory_kib / 1024,
+            largest_process_rss_mib=self.peak_rss_kib / 1024,
+            tree_rss_mib=self.tree_peak_rss_kib / 1024,
+            tree_pss_mib=self.tree_peak_pss_kib / 1024,
             db_mib=self.db_bytes / 2**20,
             cpu_s=self.user_s + self.sys_s,
         )
@@ -176,6 +188,9 @@ def run_capture(target: Target, workload: Workload, run: int) -> CaptureRun:
         sgtin=kinds.get("sgtin", 0),
         sscc=kinds.get("sscc", 0),
         peak_rss_kib=int(stats["maxrss_kib"]),
+        tree_peak_rss_kib=int(stats["tree_peak_rss_kib"]),
+        tree_peak_pss_kib=int(stats["tree_peak_pss_kib"]),
+        processes=int(stats["tree_peak_processes"]),
         user_s=float(stats["user_s"]),
         sys_s=float(stats["sys_s"]),
         db_bytes=target.size_bytes(),

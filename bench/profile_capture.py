@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import time
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +49,30 @@ def _walk(frame: Any) -> list[Any]:
     return out
 
 
-def _passthrough(frame: Any) -> tuple[Any, list[Any]]:
+@dataclass(slots=True)
+class _Node:
+    """A call-tree node merged by label: one per function and caller path."""
+
+    time: float = 0.0
+    children: dict[str, _Node] = field(default_factory=dict)
+
+
+def _merge(into: _Node, frame: Any) -> None:
+    into.time += float(frame.time)
+    for child in frame.children:
+        if not child.is_synthetic:
+            _merge(into.children.setdefault(_label(child), _Node()), child)
+
+
+def _passthrough(label: str, node: _Node) -> tuple[_Node, list[str]]:
     """Follow wrappers (one callee taking >= 90 % of the time) down to real work."""
-    chain = [frame]
+    chain = [label]
     while True:
-        big = [c for c in frame.children if not c.is_synthetic and c.time >= 0.9 * frame.time]
-        if len(big) != 1 or not big[0].children:
-            return frame, chain
-        frame = big[0]
-        chain.append(frame)
+        big = [(k, c) for k, c in node.children.items() if c.time >= 0.9 * node.time]
+        if len(big) != 1 or not big[0][1].children:
+            return node, chain
+        label, node = big[0]
+        chain.append(label)
 
 
 def profile_capture(
@@ -84,39 +100,32 @@ def profile_capture(
 
     session = profiler.last_session
     root = session.root_frame() if session is not None else None
-    steps: dict[tuple[int, str], float] = defaultdict(float)
+    steps = _Node()
     leaves: dict[str, float] = defaultdict(float)
     sampled = float(root.time) if root is not None else 0.0
     for f in _walk(root) if root is not None else []:
         if f.is_synthetic:  # pyinstrument's "[self]" pseudo-frames, counted in their parent
             continue
         leaves[_label(f)] += float(f.total_self_time)
-        if f.function not in _ENTRY_POINTS:
-            continue
-        for child in f.children:
-            if child.is_synthetic or child.function in _ENTRY_POINTS:
-                continue
-            inner, chain = _passthrough(child)
-            step = " → ".join(_label(c) for c in chain)
-            steps[(1, step)] += float(child.time)
-            for grandchild in inner.children:
-                if not grandchild.is_synthetic:
-                    steps[(2, f"{step} › {_label(grandchild)}")] += float(grandchild.time)
+        if f.function in _ENTRY_POINTS:
+            for child in f.children:
+                if not child.is_synthetic and child.function not in _ENTRY_POINTS:
+                    _merge(steps.children.setdefault(_label(child), _Node()), child)
 
     def share(v: float) -> float:
         return v / sampled if sampled else 0.0
 
     by_step: list[dict[str, Any]] = []
-    for (level, where), seconds in sorted(steps.items(), key=lambda kv: -kv[1]):
-        if level == 1:
-            by_step.append({"where": where, "seconds": seconds, "share": share(seconds)})
-            subs = [
-                (w.split(" › ", 1)[1], v)
-                for (lv, w), v in steps.items()
-                if lv == 2 and w.startswith(where + " › ") and share(v) >= min_share
-            ]
-            for sub, v in sorted(subs, key=lambda kv: -kv[1]):
-                by_step.append({"where": f"  › {sub}", "seconds": v, "share": share(v)})
+    for label, node in sorted(steps.children.items(), key=lambda kv: -kv[1].time):
+        inner, chain = _passthrough(label, node)
+        by_step.append(
+            {"where": " → ".join(chain), "seconds": node.time, "share": share(node.time)}
+        )
+        for sub, child in sorted(inner.children.items(), key=lambda kv: -kv[1].time):
+            if share(child.time) >= min_share:
+                by_step.append(
+                    {"where": f"  › {sub}", "seconds": child.time, "share": share(child.time)}
+                )
     top_self = sorted(leaves.items(), key=lambda kv: -kv[1])[:top]
     return {
         "engine": target.engine,

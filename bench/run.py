@@ -48,8 +48,12 @@ PROJECT_ROOT = BENCH_DIR.parent
 ENGINES = ("sqlite", "postgresql")
 SECTIONS = ("capture", "queries", "memory")
 RSS_METHOD = (
-    "`ru_maxrss` of `getrusage(RUSAGE_CHILDREN)` in a fresh wrapper process per run"
-    " (`bench/rusage_run.py`), whose only child is the capture command"
+    "`bench/rusage_run.py`, a fresh wrapper process per run whose only child is the capture"
+    " command: the exact peak of the largest process is `ru_maxrss` of"
+    " `getrusage(RUSAGE_CHILDREN)`; the process-tree sums are sampled every 0.1 s from"
+    " `/proc/<pid>/smaps_rollup` (RSS sum counts pages shared with a forked worker in each"
+    " process; PSS splits them). Peak = the larger of the exact largest-process peak and"
+    " the tree RSS sum"
 )
 
 
@@ -216,7 +220,7 @@ def bench_capture(
         log(
             f"{target.engine}: capture run {r}: {run.wall_s:.2f} s,"
             f" {run.epc_references / run.wall_s:,.0f} EPC refs/s,"
-            f" peak RSS {run.peak_rss_kib / 1024:,.0f} MiB"
+            f" peak RSS {run.peak_memory_kib / 1024:,.0f} MiB ({run.processes} processes)"
         )
         runs.append(run)
         if not with_peer:
@@ -244,6 +248,9 @@ def bench_capture(
                 "epcs_per_s",
                 "events_per_s",
                 "peak_rss_mib",
+                "largest_process_rss_mib",
+                "tree_rss_mib",
+                "tree_pss_mib",
                 "cpu_s",
                 "library_s",
                 "init_s",

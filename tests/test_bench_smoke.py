@@ -70,7 +70,17 @@ def _results(out: Path) -> dict[str, Any]:
 def _check_engine(data: dict[str, Any], workload: dict[str, Any]) -> None:
     cap = data["capture"]
     (run,) = cap["runs"]
-    for key in ("wall_s", "units_per_s", "epcs_per_s", "events_per_s", "peak_rss_mib", "cpu_s"):
+    for key in (
+        "wall_s",
+        "units_per_s",
+        "epcs_per_s",
+        "events_per_s",
+        "peak_rss_mib",
+        "largest_process_rss_mib",
+        "tree_rss_mib",
+        "tree_pss_mib",
+        "cpu_s",
+    ):
         assert cap["median"][key] > 0, key
         assert run[key] == cap["median"][key], key  # one run: the median is that run
     # Units counted in the repository match what the generator made.
@@ -79,6 +89,8 @@ def _check_engine(data: dict[str, Any], workload: dict[str, Any]) -> None:
     assert run["epc_references"] == workload["epc_references"]
     assert run["events"] == workload["events"] == run["recorded"]
     assert run["peak_rss_mib"] < 4096
+    assert run["tree_pss_mib"] <= run["tree_rss_mib"]  # PSS splits what RSS counts whole
+    assert run["processes"] >= 1
 
     peer = data["peer"]
     assert peer["rows"] == run["units"]  # sgtin + sscc; the demo site has no 'other' ids
@@ -121,7 +133,7 @@ def test_bench_smoke_sqlite(tmp_path: Path) -> None:
     # Every median in the capture, memory, peer and query tables is a positive number.
     for heading, column in (
         ("## Capture", 2),
-        ("## Memory", 1),
+        ("## Memory", 2),
         ("## Peer: raw bulk insert of the same unit rows", 4),
         ("## Queries", 5),
         ("## Queries", 6),

@@ -134,7 +134,14 @@ def test_capture_commissions_packs_ships_and_records_lot(repo: Repository) -> No
     assert state(repo, case)["status"] == "shipped"
     with repo.read() as conn:
         contents = queries.contents(conn, b.dl(pallet))
-        assert [r["depth"] for r in contents] == [1] + [2] * 5
+        assert [r[0] for r in contents.rows] == [1] + [2] * 5
+        assert contents.rows[0][1:] == (b.dl(case), "sscc", b.dl(pallet))
+        assert {r[1] for r in contents.rows[1:]} == {b.dl(u) for u in units}
+        assert all(r[3] == b.dl(case) for r in contents.rows[1:])
+        detail = queries.contents_detail(conn, b.dl(pallet))
+        assert [d["status"] for d in detail] == ["shipped"] * 6
+        assert {d["lot"] for d in detail[1:]} == {"L42"}
+        assert len(queries.contents(conn, b.dl(pallet), max_depth=1)) == 1
         anc = queries.ancestors(conn, b.dl(units[0]))
         assert [a["key"] for a in anc] == [b.dl(case), b.dl(pallet)]
         hist = queries.unit_history(conn, b.dl(units[0]))

@@ -64,7 +64,7 @@ def contents(
         key = queries.resolve_key(epc)
         repo = open_repo(db)
         with repo.read() as conn:
-            rows = queries.contents(conn, key, depth)
+            rows = queries.contents_detail(conn, key, depth)
         groups: dict[tuple[int, str, str], int] = {}
         for r in rows:
             g = (r["depth"], r["kind"], r["status"] or "-")

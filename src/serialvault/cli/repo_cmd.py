@@ -146,6 +146,8 @@ def capture(
                     for w in res.warnings:
                         err.print(f"[yellow]warning:[/] {w}")
                 bar.advance(task)
+    if results:
+        repo.refresh_statistics()
     if json_out:
         print_json({"captured": results, "rejected": failures})
     elif len(inputs) > 1:

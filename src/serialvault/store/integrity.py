@@ -269,4 +269,5 @@ def rebuild(
             actor,
             reason,
         )
+    repo.refresh_statistics()
     return RebuildResult(before, after, last, time.perf_counter() - t0, rec.seq)

@@ -22,6 +22,7 @@ from serialvault.epcis.vocab import normalize_bizstep, normalize_disposition
 from serialvault.errors import IdentifierError, NotFound, ValidationError
 from serialvault.gs1.epc import canonical_key
 from serialvault.store import schema
+from serialvault.store.bulk import select_in
 from serialvault.timefmt import normalize_timestamp
 
 _UNIT_FIELDS = (
@@ -143,25 +144,94 @@ def unit_history(conn: Connection, key: str) -> list[dict[str, Any]]:
     return [dict(zip(_HISTORY_COLS, r, strict=True)) for r in rows]
 
 
-_CONTENTS_SQL = (
-    "WITH RECURSIVE tree(id, depth) AS ("
-    " SELECT id, 0 FROM units WHERE key = {p}"
-    " UNION ALL SELECT u.id, t.depth + 1 FROM units u JOIN tree t ON u.parent_id = t.id"
-    "{limit})"
-    " SELECT t.depth, u.key, u.kind, u.gtin, u.status, u.lot, u.expiry, p.key"
-    " FROM tree t JOIN units u ON u.id = t.id LEFT JOIN units p ON p.id = u.parent_id"
-    " WHERE t.depth > 0 ORDER BY t.depth, u.key"
-)
-_CONTENT_COLS = ("depth", "key", "kind", "gtin", "status", "lot", "expiry", "parent")
+@dataclass(slots=True)
+class Contents:
+    """What a container holds, at any depth.
+
+    ``rows`` are tuples ``(depth, key, kind, parent)`` — depth 1 is directly inside —
+    in level order and, within a level, in commissioning order. Tuples rather than dicts
+    because a pallet holds thousands of units and this query has a latency budget;
+    :meth:`as_dicts` gives the keyed form.
+    """
+
+    container: str
+    rows: list[tuple[int, str, str, str]]
+    columns: tuple[str, ...] = ("depth", "key", "kind", "parent")
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, r, strict=True)) for r in self.rows]
+
+    def keys(self) -> list[str]:
+        return [r[1] for r in self.rows]
 
 
-def contents(conn: Connection, key: str, max_depth: int | None = None) -> list[dict[str, Any]]:
-    """Everything inside a container, at any depth (or down to ``max_depth``)."""
-    _unit_id(conn, key)
-    p = _param(conn)
-    limit = f" WHERE t.depth < {int(max_depth)}" if max_depth is not None else ""
-    rows = conn.exec_driver_sql(_CONTENTS_SQL.format(p=p, limit=limit), (key,)).all()
-    return [dict(zip(_CONTENT_COLS, r, strict=True)) for r in rows]
+_LEVEL_SQL = "SELECT id, key, parent_id FROM units"
+
+
+def _kind_of(key: str) -> str:
+    return classify_key(key)[0]
+
+
+def contents(conn: Connection, key: str, max_depth: int | None = None) -> Contents:
+    """Everything inside a container, at any depth (or down to ``max_depth``).
+
+    One query per level of the hierarchy (``parent_id IN`` the previous level), answered
+    from the covering index ``(parent_id, key)`` alone: a pallet is three index range
+    scans however many units it holds. (A recursive CTE was measured slower: it probes
+    the index once per row through a queue.)
+    """
+    root = _unit_id(conn, key)
+    names: dict[int, str] = {root: key}
+    rows: list[tuple[int, str, str, str]] = []
+    frontier = [root]
+    depth = 0
+    while frontier and (max_depth is None or depth < max_depth):
+        depth += 1
+        found = sorted(
+            select_in(conn, "SELECT id, key, parent_id FROM units", "parent_id", frontier)
+        )
+        frontier = []
+        for uid, ukey, parent_id in found:
+            names[uid] = ukey
+            frontier.append(uid)
+            rows.append((depth, ukey, _kind_of(ukey), names[parent_id]))
+    return Contents(key, rows)
+
+
+_DETAIL_COLS = ("key", "gtin", "status", "disposition", "lot", "expiry")
+
+
+def contents_detail(
+    conn: Connection, key: str, max_depth: int | None = None
+) -> list[dict[str, Any]]:
+    """:func:`contents` with each identifier's current state (GTIN, status, lot, expiry)."""
+    found = contents(conn, key, max_depth)
+    state = {
+        r[0]: r
+        for r in select_in(
+            conn, f"SELECT {', '.join(_DETAIL_COLS)} FROM units", "key", found.keys()
+        )
+    }
+    out = []
+    for depth, ukey, kind, parent in found.rows:
+        s = state[ukey]
+        out.append(
+            {
+                "depth": depth,
+                "key": ukey,
+                "kind": kind,
+                "gtin": s[1],
+                "status": s[2],
+                "disposition": s[3],
+                "lot": s[4],
+                "expiry": s[5],
+                "parent": parent,
+            }
+        )
+    return out
 
 
 _ANCESTORS_SQL = (
@@ -295,8 +365,6 @@ def query_events(conn: Connection, q: EventQuery) -> list[dict[str, Any]]:
 
 def event_bodies(conn: Connection, seqs: Sequence[int]) -> dict[int, dict[str, Any]]:
     """The stored event bodies (as received) for ``seqs``."""
-    from serialvault.store.bulk import select_in
-
     out: dict[int, dict[str, Any]] = {}
     for seq, body in select_in(conn, "SELECT seq, body FROM log", "seq", seqs):
         out[int(seq)] = orjson.loads(body)

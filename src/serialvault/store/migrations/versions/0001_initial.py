@@ -50,7 +50,7 @@ def upgrade() -> None:
         sa.Column("last_seq", Id, nullable=False),
         sa.Column("last_event_time", T),
     )
-    op.create_index("ix_units_parent", "units", ["parent_id"])
+    op.create_index("ix_units_parent", "units", ["parent_id", "key"])
     op.create_table(
         "events",
         sa.Column("seq", Id, primary_key=True, autoincrement=False),
