@@ -79,6 +79,9 @@ class Unit:
     commissioned_seq: int | None = None
     last_seq: int = 0
     last_event_time: str | None = None
+    #: 1 once anything has been packed into it (never reset): lets the contents query
+    #: stop at leaves without probing the index for children that cannot exist.
+    is_container: int = 0
 
     @property
     def tracked(self) -> bool:
@@ -106,6 +109,7 @@ _UNIT_ROW = attrgetter(
     "commissioned_seq",
     "last_seq",
     "last_event_time",
+    "is_container",
 )
 #: the mutable columns followed by the id, for UPDATE … WHERE id = ?
 UNIT_UPDATE_ROW = attrgetter(
@@ -119,6 +123,7 @@ UNIT_UPDATE_ROW = attrgetter(
     "commissioned_seq",
     "last_seq",
     "last_event_time",
+    "is_container",
     "id",
 )
 
@@ -320,6 +325,7 @@ class Engine:
         child.parent_id = parent.id if parent is not None else None
         if parent is not None:
             self.children.setdefault(parent.id, set()).add(child.id)
+            parent.is_container = 1
 
     # ------------------------------------------------------------------ entry
     def apply(self, f: EventFacts, seq: int, record_time: str) -> bool:
@@ -592,6 +598,7 @@ class Engine:
         self._apply_place(parent, f)
         self._touch(parent, seq, "parent", f)
         pid = parent.id
+        parent.is_container = 1
         siblings = self.children.setdefault(pid, set())
         units = self.units
         disposition, location, read_point = f.disposition, f.biz_location, f.read_point

@@ -30,6 +30,7 @@ _UNIT_MUTABLE = [
     "commissioned_seq",
     "last_seq",
     "last_event_time",
+    "is_container",
 ]
 
 

@@ -78,12 +78,14 @@ units = Table(
     Column("commissioned_seq", Id),
     Column("last_seq", Id, nullable=False),
     Column("last_event_time", Text),
+    # 1 once anything has been packed into it (never reset).
+    Column("is_container", Integer, nullable=False),
 )  # Current state of every identifier (projection).
 # Only the indexes point queries need: every extra index costs on each of the millions of
 # row writes capture makes; aggregate counts (per GTIN, lot, status) scan the table.
-# (parent_id, key) covers the contents query: a pallet's contents are read from the
-# index alone, without visiting 4,800 table rows.
-Index("ix_units_parent", units.c.parent_id, units.c.key)
+# (parent_id, key, is_container) covers the contents query: a pallet's contents are read
+# from the index alone, level by level, stopping at leaves.
+Index("ix_units_parent", units.c.parent_id, units.c.key, units.c.is_container)
 
 events = Table(
     "events",
