@@ -633,9 +633,16 @@ def _outcome(convert: Callable[[str], str], uri: str) -> tuple[str, str]:
 
 
 def test_canonical_key_caches_gtins_not_serials() -> None:
+    """The GTIN part is cached per GTIN; whole results only in a bounded LRU."""
+    canonical_key.cache_clear()
     epc._sgtin_head.cache_clear()
     for n in range(500):
         canonical_key(f"urn:epc:id:sgtin:0614141.107346.{n}")
     info = epc._sgtin_head.cache_info()
     assert info.currsize == 1
     assert info.hits == 499
+    outer = canonical_key.cache_info()
+    assert outer.maxsize == 1 << 17
+    assert outer.currsize == 500
+    canonical_key("urn:epc:id:sgtin:0614141.107346.7")
+    assert canonical_key.cache_info().hits == outer.hits + 1
