@@ -75,7 +75,6 @@ class Unit:
     lot: str | None = None
     expiry: str | None = None
     biz_location: str | None = None
-    read_point: str | None = None
     commissioned_seq: int | None = None
     last_seq: int = 0
     last_event_time: str | None = None
@@ -105,7 +104,6 @@ _UNIT_ROW = attrgetter(
     "lot",
     "expiry",
     "biz_location",
-    "read_point",
     "commissioned_seq",
     "last_seq",
     "last_event_time",
@@ -119,7 +117,6 @@ UNIT_UPDATE_ROW = attrgetter(
     "lot",
     "expiry",
     "biz_location",
-    "read_point",
     "commissioned_seq",
     "last_seq",
     "last_event_time",
@@ -263,8 +260,6 @@ class Engine:
             u.disposition = f.disposition
         if f.biz_location is not None:
             u.biz_location = f.biz_location
-        if f.read_point is not None:
-            u.read_point = f.read_point
 
     def _usable(self, key: str, fld: str, *, allow_shipped: bool = True) -> Unit | None:
         """The tracked unit behind ``key`` if it may take part in an event, else an issue."""
@@ -439,7 +434,6 @@ class Engine:
             u.status = ACTIVE
             u.disposition = f.disposition
             u.biz_location = f.biz_location
-            u.read_point = f.read_point
             if kind == "sgtin":
                 u.lot, u.expiry = f.lot, f.expiry
             u.commissioned_seq = seq
@@ -520,11 +514,28 @@ class Engine:
             self._set_status_tree(u, ACTIVE, f, seq)
 
     def _set_status_tree(self, u: Unit, status: str, f: EventFacts, seq: int) -> None:
+        """Give ``u`` and everything inside it ``status`` (shipping, receiving a pallet).
+
+        Thousands of units per pallet: the per-descendant work of ``_touch`` and
+        ``_apply_place`` is inlined here.
+        """
         u.status = status
+        disposition, location, when = f.disposition, f.biz_location, f.event_time
+        new, dirty, epcs, histories = self._new, self._dirty, self._epcs, self._histories
         for d in self._descendants(u):
             d.status = status
-            self._apply_place(d, f)
-            self._touch(d, seq, "via", f)
+            if disposition is not None:
+                d.disposition = disposition
+            if location is not None:
+                d.biz_location = location
+            d.last_seq = seq
+            d.last_event_time = when
+            uid = d.id
+            if uid not in new:
+                dirty[uid] = d
+            epcs.append((uid, seq, "via"))
+            if histories and uid in histories:
+                histories[uid].append(HistoryItem(seq, "via", f, None))
 
     def _decommission(self, u: Unit, f: EventFacts, seq: int, role: str) -> None:
         destroy = f.disposition in _DESTROY_DISPOSITIONS or f.biz_step in _DESTROY_STEPS
@@ -601,7 +612,7 @@ class Engine:
         parent.is_container = 1
         siblings = self.children.setdefault(pid, set())
         units = self.units
-        disposition, location, read_point = f.disposition, f.biz_location, f.read_point
+        disposition, location = f.disposition, f.biz_location
         seen: set[str] = set()
         for i, key in enumerate(f.children):
             if key in seen:
@@ -638,8 +649,6 @@ class Engine:
                 child.disposition = disposition
             if location is not None:
                 child.biz_location = location
-            if read_point is not None:
-                child.read_point = read_point
             self._touch(child, seq, "child", f)
 
     def _unpack(self, parent: Unit, f: EventFacts, seq: int) -> None:
@@ -765,7 +774,6 @@ class Engine:
                 "lot",
                 "expiry",
                 "biz_location",
-                "read_point",
                 "commissioned_seq",
                 "last_seq",
                 "last_event_time",

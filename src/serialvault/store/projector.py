@@ -26,7 +26,6 @@ _UNIT_MUTABLE = [
     "lot",
     "expiry",
     "biz_location",
-    "read_point",
     "commissioned_seq",
     "last_seq",
     "last_event_time",

@@ -34,7 +34,6 @@ _UNIT_FIELDS = (
     "lot",
     "expiry",
     "biz_location",
-    "read_point",
     "commissioned_seq",
     "last_seq",
     "last_event_time",

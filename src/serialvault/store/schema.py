@@ -73,8 +73,9 @@ units = Table(
     Column("parent_id", Id),
     Column("lot", Text),
     Column("expiry", Text),
+    # where the unit is (the bizLocation of its latest event); read points stay with
+    # the events
     Column("biz_location", Text),
-    Column("read_point", Text),
     Column("commissioned_seq", Id),
     Column("last_seq", Id, nullable=False),
     Column("last_event_time", Text),

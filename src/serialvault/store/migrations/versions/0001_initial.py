@@ -45,7 +45,7 @@ def upgrade() -> None:
         sa.Column("kind", T, nullable=False),
         *(sa.Column(n, T) for n in ("gtin", "status", "disposition")),
         sa.Column("parent_id", Id),
-        *(sa.Column(n, T) for n in ("lot", "expiry", "biz_location", "read_point")),
+        *(sa.Column(n, T) for n in ("lot", "expiry", "biz_location")),
         sa.Column("commissioned_seq", Id),
         sa.Column("last_seq", Id, nullable=False),
         sa.Column("last_event_time", T),
