@@ -217,6 +217,18 @@ def test_changed_master_data_in_a_document_is_rejected(repo: Repository) -> None
 
 # --------------------------------------------------------------------------- lifecycle
 
+#: every way an event can use unit U1 (packing into container 9)
+USES = pytest.mark.parametrize(
+    "make",
+    [
+        lambda: b.observe([b.sgtin("U1")]),
+        lambda: b.ship([b.sgtin("U1")]),
+        lambda: b.decommission([b.sgtin("U1")]),
+        lambda: b.pack(b.sscc(9), [b.sgtin("U1")]),
+    ],
+    ids=["observe", "ship", "decommission", "pack"],
+)
+
 
 def test_commissioned_once(repo: Repository) -> None:
     setup_products(repo)
@@ -247,32 +259,14 @@ def test_duplicate_epc_in_one_event(repo: Repository) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: b.observe([b.sgtin("U1")]),
-        lambda: b.ship([b.sgtin("U1")]),
-        lambda: b.decommission([b.sgtin("U1")]),
-        lambda: b.pack(b.sscc(9), [b.sgtin("U1")]),
-    ],
-    ids=["observe", "ship", "decommission", "pack"],
-)
+@USES
 def test_nothing_happens_to_an_uncommissioned_unit(repo: Repository, make: Any) -> None:
     setup_products(repo)
     capture(repo, b.commission_containers([b.sscc(9)]))
     assert_rejected(repo, make(), code="not-commissioned", text="has not been commissioned")
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: b.observe([b.sgtin("U1")]),
-        lambda: b.ship([b.sgtin("U1")]),
-        lambda: b.decommission([b.sgtin("U1")]),
-        lambda: b.pack(b.sscc(9), [b.sgtin("U1")]),
-    ],
-    ids=["observe", "ship", "decommission", "pack"],
-)
+@USES
 def test_nothing_happens_to_a_decommissioned_unit(repo: Repository, make: Any) -> None:
     setup_products(repo)
     capture(

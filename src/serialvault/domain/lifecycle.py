@@ -92,12 +92,8 @@ class Unit:
         return row
 
 
-#: C-level attribute getter: builds the row tuple without a Python frame per unit.
-_UNIT_ROW = attrgetter(
-    "id",
-    "key",
-    "kind",
-    "gtin",
+#: Columns of a unit that events change (all but id, key, kind, gtin), in schema order.
+UNIT_MUTABLE = (
     "status",
     "disposition",
     "parent_id",
@@ -109,20 +105,10 @@ _UNIT_ROW = attrgetter(
     "last_event_time",
     "is_container",
 )
+#: C-level attribute getters: build row tuples without a Python frame per unit.
+_UNIT_ROW = attrgetter("id", "key", "kind", "gtin", *UNIT_MUTABLE)
 #: the mutable columns followed by the id, for UPDATE … WHERE id = ?
-UNIT_UPDATE_ROW = attrgetter(
-    "status",
-    "disposition",
-    "parent_id",
-    "lot",
-    "expiry",
-    "biz_location",
-    "commissioned_seq",
-    "last_seq",
-    "last_event_time",
-    "is_container",
-    "id",
-)
+UNIT_UPDATE_ROW = attrgetter(*UNIT_MUTABLE, "id")
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,23 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from serialvault.canonical import canonical_json
-from serialvault.domain.lifecycle import UNIT_UPDATE_ROW, Changes
+from serialvault.domain.lifecycle import UNIT_MUTABLE, UNIT_UPDATE_ROW, Changes
 from serialvault.masterdata.model import Location, Product
 from serialvault.store import schema
 from serialvault.store.bulk import bulk_insert, bulk_update, select_in
-
-_UNIT_MUTABLE = [
-    "status",
-    "disposition",
-    "parent_id",
-    "lot",
-    "expiry",
-    "biz_location",
-    "commissioned_seq",
-    "last_seq",
-    "last_event_time",
-    "is_container",
-]
 
 
 def write_changes(conn: Connection, changes: Changes) -> None:
@@ -42,7 +29,7 @@ def write_changes(conn: Connection, changes: Changes) -> None:
         conn,
         schema.units,
         "id",
-        _UNIT_MUTABLE,
+        list(UNIT_MUTABLE),
         [UNIT_UPDATE_ROW(u) for k, u in sorted(dirty.items()) if k not in new],
     )
     bulk_insert(
