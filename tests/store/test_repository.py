@@ -586,3 +586,14 @@ def test_fingerprint_changes_when_a_projection_row_changes(repo: Repository) -> 
     assert "units" in res.to_dict()["tables_differing"]
     with repo.read() as conn:
         assert fingerprint(conn).value == fp1.value
+
+
+def test_contents_kinds_agree_with_classify_key(repo: Repository) -> None:
+    from serialvault.domain.facts import classify_key
+
+    setup_products(repo)
+    units, case = [b.sgtin(f"KC{i}") for i in range(3)], b.sscc(31)
+    capture(repo, b.commission(units), b.commission_containers([case]), b.pack(case, units))
+    with repo.read() as conn:
+        rows = queries.contents(conn, b.dl(case)).rows
+    assert [(r[2], classify_key(r[1])[0]) for r in rows] == [("sgtin", "sgtin")] * 3
