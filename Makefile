@@ -33,6 +33,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/micro.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) serialvault.db .pytest_cache .mypy_cache .ruff_cache

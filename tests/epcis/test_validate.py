@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from typing import Any
 
 import jsonschema_rs
@@ -833,7 +832,8 @@ def test_offset_problem_ignores_malformed_offsets() -> None:
 # --------------------------------------------------------------------------- speed
 
 
-def test_100k_epcs_validate_well_under_a_second() -> None:
+def test_100k_epcs_validate_cleanly() -> None:
+    """A large valid document has no issue (its speed is measured in bench/micro.py)."""
     events = [
         object_event(
             action="ADD",
@@ -846,12 +846,7 @@ def test_100k_epcs_validate_well_under_a_second() -> None:
         for e in range(1000)
     ]
     doc = document(*events)
-    validate_document(doc)  # warm up (schema compiled once per process)
-    start = time.perf_counter()
-    found = validate_document(doc)
-    elapsed = time.perf_counter() - start
-    assert found == []
-    assert elapsed < 1.0, f"{elapsed:.3f} s for 100,000 EPCs"
+    assert validate_document(doc) == []
 
 
 # --------------------------------------------------------------------------- robustness

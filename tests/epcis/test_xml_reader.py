@@ -10,7 +10,6 @@ content genuinely differs. Unit part: every mapping rule on small inline documen
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -1126,11 +1125,9 @@ def _big_document(events: int, epcs_per_event: int) -> bytes:
     return "".join(parts).encode()
 
 
-def test_100k_epcs_read_in_about_a_second() -> None:
+def test_100k_epcs_are_read_in_order() -> None:
+    """A large document reads completely (its speed is measured in bench/micro.py)."""
     data = _big_document(1000, 100)
-    start = time.perf_counter()
     doc = read_xml(data, "big.xml")
-    elapsed = time.perf_counter() - start
     assert sum(len(e["epcList"]) for e in doc.events) == 100_000
     assert doc.events[-1]["epcList"][-1] == "urn:epc:id:sgtin:0614141.107346.99999"
-    assert elapsed < 2.0, f"reading 100k EPCs took {elapsed:.2f} s"
