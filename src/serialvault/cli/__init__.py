@@ -1,1 +1,3 @@
-"""cli"""
+"""The ``serialvault`` command line (typer + rich): one module per command group; every
+command opens what it needs and calls one library function.
+"""

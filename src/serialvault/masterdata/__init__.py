@@ -1,1 +1,1 @@
-"""masterdata"""
+"""Product and location master data, and reading it from EPCIS document headers (pure)."""
