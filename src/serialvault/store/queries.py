@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 import sqlalchemy as sa
@@ -19,7 +19,8 @@ from sqlalchemy.engine import Connection
 
 from serialvault.domain.facts import classify_key
 from serialvault.epcis.vocab import normalize_bizstep, normalize_disposition
-from serialvault.errors import IdentifierError, NotFound, ValidationError
+from serialvault.errors import NotFound, ValidationError
+from serialvault.gs1.convert import element_string_to_digital_link
 from serialvault.gs1.epc import canonical_key
 from serialvault.store import schema
 from serialvault.store.bulk import select_in
@@ -48,21 +49,8 @@ def resolve_key(text: str) -> str:
     """
     value = text.strip()
     if ":" not in value:
-        from datetime import UTC, datetime
-
-        from serialvault.gs1.element_string import parse_element_string
-
-        es = parse_element_string(value, reference_year=datetime.now(UTC).year)
-        if es.sscc is not None:
-            return canonical_key(f"https://id.gs1.org/00/{es.sscc.value}")
-        if es.gtin is not None and es.serial is not None:
-            return canonical_key(
-                f"https://id.gs1.org/01/{es.gtin.gtin14}/21/{quote(es.serial, safe='')}"
-            )
-        raise IdentifierError(
-            f"{text!r} identifies no serialised unit or logistic unit (needs AI 01 with 21,"
-            " or AI 00)"
-        )
+        year = datetime.now(UTC).year
+        return canonical_key(element_string_to_digital_link(value, reference_year=year))
     return canonical_key(value)
 
 
