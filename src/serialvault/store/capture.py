@@ -281,7 +281,7 @@ class Capturer:
     # ------------------------------------------------------------------ pipeline
     def _apply(self, p: Prepared) -> CaptureResult:
         result = CaptureResult(document=p.name, sha256=p.sha256, events=p.events)
-        self.repo.refresh_statistics()
+        self.repo.refresh_statistics(("units",), threshold=1.0)
         with self.repo.write() as (conn, app):
             md = self._master_data(conn, app, p.products, p.locations, p.source, result)
             if md:
@@ -339,7 +339,7 @@ class Capturer:
         result = CaptureResult(document=name, sha256=sha, events=skeleton.event_count)
         try:
             head = prepare_document(skeleton.document([]), sha, self.extra_schemas)
-            self.repo.refresh_statistics()
+            self.repo.refresh_statistics(("units",), threshold=1.0)
             if head.problem is not None:
                 raise _Rejected(DocumentInvalid(name, head.issues), head.issues, "validation")
             with self.repo.write() as (conn, app):
