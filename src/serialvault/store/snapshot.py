@@ -56,7 +56,9 @@ def load_snapshot(
         units[u.key] = u
         by_id[u.id] = u
 
-    # Complete subtrees below every named identifier, level by level.
+    # Complete subtrees below every named identifier, level by level. Only containers
+    # (``is_container``) can have children: the others' (empty) subtrees are complete
+    # without asking — a pallet's 4,800 units are never probed for children.
     children: dict[int, set[int]] = {}
     complete: set[int] = set()
     frontier = list(by_id)
@@ -65,7 +67,8 @@ def load_snapshot(
         for uid in frontier:
             children.setdefault(uid, set())
         nxt: list[int] = []
-        for row in select_in(conn, sel, "parent_id", frontier):
+        parents = [uid for uid in frontier if by_id[uid].is_container]
+        for row in select_in(conn, sel, "parent_id", parents):
             u = by_id.get(row[0]) or _unit(row)
             if u.id not in by_id:
                 units[u.key] = u
