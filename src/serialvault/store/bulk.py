@@ -17,13 +17,19 @@ _PG_CHUNK = 200_000
 
 
 def select_in(
-    conn: Connection, select_sql: str, column: str, values: Iterable[Any]
+    conn: Connection,
+    select_sql: str,
+    column: str,
+    values: Iterable[Any],
+    order_by: str = "",
 ) -> list[tuple[Any, ...]]:
     """Rows of ``select_sql WHERE column IN values``, in as few queries as the engine allows.
 
     Runs on the driver's own cursor inside the caller's transaction: rows come back as
     plain tuples, without a result-object per row (this is on every capture batch).
+    ``order_by`` (e.g. ``"parent_id, key"``) orders the rows of each query.
     """
+    order = f" ORDER BY {order_by}" if order_by else ""
     vals = list(values)
     if not vals:
         return []
@@ -44,13 +50,13 @@ def select_in(
                 else:
                     param = "\x1f".join(map(str, part))
                     cond = f"{column} = ANY(string_to_array(%s, chr(31)))"
-                cur.execute(f"{select_sql} WHERE {cond}", (param,))
+                cur.execute(f"{select_sql} WHERE {cond}{order}", (param,))
                 out += cur.fetchall()
             return out
         for i in range(0, len(vals), _SQLITE_CHUNK):
             part = vals[i : i + _SQLITE_CHUNK]
             marks = ",".join("?" * len(part))
-            cur.execute(f"{select_sql} WHERE {column} IN ({marks})", part)
+            cur.execute(f"{select_sql} WHERE {column} IN ({marks}){order}", part)
             out += cur.fetchall()
         return out
     finally:

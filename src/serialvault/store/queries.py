@@ -136,9 +136,9 @@ class Contents:
     """What a container holds, at any depth.
 
     ``rows`` are tuples ``(depth, key, kind, parent)`` — depth 1 is directly inside —
-    in level order and, within a level, in commissioning order. Tuples rather than dicts
-    because a pallet holds thousands of units and this query has a latency budget;
-    :meth:`as_dicts` gives the keyed form.
+    in level order and, within a level, by parent and key (the index order). Tuples
+    rather than dicts because a pallet holds thousands of units and this query has a
+    latency budget; :meth:`as_dicts` gives the keyed form.
     """
 
     container: str
@@ -167,8 +167,9 @@ def contents(conn: Connection, key: str, max_depth: int | None = None) -> Conten
     One query per level of the hierarchy (``parent_id IN`` the containers of the
     previous level), answered from the covering index ``(parent_id, key,
     is_container)`` alone: a pallet is two index range scans however many units it
-    holds, and leaves are never probed for children. (A recursive CTE was measured
-    slower: it probes the index once per row through a queue.)
+    holds, and leaves are never probed for children; rows come in index order, so no
+    sort. (A recursive CTE was measured slower: it probes the index once per row through
+    a queue.)
     """
     root = _unit_id(conn, key)
     names: dict[int, str] = {root: key}
@@ -177,7 +178,7 @@ def contents(conn: Connection, key: str, max_depth: int | None = None) -> Conten
     depth = 0
     while frontier and (max_depth is None or depth < max_depth):
         depth += 1
-        found = sorted(select_in(conn, _LEVEL_SQL, "parent_id", frontier))
+        found = select_in(conn, _LEVEL_SQL, "parent_id", frontier, order_by="parent_id, key")
         frontier = []
         for uid, ukey, parent_id, is_container in found:
             names[uid] = ukey
