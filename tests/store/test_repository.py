@@ -142,6 +142,12 @@ def test_capture_commissions_packs_ships_and_records_lot(repo: Repository) -> No
         assert [d["status"] for d in detail] == ["shipped"] * 6
         assert {d["lot"] for d in detail[1:]} == {"L42"}
         assert len(queries.contents(conn, b.dl(pallet), max_depth=1)) == 1
+        assert contents.as_dicts()[0] == {
+            "depth": 1,
+            "key": b.dl(case),
+            "kind": "sscc",
+            "parent": b.dl(pallet),
+        }
         anc = queries.ancestors(conn, b.dl(units[0]))
         assert [a["key"] for a in anc] == [b.dl(case), b.dl(pallet)]
         hist = queries.unit_history(conn, b.dl(units[0]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import compress
 from typing import Any
 
 import orjson
@@ -133,66 +134,65 @@ def unit_history(conn: Connection, key: str) -> list[dict[str, Any]]:
 
 @dataclass(slots=True)
 class Contents:
-    """What a container holds, at any depth.
+    """What a container holds, at any depth, as columns.
 
-    ``rows`` are tuples ``(depth, key, kind, parent)`` — depth 1 is directly inside —
-    in level order and, within a level, by parent and key (the index order). Tuples
-    rather than dicts because a pallet holds thousands of units and this query has a
-    latency budget; :meth:`as_dicts` gives the keyed form.
+    Row *i* is ``depths[i]`` (1 = directly inside), ``keys[i]``, ``kinds[i]``,
+    ``parents[i]``, in level order and, within a level, by parent and key (the index
+    order). Columns rather than one object per row because a pallet holds thousands of
+    units and this query has a latency budget: each column is built by C-level list
+    operations. :attr:`rows` and :meth:`as_dicts` give the row-wise forms.
     """
 
     container: str
-    rows: list[tuple[int, str, str, str]]
-    columns: tuple[str, ...] = ("depth", "key", "kind", "parent")
+    depths: list[int]
+    keys: list[str]
+    kinds: list[str]
+    parents: list[str]
+
+    columns = ("depth", "key", "kind", "parent")
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.keys)
+
+    @property
+    def rows(self) -> list[tuple[int, str, str, str]]:
+        return list(zip(self.depths, self.keys, self.kinds, self.parents, strict=True))
 
     def as_dicts(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, r, strict=True)) for r in self.rows]
 
-    def keys(self) -> list[str]:
-        return [r[1] for r in self.rows]
 
-
-_LEVEL_SQL = "SELECT id, key, parent_id, is_container FROM units"
-
-
-_DL = "https://id.gs1.org/"
+_LEVEL_SQL = "SELECT id, key, kind, parent_id, is_container FROM units"
 
 
 def contents(conn: Connection, key: str, max_depth: int | None = None) -> Contents:
     """Everything inside a container, at any depth (or down to ``max_depth``).
 
     One query per level of the hierarchy (``parent_id IN`` the containers of the
-    previous level), answered from the covering index ``(parent_id, key,
+    previous level), answered from the covering index ``(parent_id, key, kind,
     is_container)`` alone: a pallet is two index range scans however many units it
     holds, and leaves are never probed for children; rows come in index order, so no
     sort. (A recursive CTE was measured slower: it probes the index once per row through
     a queue.)
     """
     root = _unit_id(conn, key)
+    out = Contents(key, [], [], [], [])
     names: dict[int, str] = {root: key}
-    rows: list[tuple[int, str, str, str]] = []
     frontier = [root]
     depth = 0
     while frontier and (max_depth is None or depth < max_depth):
         depth += 1
         found = select_in(conn, _LEVEL_SQL, "parent_id", frontier, order_by="parent_id, key")
-        frontier = []
-        for uid, ukey, parent_id, is_container in found:
-            names[uid] = ukey
-            if is_container:
-                frontier.append(uid)
-            # classify_key, inlined: thousands of rows per call
-            if ukey[19:22] == "01/" and ukey[36:40] == "/21/" and ukey.startswith(_DL):
-                kind = "sgtin"
-            elif ukey[19:22] == "00/" and len(ukey) == 40 and ukey.startswith(_DL):
-                kind = "sscc"
-            else:
-                kind = "other"
-            rows.append((depth, ukey, kind, names[parent_id]))
-    return Contents(key, rows)
+        if not found:
+            break
+        ids, keys, kinds, parent_ids, containers = zip(*found, strict=True)
+        out.depths.extend([depth] * len(ids))
+        out.keys.extend(keys)
+        out.kinds.extend(kinds)
+        out.parents.extend(map(names.__getitem__, parent_ids))
+        frontier = list(compress(ids, containers))
+        names = dict(zip(frontier, compress(keys, containers), strict=True))
+    return out
 
 
 _DETAIL_COLS = ("key", "gtin", "status", "disposition", "lot", "expiry")
@@ -205,9 +205,7 @@ def contents_detail(
     found = contents(conn, key, max_depth)
     state = {
         r[0]: r
-        for r in select_in(
-            conn, f"SELECT {', '.join(_DETAIL_COLS)} FROM units", "key", found.keys()
-        )
+        for r in select_in(conn, f"SELECT {', '.join(_DETAIL_COLS)} FROM units", "key", found.keys)
     }
     out = []
     for depth, ukey, kind, parent in found.rows:

@@ -84,9 +84,9 @@ units = Table(
 )  # Current state of every identifier (projection).
 # Only the indexes point queries need: every extra index costs on each of the millions of
 # row writes capture makes; aggregate counts (per GTIN, lot, status) scan the table.
-# (parent_id, key, is_container) covers the contents query: a pallet's contents are read
+# (parent_id, key, kind, is_container) covers the contents query: a pallet's contents are read
 # from the index alone, level by level, stopping at leaves.
-Index("ix_units_parent", units.c.parent_id, units.c.key, units.c.is_container)
+Index("ix_units_parent", units.c.parent_id, units.c.key, units.c.kind, units.c.is_container)
 
 events = Table(
     "events",

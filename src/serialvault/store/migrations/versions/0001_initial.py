@@ -51,7 +51,7 @@ def upgrade() -> None:
         sa.Column("last_event_time", T),
         sa.Column("is_container", sa.Integer, nullable=False),
     )
-    op.create_index("ix_units_parent", "units", ["parent_id", "key", "is_container"])
+    op.create_index("ix_units_parent", "units", ["parent_id", "key", "kind", "is_container"])
     op.create_table(
         "events",
         sa.Column("seq", Id, primary_key=True, autoincrement=False),
