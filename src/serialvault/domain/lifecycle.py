@@ -105,6 +105,9 @@ UNIT_MUTABLE = (
     "last_event_time",
     "is_container",
 )
+#: What recomputing a unit after an error declaration sets (the parent is relinked, and
+#: ``is_container`` never goes back).
+_REFOLDED = tuple(c for c in UNIT_MUTABLE if c not in ("parent_id", "is_container"))
 #: C-level attribute getters: build row tuples without a Python frame per unit.
 _UNIT_ROW = attrgetter("id", "key", "kind", "gtin", *UNIT_MUTABLE)
 #: the mutable columns followed by the id, for UPDATE … WHERE id = ?
@@ -754,16 +757,7 @@ class Engine:
             u = self.by_id[uid]
             new_parent = self.by_id.get(state.parent_id) if state.parent_id is not None else None
             self._link(u, new_parent)
-            for name in (
-                "status",
-                "disposition",
-                "lot",
-                "expiry",
-                "biz_location",
-                "commissioned_seq",
-                "last_seq",
-                "last_event_time",
-            ):
+            for name in _REFOLDED:
                 setattr(u, name, getattr(state, name))
             if u.id not in self.changes.new_units:
                 self.changes.dirty_units[u.id] = u

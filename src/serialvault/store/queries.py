@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from serialvault.domain.facts import classify_key
+from serialvault.domain.lifecycle import UNIT_MUTABLE
 from serialvault.epcis.vocab import normalize_bizstep, normalize_disposition
 from serialvault.errors import NotFound, ValidationError
 from serialvault.gs1.convert import element_string_to_digital_link
@@ -27,19 +28,8 @@ from serialvault.store import schema
 from serialvault.store.bulk import select_in
 from serialvault.timefmt import normalize_timestamp
 
-_UNIT_FIELDS = (
-    "key",
-    "kind",
-    "gtin",
-    "status",
-    "disposition",
-    "lot",
-    "expiry",
-    "biz_location",
-    "commissioned_seq",
-    "last_seq",
-    "last_event_time",
-)
+#: What ``unit_state`` shows: identity, then every column events change.
+_UNIT_FIELDS = ("key", "kind", "gtin", *(c for c in UNIT_MUTABLE if c != "parent_id"))
 
 
 def resolve_key(text: str) -> str:
