@@ -56,14 +56,13 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from serialvault.epcis.model import EpcisDocument
+from serialvault.epcis.model import EpcisDocument, namespaces_from_context
 from serialvault.errors import IdentifierError, ValidationError
 from serialvault.gs1.epc import canonical_key
 
 __all__ = [
     "CBV_VERSION",
     "HASH_ALGORITHMS",
-    "context_terms",
     "document_hashes",
     "document_ignore_fields",
     "document_prehashes",
@@ -251,34 +250,6 @@ class _Writer:
             self.extension(key, value, out)
         out.sort()
         return out
-
-
-def context_terms(context: Any) -> dict[str, str]:
-    """Every ``term -> IRI`` definition of a JSON-LD ``@context`` value.
-
-    Unlike :func:`serialvault.epcis.model.namespaces_from_context` this keeps IRIs that
-    do not end in ``/``, ``#`` or ``:``: EPCIS documents declare extension namespaces
-    such as ``"example": "https://ns.example.com/epcis"`` exactly as their XML twins
-    declare ``xmlns:example``, and the hash writes both as ``{namespace}localName``
-    (the reference implementation does the same), so XML and JSON-LD give one hash.
-    """
-    found: dict[str, str] = {}
-    for item in _as_list(context):
-        if not isinstance(item, dict):
-            continue
-        for term, value in item.items():
-            iri = value.get("@id") if isinstance(value, dict) else value
-            if not term.startswith("@") and isinstance(iri, str) and ":" in iri:
-                found[term] = iri
-    return found
-
-
-def _document_namespaces(doc: EpcisDocument) -> dict[str, str]:
-    """Standard and declared prefixes, plus undelimited ``@context`` terms."""
-    namespaces = doc.all_namespaces()
-    for term, iri in context_terms(doc.body.get("@context")).items():
-        namespaces.setdefault(term, iri)
-    return namespaces
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -533,7 +504,7 @@ def prehash_string(
         raise ValidationError("cannot compute the event hash: the event has no 'type'")
     local = event.get("@context")
     if local is not None:  # JSON-LD scoping: an event's own prefixes apply to it
-        namespaces = {**namespaces, **context_terms(local)}
+        namespaces = {**namespaces, **namespaces_from_context(local)}
     w = _Writer(namespaces)
     parts = ["eventType=", event_type.strip()]
     for name, write in _ORDER:
@@ -580,7 +551,7 @@ def document_ignore_fields(doc: EpcisDocument) -> frozenset[str]:
     hash — on the document, its header, or the query results. Returned in both
     written and expanded (``{namespace}local``) form.
     """
-    w = _Writer(_document_namespaces(doc))
+    w = _Writer(doc.all_namespaces())
     places: list[Any] = [doc.body, doc.header]
     body = doc.body.get("epcisBody")
     if isinstance(body, dict):
@@ -604,7 +575,7 @@ def document_ignore_fields(doc: EpcisDocument) -> frozenset[str]:
 def _document_events(
     doc: EpcisDocument, honour_ignore_fields: bool
 ) -> Iterable[tuple[dict[str, Any], Mapping[str, str], frozenset[str]]]:
-    namespaces = _document_namespaces(doc)
+    namespaces = doc.all_namespaces()
     ignore = document_ignore_fields(doc) if honour_ignore_fields else frozenset()
     for event in doc.events:
         yield event, namespaces, ignore
@@ -623,8 +594,8 @@ def document_hashes(
 ) -> list[str]:
     """Event hash IDs of every event of ``doc``, in document order.
 
-    CURIEs and extension keys are expanded with ``doc.all_namespaces()`` plus the
-    ``@context`` terms that are not ``/``/``#``/``:``-terminated (see :func:`context_terms`).
+    CURIEs and extension keys are expanded with ``doc.all_namespaces()`` (standard
+    prefixes and every IRI-valued ``@context`` term or ``xmlns`` declaration).
     ``honour_ignore_fields=False`` hashes every field even when the document declares
     ``ignoreFields`` (see :func:`document_ignore_fields`).
     """

@@ -33,7 +33,7 @@ from typing import Any
 
 from serialvault.epcis import vocab
 from serialvault.epcis.hashing import document_ignore_fields, event_hash
-from serialvault.epcis.model import EVENT_TYPES, EpcisDocument
+from serialvault.epcis.model import EVENT_TYPES, EpcisDocument, namespaces_from_context
 from serialvault.epcis.schema import CompiledSchema, SchemaError, builtin_schema
 from serialvault.errors import DocumentInvalid, Issue
 from serialvault.gs1.charset import CS82, first_outside
@@ -608,7 +608,7 @@ def _check_event(
 ) -> None:
     context = event.get("@context")
     if context is not None:
-        namespaces = {**namespaces, **context_terms(context)}
+        namespaces = {**namespaces, **namespaces_from_context(context)}
 
     # Time (EPCIS 2.0 §7.4.1)
     for name in ("eventTime", "recordTime"):
@@ -720,28 +720,8 @@ def _check_event(
 
 
 def document_namespaces(doc: EpcisDocument) -> dict[str, str]:
-    """Every prefix the document declares, mapped to its IRI.
-
-    ``EpcisDocument.all_namespaces()`` (standard prefixes, XML ``xmlns`` declarations,
-    JSON-LD prefixes ending in ``/``, ``#`` or ``:``) plus every other term the
-    ``@context`` defines: JSON-LD 1.0 let any term serve as a prefix, and the GS1 and
-    OpenEPCIS examples declare ``{"example": "https://ns.example.com/epcis"}`` and then
-    write ``example:myField``.
-    """
-    return {**context_terms(doc.body.get("@context")), **doc.all_namespaces()}
-
-
-def context_terms(context: Any) -> dict[str, str]:
-    """``term -> IRI`` for every term definition in a JSON-LD ``@context`` value."""
-    found: dict[str, str] = {}
-    for item in context if isinstance(context, list) else [context]:
-        if not isinstance(item, dict):
-            continue
-        for key, value in item.items():
-            iri = value.get("@id") if isinstance(value, dict) else value
-            if not key.startswith("@") and isinstance(iri, str):
-                found[key] = iri
-    return found
+    """Every prefix the document declares (and the standard ones), mapped to its IRI."""
+    return doc.all_namespaces()
 
 
 def _items(value: Any) -> Iterator[tuple[int, Any]]:

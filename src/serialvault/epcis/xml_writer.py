@@ -50,7 +50,7 @@ from typing import Any
 from lxml import etree
 
 from serialvault.epcis.jsonld_writer import CBV_VOCABULARIES
-from serialvault.epcis.model import STANDARD_PREFIXES, EpcisDocument
+from serialvault.epcis.model import STANDARD_PREFIXES, EpcisDocument, namespaces_from_context
 from serialvault.errors import ValidationError
 
 NS_EPCIS = "urn:epcglobal:epcis:xsd:2"
@@ -190,30 +190,6 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
-def _context_terms(context: Any) -> dict[str, str]:
-    """Every ``term: IRI`` of a JSON-LD ``@context`` usable as an XML namespace prefix.
-
-    Wider than :func:`~serialvault.epcis.model.namespaces_from_context`: XML namespaces
-    need not end in ``/``, ``#`` or ``:`` (``http://ns.example.com/epcis`` is common),
-    and a JSON-LD document that declares such a prefix still means it as a namespace.
-    """
-    found: dict[str, str] = {}
-    for item in context if isinstance(context, list) else [context]:
-        if not isinstance(item, dict):
-            continue
-        for term, value in item.items():
-            iri = value.get("@id") if isinstance(value, dict) else value
-            if (
-                isinstance(iri, str)
-                and not term.startswith("@")
-                and ":" not in term
-                and ":" in iri
-                and _NCNAME.fullmatch(term)
-            ):
-                found[term] = iri
-    return found
-
-
 def _to_urn(vocabulary: str, value: Any) -> Any:
     """A bare CBV word → its URN form (CBV 2.0 §7); anything else unchanged."""
     if isinstance(value, str) and value and ":" not in value:
@@ -225,7 +201,7 @@ class _Writer:
     def __init__(self, doc: EpcisDocument) -> None:
         self.doc = doc
         declared = dict(STANDARD_PREFIXES)
-        declared.update(_context_terms(doc.body.get("@context")))
+        declared.update(namespaces_from_context(doc.body.get("@context")))
         declared.update(doc.namespaces)
         self.namespaces: dict[str, str] = {
             p: _XML_NAMESPACE_OF.get(p, iri) if iri == STANDARD_PREFIXES.get(p) else iri
@@ -485,7 +461,7 @@ class _Writer:
         event_type = event.get("type")
         if not isinstance(event_type, str) or not event_type:
             raise self._fail(f"an event has no type: {sorted(event)}")
-        overlay = _context_terms(event.get("@context"))
+        overlay = namespaces_from_context(event.get("@context"))
         self._overlay = overlay
         try:
             el = etree.SubElement(
