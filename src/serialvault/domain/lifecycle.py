@@ -176,6 +176,10 @@ class Changes:
     #: original seq -> declaration seq
     declared: dict[int, int] = field(default_factory=dict)
     duplicates: list[EventFacts] = field(default_factory=list)
+    #: the same new values for many units at once (a pallet shipped): ``(column values,
+    #: unit ids)``, to be written in order *before* ``dirty_units`` (which hold final
+    #: state and win for any unit in both)
+    group_updates: list[tuple[dict[str, object], list[int]]] = field(default_factory=list)
 
 
 class Engine:
@@ -505,11 +509,18 @@ class Engine:
     def _set_status_tree(self, u: Unit, status: str, f: EventFacts, seq: int) -> None:
         """Give ``u`` and everything inside it ``status`` (shipping, receiving a pallet).
 
-        Thousands of units per pallet: the per-descendant work of ``_touch`` and
-        ``_apply_place`` is inlined here.
+        Thousands of units per pallet, all given the same values: they are written as one
+        group update (``Changes.group_updates``) rather than row by row, and the
+        per-descendant work of ``_touch`` and ``_apply_place`` is inlined here.
         """
         u.status = status
         disposition, location, when = f.disposition, f.biz_location, f.event_time
+        values: dict[str, object] = {"status": status, "last_seq": seq, "last_event_time": when}
+        if disposition is not None:
+            values["disposition"] = disposition
+        if location is not None:
+            values["biz_location"] = location
+        group: list[int] = []
         new, dirty, epcs, histories = self._new, self._dirty, self._epcs, self._histories
         for d in self._descendants(u):
             d.status = status
@@ -520,11 +531,13 @@ class Engine:
             d.last_seq = seq
             d.last_event_time = when
             uid = d.id
-            if uid not in new:
-                dirty[uid] = d
+            if uid not in new and uid not in dirty:
+                group.append(uid)
             epcs.append((uid, seq, "via"))
             if histories and uid in histories:
                 histories[uid].append(HistoryItem(seq, "via", f, None))
+        if group:
+            self.changes.group_updates.append((values, group))
 
     def _decommission(self, u: Unit, f: EventFacts, seq: int, role: str) -> None:
         destroy = f.disposition in _DESTROY_DISPOSITIONS or f.biz_step in _DESTROY_STEPS

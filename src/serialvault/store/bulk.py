@@ -117,3 +117,30 @@ def bulk_update(
         return
     sets = ", ".join(f"{c} = ?" for c in columns)
     conn.exec_driver_sql(f"UPDATE {table.name} SET {sets} WHERE {key} = ?", rows)
+
+
+def update_where_in(
+    conn: Connection, table: sa.Table, values: dict[str, Any], column: str, keys: list[Any]
+) -> None:
+    """``UPDATE table SET values WHERE column IN keys`` — one statement per few thousand keys.
+
+    For many rows that take the same new values (every unit of a shipped pallet).
+    """
+    if not keys:
+        return
+    cols = list(values)
+    if conn.dialect.name == "postgresql":
+        sets = ", ".join(f"{c} = %s" for c in cols)
+        sql = f"UPDATE {table.name} SET {sets} WHERE {column} = ANY(CAST(%s AS bigint[]))"
+        for i in range(0, len(keys), _PG_CHUNK):
+            part = "{" + ",".join(map(str, keys[i : i + _PG_CHUNK])) + "}"
+            conn.exec_driver_sql(sql, (*values.values(), part))
+        return
+    sets = ", ".join(f"{c} = ?" for c in cols)
+    for i in range(0, len(keys), _SQLITE_CHUNK):
+        chunk = keys[i : i + _SQLITE_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        conn.exec_driver_sql(
+            f"UPDATE {table.name} SET {sets} WHERE {column} IN ({marks})",
+            (*values.values(), *chunk),
+        )

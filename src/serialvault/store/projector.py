@@ -17,13 +17,15 @@ from serialvault.canonical import canonical_json
 from serialvault.domain.lifecycle import UNIT_MUTABLE, UNIT_UPDATE_ROW, Changes
 from serialvault.masterdata.model import Location, Product
 from serialvault.store import schema
-from serialvault.store.bulk import bulk_insert, bulk_update, select_in
+from serialvault.store.bulk import bulk_insert, bulk_update, select_in, update_where_in
 
 
 def write_changes(conn: Connection, changes: Changes) -> None:
     """Persist what the lifecycle engine computed for a batch (set-based)."""
     new = changes.new_units
     bulk_insert(conn, schema.units, [new[k].row() for k in sorted(new)])
+    for values, ids in changes.group_updates:
+        update_where_in(conn, schema.units, values, "id", ids)
     dirty = changes.dirty_units
     bulk_update(
         conn,
