@@ -18,7 +18,7 @@ from serialvault.store import queries, schema
 from serialvault.store.capture import Capturer
 from serialvault.store.fingerprint import fingerprint
 from serialvault.store.integrity import rebuild, verify_chain
-from serialvault.store.repository import Repository
+from serialvault.store.repository import Repository, read_head
 from tests import builders as b
 
 
@@ -547,6 +547,20 @@ def test_audit_verify_names_the_first_broken_link(repo: Repository) -> None:
     assert res.first_break is not None
     assert res.first_break.seq == 3
     assert "chain_hash" in res.first_break.problem
+
+
+def test_a_read_sees_one_snapshot_while_a_capture_commits(repo: Repository) -> None:
+    """Audit (and later backup) beside a live capture: head and log from the same moment."""
+    setup_products(repo)
+    capture(repo, b.commission([b.sgtin("S1")]))
+    with repo.read() as conn:
+        before = read_head(conn)
+        capture(repo, b.commission([b.sgtin("S2")]))  # commits on another connection
+        res = verify_chain(conn)
+        assert res.ok, res.first_break
+        assert res.head_seq == before.seq
+    with repo.read() as conn:
+        assert verify_chain(conn).head_seq > before.seq
 
 
 def test_audit_verify_detects_a_deleted_record(repo: Repository) -> None:

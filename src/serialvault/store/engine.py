@@ -8,6 +8,9 @@ differences live here and only here:
   ``BEGIN IMMEDIATE`` (the database write lock is taken *before* the head is read).
   PostgreSQL: the write transaction takes a transaction-level advisory lock
   (``pg_advisory_xact_lock``) before reading the head (DESIGN.md "Chain").
+* **Consistent reads.** A read transaction is one snapshot on both engines (SQLite's
+  deferred ``BEGIN`` in WAL mode; PostgreSQL ``REPEATABLE READ``), so a verification,
+  fingerprint or backup running beside a capture never sees half of it.
 * **Durability.** SQLite runs in WAL mode with ``synchronous=FULL``: an acknowledged
   capture survives a crash of the process or of the machine.
 """
@@ -92,8 +95,16 @@ def _sqlite_begin(conn: Connection) -> None:
 
 
 def _pg_begin(conn: Connection) -> None:
-    if conn.get_execution_options().get("sv_write", False):
+    options = conn.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        return
+    if options.get("sv_write", False):
         conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
+    else:
+        # A read sees one snapshot for all its statements (head and log, a backup's
+        # snapshot and its records), as a SQLite read transaction does; READ COMMITTED
+        # would let a capture committing meanwhile show half its work to a later query.
+        conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
 
 
 def make_engine(url: str) -> Engine:
