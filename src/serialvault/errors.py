@@ -21,6 +21,8 @@ code  meaning
 7     database or configuration problem (unreachable URL, not initialised)
 8     integrity failure (broken hash chain, fingerprint mismatch)
 9     conflict with existing data (e.g. product re-added with other values)
+10    backup copy unusable (unreachable target, missing backup, bad policy)
+11    key problem (missing, unreadable or wrong encryption or signing key)
 ====  =====================================================================
 """
 
@@ -105,6 +107,20 @@ class ConflictError(SerialvaultError):
 
     exit_code = 9
     kind = "conflict"
+
+
+class BackupError(SerialvaultError):
+    """A backup copy cannot be used: unreachable target, no such backup, bad policy."""
+
+    exit_code = 10
+    kind = "backup"
+
+
+class KeyProblem(SerialvaultError):
+    """An encryption or signing key is missing, unreadable, unsafe or not the right one."""
+
+    exit_code = 11
+    kind = "key"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from serialvault import __version__
-from serialvault.cli import demo_cmd, epcis_cmd, product_cmd, query_cmd, repo_cmd
+from serialvault.cli import backup_cmd, demo_cmd, epcis_cmd, product_cmd, query_cmd, repo_cmd
 
 app = typer.Typer(
     name="serialvault",
@@ -50,6 +50,9 @@ app.command("ancestors")(query_cmd.ancestors)
 app.command("events")(query_cmd.events)
 app.add_typer(epcis_cmd.app, name="epcis")
 app.add_typer(demo_cmd.app, name="demo")
+app.add_typer(backup_cmd.keys_app, name="keys")
+app.add_typer(backup_cmd.app, name="backup")
+app.command("restore")(backup_cmd.restore)
 
 if __name__ == "__main__":
     app()

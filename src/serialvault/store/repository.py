@@ -133,6 +133,12 @@ def _alembic_config(conn: Connection) -> Config:
     return cfg
 
 
+def migrate_on(conn: Connection) -> None:
+    """Bring the schema to head inside the caller's transaction (restore builds a
+    repository in one transaction on PostgreSQL, so a failed restore leaves nothing)."""
+    command.upgrade(_alembic_config(conn), "head")
+
+
 class Repository:
     """A serialvault database (SQLite file or PostgreSQL database)."""
 
@@ -177,6 +183,11 @@ class Repository:
         try:
             with self.read() as conn:
                 rev = self.schema_revision(conn)
+                state = None
+                if rev is not None:
+                    state = conn.execute(
+                        sa.select(schema.meta.c.value).where(schema.meta.c.key == "restore_state")
+                    ).scalar()
         except StoreError:
             raise
         except (OperationalError, DBAPIError) as exc:
@@ -185,6 +196,11 @@ class Repository:
             raise StoreError(
                 f"{self.display_url} is not a serialvault repository (no schema):"
                 " run `serialvault init` first"
+            )
+        if state is not None:
+            raise StoreError(
+                f"{self.display_url} holds an interrupted restore ({state}), not a usable"
+                " repository: run the restore again with --force"
             )
         if rev != schema.SCHEMA_VERSION:
             raise StoreError(

@@ -1,0 +1,728 @@
+"""Restore: plan, fetch and verify everything, then load, replay and check.
+
+The order is the point (DESIGN.md "Restore"; EU GMP Annex 11 §7.2 — the ability to
+restore is what a backup is for):
+
+1. **plan** — the backup chain that reaches the recovery point (``--at SEQ``, ``--at
+   TIMESTAMP``, ``--backup ID`` or the newest): the full whose snapshot is at or before the
+   point, then its incrementals. A snapshot of another engine is not used; the log is
+   replayed from genesis instead (the migration path from SQLite to PostgreSQL and back).
+2. **fetch + verify** — every object is read and its SHA-256 checked against its name and
+   the signed manifest *before anything is written*; the key is tried on one object. A
+   damaged or missing object is looked for in the next copy.
+3. **load** — the snapshot goes into the target: a SQLite file is rebuilt under a
+   temporary name and renamed into place only when everything checked out; PostgreSQL is
+   loaded in one transaction, so an interrupted restore leaves nothing behind.
+4. **replay** — log records after the snapshot up to the point, each chain-checked,
+   appended and applied to the projections by the same code as ``rebuild``.
+5. **check** — the whole chain from genesis, the head against the manifest (or the chain
+   hash of the record at the point), the fingerprint against the manifest when the point
+   is a backup's end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from serialvault.backup.crypto import EncryptionKey, VerifyKey, unseal
+from serialvault.backup.manifest import Manifest, ObjectRef, lineage, object_path
+from serialvault.backup.objects import CopyState
+from serialvault.backup.segments import check_chain, decode
+from serialvault.backup.service import PG_SNAPSHOT_TABLES, Copy, read_manifests
+from serialvault.backup.targets import FileTarget, ObjectMissing
+from serialvault.domain.chain import GENESIS, LogRecord
+from serialvault.errors import BackupError, ConflictError, IntegrityFailure, SerialvaultError
+from serialvault.store import schema
+from serialvault.store.bulk import bulk_insert
+from serialvault.store.engine import connect, make_engine, redact, resolve_url, sqlite_path
+from serialvault.store.fingerprint import fingerprint
+from serialvault.store.integrity import replay, verify_chain
+from serialvault.store.repository import Repository, migrate_on, read_head
+from serialvault.timefmt import now_utc
+
+Phase = Callable[[str, int, int | None], None]
+
+
+def _no_phase(_n: str, _d: int, _t: int | None) -> None:
+    return None
+
+
+@dataclass
+class Plan:
+    copy: str
+    chain: list[Manifest]  # full first
+    point_seq: int | None  # None: decided by a timestamp while replaying
+    point_time: str | None
+    use_snapshot: bool
+    target_engine: str
+
+    @property
+    def full(self) -> Manifest:
+        return self.chain[0]
+
+    @property
+    def objects(self) -> list[ObjectRef]:
+        out: list[ObjectRef] = []
+        start = self.snapshot_seq + 1
+        if self.use_snapshot:
+            out += self.full.snapshot_objects
+            if (self.full.snapshot or {}).get("engine") == "postgresql":
+                start = 1  # a PostgreSQL snapshot leaves the log to the segments
+        for m in self.chain:
+            for seg in m.segments:
+                if (seg.last_seq or 0) < start:
+                    continue
+                if self.point_seq is not None and (seg.first_seq or 0) > self.point_seq:
+                    continue
+                out.append(seg)
+        return out
+
+    @property
+    def snapshot_seq(self) -> int:
+        return int(self.full.snapshot["seq"]) if self.use_snapshot and self.full.snapshot else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "copy": self.copy,
+            "backups": [m.id for m in self.chain],
+            "point_seq": self.point_seq,
+            "point_time": self.point_time,
+            "snapshot": self.full.id if self.use_snapshot else None,
+            "replay_from_seq": self.snapshot_seq + 1,
+            "objects": len(self.objects),
+            "bytes": sum(o.size for o in self.objects),
+        }
+
+
+def plan_restore(
+    manifests: list[Manifest],
+    copy: str,
+    target_engine: str,
+    *,
+    at_seq: int | None = None,
+    at_time: str | None = None,
+    backup: str | None = None,
+) -> Plan:
+    """Choose the chain of backups that reaches the recovery point."""
+    if not manifests:
+        raise BackupError(f"copy {copy} holds no backup")
+    by_id = {m.id: m for m in manifests}
+    repos = {m.repository_id for m in manifests}
+    if backup is not None:
+        end = by_id.get(backup)
+        if end is None:
+            raise BackupError(f"copy {copy} has no backup {backup}")
+        at_seq = end.last_seq if at_seq is None else at_seq
+        if at_seq > end.last_seq:
+            raise BackupError(f"backup {backup} ends at seq {end.last_seq}, before seq {at_seq}")
+    else:
+        if len(repos) > 1:
+            raise BackupError(
+                f"copy {copy} holds backups of {len(repos)} repositories: name one with --backup"
+            )
+        ordered = sorted(manifests, key=lambda m: (m.last_seq, m.created_at))
+        if at_seq is not None:
+            reach = [m for m in ordered if m.last_seq >= at_seq]
+            if not reach:
+                raise BackupError(
+                    f"no backup in copy {copy} reaches seq {at_seq}"
+                    f" (the newest ends at seq {ordered[-1].last_seq})"
+                )
+            end = reach[0]
+        elif at_time is not None:
+            reach = [m for m in ordered if (m.last_time or "") >= at_time]
+            end = reach[0] if reach else ordered[-1]
+            if ordered[0].first_time and at_time < ordered[0].first_time:
+                raise BackupError(f"{at_time} is before the first record of any backup in {copy}")
+        else:
+            end = ordered[-1]
+    chain = lineage(by_id, end)
+    full = chain[0]
+    point_seq = at_seq if at_seq is not None else (None if at_time else end.last_seq)
+    if at_time is not None and (end.last_time or "") <= at_time:
+        point_seq = end.last_seq
+    snap = full.snapshot or {}
+    snap_seq = int(snap.get("seq", full.last_seq))
+    use_snapshot = snap.get("engine") == target_engine and (
+        (point_seq is not None and snap_seq <= point_seq)
+        or (point_seq is None and at_time is not None and (full.last_time or "") <= at_time)
+    )
+    if point_seq is not None:
+        chain = [m for m in chain if m.first_seq <= point_seq]
+    return Plan(copy, chain, point_seq, at_time, use_snapshot, target_engine)
+
+
+# --------------------------------------------------------------------------- fetch
+
+
+@dataclass
+class Fetched:
+    """Verified objects: where each one's bytes are (in its copy, or staged on disk)."""
+
+    paths: dict[str, Path] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    nbytes: int = 0
+    findings: list[str] = field(default_factory=list)
+
+    def read(self, ref: ObjectRef) -> bytes:
+        data = self.paths[ref.name].read_bytes()
+        if len(data) != ref.size or hashlib.sha256(data).hexdigest() != ref.name:
+            raise IntegrityFailure(f"object {ref.name} changed after it was verified")
+        return data
+
+
+def fetch_objects(
+    plan: Plan, copies: list[CopyState], staging: Path, on_phase: Phase = _no_phase
+) -> Fetched:
+    """Read every object of the plan and check it; use the next copy for a bad one."""
+    out = Fetched()
+    objects = plan.objects
+    total = sum(o.size for o in objects)
+    for ref in objects:
+        got = False
+        for c in copies:
+            if c.error is not None:
+                continue
+            try:
+                data = c.target.get(object_path(ref.name))
+            except ObjectMissing:
+                out.findings.append(f"object {ref.name} is missing from copy {c.name}")
+                continue
+            except SerialvaultError as exc:
+                out.findings.append(f"copy {c.name}: {exc}")
+                continue
+            if len(data) != ref.size or hashlib.sha256(data).hexdigest() != ref.name:
+                out.findings.append(
+                    f"object {ref.name} in copy {c.name} is damaged"
+                    f" ({len(data)} bytes, SHA-256 {hashlib.sha256(data).hexdigest()[:16]}…)"
+                )
+                continue
+            if isinstance(c.target, FileTarget):
+                out.paths[ref.name] = c.target.root / object_path(ref.name)
+            else:
+                p = staging / ref.name
+                p.write_bytes(data)
+                out.paths[ref.name] = p
+            out.sources[ref.name] = c.name
+            out.nbytes += len(data)
+            got = True
+            break
+        if not got:
+            raise IntegrityFailure(
+                f"object {ref.name} ({ref.kind}) needed by backup chain"
+                f" {', '.join(m.id for m in plan.chain)} is missing or damaged in every copy:"
+                f" {'; '.join(out.findings[-len(copies) :])}"
+            )
+        on_phase("fetch", out.nbytes, total)
+    return out
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass
+class RestoreResult:
+    plan: Plan
+    target: str
+    head_seq: int
+    chain_head: str
+    fingerprint: str
+    expected_fingerprint: str | None
+    phases: dict[str, float]
+    fetched_from: dict[str, int]
+    findings: list[str]
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "dry_run": self.dry_run,
+            "target": self.target,
+            "plan": self.plan.to_dict(),
+            "head_seq": self.head_seq,
+            "chain_head": self.chain_head,
+            "fingerprint": self.fingerprint,
+            "fingerprint_checked_against": self.expected_fingerprint,
+            "phases_s": {k: round(v, 3) for k, v in self.phases.items()},
+            "total_s": round(sum(self.phases.values()), 3),
+            "objects_from_copy": self.fetched_from,
+            "findings": self.findings,
+        }
+
+
+# --------------------------------------------------------------------------- restore
+
+
+def _parse_at(at: str | None) -> tuple[int | None, str | None]:
+    if at is None:
+        return None, None
+    if at.isdigit():
+        return int(at), None
+    from serialvault.timefmt import parse_timestamp, utc_iso
+
+    try:
+        return None, utc_iso(parse_timestamp(at))
+    except ValueError as exc:
+        raise BackupError(
+            f"--at {at!r} is neither a seq nor a timestamp with offset: {exc}"
+        ) from None
+
+
+def _target_is_empty(url: str) -> bool:
+    path = sqlite_path(url)
+    if url.startswith("sqlite"):
+        return path is None or not path.exists() or path.stat().st_size == 0
+    engine = make_engine(url)
+    try:
+        with connect(engine) as conn:
+            n: Any = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM information_schema.tables"
+                    " WHERE table_schema = current_schema()"
+                )
+            ).scalar_one()
+    except SerialvaultError:
+        raise
+    finally:
+        engine.dispose()
+    return int(n) == 0
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.phases: dict[str, float] = {}
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = self.phases.get(name, 0.0) + time.perf_counter() - t0
+
+    def add(self, name: str, seconds: float) -> None:
+        self.phases[name] = self.phases.get(name, 0.0) + seconds
+
+
+def restore(
+    copies: list[Copy],
+    into: str,
+    *,
+    verify_key: VerifyKey,
+    key: EncryptionKey | None,
+    at: str | None = None,
+    backup: str | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    actor: str = "restore",
+    on_phase: Phase = _no_phase,
+) -> RestoreResult:
+    """Restore from the first copy that can serve the plan (others back it up per object)."""
+    url = resolve_url(into)
+    engine_name = "sqlite" if url.startswith("sqlite") else "postgresql"
+    at_seq, at_time = _parse_at(at)
+    timer = _Timer()
+    states = [c.open() for c in copies]
+    findings: list[str] = []
+    plan: Plan | None = None
+    with timer.phase("fetch"):
+        for st in states:
+            try:
+                manifests, bad = read_manifests(st, verify_key)
+            except SerialvaultError as exc:
+                st.error = str(exc)
+                findings.append(str(exc))
+                continue
+            findings += [str(f) for f in bad]
+            try:
+                plan = plan_restore(
+                    manifests, st.name, engine_name, at_seq=at_seq, at_time=at_time, backup=backup
+                )
+            except BackupError as exc:
+                findings.append(str(exc))
+                continue
+            # the copy that plans is tried first for objects, the others after it
+            states = [st] + [s for s in states if s is not st]
+            break
+    if plan is None:
+        raise BackupError("no copy can serve this restore: " + "; ".join(findings))
+    if not force and not dry_run and not _target_is_empty(url):
+        raise ConflictError(
+            f"restore target {redact(url)} is not empty: choose a new database, or --force to"
+            " replace it"
+        )
+    staging = Path(tempfile.mkdtemp(prefix="sv-restore-"))
+    try:
+        with timer.phase("fetch"):
+            fetched = fetch_objects(plan, states, staging, on_phase)
+        findings += fetched.findings
+        with timer.phase("verify"):
+            _check_key(plan, fetched, key)
+        if dry_run:
+            return RestoreResult(
+                plan,
+                redact(url),
+                plan.point_seq or plan.chain[-1].last_seq,
+                plan.chain[-1].chain_head,
+                "",
+                None,
+                timer.phases,
+                _count(fetched),
+                findings,
+                dry_run=True,
+            )
+        if engine_name == "sqlite":
+            res = _restore_sqlite(plan, fetched, url, key, timer, force, actor, on_phase)
+        else:
+            res = _restore_pg(plan, fetched, url, key, timer, force, actor, on_phase)
+        res.findings = findings
+        res.fetched_from = _count(fetched)
+        return res
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _count(f: Fetched) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for src in f.sources.values():
+        out[src] = out.get(src, 0) + 1
+    return out
+
+
+def _check_key(plan: Plan, fetched: Fetched, key: EncryptionKey | None) -> None:
+    enc = plan.full.encryption
+    if enc is None:
+        return
+    if key is None:
+        raise _key_missing(enc["key_id"])
+    smallest = min(plan.objects, key=lambda o: o.size)
+    unseal(fetched.read(smallest), key, name=f"object {smallest.name}")
+
+
+def _key_missing(kid: str) -> SerialvaultError:
+    from serialvault.errors import KeyProblem
+
+    return KeyProblem(
+        f"the backup is encrypted with key {kid}: name that key with --key,"
+        " SERIALVAULT_BACKUP_KEY or the policy's [keys] encryption_key"
+    )
+
+
+def _records(
+    plan: Plan, fetched: Fetched, key: EncryptionKey | None, timer: _Timer
+) -> Iterator[list[LogRecord]]:
+    """Chain-checked record batches after the snapshot, up to the point."""
+    start = plan.snapshot_seq + 1
+    prev: str | None = None
+    for ref in plan.objects:
+        if ref.kind != "segment":
+            continue
+        t0 = time.perf_counter()
+        recs = decode(unseal(fetched.read(ref), key, name=f"segment {ref.name}"), ref.name)
+        timer.add("verify", time.perf_counter() - t0)
+        keep = [
+            r
+            for r in recs
+            if r.seq >= start
+            and (plan.point_seq is None or r.seq <= plan.point_seq)
+            and (plan.point_time is None or r.recorded_at <= plan.point_time)
+        ]
+        if not keep:
+            continue
+        if prev is None:
+            prev = _prev_chain(plan, keep[0].seq, recs)
+        prev = check_chain(keep, prev, f"segment {ref.name}")
+        yield keep
+        if plan.point_time is not None and len(keep) < len([r for r in recs if r.seq >= start]):
+            return
+
+
+def _prev_chain(plan: Plan, first: int, recs: list[LogRecord]) -> str:
+    if first == 1:
+        return GENESIS
+    for r in recs:
+        if r.seq == first - 1:
+            return r.chain_hash
+    for m in plan.chain:
+        if m.last_seq == first - 1:
+            return m.chain_head
+    if plan.use_snapshot and plan.snapshot_seq == first - 1:
+        return plan.full.chain_head
+    raise IntegrityFailure(f"no chain hash known for seq {first - 1}")
+
+
+def _replay_into(
+    conn: Connection,
+    plan: Plan,
+    fetched: Fetched,
+    key: EncryptionKey | None,
+    timer: _Timer,
+    on_phase: Phase,
+) -> None:
+    for batch in _records(plan, fetched, key, timer):
+        t0 = time.perf_counter()
+        bulk_insert(
+            conn,
+            schema.log,
+            [
+                (
+                    r.seq,
+                    r.recorded_at,
+                    r.kind,
+                    r.actor,
+                    r.reason,
+                    r.body.decode("utf-8"),
+                    r.body_hash,
+                    r.chain_hash,
+                )
+                for r in batch
+            ],
+        )
+        if batch[0].seq == 1:
+            _meta_from_genesis(conn, batch[0])
+        replay(conn, iter(batch), parallel=len(batch) > 200)
+        timer.add("replay", time.perf_counter() - t0)
+        on_phase("replay", batch[-1].seq, plan.point_seq)
+
+
+def _meta_from_genesis(conn: Connection, genesis: LogRecord) -> None:
+    body = orjson.loads(genesis.body)
+    rows = [
+        {"key": "format", "value": str(body.get("format", ""))},
+        {"key": "repository_id", "value": str(body.get("repository_id", ""))},
+        {"key": "created_at", "value": genesis.recorded_at},
+    ]
+    conn.execute(sa.delete(schema.meta).where(schema.meta.c.key.in_([r["key"] for r in rows])))
+    conn.execute(schema.meta.insert(), rows)
+
+
+def _expected_head(plan: Plan) -> tuple[int | None, str | None, str | None]:
+    """(seq, chain hash, fingerprint) the restored repository must show, where known."""
+    for m in reversed(plan.chain):
+        if plan.point_seq == m.last_seq:
+            return m.last_seq, m.chain_head, m.fingerprint
+    return plan.point_seq, None, None
+
+
+def _check(
+    conn: Connection, plan: Plan, timer: _Timer, on_phase: Phase
+) -> tuple[int, str, str, str | None]:
+    with timer.phase("check"):
+        on_phase("check", 0, None)
+        audit = verify_chain(conn)
+        if not audit.ok:
+            raise IntegrityFailure(f"restored log does not verify: {audit.first_break}")
+        seq, chain, fp_expected = _expected_head(plan)
+        if seq is not None and audit.head_seq != seq:
+            raise IntegrityFailure(
+                f"restored head is seq {audit.head_seq}, the recovery point is seq {seq}"
+            )
+        if chain is not None and audit.head_chain != chain:
+            raise IntegrityFailure(
+                f"restored chain head {audit.head_chain} differs from the manifest's {chain}"
+            )
+        fp = fingerprint(conn)
+        if fp_expected is not None and fp.value != fp_expected:
+            raise IntegrityFailure(
+                f"restored fingerprint {fp.value} differs from the manifest's {fp_expected}"
+            )
+        return audit.head_seq, audit.head_chain, fp.value, fp_expected
+
+
+def _mark(conn: Connection, plan: Plan, actor: str) -> None:
+    last = plan.chain[-1]
+    rows = [
+        {"key": "restored_from", "value": last.id},
+        {"key": "restored_at", "value": now_utc()},
+        {"key": "restored_by", "value": actor},
+    ]
+    conn.execute(sa.delete(schema.meta).where(schema.meta.c.key.in_([r["key"] for r in rows])))
+    conn.execute(schema.meta.insert(), rows)
+
+
+def _restore_sqlite(
+    plan: Plan,
+    fetched: Fetched,
+    url: str,
+    key: EncryptionKey | None,
+    timer: _Timer,
+    force: bool,
+    actor: str,
+    on_phase: Phase,
+) -> RestoreResult:
+    path = sqlite_path(url)
+    if path is None:
+        raise BackupError("cannot restore into an in-memory SQLite database")
+    if not path.parent.is_dir():
+        raise BackupError(f"cannot restore into {path}: folder {path.parent} does not exist")
+    tmp = path.with_name(f"{path.name}.restoring-{os.getpid()}")
+    for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+        p.unlink(missing_ok=True)
+    try:
+        if plan.use_snapshot:
+            with timer.phase("load"), tmp.open("wb") as fh:
+                parts = sorted(
+                    plan.full.snapshot_objects, key=lambda o: int((o.part or "file:0")[5:])
+                )
+                done = 0
+                for ref in parts:
+                    t0 = time.perf_counter()
+                    plain = unseal(fetched.read(ref), key, name=f"snapshot object {ref.name}")
+                    timer.add("verify", time.perf_counter() - t0)
+                    timer.add("load", -(time.perf_counter() - t0))
+                    fh.write(plain)
+                    done += len(plain)
+                    on_phase("load", done, None)
+                fh.flush()
+                os.fsync(fh.fileno())
+        repo = Repository("sqlite:///" + str(tmp))
+        try:
+            with connect(repo.engine, write=True) as conn:
+                if not plan.use_snapshot:
+                    with timer.phase("load"):
+                        migrate_on(conn)
+                else:
+                    head = read_head(conn)
+                    if head.seq != plan.snapshot_seq or head.chain_hash != plan.full.chain_head:
+                        raise IntegrityFailure(
+                            f"snapshot of {plan.full.id} holds seq {head.seq}, manifest says"
+                            f" {plan.snapshot_seq}"
+                        )
+                conn.execute(schema.meta.insert(), [{"key": "restore_state", "value": "loading"}])
+            with connect(repo.engine, write=True) as conn:
+                _replay_into(conn, plan, fetched, key, timer, on_phase)
+                seq, chain, fp, expected = _check(conn, plan, timer, on_phase)
+                _mark(conn, plan, actor)
+                conn.execute(sa.delete(schema.meta).where(schema.meta.c.key == "restore_state"))
+        finally:
+            repo.engine.dispose()
+        con = sqlite3.connect(tmp)
+        try:
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            con.close()
+        if force:
+            for p in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+                p.unlink(missing_ok=True)
+        os.replace(tmp, path)
+        dfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except BaseException:
+        for p in (Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            p.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+        raise
+    finally:
+        for p in (Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            p.unlink(missing_ok=True)
+    return RestoreResult(plan, redact(url), seq, chain, fp, expected, timer.phases, {}, [])
+
+
+def _index_defs(conn: Connection) -> list[tuple[str, str]]:
+    rows = conn.exec_driver_sql(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i"
+        " WHERE i.schemaname = current_schema() AND NOT EXISTS ("
+        "  SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+    ).all()
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def _restore_pg(
+    plan: Plan,
+    fetched: Fetched,
+    url: str,
+    key: EncryptionKey | None,
+    timer: _Timer,
+    force: bool,
+    actor: str,
+    on_phase: Phase,
+) -> RestoreResult:
+    engine = make_engine(url)
+    try:
+        with connect(engine, write=True) as conn:
+            with timer.phase("load"):
+                if force:
+                    for t in (*reversed(schema.metadata.sorted_tables),):
+                        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {t.name} CASCADE")
+                    conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+                migrate_on(conn)
+                if plan.use_snapshot:
+                    _load_pg_snapshot(conn, plan, fetched, key, timer, on_phase)
+            _replay_into(conn, plan, fetched, key, timer, on_phase)
+            seq, chain, fp, expected = _check(conn, plan, timer, on_phase)
+            _mark(conn, plan, actor)
+    finally:
+        engine.dispose()
+    Repository(url).refresh_statistics()
+    return RestoreResult(plan, redact(url), seq, chain, fp, expected, timer.phases, {}, [])
+
+
+def _load_pg_snapshot(
+    conn: Connection,
+    plan: Plan,
+    fetched: Fetched,
+    key: EncryptionKey | None,
+    timer: _Timer,
+    on_phase: Phase,
+) -> None:
+    indexes = _index_defs(conn)
+    for name, _ in indexes:
+        conn.exec_driver_sql(f"DROP INDEX {name}")
+    raw: Any = conn.connection.driver_connection
+    parts: dict[str, list[tuple[int, ObjectRef]]] = {}
+    for ref in plan.full.snapshot_objects:
+        table, _, idx = (ref.part or "").partition(":")
+        if table not in PG_SNAPSHOT_TABLES:
+            raise IntegrityFailure(f"snapshot object {ref.name} names unknown table {table!r}")
+        parts.setdefault(table, []).append((int(idx or 0), ref))
+    done = 0
+    for table in PG_SNAPSHOT_TABLES:
+        if table == "meta":
+            conn.exec_driver_sql("DELETE FROM meta")
+        with raw.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN (FORMAT binary)") as cp:
+            for _, ref in sorted(parts.get(table, []), key=lambda p: p[0]):
+                t0 = time.perf_counter()
+                plain = unseal(fetched.read(ref), key, name=f"snapshot object {ref.name}")
+                timer.add("verify", time.perf_counter() - t0)
+                timer.add("load", -(time.perf_counter() - t0))
+                cp.write(plain)
+                done += len(plain)
+                on_phase("load", done, None)
+    # the log up to the snapshot travels as segments
+    snap_plan = Plan(plan.copy, [plan.full], plan.full.last_seq, None, False, plan.target_engine)
+    log_rows: list[tuple[Any, ...]] = []
+    for batch in _records(snap_plan, fetched, key, timer):
+        log_rows = [
+            (
+                r.seq,
+                r.recorded_at,
+                r.kind,
+                r.actor,
+                r.reason,
+                r.body.decode(),
+                r.body_hash,
+                r.chain_hash,
+            )
+            for r in batch
+            if r.seq <= plan.snapshot_seq
+        ]
+        bulk_insert(conn, schema.log, log_rows)
+    for _, ddl in indexes:
+        conn.exec_driver_sql(ddl)

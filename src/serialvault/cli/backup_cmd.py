@@ -1,0 +1,418 @@
+"""``serialvault keys|backup|restore``: keys, backups, catalog, verification, restore.
+
+Each command reads the policy (``--policy``, ``SERIALVAULT_POLICY`` or ``serialvault.toml``),
+picks the copies (``--copy NAME`` or ``--to URL``, repeatable; default every copy of the
+policy) and calls one library function of ``serialvault.backup``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from serialvault.backup import restore as restore_mod
+from serialvault.backup import service, verify
+from serialvault.backup.crypto import generate_keys
+from serialvault.backup.policy import DEFAULT_KEY_DIR, Policy, load_policy
+from serialvault.cli.common import (
+    ActorOpt,
+    DbOpt,
+    JsonOpt,
+    actor_name,
+    handled,
+    kv,
+    open_repo,
+    out,
+    print_json,
+    progress,
+    table,
+)
+from serialvault.errors import BackupError, IntegrityFailure, SerialvaultError
+
+keys_app = typer.Typer(help="Backup encryption and signing keys.", no_args_is_help=True)
+app = typer.Typer(
+    help="Full and incremental backups to on-site and S3 copies; catalog and verification.",
+    no_args_is_help=True,
+)
+
+PolicyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--policy",
+        help="Backup policy TOML [default: SERIALVAULT_POLICY or ./serialvault.toml]",
+        show_default=False,
+    ),
+]
+CopyOpt = Annotated[
+    list[str] | None,
+    typer.Option("--copy", help="A copy named in the policy (repeatable) [default: all]."),
+]
+ToOpt = Annotated[
+    list[str] | None,
+    typer.Option("--to", help="A copy by URL: file:///path or s3://bucket/prefix (repeatable)."),
+]
+KeyOpt = Annotated[
+    str | None,
+    typer.Option("--key", help="Encryption key file (overrides the policy).", show_default=False),
+]
+SignOpt = Annotated[
+    str | None,
+    typer.Option("--signing-key", help="Ed25519 signing key file (overrides the policy)."),
+]
+PubOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--public-key", help="Public key to check signatures with (default: the signing key's)."
+    ),
+]
+
+
+def _policy(
+    policy: str | None, key: str | None, signing: str | None, pub: str | None = None
+) -> Policy:
+    return load_policy(policy, key=key, signing_key=signing, public_key=pub)
+
+
+@keys_app.command("generate")
+def keys_generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the key files.")] = Path(
+        DEFAULT_KEY_DIR
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing keys.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create an AES-256 backup key and an Ed25519 signing key pair (mode 0600)."""
+    with handled(json_out):
+        res = generate_keys(out_dir, force=force)
+        if json_out:
+            print_json(res)
+        else:
+            kv("keys created", list(res.items()))
+            out.print(
+                "Keep a copy of backup.key somewhere safe and apart from the backups: without"
+                " it, encrypted backups cannot be restored."
+            )
+
+
+def _show_backup(results: list[service.BackupResult], json_out: bool) -> int:
+    docs = [r.to_dict() for r in results]
+    failed = any(not r.ok for r in results)
+    if json_out:
+        print_json(docs[0] if len(docs) == 1 else docs)
+    else:
+        for d in docs:
+            if d.get("id"):
+                kv(
+                    f"backup {d['id']}",
+                    [
+                        ("type", d["type"]),
+                        ("parent", d["parent"]),
+                        (
+                            "seq",
+                            f"{d['seq']['first']}..{d['seq']['last']} ({d['records']} records)",
+                        ),
+                        ("time", f"{d['time']['first']} .. {d['time']['last']}"),
+                        ("chain head", d["chain_head"]),
+                        ("fingerprint", d["fingerprint"] or "(not computed)"),
+                        ("objects", d["objects"]),
+                        ("bytes plain / stored", f"{d['bytes_plain']:,} / {d['bytes_stored']:,}"),
+                        ("encrypted", d["encrypted"]),
+                        ("duration", f"{d['duration_s']} s"),
+                    ],
+                )
+            elif d.get("note"):
+                out.print(d["note"])
+            for c in d["copies"]:
+                status = "ok" if c["ok"] else f"FAILED: {c['error']}"
+                out.print(f"  copy {c['name']} ({c['url']}): {status}")
+    return 10 if failed else 0
+
+
+def _phase_progress(json_out: bool) -> tuple[Any, Any]:
+    bar = progress(json_out)
+    tasks: dict[str, Any] = {}
+
+    def on_phase(name: str, done: int, total: int | None) -> None:
+        if name not in tasks:
+            tasks[name] = bar.add_task(name, total=total)
+        bar.update(tasks[name], completed=done, total=total)
+
+    return bar, on_phase
+
+
+@app.command("full")
+def backup_full(
+    db: DbOpt = None,
+    policy: PolicyOpt = None,
+    copy: CopyOpt = None,
+    to: ToOpt = None,
+    key: KeyOpt = None,
+    signing_key: SignOpt = None,
+    actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Take a full backup: a consistent snapshot plus the whole log, to each copy."""
+    with handled(json_out):
+        pol = _policy(policy, key, signing_key)
+        copies = service.select_copies(pol, copy or [], to or [])
+        repo = open_repo(db)
+        bar, on_phase = _phase_progress(json_out)
+        with bar:
+            res = service.full_backup(repo, pol, copies, actor=actor_name(actor), on_phase=on_phase)
+        code = _show_backup([res], json_out)
+    raise typer.Exit(code)
+
+
+@app.command("incr")
+def backup_incr(
+    db: DbOpt = None,
+    policy: PolicyOpt = None,
+    copy: CopyOpt = None,
+    to: ToOpt = None,
+    key: KeyOpt = None,
+    signing_key: SignOpt = None,
+    no_fingerprint: Annotated[
+        bool, typer.Option("--no-fingerprint", help="Skip the state fingerprint (faster).")
+    ] = False,
+    actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Take an incremental backup: the log records after each copy's newest backup."""
+    with handled(json_out):
+        pol = _policy(policy, key, signing_key)
+        copies = service.select_copies(pol, copy or [], to or [])
+        repo = open_repo(db)
+        bar, on_phase = _phase_progress(json_out)
+        with bar:
+            res = service.incremental_backup(
+                repo,
+                pol,
+                copies,
+                actor=actor_name(actor),
+                with_fingerprint=not no_fingerprint,
+                on_phase=on_phase,
+            )
+        code = _show_backup(res, json_out)
+    raise typer.Exit(code)
+
+
+@app.command("list")
+def backup_list(
+    db: DbOpt = None,
+    policy: PolicyOpt = None,
+    copy: CopyOpt = None,
+    to: ToOpt = None,
+    public_key: PubOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Every copy's backup chains, sizes, ages, and the RPO exposure now."""
+    with handled(json_out):
+        pol = _policy(policy, None, None, public_key)
+        copies = service.select_copies(pol, copy or [], to or [])
+        try:
+            vk = pol.load_verify_key()
+        except SerialvaultError:
+            vk = None
+        head = None
+        try:
+            head = open_repo(db).head()
+        except SerialvaultError:
+            head = None
+        docs = []
+        for c in copies:
+            try:
+                docs.append(verify.catalog(c, vk, head))
+            except SerialvaultError as exc:
+                docs.append({"copy": c.name, "url": c.url, "error": str(exc)})
+        if json_out:
+            print_json({"copies": docs, "signatures_checked": vk is not None})
+            return
+        for d in docs:
+            if "error" in d:
+                out.print(f"[bold]{d['copy']}[/bold]: [red]{d['error']}[/red]")
+                continue
+            rows = [
+                [
+                    b["id"],
+                    b["type"],
+                    f"{b['seq'][0]}..{b['seq'][1]}",
+                    b["records"],
+                    f"{b['bytes_stored']:,}",
+                    _age(b["age_s"]),
+                    "yes" if b["encrypted"] else "no",
+                ]
+                for ch in d["chains"]
+                for b in ch["backups"]
+            ]
+            table(
+                f"{d['copy']} — {d['url']} ({d['backups']} backups, {d['bytes_stored']:,} bytes)",
+                ["id", "type", "seq", "records", "bytes", "age", "encrypted"],
+                rows,
+            )
+            exp = d["rpo_exposure"]
+            if exp:
+                out.print(
+                    f"  RPO exposure now: {exp['records']} records, {exp['seconds']} s"
+                    f" since the newest backed-up record (seq {exp['newest_backed_up_seq']})"
+                )
+            for p in d["problems"]:
+                out.print(f"  [red]{p['code']}[/red]: {p['message']}")
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+@app.command("verify")
+def backup_verify(
+    policy: PolicyOpt = None,
+    copy: CopyOpt = None,
+    to: ToOpt = None,
+    key: KeyOpt = None,
+    public_key: PubOpt = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Read, hash, decrypt and chain-check every object.")
+    ] = False,
+    subset: Annotated[
+        str | None, typer.Option("--subset", help="Full check of share n of t, e.g. 3/7.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check copies; print findings; exit 8 on any finding."""
+    with handled(json_out):
+        pol = _policy(policy, key, None, public_key)
+        sub = verify.parse_subset(subset)
+        copies = service.select_copies(pol, copy or [], to or [])
+        vk = pol.load_verify_key()
+        enc = pol.load_encryption_key() if (full or sub) else None
+        try:
+            signer = pol.load_signing_key()
+        except SerialvaultError:
+            signer = None
+        reports = []
+        for c in copies:
+            bar = progress(json_out)
+            with bar:
+                task = bar.add_task(f"verify {c.name}", total=None)
+
+                def tick(done: int, total: int, bar: Any = bar, task: Any = task) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                reports.append(
+                    verify.verify_copy(
+                        c, vk, key=enc, signer=signer, full=full, subset=sub, on_progress=tick
+                    )
+                )
+        ok = all(r.ok for r in reports)
+        if json_out:
+            print_json({"ok": ok, "copies": [r.to_dict() for r in reports]})
+        else:
+            for r in reports:
+                state = (
+                    "[green]clean[/green]" if r.ok else f"[red]{len(r.findings)} finding(s)[/red]"
+                )
+                out.print(
+                    f"{r.copy} ({r.url}): {r.mode} check, {r.backups} backups, {r.objects}"
+                    f" objects, {r.objects_read} read ({r.bytes_read:,} bytes): {state}"
+                )
+                for f in r.findings:
+                    out.print(f"  {f.code}: {f.message}")
+                if r.coverage:
+                    cov = r.coverage
+                    out.print(
+                        f"  coverage of {cov['shares']} share(s): checked {cov['shares_checked']},"
+                        f" {cov['objects_unverified']} of {cov['objects']} objects not yet"
+                        " verified"
+                        + (
+                            f"; all verified since {cov['all_verified_since']}"
+                            if cov["complete"]
+                            else ""
+                        )
+                    )
+        if not ok:
+            raise IntegrityFailure("verification found problems")
+
+
+def restore(
+    into: Annotated[
+        str, typer.Option("--into", help="Target: a SQLite path or postgresql:// URL.")
+    ],
+    from_: Annotated[
+        list[str] | None,
+        typer.Option("--from", help="Copy name or URL (repeatable; others are fallbacks)."),
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Recovery point: a seq, or a UTC timestamp.")
+    ] = None,
+    backup: Annotated[str | None, typer.Option("--backup", help="Restore this backup id.")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Plan, fetch and verify only.")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty target.")] = False,
+    policy: PolicyOpt = None,
+    key: KeyOpt = None,
+    public_key: PubOpt = None,
+    actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Restore a repository from a backup copy, to the newest or a given point."""
+    with handled(json_out):
+        pol = _policy(policy, key, None, public_key)
+        names = [n for n in (from_ or []) if "://" not in n]
+        urls = [n for n in (from_ or []) if "://" in n]
+        copies = service.select_copies(pol, names, urls)
+        if from_:  # named copies first, the policy's others as fallbacks
+            extra = (
+                [c for c in service.select_copies(pol) if c.name not in {x.name for x in copies}]
+                if pol.copies
+                else []
+            )
+            copies += extra
+        vk = pol.load_verify_key()
+        enc = pol.load_encryption_key()
+        bar, on_phase = _phase_progress(json_out)
+        with bar:
+            res = restore_mod.restore(
+                copies,
+                into,
+                verify_key=vk,
+                key=enc,
+                at=at,
+                backup=backup,
+                dry_run=dry_run,
+                force=force,
+                actor=actor_name(actor),
+                on_phase=on_phase,
+            )
+        d = res.to_dict()
+        if json_out:
+            print_json(d)
+            return
+        plan = d["plan"]
+        kv(
+            "restore plan checked" if res.dry_run else f"restored into {d['target']}",
+            [
+                ("from copy", plan["copy"]),
+                ("backups", ", ".join(plan["backups"])),
+                ("snapshot", plan["snapshot"] or "(none: log replayed from genesis)"),
+                ("recovery point seq", d["head_seq"]),
+                ("chain head", d["chain_head"]),
+                ("fingerprint", d["fingerprint"] or "-"),
+                ("fingerprint checked against manifest", d["fingerprint_checked_against"] or "-"),
+                ("phases (s)", ", ".join(f"{k} {v}" for k, v in d["phases_s"].items())),
+                ("objects from copy", d["objects_from_copy"]),
+            ],
+        )
+        for f in d["findings"]:
+            out.print(f"  note: {f}")
+
+
+__all__ = ["BackupError", "app", "keys_app", "restore"]
