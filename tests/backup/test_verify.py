@@ -1,0 +1,163 @@
+"""verify finds every kind of damage, names object and copy; restore falls back to an
+intact copy. Bits are flipped, not overwritten: an overwrite can write the same byte."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from serialvault.backup import restore as rs
+from serialvault.backup import service, verify
+from serialvault.backup.crypto import load_encryption_key, load_signing_key, load_verify_key
+from serialvault.backup.manifest import Manifest
+from serialvault.errors import IntegrityFailure
+from tests.backup.conftest import copy_of, grow, new_repo, policy_for
+
+
+def flip_bit(path: Path, rnd: random.Random) -> int:
+    data = bytearray(path.read_bytes())
+    pos = rnd.randrange(len(data) * 8)
+    data[pos // 8] ^= 1 << (pos % 8)
+    path.write_bytes(bytes(data))
+    return pos
+
+
+@pytest.fixture
+def site(tmp_path: Path, keys: dict[str, str]) -> tuple[Path, list[Manifest], dict[str, str]]:
+    """A copy holding a full and two incrementals (also in a second copy, ``b``)."""
+    repo = new_repo(str(tmp_path / "src.db"))
+    grow(repo, products=True)
+    pol = policy_for(keys)
+    copies = [copy_of((tmp_path / "a").as_uri(), "a"), copy_of((tmp_path / "b").as_uri(), "b")]
+    out = [service.full_backup(repo, pol, copies, actor="t").manifest]
+    for _ in range(2):
+        grow(repo)
+        out.append(service.incremental_backup(repo, pol, copies, actor="t")[0].manifest)
+    return tmp_path, [m for m in out if m is not None], keys
+
+
+def run(
+    path: Path, keys: dict[str, str], *, full: bool = True, subset: tuple[int, int] | None = None
+) -> verify.VerifyReport:
+    return verify.verify_copy(
+        copy_of(path.as_uri(), path.name),
+        load_verify_key(keys["public_key"]),
+        key=load_encryption_key(keys["encryption_key"]),
+        signer=load_signing_key(keys["signing_key"]),
+        full=full,
+        subset=subset,
+    )
+
+
+def obj(root: Path, name: str) -> Path:
+    return root / "objects" / name[:2] / name
+
+
+def test_a_clean_copy_has_no_findings(site: tuple[Path, list[Manifest], dict[str, str]]) -> None:
+    root, ms, keys = site
+    rep = run(root / "a", keys)
+    assert rep.ok, rep.findings
+    assert rep.backups == 3
+    assert rep.objects == sum(len(m.objects) for m in ms)
+    assert rep.objects_read == rep.objects
+    assert rep.decrypted
+    assert rep.coverage["complete"]
+
+
+def test_every_flipped_bit_is_found_by_full_verify(
+    site: tuple[Path, list[Manifest], dict[str, str]],
+) -> None:
+    root, _ms, keys = site
+    rnd = random.Random(11)
+    files = sorted(p for p in (root / "a").rglob("*") if p.is_file() and "checks" not in p.parts)
+    assert len(files) >= 6
+    for f in files:
+        original = f.read_bytes()
+        flip_bit(f, rnd)
+        rep = run(root / "a", keys)
+        assert not rep.ok, f"flipped bit in {f.name} not detected"
+        named = " ".join(x.message + (x.object or "") + (x.backup or "") for x in rep.findings)
+        stem = f.name.removesuffix(".json")
+        assert stem in named, (stem, rep.findings)
+        assert all(x.copy == "a" for x in rep.findings)
+        f.write_bytes(original)
+    assert run(root / "a", keys).ok
+
+
+def test_quick_verify_finds_missing_and_truncated_objects(
+    site: tuple[Path, list[Manifest], dict[str, str]],
+) -> None:
+    root, ms, keys = site
+    seg = ms[1].segments[0]
+    obj(root / "a", seg.name).unlink()
+    snap = ms[0].snapshot_objects[0]
+    p = obj(root / "a", snap.name)
+    p.write_bytes(p.read_bytes()[:-10])
+    rep = run(root / "a", keys, full=False)
+    codes = {(f.code, f.object) for f in rep.findings}
+    assert ("missing-object", seg.name) in codes
+    assert ("size-mismatch", snap.name) in codes
+    assert rep.objects_read == 0
+
+
+def test_a_lost_incremental_breaks_the_chain(
+    site: tuple[Path, list[Manifest], dict[str, str]],
+) -> None:
+    root, ms, keys = site
+    (root / "a" / "manifests" / f"{ms[1].id}.json").unlink()
+    rep = run(root / "a", keys, full=False)
+    assert [(f.code, f.backup) for f in rep.findings] == [("broken-parent", ms[2].id)]
+
+
+def test_subsets_cover_everything_only_when_all_have_run(
+    site: tuple[Path, list[Manifest], dict[str, str]],
+) -> None:
+    root, _ms, keys = site
+    seen = 0
+    for n in (1, 2, 3):
+        rep = run(root / "a", keys, full=False, subset=(n, 3))
+        assert rep.ok
+        seen += rep.objects_read
+        assert rep.coverage["complete"] is (n == 3)
+        assert rep.coverage["shares_checked"] == list(range(1, n + 1))
+    assert seen == rep.objects  # each object read in exactly one share
+    assert len(list((root / "a" / "checks").iterdir())) == 3
+
+
+def test_restore_uses_the_other_copy_when_one_is_damaged(
+    site: tuple[Path, list[Manifest], dict[str, str]],
+) -> None:
+    root, ms, keys = site
+    rnd = random.Random(3)
+    for o in ms[0].snapshot_objects + ms[2].segments:
+        flip_bit(obj(root / "a", o.name), rnd)
+    res = rs.restore(
+        [copy_of((root / "a").as_uri(), "a"), copy_of((root / "b").as_uri(), "b")],
+        str(root / "r.db"),
+        verify_key=load_verify_key(keys["public_key"]),
+        key=load_encryption_key(keys["encryption_key"]),
+    )
+    assert res.fetched_from.get("b", 0) == len(ms[0].snapshot_objects) + len(ms[2].segments)
+    assert res.fingerprint == ms[2].fingerprint
+    damaged = [f for f in res.findings if "in copy a is damaged" in f]
+    assert len(damaged) == len(ms[0].snapshot_objects) + len(ms[2].segments)
+
+
+def test_restore_fails_before_writing_when_every_copy_is_damaged(
+    site: tuple[Path, list[Manifest], dict[str, str]],
+) -> None:
+    root, ms, keys = site
+    seg = ms[2].segments[0]
+    rnd = random.Random(5)
+    for c in ("a", "b"):
+        flip_bit(obj(root / c, seg.name), rnd)
+    with pytest.raises(IntegrityFailure, match=f"object {seg.name}.*damaged in every copy"):
+        rs.restore(
+            [copy_of((root / "a").as_uri(), "a"), copy_of((root / "b").as_uri(), "b")],
+            str(root / "r.db"),
+            verify_key=load_verify_key(keys["public_key"]),
+            key=load_encryption_key(keys["encryption_key"]),
+        )
+    assert not list(root.glob("r.db*"))
