@@ -36,4 +36,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/micro.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) serialvault.db .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DIR) serialvault.db demo-backup demo-restored.db .pytest_cache .mypy_cache .ruff_cache
