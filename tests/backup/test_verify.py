@@ -161,3 +161,42 @@ def test_restore_fails_before_writing_when_every_copy_is_damaged(
             key=load_encryption_key(keys["encryption_key"]),
         )
     assert not list(root.glob("r.db*"))
+
+
+def test_prune_removes_old_chains_and_keeps_what_kept_backups_need(
+    tmp_path: Path, keys: dict[str, str]
+) -> None:
+    from serialvault.backup.prune import prune_copy
+
+    repo = new_repo(str(tmp_path / "src.db"))
+    grow(repo, products=True)
+    pol = policy_for(keys)
+    url = (tmp_path / "c").as_uri()
+    chains = []
+    for _ in range(3):
+        full = service.full_backup(repo, pol, [copy_of(url)], actor="t").manifest
+        grow(repo)
+        service.incremental_backup(repo, pol, [copy_of(url)], actor="t")
+        chains.append(full)
+    vk = load_verify_key(keys["public_key"])
+    dry = prune_copy(copy_of(url), vk, keep_fulls=1, keep_days=0, dry_run=True)
+    assert len(dry.removed) == 4
+    assert len(list((tmp_path / "c" / "manifests").iterdir())) == 6
+    rep = prune_copy(copy_of(url), vk, keep_fulls=1, keep_days=0)
+    assert len(rep.kept) == 2
+    assert chains[2] is not None
+    assert chains[2].id in rep.kept
+    assert rep.removed == dry.removed
+    check = run(tmp_path / "c", keys)
+    assert check.ok, check.findings
+    assert check.backups == 2
+    res = rs.restore(
+        [copy_of(url)],
+        str(tmp_path / "r.db"),
+        verify_key=vk,
+        key=load_encryption_key(keys["encryption_key"]),
+    )
+    assert res.head_seq == repo.head().seq
+    # young chains are kept whatever keep_fulls says
+    again = prune_copy(copy_of(url), vk, keep_fulls=0, keep_days=1)
+    assert again.removed == []

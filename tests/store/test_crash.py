@@ -121,3 +121,46 @@ def test_kill_9_during_capture_postgresql(site: Path, tmp_path: Path) -> None:
 
     with pg_schema_url() as url:
         _trials(url, site, tmp_path, n=20, seed=2)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to find child processes")
+def test_the_helper_process_dies_with_a_killed_capture(site: Path, tmp_path: Path) -> None:
+    """A forked worker must not outlive its killed parent (it would wait forever)."""
+    db = str(tmp_path / "r.db")
+    subprocess.run([*SV, "init", "--db", db], check=True, capture_output=True)
+    proc = subprocess.Popen(
+        [*SV, "capture", str(site), "--db", db],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    workers: list[int] = []
+    while not workers and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        workers = _children(proc.pid)
+    assert workers, "capture started no helper process"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 5
+    alive = workers
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [
+            w
+            for w in workers
+            if Path(f"/proc/{w}").exists()
+            and "Z" not in Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        ]
+    assert not alive, f"helper process(es) {alive} outlived the killed capture"

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from serialvault.backup import prune as prune_mod
 from serialvault.backup import restore as restore_mod
 from serialvault.backup import service, verify
 from serialvault.backup.crypto import generate_keys
@@ -339,6 +340,50 @@ def backup_verify(
                     )
         if not ok:
             raise IntegrityFailure("verification found problems")
+
+
+@app.command("prune")
+def backup_prune(
+    policy: PolicyOpt = None,
+    copy: CopyOpt = None,
+    to: ToOpt = None,
+    public_key: PubOpt = None,
+    keep_fulls: Annotated[
+        int | None, typer.Option("--keep-fulls", help="Newest chains kept [policy].")
+    ] = None,
+    keep_days: Annotated[
+        float | None, typer.Option("--keep-days", help="Keep chains younger than this [policy].")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, delete nothing.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Apply retention: remove whole chains the policy no longer keeps."""
+    with handled(json_out):
+        pol = _policy(policy, None, None, public_key)
+        copies = service.select_copies(pol, copy or [], to or [])
+        vk = pol.load_verify_key()
+        reports = [
+            prune_mod.prune_copy(
+                c,
+                vk,
+                keep_fulls=pol.keep_fulls if keep_fulls is None else keep_fulls,
+                keep_days=pol.keep_days if keep_days is None else keep_days,
+                dry_run=dry_run,
+            )
+            for c in copies
+        ]
+        if json_out:
+            print_json({"copies": [r.to_dict() for r in reports]})
+            return
+        for r in reports:
+            verb = "would remove" if r.dry_run else "removed"
+            out.print(
+                f"{r.copy}: kept {len(r.kept)} backups, {verb} {len(r.removed)}"
+                f" ({r.objects_deleted} objects, {r.bytes_freed:,} bytes);"
+                f" {r.unreferenced_objects} unreferenced objects left alone"
+            )
+            for b in r.removed:
+                out.print(f"  {verb} {b}")
 
 
 def restore(

@@ -22,11 +22,10 @@ rejected document causes.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing as mp
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -61,6 +60,7 @@ from serialvault.store.projector import (
 )
 from serialvault.store.repository import LogAppender, Repository
 from serialvault.store.snapshot import load_snapshot, max_unit_id
+from serialvault.store.workers import worker_pool
 
 #: Events are applied in batches of about this many EPCs: large enough for set-based
 #: SQL to pay off, small enough to bound memory for any document size.
@@ -233,8 +233,12 @@ class Capturer:
             for path in paths:
                 yield path, self._one(path, large)
             return
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
-        with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        made = worker_pool()
+        if made is None:
+            for path in paths:
+                yield path, self._one(path, large)
+            return
+        with made as pool:
 
             def submit(i: int) -> Future[Prepared] | None:
                 if i < len(paths) and paths[i] not in large:

@@ -8,7 +8,6 @@ before (DESIGN.md principle 1; reconciliation rules R5 and R6).
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -36,6 +35,7 @@ from serialvault.store.projector import (
 )
 from serialvault.store.repository import Repository, iter_log, read_head
 from serialvault.store.snapshot import load_snapshot
+from serialvault.store.workers import worker_pool
 
 REBUILD = "maintenance.rebuild"
 
@@ -197,9 +197,8 @@ class _InlinePool:
 
 
 def _pool(parallel: bool) -> ProcessPoolExecutor | _InlinePool:
-    if parallel and "fork" in mp.get_all_start_methods():
-        return ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"))
-    return _InlinePool()
+    pool = worker_pool() if parallel else None
+    return pool if pool is not None else _InlinePool()
 
 
 def _apply_other(conn: Connection, rec: LogRecord) -> None:
