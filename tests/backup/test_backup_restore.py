@@ -293,8 +293,6 @@ def test_an_interrupted_sqlite_restore_never_looks_like_a_repository(
 
 def test_a_half_restored_file_is_refused(keys: dict[str, str], tmp_path: Path) -> None:
     """What a kill -9 leaves (the temporary file, marked) cannot be opened as a repository."""
-    import sqlalchemy as sa
-
     from serialvault.store import schema
 
     repo = new_repo(str(tmp_path / "r.db"))
@@ -302,7 +300,6 @@ def test_a_half_restored_file_is_refused(keys: dict[str, str], tmp_path: Path) -
         conn.execute(schema.meta.insert().values(key="restore_state", value="loading"))
     with pytest.raises(StoreError, match="interrupted restore"):
         Repository.open(str(tmp_path / "r.db"))
-    del sa
 
 
 def test_read_manifests_reports_bad_ones(keys: dict[str, str], tmp_path: Path) -> None:

@@ -16,11 +16,10 @@ import sqlalchemy as sa
 
 from serialvault.demo.generator import SiteConfig, SiteGenerator
 from serialvault.store import schema
-from serialvault.store.bulk import bulk_insert
 from serialvault.store.capture import Capturer
 from serialvault.store.fingerprint import fingerprint
 from serialvault.store.integrity import replay, verify_chain
-from serialvault.store.repository import Repository, iter_log
+from serialvault.store.repository import Repository, insert_log, iter_log
 from tests import builders as b
 from tests.pg import pg_schema_url
 
@@ -44,26 +43,14 @@ def test_sqlite_log_replayed_on_postgresql_gives_the_same_fingerprint(tmp_path: 
     cap.capture_bytes(b.document(b.declare_error(shipment)), "declare.jsonld")
     with src.read() as conn:
         expected = fingerprint(conn)
-        records = [
-            (
-                r.seq,
-                r.recorded_at,
-                r.kind,
-                r.actor,
-                r.reason,
-                r.body.decode(),
-                r.body_hash,
-                r.chain_hash,
-            )
-            for r in iter_log(conn)
-        ]
+        records = list(iter_log(conn))
         meta = conn.execute(sa.select(schema.meta)).all()
     with pg_schema_url() as url:
         dst = Repository.open(url, must_exist=False)
         dst.migrate()
         with dst.write() as (conn, _app):
             conn.execute(schema.meta.insert(), [dict(r._mapping) for r in meta])
-            bulk_insert(conn, schema.log, records)
+            insert_log(conn, records)
             replay(conn, iter_log(conn))
         with dst.read() as conn:
             assert verify_chain(conn).ok

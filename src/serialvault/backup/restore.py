@@ -43,15 +43,14 @@ from serialvault.backup.manifest import Manifest, ObjectRef, lineage, object_pat
 from serialvault.backup.objects import CopyState
 from serialvault.backup.segments import check_chain, decode
 from serialvault.backup.service import PG_SNAPSHOT_TABLES, Copy, read_manifests
-from serialvault.backup.targets import FileTarget, ObjectMissing
+from serialvault.backup.targets import FileTarget, ObjectMissing, fsync_dir
 from serialvault.domain.chain import GENESIS, LogRecord
 from serialvault.errors import BackupError, ConflictError, IntegrityFailure, SerialvaultError
 from serialvault.store import schema
-from serialvault.store.bulk import bulk_insert
 from serialvault.store.engine import connect, make_engine, redact, resolve_url, sqlite_path
 from serialvault.store.fingerprint import fingerprint
 from serialvault.store.integrity import replay, verify_chain
-from serialvault.store.repository import Repository, migrate_on, read_head
+from serialvault.store.repository import Repository, insert_log, migrate_on, read_head
 from serialvault.timefmt import now_utc
 
 Phase = Callable[[str, int, int | None], None]
@@ -295,8 +294,6 @@ def _target_is_empty(url: str) -> bool:
                     " WHERE table_schema = current_schema()"
                 )
             ).scalar_one()
-    except SerialvaultError:
-        raise
     finally:
         engine.dispose()
     return int(n) == 0
@@ -475,23 +472,7 @@ def _replay_into(
 ) -> None:
     for batch in _records(plan, fetched, key, timer):
         t0 = time.perf_counter()
-        bulk_insert(
-            conn,
-            schema.log,
-            [
-                (
-                    r.seq,
-                    r.recorded_at,
-                    r.kind,
-                    r.actor,
-                    r.reason,
-                    r.body.decode("utf-8"),
-                    r.body_hash,
-                    r.chain_hash,
-                )
-                for r in batch
-            ],
-        )
+        insert_log(conn, batch)
         if batch[0].seq == 1:
             _meta_from_genesis(conn, batch[0])
         replay(conn, iter(batch), parallel=len(batch) > 200)
@@ -554,6 +535,19 @@ def _mark(conn: Connection, plan: Plan, actor: str) -> None:
     conn.execute(schema.meta.insert(), rows)
 
 
+def _open_snapshot_object(
+    fetched: Fetched, ref: ObjectRef, key: EncryptionKey | None, timer: _Timer
+) -> bytes:
+    """Decrypt + decompress one snapshot object; its time counts as "verify", not "load"
+    (the caller is inside the "load" phase, so the same time is taken off it)."""
+    t0 = time.perf_counter()
+    plain = unseal(fetched.read(ref), key, name=f"snapshot object {ref.name}")
+    spent = time.perf_counter() - t0
+    timer.add("verify", spent)
+    timer.add("load", -spent)
+    return plain
+
+
 def _restore_sqlite(
     plan: Plan,
     fetched: Fetched,
@@ -580,10 +574,7 @@ def _restore_sqlite(
                 )
                 done = 0
                 for ref in parts:
-                    t0 = time.perf_counter()
-                    plain = unseal(fetched.read(ref), key, name=f"snapshot object {ref.name}")
-                    timer.add("verify", time.perf_counter() - t0)
-                    timer.add("load", -(time.perf_counter() - t0))
+                    plain = _open_snapshot_object(fetched, ref, key, timer)
                     fh.write(plain)
                     done += len(plain)
                     on_phase("load", done, None)
@@ -619,14 +610,8 @@ def _restore_sqlite(
             for p in (Path(f"{path}-wal"), Path(f"{path}-shm")):
                 p.unlink(missing_ok=True)
         os.replace(tmp, path)
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        fsync_dir(path.parent)
     except BaseException:
-        for p in (Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-            p.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
         raise
     finally:
@@ -698,31 +683,13 @@ def _load_pg_snapshot(
             conn.exec_driver_sql("DELETE FROM meta")
         with raw.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN (FORMAT binary)") as cp:
             for _, ref in sorted(parts.get(table, []), key=lambda p: p[0]):
-                t0 = time.perf_counter()
-                plain = unseal(fetched.read(ref), key, name=f"snapshot object {ref.name}")
-                timer.add("verify", time.perf_counter() - t0)
-                timer.add("load", -(time.perf_counter() - t0))
+                plain = _open_snapshot_object(fetched, ref, key, timer)
                 cp.write(plain)
                 done += len(plain)
                 on_phase("load", done, None)
     # the log up to the snapshot travels as segments
     snap_plan = Plan(plan.copy, [plan.full], plan.full.last_seq, None, False, plan.target_engine)
-    log_rows: list[tuple[Any, ...]] = []
     for batch in _records(snap_plan, fetched, key, timer):
-        log_rows = [
-            (
-                r.seq,
-                r.recorded_at,
-                r.kind,
-                r.actor,
-                r.reason,
-                r.body.decode(),
-                r.body_hash,
-                r.chain_hash,
-            )
-            for r in batch
-            if r.seq <= plan.snapshot_seq
-        ]
-        bulk_insert(conn, schema.log, log_rows)
+        insert_log(conn, [r for r in batch if r.seq <= plan.snapshot_seq])
     for _, ddl in indexes:
         conn.exec_driver_sql(ddl)

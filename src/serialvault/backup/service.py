@@ -230,9 +230,12 @@ def _segments(records: Iterator[LogRecord], writer: ObjectWriter, on_record: Pha
     return n
 
 
-def _first_time(conn: Any) -> str | None:
+def _time_at(conn: Any, seq: int) -> str | None:
+    """``recorded_at`` of record ``seq`` (``None`` if there is none)."""
     row = conn.execute(
-        schema.log.select().with_only_columns(schema.log.c.recorded_at).where(schema.log.c.seq == 1)
+        schema.log.select()
+        .with_only_columns(schema.log.c.recorded_at)
+        .where(schema.log.c.seq == seq)
     ).first()
     return None if row is None else str(row[0])
 
@@ -380,7 +383,6 @@ def _sqlite_full(
         dst = sqlite3.connect(tmp)
         try:
             src.backup(dst)  # one step: a single read transaction, consistent
-            dst.execute("PRAGMA journal_mode=DELETE")
         finally:
             dst.close()
             src.close()
@@ -388,15 +390,14 @@ def _sqlite_full(
         try:
             with snap.read() as conn:
                 head = read_head(conn)
-                first_time = _first_time(conn)
+                first_time = _time_at(conn, 1)
                 _segments(iter_log(conn, 1, head.seq), writer, on_phase)
                 on_phase("fingerprint", 0, None)
                 fp = fingerprint(conn)
-                conn.exec_driver_sql("SELECT 1")
         finally:
             snap.engine.dispose()
         con = sqlite3.connect(tmp)
-        try:
+        try:  # our engine opened the copy in WAL mode: make it one self-contained file
             con.execute("PRAGMA journal_mode=DELETE")
         finally:
             con.close()
@@ -434,7 +435,7 @@ def _pg_full(
 ) -> tuple[Head, str | None, Fingerprint, dict[str, Any]]:
     with repo.read() as conn:  # REPEATABLE READ: one snapshot for all of it
         head = read_head(conn)
-        first_time = _first_time(conn)
+        first_time = _time_at(conn, 1)
         raw: Any = conn.connection.driver_connection
         rows: dict[str, int] = {}
         done = 0
@@ -547,11 +548,7 @@ def incremental_backup(
                         f"the log at seq {parent.last_seq} does not match backup {parent.id}"
                         " (the repository was restored or replaced since): take a full backup"
                     )
-                first_time_row = conn.execute(
-                    schema.log.select()
-                    .with_only_columns(schema.log.c.recorded_at)
-                    .where(schema.log.c.seq == parent.last_seq + 1)
-                ).first()
+                first_time = _time_at(conn, parent.last_seq + 1)
                 _segments(iter_log(conn, parent.last_seq + 1, head.seq), writer, on_phase)
                 fp = None
                 if with_fingerprint:
@@ -572,7 +569,7 @@ def incremental_backup(
                 parent=parent,
                 head=head,
                 first_seq=parent.last_seq + 1,
-                first_time=str(first_time_row[0]) if first_time_row else None,
+                first_time=first_time,
                 prev_chain=parent.chain_head,
                 fp=fp,
                 snapshot=None,

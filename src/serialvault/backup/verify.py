@@ -138,7 +138,7 @@ def verify_copy(
                     )
                 )
     report.objects = len(needed)
-    checked: list[str] = []
+    checked: set[str] = set()
     if full or subset:
         report.decrypted = key is not None or all(m.encryption is None for m in manifests)
         todo = list(manifests)
@@ -158,7 +158,7 @@ def _verify_backup(
     key: EncryptionKey | None,
     subset: tuple[int, int] | None,
     report: VerifyReport,
-    checked: list[str],
+    checked: set[str],
     listed: dict[str, int],
     on_progress: Callable[[int, int], None] | None,
     total: int,
@@ -177,7 +177,7 @@ def _verify_backup(
             report.findings.append(Finding("unreadable-object", str(exc), state.name, m.id, o.name))
             prev = None
             continue
-        checked.append(o.name)
+        checked.add(o.name)
         report.objects_read += 1
         report.bytes_read += len(data)
         if on_progress:
@@ -226,7 +226,7 @@ def _verify_backup(
 
 
 def _record_check(
-    state: CopyState, report: VerifyReport, checked: list[str], signer: SigningKey | None
+    state: CopyState, report: VerifyReport, checked: set[str], signer: SigningKey | None
 ) -> str | None:
     at = now_utc()
     doc: dict[str, Any] = {

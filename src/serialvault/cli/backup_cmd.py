@@ -338,8 +338,8 @@ def backup_verify(
                             else ""
                         )
                     )
-        if not ok:
-            raise IntegrityFailure("verification found problems")
+    if not ok:  # the findings are the output (one JSON document with --json)
+        raise typer.Exit(IntegrityFailure.exit_code)
 
 
 @app.command("prune")
@@ -414,13 +414,12 @@ def restore(
         names = [n for n in (from_ or []) if "://" not in n]
         urls = [n for n in (from_ or []) if "://" in n]
         copies = service.select_copies(pol, names, urls)
-        if from_:  # named copies first, the policy's others as fallbacks
-            extra = (
-                [c for c in service.select_copies(pol) if c.name not in {x.name for x in copies}]
-                if pol.copies
-                else []
-            )
-            copies += extra
+        if from_:  # the named copies first, the policy's others as fallbacks
+            copies += [
+                service.Copy(c.name, c.url, c.settings)
+                for c in pol.copies.values()
+                if c.name not in names
+            ]
         vk = pol.load_verify_key()
         enc = pol.load_encryption_key()
         bar, on_phase = _phase_progress(json_out)

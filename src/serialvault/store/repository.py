@@ -9,7 +9,7 @@ queries, integrity) take a repository and do one job each.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import files
@@ -124,6 +124,30 @@ def iter_log(
                 r.chain_hash,
             )
         nxt = int(rows[-1].seq) + 1
+
+
+def insert_log(conn: Connection, records: Iterable[LogRecord]) -> None:
+    """Insert log records exactly as they were written (their seq, times and hashes).
+
+    For restore and engine migration: the chain is carried over, never recomputed.
+    """
+    bulk_insert(
+        conn,
+        schema.log,
+        [
+            (
+                r.seq,
+                r.recorded_at,
+                r.kind,
+                r.actor,
+                r.reason,
+                r.body.decode("utf-8"),
+                r.body_hash,
+                r.chain_hash,
+            )
+            for r in records
+        ],
+    )
 
 
 def _alembic_config(conn: Connection) -> Config:
