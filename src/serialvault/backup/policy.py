@@ -33,6 +33,11 @@ Relative paths in the file are relative to the file. Example::
     [compression]
     level = 3
 
+    [follow]                  # continuous mode (`serialvault backup follow`)
+    interval = "1s"           # the most a record waits before it is on every copy
+    status_file = "serialvault-follow.json"       # read by `backup list`
+    metrics_file = "/var/lib/node_exporter/textfile/serialvault.prom"   # optional
+
 No secret is ever in this file: it names key files, which must be mode 0600.
 """
 
@@ -101,6 +106,9 @@ class Policy:
     keep_fulls: int = 4
     keep_days: float = 35.0
     compression_level: int = 3
+    follow_interval: float = 1.0
+    status_file: Path = Path("serialvault-follow.json")
+    metrics_file: Path | None = None
 
     # ------------------------------------------------------------------ keys
     def load_encryption_key(self) -> EncryptionKey | None:
@@ -142,6 +150,11 @@ class Policy:
             "keep_fulls": self.keep_fulls,
             "keep_days": self.keep_days,
             "compression_level": self.compression_level,
+            "follow": {
+                "interval": format_duration(self.follow_interval),
+                "status_file": str(self.status_file),
+                "metrics_file": str(self.metrics_file) if self.metrics_file else None,
+            },
         }
 
 
@@ -161,7 +174,7 @@ def parse_policy(text: str, path: Path | None = None) -> Policy:
     fmt = data.get("format", FORMAT)
     if fmt != FORMAT:
         raise BackupError(f"{where}: format {fmt!r} is not {FORMAT!r}")
-    known = {"format", "keys", "copies", "schedule", "retention", "compression"}
+    known = {"format", "keys", "copies", "schedule", "retention", "compression", "follow"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise BackupError(f"{where}: unknown section(s) {', '.join(unknown)}")
@@ -176,6 +189,7 @@ def parse_policy(text: str, path: Path | None = None) -> Policy:
         copies[name] = CopySpec(name, url, settings)
     sched = data.get("schedule", {})
     ret = data.get("retention", {})
+    fol = data.get("follow", {})
     try:
         return Policy(
             path=path,
@@ -197,6 +211,13 @@ def parse_policy(text: str, path: Path | None = None) -> Policy:
             keep_fulls=int(ret.get("keep_fulls", 4)),
             keep_days=float(ret.get("keep_days", 35)),
             compression_level=int(data.get("compression", {}).get("level", 3)),
+            follow_interval=parse_duration(fol.get("interval", "1s"), "follow.interval"),
+            status_file=_path(
+                base, fol.get("status_file", "serialvault-follow.json"), "status_file"
+            ),
+            metrics_file=_path(base, fol["metrics_file"], "metrics_file")
+            if "metrics_file" in fol
+            else None,
         )
     except (TypeError, ValueError) as exc:
         raise BackupError(f"{where}: {exc}") from None

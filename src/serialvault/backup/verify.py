@@ -297,8 +297,18 @@ def _age_s(stamp: str | None, now: str) -> float | None:
     return (parse_timestamp(now) - parse_timestamp(stamp)).total_seconds()
 
 
-def catalog(copy: Copy, verify_key: VerifyKey | None, head: Head | None) -> dict[str, Any]:
-    """Chains, sizes and ages of one copy, and the RPO exposure against ``head``."""
+def catalog(
+    copy: Copy,
+    verify_key: VerifyKey | None,
+    head: Head | None,
+    time_of: Callable[[int], str | None] | None = None,
+) -> dict[str, Any]:
+    """Chains, sizes and ages of one copy, and the RPO exposure against ``head``.
+
+    The exposure is what losing the repository now would lose: the records after the
+    copy's newest backed-up one, and (with ``time_of``, the repository's record times)
+    the age of the oldest of them — the lag of the copy.
+    """
     state = copy.open()
     manifests, bad = read_manifests(state, verify_key)
     now = now_utc()
@@ -312,8 +322,9 @@ def catalog(copy: Copy, verify_key: VerifyKey | None, head: Head | None) -> dict
             exposure = {"records": head.seq, "seconds": None, "newest_backed_up_seq": 0}
         else:
             lag_s = 0.0
-            if head.seq > newest.last_seq and head.recorded_at and newest.last_time:
-                lag_s = max(0.0, _age_s(newest.last_time, now) or 0.0)
+            if head.seq > newest.last_seq:
+                first = time_of(newest.last_seq + 1) if time_of else newest.last_time
+                lag_s = max(0.0, _age_s(first, now) or 0.0)
             exposure = {
                 "records": max(0, head.seq - newest.last_seq),
                 "seconds": round(lag_s, 3),

@@ -12,11 +12,12 @@ from typing import Annotated, Any
 
 import typer
 
+from serialvault.backup import follow as follow_mod
 from serialvault.backup import prune as prune_mod
 from serialvault.backup import restore as restore_mod
 from serialvault.backup import service, verify
 from serialvault.backup.crypto import generate_keys
-from serialvault.backup.policy import DEFAULT_KEY_DIR, Policy, load_policy
+from serialvault.backup.policy import DEFAULT_KEY_DIR, Policy, load_policy, parse_duration
 from serialvault.cli.common import (
     ActorOpt,
     DbOpt,
@@ -199,6 +200,96 @@ def backup_incr(
     raise typer.Exit(code)
 
 
+@app.command("follow")
+def backup_follow(
+    db: DbOpt = None,
+    policy: PolicyOpt = None,
+    copy: CopyOpt = None,
+    to: ToOpt = None,
+    key: KeyOpt = None,
+    signing_key: SignOpt = None,
+    interval: Annotated[
+        str | None,
+        typer.Option(
+            "--interval",
+            help="Most a record may wait before it is on every copy [policy follow.interval, 1s].",
+        ),
+    ] = None,
+    for_: Annotated[
+        str | None,
+        typer.Option("--for", help="Stop after this long (e.g. 10m) [default: until SIGTERM]."),
+    ] = None,
+    status_file: Annotated[
+        Path | None,
+        typer.Option("--status", help="Status JSON file [policy follow.status_file]."),
+    ] = None,
+    metrics_file: Annotated[
+        Path | None,
+        typer.Option("--metrics", help="Prometheus text-format file [policy follow.metrics_file]."),
+    ] = None,
+    actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Continuous mode: ship new log records to every copy as small incrementals.
+
+    Prints one line (one JSON document with --json) per shipment; writes the status file
+    that `backup list` shows and, if asked, a metrics file for monitoring. SIGTERM or
+    Ctrl-C ships what is waiting, then stops.
+    """
+    with handled(json_out):
+        pol = _policy(policy, key, signing_key)
+        copies = service.select_copies(pol, copy or [], to or [])
+        repo = open_repo(db)
+        every = parse_duration(interval, "--interval") if interval else pol.follow_interval
+        duration = parse_duration(for_, "--for") if for_ else None
+
+        def on_event(ev: dict[str, Any]) -> None:
+            if json_out:
+                print_json(ev, compact=True)
+            elif ev["event"] == "shipment":
+                lag = ev["max_lag_s"]
+                out.print(
+                    f"{ev['done_at']} {ev['type']} {ev['id']}: seq {ev['seq']['first']}.."
+                    f"{ev['seq']['last']} ({ev['records']} records, {ev['bytes_stored']:,} bytes)"
+                    f" to {', '.join(ev['copies']) or 'no copy'}"
+                    + (f", lag {lag:.3f} s" if lag is not None else "")
+                )
+                for name, err in ev["errors"].items():
+                    out.print(f"  [red]copy {name} FAILED[/red]: {err}")
+            else:
+                out.print(f"{ev['at']} [red]copy {ev['copy']} FAILED[/red]: {ev['error']}")
+
+        follower = follow_mod.Follower(
+            repo,
+            pol,
+            copies,
+            actor=actor_name(actor),
+            interval=every,
+            status_path=status_file or pol.status_file,
+            metrics_path=metrics_file or pol.metrics_file,
+            on_event=on_event,
+        )
+        follower.install_signal_handlers()
+        if not json_out:
+            out.print(
+                f"following {repo.display_url} to {', '.join(c.name for c in copies)}"
+                f" (interval {every:g} s); status in {follower.status_path}"
+            )
+        st = follower.run(duration)
+        if json_out:
+            print_json({"event": "stopped", **st}, compact=True)
+        else:
+            for c in st["copies"]:
+                state = "ok" if not c["error"] else f"FAILED: {c['error']}"
+                out.print(
+                    f"  copy {c['name']}: shipped to seq {c['shipped_seq']},"
+                    f" {c['shipments']} incrementals, {c['fulls']} fulls,"
+                    f" lag {c['lag_records']} records: {state}"
+                )
+        failed = any(c["error"] for c in st["copies"])
+    raise typer.Exit(10 if failed else 0)
+
+
 @app.command("list")
 def backup_list(
     db: DbOpt = None,
@@ -206,9 +297,13 @@ def backup_list(
     copy: CopyOpt = None,
     to: ToOpt = None,
     public_key: PubOpt = None,
+    status_file: Annotated[
+        Path | None,
+        typer.Option("--status", help="A follower's status file [policy follow.status_file]."),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Every copy's backup chains, sizes, ages, and the RPO exposure now."""
+    """Every copy's backup chains, sizes, ages, the RPO exposure now, and the follower's lag."""
     with handled(json_out):
         pol = _policy(policy, None, None, public_key)
         copies = service.select_copies(pol, copy or [], to or [])
@@ -217,18 +312,22 @@ def backup_list(
         except SerialvaultError:
             vk = None
         head = None
+        time_of = None
         try:
-            head = open_repo(db).head()
+            repo = open_repo(db)
+            head = repo.head()
+            time_of = repo.time_of
         except SerialvaultError:
             head = None
         docs = []
         for c in copies:
             try:
-                docs.append(verify.catalog(c, vk, head))
+                docs.append(verify.catalog(c, vk, head, time_of))
             except SerialvaultError as exc:
                 docs.append({"copy": c.name, "url": c.url, "error": str(exc)})
+        follower = follow_mod.follower_summary(status_file or pol.status_file)
         if json_out:
-            print_json({"copies": docs, "signatures_checked": vk is not None})
+            print_json({"copies": docs, "signatures_checked": vk is not None, "follower": follower})
             return
         for d in docs:
             if "error" in d:
@@ -260,6 +359,19 @@ def backup_list(
                 )
             for p in d["problems"]:
                 out.print(f"  [red]{p['code']}[/red]: {p['message']}")
+        if follower is not None:
+            state = "running" if follower["running"] else "[red]not running[/red]"
+            out.print(
+                f"follower (pid {follower['pid']}, {follower['path']}): {state}, last update"
+                f" {_age(follower['updated_age_s'])} ago"
+            )
+            for c in follower["copies"]:
+                lag = c["lag_seconds"]
+                out.print(
+                    f"  {c['name']}: lag {c['lag_records']} records"
+                    + (f", {lag} s" if lag is not None else "")
+                    + (f" [red]— {c['error']}[/red]" if c["error"] else "")
+                )
 
 
 def _age(seconds: float) -> str:

@@ -75,10 +75,10 @@ def open_repo(db: str | None) -> Repository:
     return Repository.open(db)
 
 
-def print_json(data: Any) -> None:
-    sys.stdout.write(
-        orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n"
-    )
+def print_json(data: Any, compact: bool = False) -> None:
+    """One JSON document on stdout (``compact``: on one line, for JSON-lines streams)."""
+    opt = orjson.OPT_NON_STR_KEYS | (0 if compact else orjson.OPT_INDENT_2)
+    sys.stdout.write(orjson.dumps(data, option=opt).decode() + "\n")
     sys.stdout.flush()
 
 

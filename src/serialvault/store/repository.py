@@ -320,6 +320,14 @@ class Repository:
         with self.read() as conn:
             return read_head(conn)
 
+    def time_of(self, seq: int) -> str | None:
+        """``recorded_at`` of log record ``seq`` (``None`` if there is none)."""
+        with self.read() as conn:
+            row = conn.execute(
+                sa.select(schema.log.c.recorded_at).where(schema.log.c.seq == seq)
+            ).first()
+        return None if row is None else str(row[0])
+
     def meta(self) -> dict[str, str]:
         with self.read() as conn:
             return {r.key: r.value for r in conn.execute(sa.select(schema.meta))}
