@@ -388,9 +388,51 @@ def restore(
             res = _restore_pg(plan, fetched, url, key, timer, force, actor, on_phase)
         res.findings = findings
         res.fetched_from = _count(fetched)
+        note = record_measurement(states[0], res, engine_name, fetched.nbytes)
+        if note:
+            res.findings.append(note)
         return res
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+MEASUREMENT_FORMAT = "serialvault.restore-measurement/1"
+
+
+def record_measurement(
+    state: CopyState, res: RestoreResult, engine: str, fetched_bytes: int
+) -> str | None:
+    """Leave the restore's measured rates on the copy it came from, for ``backup plan``.
+
+    EU GMP Annex 11 §7.2 asks that the ability to restore be checked and monitored: the
+    planner predicts restore time (RTO) from the last measured restore, not from a guess.
+    Writing is best effort — a read-only copy costs the plan its figure, not the restore.
+    Returns a note when the record could not be written.
+    """
+    plan = res.plan
+    snap_bytes = sum(o.plain_size for o in plan.full.snapshot_objects) if plan.use_snapshot else 0
+    at = now_utc()
+    doc = {
+        "format": MEASUREMENT_FORMAT,
+        "at": at,
+        "repository_id": plan.full.repository_id,
+        "backup": plan.chain[-1].id,
+        "target_engine": engine,
+        "source_engine": (plan.full.source or {}).get("engine"),
+        "head_seq": res.head_seq,
+        "snapshot_seq": plan.snapshot_seq,
+        "snapshot_plain_bytes": snap_bytes,
+        "records_replayed": max(0, res.head_seq - plan.snapshot_seq),
+        "fetched_bytes": fetched_bytes,
+        "phases_s": {k: round(v, 4) for k, v in res.phases.items()},
+        "total_s": round(sum(res.phases.values()), 4),
+    }
+    name = f"measurements/restore-{at.replace(':', '').replace('-', '')}-{os.getpid()}.json"
+    try:
+        state.target.put(name, orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    except SerialvaultError as exc:
+        return f"restore measurement not recorded on copy {state.name}: {exc}"
+    return None
 
 
 def _count(f: Fetched) -> dict[str, int]:

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from serialvault.backup import follow as follow_mod
+from serialvault.backup import planning, service, verify
 from serialvault.backup import prune as prune_mod
 from serialvault.backup import restore as restore_mod
-from serialvault.backup import service, verify
 from serialvault.backup.crypto import generate_keys
 from serialvault.backup.policy import DEFAULT_KEY_DIR, Policy, load_policy, parse_duration
 from serialvault.cli.common import (
@@ -288,6 +289,144 @@ def backup_follow(
                 )
         failed = any(c["error"] for c in st["copies"])
     raise typer.Exit(10 if failed else 0)
+
+
+WindowOpt = Annotated[
+    str,
+    typer.Option("--window", help="Growth is averaged over this much recent history."),
+]
+
+
+def _bytes(n: int | float | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+@app.command("inventory")
+def backup_inventory(
+    db: DbOpt = None,
+    policy: PolicyOpt = None,
+    window: WindowOpt = "7d",
+    json_out: JsonOpt = False,
+) -> None:
+    """The critical data kinds: counts, bytes and growth per day (what backups must hold)."""
+    with handled(json_out):
+        pol = _policy(policy, None, None)
+        days = parse_duration(window, "--window") / 86400
+        inv = planning.inventory(open_repo(db), pol, days)
+        if json_out:
+            print_json(inv)
+            return
+        table(
+            f"{inv['repository']} ({inv['engine']}): seq {inv['head_seq']},"
+            f" {inv['units']:,} units, database {_bytes(inv['database_bytes'])}",
+            ["data kind", "log records", "log bytes", "rows", "on disk", "growth/day"],
+            [
+                [
+                    k["kind"],
+                    f"{k['log_records']:,}",
+                    _bytes(k["log_bytes"]),
+                    ", ".join(f"{t} {n:,}" for t, n in k["tables"].items()),
+                    _bytes(k["stored_bytes"]),
+                    f"{k['growth_per_day']['records']:,.0f} rec,"
+                    f" {_bytes(k['growth_per_day']['bytes'])}",
+                ]
+                for k in inv["kinds"]
+            ],
+        )
+        out.print(
+            f"growth averaged over {inv['window_days']:g} days:"
+            f" {inv['growth_per_day']['records']:,.0f} records/day,"
+            f" {_bytes(inv['growth_per_day']['bytes'])}/day;"
+            f" peak {inv['peak_records_per_minute']:,} records in one minute"
+        )
+        for n in inv["notes"]:
+            out.print(f"note: {escape(n)}")
+
+
+@app.command("plan")
+def backup_plan(
+    rpo: Annotated[str, typer.Option("--rpo", help="Recovery point objective, e.g. 15m.")],
+    rto: Annotated[str, typer.Option("--rto", help="Recovery time objective, e.g. 4h.")],
+    db: DbOpt = None,
+    policy: PolicyOpt = None,
+    copy: CopyOpt = None,
+    to: ToOpt = None,
+    public_key: PubOpt = None,
+    window: WindowOpt = "7d",
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 12 when any warning stands (for monitoring).")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Recommend an incremental interval and full cadence for RPO/RTO, with storage and warnings."""
+    with handled(json_out):
+        pol = _policy(policy, None, None, public_key)
+        rpo_s = parse_duration(rpo, "--rpo")
+        rto_s = parse_duration(rto, "--rto")
+        copies = service.select_copies(pol, copy or [], to or [])
+        summary = follow_mod.follower_summary(pol.status_file)
+        figures = planning.gather(
+            open_repo(db),
+            pol,
+            copies,
+            rpo_s=rpo_s,
+            rto_s=rto_s,
+            follow_running=bool(summary and summary["running"]),
+            window_days=parse_duration(window, "--window") / 86400,
+        )
+        plan = planning.recommend(figures)
+        if json_out:
+            print_json(plan)
+        else:
+            rec, meas, sto = plan["recommended"], plan["measured"], plan["storage_per_copy"]
+            restore = meas["restore"]
+            last_restore = (
+                "none"
+                if restore is None
+                else f"{restore['total_s']} s ({restore['at']}, into {restore['target_engine']})"
+            )
+            predicted = plan["restore_prediction"]["end_of_recommended_chain"]
+            kv(
+                f"backup plan for RPO {rpo} and RTO {rto}",
+                [
+                    (
+                        "measured write rate",
+                        f"{meas['records_per_day']:,.0f} records/day,"
+                        f" {_bytes(meas['log_bytes_per_day'])}/day",
+                    ),
+                    ("peak", f"{meas['peak_records_per_minute']:,} records/minute"),
+                    ("last measured restore", last_restore),
+                    ("recommended mode", rec["mode"]),
+                    ("incremental interval", rec["incremental_interval"]),
+                    ("full every", rec["full_every"]),
+                    ("worst-case loss", f"{rec['worst_case_loss_s']} s"),
+                    (
+                        "restore predicted (end of chain)",
+                        "-" if predicted is None else f"{predicted['total_s']} s",
+                    ),
+                    (
+                        "storage per copy",
+                        f"{_bytes(sto['held_bytes'])} held"
+                        f" ({sto['chains_kept']} chains), {_bytes(sto['written_per_month_bytes'])}"
+                        " written per month",
+                    ),
+                    ("all copies", _bytes(plan["storage_all_copies_held_bytes"])),
+                ],
+            )
+            if rec["command"]:
+                out.print(f"run: {rec['command']}")
+            for w in plan["warnings"]:
+                out.print(f"[yellow]warning[/yellow]: {escape(w)}")
+            for n in plan["notes"]:
+                out.print(f"note: {escape(n)}")
+    if check and not plan["ok"]:
+        raise typer.Exit(12)
 
 
 @app.command("list")
