@@ -200,3 +200,68 @@ def test_prune_removes_old_chains_and_keeps_what_kept_backups_need(
     # young chains are kept whatever keep_fulls says
     again = prune_copy(copy_of(url), vk, keep_fulls=0, keep_days=1)
     assert again.removed == []
+
+
+@pytest.mark.parametrize("damage", ["flip", "delete"])
+def test_restore_falls_back_between_an_s3_copy_and_a_file_copy(
+    tmp_path: Path, keys: dict[str, str], s3_endpoint: str, damage: str
+) -> None:
+    """The cloud copy damaged (a flipped bit, a deleted object): the on-site copy serves;
+    then the on-site copy damaged: the cloud copy serves — over real S3 HTTP."""
+    import boto3
+
+    from tests.backup.conftest import BUCKET, s3_url
+
+    repo = new_repo(str(tmp_path / "src.db"))
+    grow(repo, products=True)
+    prefix = f"fallback-{damage}"
+    cloud = s3_url(s3_endpoint, prefix)
+    onsite = (tmp_path / "onsite").as_uri()
+    pol = policy_for(keys)
+    copies = [copy_of(cloud, "cloud"), copy_of(onsite, "onsite")]
+    full = service.full_backup(repo, pol, copies, actor="t").manifest
+    grow(repo)
+    incr = service.incremental_backup(repo, pol, copies, actor="t")[0].manifest
+    assert full is not None
+    assert incr is not None
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+    victims = incr.segments
+    rnd = random.Random(11)
+    for o in victims:
+        key = f"{prefix}/objects/{o.name[:2]}/{o.name}"
+        if damage == "delete":
+            s3.delete_object(Bucket=BUCKET, Key=key)
+        else:
+            data = bytearray(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+            pos = rnd.randrange(len(data) * 8)
+            data[pos // 8] ^= 1 << (pos % 8)
+            s3.put_object(Bucket=BUCKET, Key=key, Body=bytes(data))
+    vk = load_verify_key(keys["public_key"])
+    enc = load_encryption_key(keys["encryption_key"])
+    rep = verify.verify_copy(copy_of(cloud, "cloud"), vk, key=enc, full=True)
+    code = "missing-object" if damage == "delete" else "hash-mismatch"
+    assert {f.code for f in rep.findings} == {code}
+    assert {f.copy for f in rep.findings} == {"cloud"}
+    res = rs.restore(
+        [copy_of(cloud, "cloud"), copy_of(onsite, "onsite")],
+        str(tmp_path / "r1.db"),
+        verify_key=vk,
+        key=enc,
+    )
+    assert res.fetched_from == {"onsite": len(victims), "cloud": len(full.snapshot_objects)}
+    assert res.fingerprint == incr.fingerprint
+    word = "missing from copy cloud" if damage == "delete" else "in copy cloud is damaged"
+    assert len([f for f in res.findings if word in f]) == len(victims)
+    # now the on-site copy loses its snapshot, which the cloud copy still has intact
+    rnd2 = random.Random(12)
+    others = full.snapshot_objects
+    for o in others:
+        flip_bit(obj(tmp_path / "onsite", o.name), rnd2)
+    res2 = rs.restore(
+        [copy_of(onsite, "onsite"), copy_of(cloud, "cloud")],
+        str(tmp_path / "r2.db"),
+        verify_key=vk,
+        key=enc,
+    )
+    assert res2.fetched_from == {"cloud": len(others), "onsite": len(victims)}
+    assert res2.fingerprint == incr.fingerprint
