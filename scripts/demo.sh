@@ -57,5 +57,9 @@ echo "live repository:     $LIVE"
 echo "restored repository: $REST"
 if [ "$LIVE" = "$REST" ]; then echo "fingerprints match"; else echo "FINGERPRINTS DIFFER"; exit 8; fi
 
-step "12. Summary"
+step "12. What the backups must hold, and a schedule for RPO 15 min / RTO 4 h (uses the restore just measured)"
+$SV backup inventory
+$SV backup plan --rpo 15m --rto 4h --to "$BACKUP"
+
+step "13. Summary"
 $SV status
