@@ -653,7 +653,7 @@ class EngineBench:
                 "fingerprint": doc["fingerprint"],
             }
 
-        order = [("fp", fp_dir, []), ("nofp", nofp_dir, ["--no-fingerprint"])]
+        order = [("fp", fp_dir, ["--fingerprint"]), ("nofp", nofp_dir, ["--no-fingerprint"])]
         for kind, folder, extra in order if ours_first else reversed(order):
             one(kind, folder, extra)
         row: dict[str, Any] = {

@@ -52,9 +52,10 @@ def test_full_then_incrementals_restore_exactly(
     grow(repo)
     (inc1,) = service.incremental_backup(repo, pol, copies, actor="t")
     grow(repo)
-    (inc2,) = service.incremental_backup(repo, pol, copies, actor="t")
+    (inc2,) = service.incremental_backup(repo, pol, copies, actor="t", with_fingerprint=True)
     assert inc1.manifest is not None
     assert inc2.manifest is not None
+    assert inc1.manifest.fingerprint is None, "an incremental records it only when asked"
     assert inc1.manifest.parent == full.manifest.id
     assert inc2.manifest.parent == inc1.manifest.id
     assert inc2.manifest.first_seq == inc1.manifest.last_seq + 1

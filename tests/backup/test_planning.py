@@ -249,3 +249,34 @@ def test_cli_inventory_and_plan(tmp_path: Path, keys: dict[str, str]) -> None:
     bad = sv("backup", "plan", "--rpo", "soon", "--rto", "4h", "--to", url)
     assert bad.returncode == 10
     assert "--rpo 'soon'" in bad.stdout + bad.stderr
+
+
+def test_cli_incremental_records_the_fingerprint_only_when_asked(
+    tmp_path: Path, keys: dict[str, str]
+) -> None:
+    db = tmp_path / "r.db"
+    repo = new_repo(str(db))
+    grow(repo, 20, products=True)
+    url = (tmp_path / "c").as_uri()
+
+    def sv(*args: str) -> dict:
+        res = subprocess.run(
+            [*SV, "backup", *args, "--db", str(db), "--to", url, "--json"],
+            env=_env(keys),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert res.returncode == 0, res.stderr
+        return orjson.loads(res.stdout)
+
+    assert sv("full")["fingerprint"]
+    grow(repo)
+    assert sv("incr")["fingerprint"] is None
+    grow(repo)
+    with repo.read() as conn:
+        from serialvault.store.fingerprint import fingerprint
+
+        live = fingerprint(conn).value
+    assert sv("incr", "--fingerprint")["fingerprint"] == live

@@ -34,7 +34,11 @@ def site(tmp_path: Path, keys: dict[str, str]) -> tuple[Path, list[Manifest], di
     out = [service.full_backup(repo, pol, copies, actor="t").manifest]
     for _ in range(2):
         grow(repo)
-        out.append(service.incremental_backup(repo, pol, copies, actor="t")[0].manifest)
+        out.append(
+            service.incremental_backup(repo, pol, copies, actor="t", with_fingerprint=True)[
+                0
+            ].manifest
+        )
     return tmp_path, [m for m in out if m is not None], keys
 
 
@@ -221,7 +225,9 @@ def test_restore_falls_back_between_an_s3_copy_and_a_file_copy(
     copies = [copy_of(cloud, "cloud"), copy_of(onsite, "onsite")]
     full = service.full_backup(repo, pol, copies, actor="t").manifest
     grow(repo)
-    incr = service.incremental_backup(repo, pol, copies, actor="t")[0].manifest
+    incr = service.incremental_backup(repo, pol, copies, actor="t", with_fingerprint=True)[
+        0
+    ].manifest
     assert full is not None
     assert incr is not None
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")

@@ -487,11 +487,17 @@ def incremental_backup(
     copies: list[Copy],
     *,
     actor: str,
-    with_fingerprint: bool = True,
+    with_fingerprint: bool = False,
     on_phase: Phase = _no_phase,
     parents: dict[str, Manifest] | None = None,
 ) -> list[BackupResult]:
     """The log records after each copy's newest backup; one result per parent.
+
+    The state fingerprint is a scan of every projection — its cost grows with the
+    repository, not with the change — so an incremental records it only when asked
+    (``with_fingerprint``). Without it the chain head still pins the state: projections
+    are a deterministic function of the log (DESIGN.md principle 1), and a restore to the
+    incremental's point recomputes and reports the fingerprint; a full always records it.
 
     ``parents`` (copy name → manifest) lets continuous mode skip re-reading manifests.
     Copies whose newest backup is the same are written together (one sealing).

@@ -176,8 +176,13 @@ def backup_incr(
     to: ToOpt = None,
     key: KeyOpt = None,
     signing_key: SignOpt = None,
-    no_fingerprint: Annotated[
-        bool, typer.Option("--no-fingerprint", help="Skip the state fingerprint (faster).")
+    with_fp: Annotated[
+        bool,
+        typer.Option(
+            "--fingerprint/--no-fingerprint",
+            help="Also record the state fingerprint: a scan of every projection, so its cost"
+            " grows with the repository, not with the change (fulls always record it).",
+        ),
     ] = False,
     actor: ActorOpt = None,
     json_out: JsonOpt = False,
@@ -194,7 +199,7 @@ def backup_incr(
                 pol,
                 copies,
                 actor=actor_name(actor),
-                with_fingerprint=not no_fingerprint,
+                with_fingerprint=with_fp,
                 on_phase=on_phase,
             )
         code = _show_backup(res, json_out)
