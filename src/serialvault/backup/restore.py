@@ -48,7 +48,12 @@ from serialvault.domain.chain import GENESIS, LogRecord
 from serialvault.errors import BackupError, ConflictError, IntegrityFailure, SerialvaultError
 from serialvault.store import schema
 from serialvault.store.engine import connect, make_engine, redact, resolve_url, sqlite_path
-from serialvault.store.fingerprint import fingerprint
+from serialvault.store.fingerprint import (
+    ReadSource,
+    fingerprint,
+    fingerprint_pool,
+    start_fingerprint,
+)
 from serialvault.store.integrity import replay, verify_chain
 from serialvault.store.repository import Repository, insert_log, migrate_on, read_head
 from serialvault.timefmt import now_utc
@@ -542,11 +547,27 @@ def _expected_head(plan: Plan) -> tuple[int | None, str | None, str | None]:
 
 
 def _check(
-    conn: Connection, plan: Plan, timer: _Timer, on_phase: Phase
+    conn: Connection,
+    plan: Plan,
+    timer: _Timer,
+    on_phase: Phase,
+    source: ReadSource | None = None,
 ) -> tuple[int, str, str, str | None]:
+    """Chain from genesis, head and fingerprint of the restored state.
+
+    With ``source`` (committed data other processes can read), the fingerprint is
+    computed by worker processes while this one walks the chain.
+    """
     with timer.phase("check"):
         on_phase("check", 0, None)
-        audit = verify_chain(conn)
+        pool = fingerprint_pool() if source is not None else None
+        try:
+            pending = start_fingerprint(conn, source, pool) if source and pool else None
+            audit = verify_chain(conn)
+            fp = pending.result() if pending is not None else None
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
         if not audit.ok:
             raise IntegrityFailure(f"restored log does not verify: {audit.first_break}")
         seq, chain, fp_expected = _expected_head(plan)
@@ -558,7 +579,8 @@ def _check(
             raise IntegrityFailure(
                 f"restored chain head {audit.head_chain} differs from the manifest's {chain}"
             )
-        fp = fingerprint(conn)
+        if fp is None:
+            fp = fingerprint(conn)
         if fp_expected is not None and fp.value != fp_expected:
             raise IntegrityFailure(
                 f"restored fingerprint {fp.value} differs from the manifest's {fp_expected}"
@@ -638,7 +660,13 @@ def _restore_sqlite(
                 conn.execute(schema.meta.insert(), [{"key": "restore_state", "value": "loading"}])
             with connect(repo.engine, write=True) as conn:
                 _replay_into(conn, plan, fetched, key, timer, on_phase)
-                seq, chain, fp, expected = _check(conn, plan, timer, on_phase)
+            # committed but still marked `loading`: the check reads the file from worker
+            # processes too (the fingerprint), then the mark is cleared
+            with connect(repo.engine) as conn:
+                seq, chain, fp, expected = _check(
+                    conn, plan, timer, on_phase, ReadSource(sqlite_file=str(tmp))
+                )
+            with connect(repo.engine, write=True) as conn:
                 _mark(conn, plan, actor)
                 conn.execute(sa.delete(schema.meta).where(schema.meta.c.key == "restore_state"))
         finally:

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 
 from serialvault import __version__
 from serialvault.backup.crypto import Sealer
@@ -45,7 +47,13 @@ from serialvault.domain.chain import GENESIS, LogRecord
 from serialvault.errors import BackupError, SerialvaultError
 from serialvault.store import schema
 from serialvault.store.engine import sqlite_path
-from serialvault.store.fingerprint import Fingerprint, fingerprint
+from serialvault.store.fingerprint import (
+    Fingerprint,
+    ReadSource,
+    fingerprint,
+    fingerprint_pool,
+    start_fingerprint,
+)
 from serialvault.store.repository import Head, Repository, iter_log, read_head
 from serialvault.timefmt import now_utc
 
@@ -372,6 +380,13 @@ def full_backup(
 def _sqlite_full(
     repo: Repository, writer: ObjectWriter, on_phase: Phase
 ) -> tuple[Head, str | None, Fingerprint, dict[str, Any]]:
+    """Online backup to a temporary file, then segments, file objects and fingerprint from it.
+
+    The fingerprint is computed by two worker processes reading the copy while this
+    process writes the segments and seals the file (zstd, AES-GCM, SHA-256: C code that
+    releases the GIL, in the writer's threads), so a full costs about the longest of them
+    rather than their sum.
+    """
     src_path = sqlite_path(repo.url)
     if src_path is None:
         raise BackupError("an in-memory SQLite database cannot be backed up")
@@ -383,36 +398,59 @@ def _sqlite_full(
         dst = sqlite3.connect(tmp)
         try:
             src.backup(dst)  # one step: a single read transaction, consistent
+            # the copy carries the source's WAL flag: make it one self-contained file
+            dst.execute("PRAGMA journal_mode=DELETE")
         finally:
             dst.close()
             src.close()
-        snap = Repository("sqlite:///" + str(tmp))
+        uri = f"file:{tmp}?mode=ro"
+        snap = sa.create_engine(
+            "sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
+        )
+        pool = fingerprint_pool()
         try:
-            with snap.read() as conn:
+            with snap.connect() as conn:
+                pending = (
+                    start_fingerprint(conn, ReadSource(sqlite_file=str(tmp)), pool)
+                    if pool is not None
+                    else None
+                )
                 head = read_head(conn)
                 first_time = _time_at(conn, 1)
                 _segments(iter_log(conn, 1, head.seq), writer, on_phase)
+            size = tmp.stat().st_size
+            failure: list[BaseException] = []
+
+            def feed() -> None:
+                done = 0
+                try:
+                    with tmp.open("rb") as fh:
+                        i = 0
+                        while piece := fh.read(SNAPSHOT_CHUNK):
+                            writer.add(piece, kind="snapshot", part=f"file:{i}")
+                            i += 1
+                            done += len(piece)
+                            on_phase("snapshot", done, size)
+                except BaseException as exc:  # re-raised in the caller's thread
+                    failure.append(exc)
+
+            feeder = threading.Thread(target=feed, name="sv-snapshot-feed")
+            feeder.start()
+            try:
                 on_phase("fingerprint", 0, None)
-                fp = fingerprint(conn)
+                if pending is not None:
+                    fp = pending.result()
+                else:
+                    with snap.connect() as conn:
+                        fp = fingerprint(conn)
+            finally:
+                feeder.join()
+            if failure:
+                raise failure[0]
         finally:
-            snap.engine.dispose()
-        con = sqlite3.connect(tmp)
-        try:  # our engine opened the copy in WAL mode: make it one self-contained file
-            con.execute("PRAGMA journal_mode=DELETE")
-        finally:
-            con.close()
-        size = tmp.stat().st_size
-        done = 0
-        with tmp.open("rb") as fh:
-            i = 0
-            while True:
-                piece = fh.read(SNAPSHOT_CHUNK)
-                if not piece:
-                    break
-                writer.add(piece, kind="snapshot", part=f"file:{i}")
-                i += 1
-                done += len(piece)
-                on_phase("snapshot", done, size)
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+            snap.dispose()
         return (
             head,
             first_time,
@@ -433,7 +471,22 @@ def _sqlite_full(
 def _pg_full(
     repo: Repository, writer: ObjectWriter, on_phase: Phase
 ) -> tuple[Head, str | None, Fingerprint, dict[str, Any]]:
+    pool = fingerprint_pool()  # forked before any thread of ours starts
+    try:
+        return _pg_full_in(repo, writer, on_phase, pool)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _pg_full_in(
+    repo: Repository, writer: ObjectWriter, on_phase: Phase, pool: Any
+) -> tuple[Head, str | None, Fingerprint, dict[str, Any]]:
     with repo.read() as conn:  # REPEATABLE READ: one snapshot for all of it
+        pending = None
+        if pool is not None:  # workers import this snapshot: the same state, in parallel
+            snap_id = str(conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
+            pending = start_fingerprint(conn, ReadSource(url=repo.url, snapshot=snap_id), pool)
         head = read_head(conn)
         first_time = _time_at(conn, 1)
         raw: Any = conn.connection.driver_connection
@@ -457,7 +510,7 @@ def _pg_full(
             rows[table] = i + 1
         _segments(iter_log(conn, 1, head.seq), writer, on_phase)
         on_phase("fingerprint", 0, None)
-        fp = fingerprint(conn)
+        fp = pending.result() if pending is not None else fingerprint(conn)
     return (
         head,
         first_time,

@@ -41,12 +41,12 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="sv-parent-watch").start()
 
 
-def worker_pool() -> ProcessPoolExecutor | None:
-    """One forked worker that dies with this process; ``None`` where fork is missing."""
+def worker_pool(workers: int = 1) -> ProcessPoolExecutor | None:
+    """Forked workers that die with this process; ``None`` where fork is missing."""
     if "fork" not in mp.get_all_start_methods():
         return None
     return ProcessPoolExecutor(
-        max_workers=1,
+        max_workers=workers,
         mp_context=mp.get_context("fork"),
         initializer=_die_with_parent,
         initargs=(os.getpid(),),
