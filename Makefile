@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DIR ?= demo-site
 
-.PHONY: setup demo test test-fast lint bench bench-full clean
+.PHONY: setup demo test test-fast lint bench bench-tools bench-full clean
 
 setup: $(STAMP)
 
@@ -31,9 +31,18 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(STAMP) bench-tools
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/micro.py
+	$(BIN)/python bench/backup_bench.py
+
+# The backup benchmark's peers: sqlite3 .backup, zstd, pg_dump/pg_restore (Debian packages).
+bench-tools:
+	@command -v sqlite3 >/dev/null && command -v zstd >/dev/null && command -v pg_dump >/dev/null \
+	  && command -v pg_restore >/dev/null || { \
+	  echo "installing the benchmark peers: sqlite3 zstd postgresql-client"; \
+	  $$(command -v sudo) apt-get update -qq && \
+	  $$(command -v sudo) apt-get install -y -qq sqlite3 zstd postgresql-client; }
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) serialvault.db demo-backup demo-restored.db .pytest_cache .mypy_cache .ruff_cache
