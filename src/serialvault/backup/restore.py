@@ -12,7 +12,8 @@ restore is what a backup is for):
    damaged or missing object is looked for in the next copy.
 3. **load** — the snapshot goes into the target: a SQLite file is rebuilt under a
    temporary name and renamed into place only when everything checked out; PostgreSQL is
-   loaded in one transaction, so an interrupted restore leaves nothing behind.
+   loaded and replayed in one transaction that also marks the database ``restore_state``,
+   so an interrupted restore leaves nothing, or a database ``Repository.open`` refuses.
 4. **replay** — log records after the snapshot up to the point, each chain-checked,
    appended and applied to the projections by the same code as ``rebuild``.
 5. **check** — the whole chain from genesis, the head against the manifest (or the chain
@@ -555,8 +556,9 @@ def _check(
 ) -> tuple[int, str, str, str | None]:
     """Chain from genesis, head and fingerprint of the restored state.
 
-    With ``source`` (committed data other processes can read), the fingerprint is
-    computed by worker processes while this one walks the chain.
+    With ``source`` (committed data other processes can read; nothing else writes it: the
+    database is still marked ``restore_state``), the fingerprint is computed by worker
+    processes while this one walks the chain.
     """
     with timer.phase("check"):
         on_phase("check", 0, None)
@@ -668,7 +670,6 @@ def _restore_sqlite(
                 )
             with connect(repo.engine, write=True) as conn:
                 _mark(conn, plan, actor)
-                conn.execute(sa.delete(schema.meta).where(schema.meta.c.key == "restore_state"))
         finally:
             repo.engine.dispose()
         con = sqlite3.connect(tmp)
@@ -679,8 +680,17 @@ def _restore_sqlite(
         if force:
             for p in (Path(f"{path}-wal"), Path(f"{path}-shm")):
                 p.unlink(missing_ok=True)
+        # renamed still marked, then unmarked in place: at no moment is there a complete,
+        # unmarked repository anywhere but at the target path
         os.replace(tmp, path)
         fsync_dir(path.parent)
+        con = sqlite3.connect(path)
+        try:
+            with con:
+                con.execute("DELETE FROM meta WHERE key = 'restore_state'")
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            con.close()
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -711,6 +721,9 @@ def _restore_pg(
 ) -> RestoreResult:
     engine = make_engine(url)
     try:
+        # One transaction loads and replays, and marks the database `restore_state` as
+        # it does: a restore interrupted before the commit leaves nothing, after it a
+        # database that `Repository.open` refuses until the check below clears the mark.
         with connect(engine, write=True) as conn:
             with timer.phase("load"):
                 if force:
@@ -720,9 +733,15 @@ def _restore_pg(
                 migrate_on(conn)
                 if plan.use_snapshot:
                     _load_pg_snapshot(conn, plan, fetched, key, timer, on_phase)
+                conn.execute(sa.delete(schema.meta).where(schema.meta.c.key == "restore_state"))
+                conn.execute(schema.meta.insert(), [{"key": "restore_state", "value": "loading"}])
             _replay_into(conn, plan, fetched, key, timer, on_phase)
-            seq, chain, fp, expected = _check(conn, plan, timer, on_phase)
+        # committed, so worker processes can hash it while this one walks the chain
+        with connect(engine) as conn:
+            seq, chain, fp, expected = _check(conn, plan, timer, on_phase, ReadSource(url=url))
+        with connect(engine, write=True) as conn:
             _mark(conn, plan, actor)
+            conn.execute(sa.delete(schema.meta).where(schema.meta.c.key == "restore_state"))
     finally:
         engine.dispose()
     Repository(url).refresh_statistics()
