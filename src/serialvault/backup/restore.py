@@ -700,6 +700,17 @@ def _restore_sqlite(
     return RestoreResult(plan, redact(url), seq, chain, fp, expected, timer.phases, {}, [])
 
 
+def _constraint_defs(conn: Connection, tables: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """Primary-key and unique constraints of ``tables``: (table, name, definition)."""
+    rows = conn.exec_driver_sql(
+        "SELECT t.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c"
+        " JOIN pg_class t ON t.oid = c.conrelid"
+        " JOIN pg_namespace n ON n.oid = t.relnamespace"
+        " WHERE n.nspname = current_schema() AND c.contype IN ('p', 'u')"
+    ).all()
+    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows if str(r[0]) in tables]
+
+
 def _index_defs(conn: Connection) -> list[tuple[str, str]]:
     rows = conn.exec_driver_sql(
         "SELECT i.indexname, i.indexdef FROM pg_indexes i"
@@ -756,9 +767,16 @@ def _load_pg_snapshot(
     timer: _Timer,
     on_phase: Phase,
 ) -> None:
+    # As pg_restore does: load the rows into bare tables, build every index once after
+    # (sorted builds, with memory for them) instead of maintaining it row by row.
+    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
     indexes = _index_defs(conn)
     for name, _ in indexes:
         conn.exec_driver_sql(f"DROP INDEX {name}")
+    keyed = tuple(t for t in PG_SNAPSHOT_TABLES if t != "meta")
+    constraints = _constraint_defs(conn, keyed)
+    for table, name, _ in constraints:
+        conn.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
     raw: Any = conn.connection.driver_connection
     parts: dict[str, list[tuple[int, ObjectRef]]] = {}
     for ref in plan.full.snapshot_objects:
@@ -780,5 +798,7 @@ def _load_pg_snapshot(
     snap_plan = Plan(plan.copy, [plan.full], plan.full.last_seq, None, False, plan.target_engine)
     for batch in _records(snap_plan, fetched, key, timer):
         insert_log(conn, [r for r in batch if r.seq <= plan.snapshot_seq])
+    for table, name, definition in constraints:
+        conn.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
     for _, ddl in indexes:
         conn.exec_driver_sql(ddl)
