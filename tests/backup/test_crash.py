@@ -71,9 +71,15 @@ def test_kill_9_during_backup(source: tuple[Path, dict[str, str]], tmp_path: Pat
     root, keys = source
     db = str(root / "src.db")
     url = (tmp_path / "copy").as_uri()
-    first = _run(["backup", "full", "--db", db, "--to", url, "--json"], keys, tmp_path)
-    assert first.returncode == 0, first.stdout + first.stderr
-    full_s = orjson.loads(first.stdout)["duration_s"]
+    # calibrate: how long each kind runs here, now (start-up included), to kill within it
+    wall: dict[str, float] = {}
+    for kind in ("full", "incr"):
+        if kind == "incr":
+            Capturer(Repository.open(db), actor="t").capture_bytes(_extra_doc(99), "cal.jsonld")
+        t0 = time.perf_counter()
+        first = _run(["backup", kind, "--db", db, "--to", url, "--json"], keys, tmp_path)
+        wall[kind] = time.perf_counter() - t0
+        assert first.returncode == 0, first.stdout + first.stderr
     rnd = random.Random(17)
     killed = 0
     for trial in range(20):
@@ -89,7 +95,7 @@ def test_kill_9_during_backup(source: tuple[Path, dict[str, str]], tmp_path: Pat
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        time.sleep(rnd.uniform(0.2, 0.9 + full_s))
+        time.sleep(rnd.uniform(0.1, 0.9) * wall[kind])
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             killed += 1
