@@ -96,6 +96,10 @@ def test_init_is_idempotent_and_writes_genesis(db_url: str) -> None:
 def test_uninitialised_database_is_refused_clearly(tmp_path: Any) -> None:
     from serialvault.errors import StoreError
 
+    with pytest.raises(StoreError, match="no repository at"):
+        Repository.open(str(tmp_path / "absent.db"))
+    assert not (tmp_path / "absent.db").exists(), "opening must not create the file"
+    (tmp_path / "empty.db").touch()
     with pytest.raises(StoreError, match="not a serialvault repository"):
         Repository.open(str(tmp_path / "empty.db"))
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 import typer
 
 from serialvault import __version__
-from serialvault.cli import backup_cmd, demo_cmd, epcis_cmd, product_cmd, query_cmd, repo_cmd
+from serialvault.cli import (
+    backup_cmd,
+    demo_cmd,
+    epcis_cmd,
+    product_cmd,
+    query_cmd,
+    reconcile_cmd,
+    repo_cmd,
+)
 
 app = typer.Typer(
     name="serialvault",
@@ -53,6 +61,8 @@ app.add_typer(demo_cmd.app, name="demo")
 app.add_typer(backup_cmd.keys_app, name="keys")
 app.add_typer(backup_cmd.app, name="backup")
 app.command("restore")(backup_cmd.restore)
+app.command("baseline")(reconcile_cmd.baseline)
+app.command("reconcile")(reconcile_cmd.reconcile)
 
 if __name__ == "__main__":
     app()

@@ -55,7 +55,7 @@ class Fingerprint:
             "format": FORMAT,
             "fingerprint": self.value,
             "head_seq": self.head_seq,
-            "tables": {k: {"rows": v.rows, "sum": v.sum} for k, v in self.tables.items()},
+            "tables": {str(k): {"rows": v.rows, "sum": v.sum} for k, v in self.tables.items()},
         }
 
 

@@ -177,7 +177,17 @@ class Repository:
     @classmethod
     def open(cls, db: str | None = None, *, must_exist: bool = True) -> Repository:
         """Open the repository at ``db`` (path or URL); check it is initialised."""
-        repo = cls(resolve_url(db))
+        url = resolve_url(db)
+        if must_exist:
+            from serialvault.store.engine import sqlite_path
+
+            path = sqlite_path(url)
+            if path is not None and not path.exists():  # connecting would create it
+                raise StoreError(
+                    f"no repository at {path}: the file does not exist (check the path, or"
+                    " run `serialvault init`)"
+                )
+        repo = cls(url)
         if must_exist:
             repo.check_initialised()
         return repo

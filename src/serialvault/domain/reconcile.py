@@ -1,0 +1,236 @@
+"""Reconciliation rules (DESIGN.md "Reconciliation rules") as pure functions.
+
+Each rule judges facts the store has already gathered (set-based SQL, see
+``serialvault.store.reconcile``) and returns a :class:`RuleResult`: rule id, title,
+``pass`` / ``fail`` / ``inconclusive``, counts, and a bounded list of example identifiers
+— enough for a QA reviewer to look at the records, never a dump of millions. The same
+rules serve restore drills, ``serialvault reconcile`` and interface validation.
+
+EU GMP Annex 11 §7.2 asks that the *integrity and accuracy* of restored data be checked;
+these rules are that check, record by record (counts per GTIN, lot and status; the
+aggregation hierarchy; master data; the audit trail's hash chain; the state fingerprint).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+PASS = "pass"
+FAIL = "fail"
+INCONCLUSIVE = "inconclusive"
+
+#: Examples kept per finding: enough to look up, bounded for reports.
+EXAMPLES = 10
+
+TITLES = {
+    "R1": "Counts per (GTIN, lot, status) equal the baseline",
+    "R2": "Aggregation hierarchy is intact",
+    "R4": "Master data: every GTIN, lot and expiry known and consistent",
+    "R5": "The log's hash chain is intact from genesis to head",
+    "R6": "The projection fingerprint equals the baseline's",
+}
+
+
+@dataclass
+class RuleResult:
+    rule: str
+    status: str
+    counts: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    message: str = ""
+
+    @property
+    def title(self) -> str:
+        return TITLES.get(self.rule, self.rule)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "title": self.title,
+            "status": self.status,
+            "message": self.message,
+            "counts": self.counts,
+            "examples": self.examples,
+        }
+
+
+CountKey = tuple[str, str | None, str | None]  # (gtin or kind, lot, status)
+
+
+def _label(key: CountKey) -> str:
+    gtin, lot, status = key
+    return f"{gtin} lot {lot or '-'} {status or '-'}"
+
+
+def r1_counts(
+    expected: Mapping[CountKey, int], actual: Mapping[CountKey, int], limit: int = EXAMPLES
+) -> RuleResult:
+    """R1: the number of units per (GTIN, lot, status) — and of containers per status —
+    is the same in both; every difference is a group with both numbers."""
+    diffs: list[tuple[int, CountKey, int, int]] = []
+    for key in set(expected) | set(actual):
+        e, a = expected.get(key, 0), actual.get(key, 0)
+        if e != a:
+            diffs.append((abs(e - a), key, e, a))
+    diffs.sort(key=lambda d: (-d[0], str(d[1])))
+    missing = sum(max(0, e - a) for _, _, e, a in diffs)
+    extra = sum(max(0, a - e) for _, _, e, a in diffs)
+    res = RuleResult(
+        "R1",
+        FAIL if diffs else PASS,
+        {
+            "groups_expected": len(expected),
+            "groups_actual": len(actual),
+            "groups_differing": len(diffs),
+            "units_expected": sum(expected.values()),
+            "units_actual": sum(actual.values()),
+            "units_missing": missing,
+            "units_extra": extra,
+        },
+    )
+    if diffs:
+        res.examples["differing_groups"] = [
+            f"{_label(k)}: expected {e}, found {a}" for _, k, e, a in diffs[:limit]
+        ]
+        res.message = (
+            f"{len(diffs)} (GTIN, lot, status) group(s) differ: {missing} unit(s) missing,"
+            f" {extra} extra"
+        )
+    return res
+
+
+def find_cycles(edges: Iterable[tuple[str, str]], limit: int = EXAMPLES) -> list[list[str]]:
+    """Cycles in a child → parent graph (each node at most one parent), up to ``limit``."""
+    parent = dict(edges)
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    cycles: list[list[str]] = []
+    for start in parent:
+        if start in state:
+            continue
+        path: list[str] = []
+        node: str | None = start
+        while node is not None and node not in state:
+            state[node] = 1
+            path.append(node)
+            node = parent.get(node)
+        if node is not None and state.get(node) == 1 and len(cycles) < limit:
+            cycles.append(path[path.index(node) :])
+        for n in path:
+            state[n] = 2
+    return cycles
+
+
+@dataclass
+class HierarchyFacts:
+    """What the store found about the hierarchy: per check, a count and examples."""
+
+    units: int
+    counts: dict[str, int]
+    examples: dict[str, list[str]]
+    container_edges: list[tuple[str, str]]  # child container → parent container
+
+
+HIERARCHY_CHECKS = {
+    "parent_missing": "parent does not exist",
+    "active_in_decommissioned": "active unit inside a decommissioned container",
+    "unshipped_in_shipped": "unit not shipped inside a shipped container",
+    "unit_as_parent": "a saleable unit (SGTIN) holds other units",
+}
+
+
+def r2_hierarchy(facts: HierarchyFacts, limit: int = EXAMPLES) -> RuleResult:
+    """R2: parents exist, no cycles, at most one parent (one ``parent_id`` column makes a
+    second parent unrepresentable), no active child in a decommissioned parent, a shipped
+    container's children shipped, only containers hold units."""
+    cycles = find_cycles(facts.container_edges, limit)
+    counts = {k: int(facts.counts.get(k, 0)) for k in HIERARCHY_CHECKS}
+    counts["cycles"] = len(cycles)
+    examples = {k: list(v[:limit]) for k, v in facts.examples.items() if v}
+    if cycles:
+        examples["cycles"] = [" → ".join([*c, c[0]]) for c in cycles]
+    bad = {k: v for k, v in counts.items() if v}
+    res = RuleResult("R2", FAIL if bad else PASS, {"units": facts.units, **counts}, examples)
+    if bad:
+        res.message = "; ".join(
+            f"{v} × {HIERARCHY_CHECKS.get(k, 'cycle in the hierarchy')}" for k, v in bad.items()
+        )
+    return res
+
+
+MASTER_CHECKS = {
+    "gtin_unknown": "GTIN of a unit not in product master data",
+    "lot_unknown": "(GTIN, lot) of a unit not in the lots",
+    "expiry_differs": "unit expiry differs from its lot's expiry",
+}
+
+
+def r4_master_data(
+    counts: Mapping[str, int], examples: Mapping[str, list[str]], limit: int = EXAMPLES
+) -> RuleResult:
+    """R4: every commissioned unit's GTIN is a known product, its lot a known lot, its
+    expiry the lot's (CBV 2.0 ILMD: one expiry per GTIN and lot)."""
+    c = {k: int(counts.get(k, 0)) for k in (*MASTER_CHECKS, "units_without_lot", "units")}
+    bad = {k: c[k] for k in MASTER_CHECKS if c[k]}
+    res = RuleResult(
+        "R4",
+        FAIL if bad else PASS,
+        c,
+        {k: list(v[:limit]) for k, v in examples.items() if v},
+    )
+    if bad:
+        res.message = "; ".join(f"{v} × {MASTER_CHECKS[k]}" for k, v in bad.items())
+    return res
+
+
+def r5_chain(ok: bool, records: int, head_seq: int, first_break: str | None) -> RuleResult:
+    """R5: every log record's body hash and chain hash recompute, from genesis to head
+    (21 CFR 11.10(e): the audit trail cannot be altered unnoticed)."""
+    res = RuleResult("R5", PASS if ok else FAIL, {"records_checked": records, "head_seq": head_seq})
+    if not ok:
+        res.message = f"first break: {first_break}"
+        res.examples["first_break"] = [str(first_break)]
+    return res
+
+
+def r6_fingerprint(
+    expected: Mapping[str, Any] | None, actual: Mapping[str, Any], limit: int = EXAMPLES
+) -> RuleResult:
+    """R6: the fingerprint (per-table multiset hashes) equals the expected one; a
+    difference names the tables and their row counts."""
+    if expected is None:
+        return RuleResult("R6", INCONCLUSIVE, message="no expected fingerprint to compare with")
+    if expected.get("head_seq") != actual.get("head_seq"):
+        return RuleResult(
+            "R6",
+            INCONCLUSIVE,
+            {
+                "expected_seq": int(expected.get("head_seq") or 0),
+                "actual_seq": int(actual.get("head_seq") or 0),
+            },
+            message="the two states are at different seqs: fingerprints are not comparable",
+        )
+    et, at = expected.get("tables", {}), actual.get("tables", {})
+    differing = sorted(t for t in set(et) | set(at) if et.get(t) != at.get(t))
+    res = RuleResult(
+        "R6",
+        PASS if expected.get("fingerprint") == actual.get("fingerprint") else FAIL,
+        {"tables": len(at), "tables_differing": len(differing)},
+    )
+    if res.status == FAIL:
+        res.examples["tables"] = [
+            f"{t}: expected {et.get(t, {}).get('rows', 0)} rows, found"
+            f" {at.get(t, {}).get('rows', 0)} (sums differ)"
+            for t in differing[:limit]
+        ]
+        res.message = f"fingerprint differs in {', '.join(differing) or 'the combination'}"
+    return res
+
+
+def verdict(results: Iterable[RuleResult]) -> str:
+    """``fail`` if any rule fails, else ``inconclusive`` if any is, else ``pass``."""
+    statuses = {r.status for r in results}
+    if FAIL in statuses:
+        return FAIL
+    return INCONCLUSIVE if INCONCLUSIVE in statuses else PASS

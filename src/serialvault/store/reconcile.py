@@ -1,0 +1,296 @@
+"""Gathering what the reconciliation rules judge, with set-based SQL; baselines.
+
+The rules themselves are pure (``serialvault.domain.reconcile``); this module reads the
+facts from a repository — each check one grouped or filtered scan that returns a count
+and a few example keys (``count(*) OVER ()`` with ``LIMIT``), never one query per unit —
+and writes and reads **baselines**: counts per (GTIN, lot, status), chain head and
+fingerprint at a seq, the reference a restored copy is reconciled against in a drill.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from serialvault.domain import reconcile as rules
+from serialvault.domain.reconcile import CountKey, HierarchyFacts, RuleResult
+from serialvault.errors import InputError
+from serialvault.store import schema
+from serialvault.store.fingerprint import (
+    Fingerprint,
+    ReadSource,
+    fingerprint,
+    fingerprint_pool,
+    start_fingerprint,
+)
+from serialvault.store.integrity import verify_chain
+from serialvault.store.repository import Repository, read_head
+from serialvault.timefmt import now_utc
+
+BASELINE_FORMAT = "serialvault.baseline/1"
+REPORT_FORMAT = "serialvault.reconciliation/1"
+
+
+# --------------------------------------------------------------------------- facts
+
+
+def unit_counts(conn: Connection) -> dict[CountKey, int]:
+    """SGTINs per (GTIN, lot, status) and SSCCs per status: one grouped scan each."""
+    u = schema.units
+    out: dict[CountKey, int] = {}
+    for row in conn.execute(
+        sa.select(u.c.gtin, u.c.lot, u.c.status, sa.func.count())
+        .where(u.c.kind == "sgtin")
+        .group_by(u.c.gtin, u.c.lot, u.c.status)
+    ):
+        out[(str(row[0]), row[1], row[2])] = int(row[3])
+    for row in conn.execute(
+        sa.select(u.c.status, sa.func.count()).where(u.c.kind == "sscc").group_by(u.c.status)
+    ):
+        out[("SSCC", None, row[0])] = int(row[1])
+    return out
+
+
+def _keys_and_count(conn: Connection, query: sa.Select[Any], limit: int) -> tuple[int, list[str]]:
+    """Examples (``limit`` keys) and the total count, from one scan."""
+    q = query.add_columns(sa.func.count().over().label("total")).limit(limit)
+    rows = conn.execute(q).all()
+    return (int(rows[0][-1]) if rows else 0), [str(r[0]) for r in rows]
+
+
+def hierarchy_facts(conn: Connection, limit: int = rules.EXAMPLES) -> HierarchyFacts:
+    u = schema.units
+    child, parent = u.alias("c"), u.alias("p")
+    joined = child.join(parent, parent.c.id == child.c.parent_id)
+    checks: dict[str, sa.Select[Any]] = {
+        "parent_missing": sa.select(child.c.key).where(
+            child.c.parent_id.is_not(None),
+            ~sa.exists().where(parent.c.id == child.c.parent_id),
+        ),
+        "active_in_decommissioned": sa.select(child.c.key)
+        .select_from(joined)
+        .where(parent.c.status == "decommissioned", child.c.status == "active"),
+        "unshipped_in_shipped": sa.select(child.c.key)
+        .select_from(joined)
+        .where(parent.c.status == "shipped", child.c.status == "active"),
+    }
+    counts: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
+    for name, q in checks.items():
+        counts[name], examples[name] = _keys_and_count(conn, q, limit)
+    # a cycle can only run through containers (each member has a child)
+    edges = [
+        (str(a), str(b))
+        for a, b in conn.execute(
+            sa.select(child.c.key, parent.c.key)
+            .select_from(joined)
+            .where(child.c.is_container == 1)
+        )
+    ]
+    units = int(conn.execute(sa.select(sa.func.count()).select_from(u)).scalar_one())
+    return HierarchyFacts(units, counts, examples, edges)
+
+
+def master_facts(
+    conn: Connection, limit: int = rules.EXAMPLES
+) -> tuple[dict[str, int], dict[str, list[str]]]:
+    u, p, lots = schema.units, schema.products, schema.lots
+    sg = u.c.kind == "sgtin"
+    counts: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
+    counts["units"] = int(conn.execute(sa.select(sa.func.count()).where(sg)).scalar_one())
+    unknown = sa.select(u.c.key).where(sg, ~sa.exists().where(p.c.gtin == u.c.gtin))
+    counts["gtin_unknown"], examples["gtin_unknown"] = _keys_and_count(conn, unknown, limit)
+    no_lot = sa.select(u.c.key).where(
+        sg,
+        u.c.lot.is_not(None),
+        ~sa.exists().where(lots.c.gtin == u.c.gtin, lots.c.lot == u.c.lot),
+    )
+    counts["lot_unknown"], examples["lot_unknown"] = _keys_and_count(conn, no_lot, limit)
+    differs = (
+        sa.select(u.c.key)
+        .select_from(u.join(lots, sa.and_(lots.c.gtin == u.c.gtin, lots.c.lot == u.c.lot)))
+        .where(sg, u.c.expiry.is_distinct_from(lots.c.expiry))
+    )
+    counts["expiry_differs"], examples["expiry_differs"] = _keys_and_count(conn, differs, limit)
+    counts["units_without_lot"] = int(
+        conn.execute(sa.select(sa.func.count()).where(sg, u.c.lot.is_(None))).scalar_one()
+    )
+    return counts, examples
+
+
+def consistent_fingerprint(repo: Repository, conn: Connection) -> Fingerprint:
+    """The fingerprint of ``conn``'s state, hashed by worker processes where that is sound.
+
+    PostgreSQL: the workers import ``conn``'s exported snapshot. SQLite: each worker reads
+    in its own transaction; every change to a projection appends to the log in the same
+    transaction (DESIGN.md principle 1), so an unchanged head after the workers finish
+    proves they all saw ``conn``'s state — otherwise it is recomputed in ``conn``.
+    """
+    pool = fingerprint_pool()
+    if pool is None:
+        return fingerprint(conn)
+    with pool:
+        head = read_head(conn)
+        if repo.dialect == "postgresql":
+            snap = str(conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
+            return start_fingerprint(conn, ReadSource(url=repo.url, snapshot=snap), pool).result()
+        from serialvault.store.engine import sqlite_path
+
+        path = sqlite_path(repo.url)
+        if path is None:
+            return fingerprint(conn)
+        fp = start_fingerprint(conn, ReadSource(sqlite_file=str(path)), pool).result()
+    if repo.head() == head:
+        return fp
+    return fingerprint(conn)
+
+
+# --------------------------------------------------------------------------- baseline
+
+
+@dataclass
+class Baseline:
+    """The reference state a restored copy is reconciled against."""
+
+    repository_id: str | None
+    head_seq: int
+    chain_head: str
+    fingerprint: dict[str, Any]
+    counts: dict[CountKey, int]
+    created_at: str = field(default_factory=now_utc)
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": BASELINE_FORMAT,
+            "created_at": self.created_at,
+            "source": self.source,
+            "repository_id": self.repository_id,
+            "head_seq": self.head_seq,
+            "chain_head": self.chain_head,
+            "fingerprint": self.fingerprint,
+            "counts": [[g, lot, s, n] for (g, lot, s), n in sorted(self.counts.items(), key=str)],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str = "baseline") -> Baseline:
+        if not isinstance(d, dict) or d.get("format") != BASELINE_FORMAT:
+            raise InputError(f"{where} is not a {BASELINE_FORMAT} document")
+        try:
+            counts = {(str(g), lot, s): int(n) for g, lot, s, n in d["counts"]}
+            return cls(
+                repository_id=d.get("repository_id"),
+                head_seq=int(d["head_seq"]),
+                chain_head=str(d["chain_head"]),
+                fingerprint=dict(d["fingerprint"]),
+                counts=counts,
+                created_at=str(d.get("created_at", "")),
+                source=str(d.get("source", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"{where}: missing or malformed field ({exc})") from None
+
+
+def take_baseline(repo: Repository) -> Baseline:
+    """Counts, chain head and fingerprint of one consistent read of ``repo``."""
+    with repo.read() as conn:
+        head = read_head(conn)
+        counts = unit_counts(conn)
+        fp = consistent_fingerprint(repo, conn)
+        rid = conn.execute(
+            sa.select(schema.meta.c.value).where(schema.meta.c.key == "repository_id")
+        ).scalar()
+    return Baseline(rid, head.seq, head.chain_hash, fp.to_dict(), counts, source=repo.display_url)
+
+
+def load_baseline(data: bytes, where: str) -> Baseline:
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(f"{where} is not JSON: {exc}") from None
+    return Baseline.from_dict(doc, where)
+
+
+# --------------------------------------------------------------------------- run
+
+
+@dataclass
+class Report:
+    target: str
+    against: str
+    results: list[RuleResult]
+    units: int
+    seconds: float
+    head_seq: int
+
+    @property
+    def verdict(self) -> str:
+        return rules.verdict(self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": REPORT_FORMAT,
+            "target": self.target,
+            "against": self.against,
+            "verdict": self.verdict,
+            "head_seq": self.head_seq,
+            "units": self.units,
+            "seconds": round(self.seconds, 3),
+            "units_per_s": round(self.units / self.seconds) if self.seconds else None,
+            "rules": [r.to_dict() for r in self.results],
+        }
+
+
+def reconcile(
+    repo: Repository,
+    expected: Baseline,
+    *,
+    against: str,
+    limit: int = rules.EXAMPLES,
+    on_rule: Callable[[str], None] | None = None,
+) -> Report:
+    """Run R1, R2, R4, R5 and R6 on ``repo`` against ``expected`` (one consistent read)."""
+    t0 = time.perf_counter()
+    step = on_rule or (lambda _r: None)
+    results: list[RuleResult] = []
+    with repo.read() as conn:
+        head = read_head(conn)
+        step("R1")
+        results.append(rules.r1_counts(expected.counts, unit_counts(conn), limit))
+        step("R2")
+        facts = hierarchy_facts(conn, limit)
+        results.append(rules.r2_hierarchy(facts, limit))
+        step("R4")
+        results.append(rules.r4_master_data(*master_facts(conn, limit), limit=limit))
+        step("R5")
+        audit = verify_chain(conn)
+        results.append(
+            rules.r5_chain(
+                audit.ok,
+                audit.checked,
+                audit.head_seq,
+                None if audit.first_break is None else str(audit.first_break),
+            )
+        )
+        step("R6")
+        fp = consistent_fingerprint(repo, conn)
+        r6 = rules.r6_fingerprint(expected.fingerprint, fp.to_dict(), limit)
+        if r6.status == rules.PASS and head.chain_hash != expected.chain_head:
+            r6 = RuleResult(
+                "R6",
+                rules.FAIL,
+                r6.counts,
+                {"chain_head": [f"expected {expected.chain_head}, found {head.chain_hash}"]},
+                "same fingerprint but a different chain head",
+            )
+        results.append(r6)
+    return Report(
+        repo.display_url, against, results, facts.units, time.perf_counter() - t0, head.seq
+    )
