@@ -246,3 +246,124 @@ def test_cli_baseline_and_reconcile(tmp_path: Path) -> None:
     typo = sv("reconcile", "--db", str(tmp_path / "typo.db"), "--against", str(db))
     assert typo.returncode == 7
     assert not (tmp_path / "typo.db").exists(), "a wrong path is not created"
+
+
+# --------------------------------------------------------------------------- R7
+
+
+def _site_docs(tmp_path: Path) -> tuple[Repository, list[Path], dict[str, list[str]]]:
+    """The site of ``_site`` captured from files, which also serve as 'the export'."""
+    repo = new_repo(str(tmp_path / "r.db"))
+    units = [b.sgtin(f"X{i}") for i in range(20)]
+    cases = [b.sscc(600 + i) for i in range(4)]
+    pallets = [b.sscc(950), b.sscc(951)]
+    events = [b.commission(units), b.commission_containers(cases + pallets)]
+    events += [b.pack(cases[i], units[5 * i : 5 * i + 5]) for i in range(4)]
+    events += [b.pack(pallets[0], cases[:2]), b.pack(pallets[1], cases[2:])]
+    docs = [
+        b.document(header=b.products(b.GTIN)),
+        b.document(*events),
+        b.document(b.ship([pallets[0]])),
+    ]
+    paths = []
+    for i, d in enumerate(docs):
+        p = tmp_path / f"{i:02d}.jsonld"
+        p.write_bytes(d)
+        capture_doc(repo, d)
+        paths.append(p)
+    return repo, paths, {"units": units, "cases": cases, "pallets": pallets}
+
+
+def capture_doc(repo: Repository, data: bytes) -> None:
+    from serialvault.store.capture import Capturer
+
+    Capturer(repo, actor="t").capture_bytes(data, "d.jsonld")
+
+
+def test_r7_passes_against_the_same_export_and_names_what_the_other_side_lacks(
+    tmp_path: Path,
+) -> None:
+    repo, paths, ids = _site_docs(tmp_path)
+    (tmp_path / "w1").mkdir()
+    same = rec.cross_system(repo, paths, tmp_path / "w1")
+    assert same.verdict == rules.PASS, same.results[0].to_dict()
+    assert same.results[0].counts["events_theirs"] == same.results[0].counts["events_ours"]
+    (tmp_path / "w2").mkdir()
+    behind = rec.cross_system(repo, paths[:2], tmp_path / "w2").results[0]
+    assert behind.status == rules.FAIL
+    assert behind.counts["events_missing"] == 1  # the shipment
+    assert behind.counts["status_differs"] == 13  # pallet, 2 cases, 10 units
+    pallet = b.dl(ids["pallets"][0])
+    assert any(
+        e.startswith(f"{pallet}: ours 'shipped', theirs 'active'")
+        for e in behind.examples["status_differs"]
+    )
+
+
+def test_r7_finds_extra_units_and_rejected_documents(tmp_path: Path) -> None:
+    repo, paths, _ = _site_docs(tmp_path)
+    extra = tmp_path / "03.jsonld"
+    extra.write_bytes(b.document(b.commission([b.sgtin("NOT-OURS")])))
+    bad = tmp_path / "04.jsonld"
+    bad.write_bytes(b.document(b.commission([b.sgtin("X0", product=("0999", "99"))])))
+    (tmp_path / "w").mkdir()
+    r7 = rec.cross_system(repo, [*paths, extra, bad], tmp_path / "w").results[0]
+    assert r7.status == rules.FAIL
+    assert r7.counts["units_extra"] == 1
+    assert r7.examples["units_extra"] == [b.dl(b.sgtin("NOT-OURS"))]
+    assert r7.counts["events_extra"] == 1
+    assert r7.counts["documents_rejected"] == 1
+    assert r7.examples["documents_rejected"][0].startswith("04.jsonld: ")
+
+
+def test_r7_export_scope_ignores_what_the_export_does_not_hold(tmp_path: Path) -> None:
+    repo, paths, _ = _site_docs(tmp_path)
+    partial = tmp_path / "p.jsonld"
+    partial.write_bytes(b.document(b.ship([b.sscc(950)])))  # a partner sees only a shipment
+    (tmp_path / "w").mkdir()
+    full = rec.cross_system(repo, [paths[0], partial], tmp_path / "w").results[0]
+    assert full.counts["documents_rejected"] == 1  # shipping an unknown pallet is refused
+    (tmp_path / "w2").mkdir()
+    scoped = rec.cross_system(repo, paths[:2], tmp_path / "w2", scope="export").results[0]
+    assert scoped.counts["events_missing"] == 0
+    assert scoped.counts["units_missing"] == 0
+    assert scoped.counts["status_differs"] == 13  # still: what it holds is out of date
+    with pytest.raises(InputError, match="--scope"):
+        rec.cross_system(repo, paths, tmp_path / "w2", scope="some")
+
+
+def test_cli_reconcile_against_an_export_folder(tmp_path: Path) -> None:
+    _repo, paths, _ = _site_docs(tmp_path)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for p in paths:
+        (folder / p.name).write_bytes(p.read_bytes())
+    db = str(tmp_path / "r.db")
+    ok = subprocess.run(
+        [*SV, "reconcile", "--db", db, "--against", str(folder), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert orjson.loads(ok.stdout)["rules"][0]["rule"] == "R7"
+    (folder / paths[-1].name).unlink()
+    behind = subprocess.run(
+        [*SV, "reconcile", "--db", db, "--against", str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert behind.returncode == 8
+    assert "status differs" in behind.stdout
+    nofile = subprocess.run(
+        [*SV, "reconcile", "--db", db, "--against", str(tmp_path / "missing.jsonld")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert nofile.returncode == 3
+    assert "no such EPCIS file" in nofile.stdout + nofile.stderr

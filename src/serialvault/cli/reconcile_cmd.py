@@ -3,6 +3,7 @@ check a repository against it (or against another repository) rule by rule."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -49,12 +50,25 @@ def _expected(against: str) -> rec.Baseline:
             return rec.load_baseline(path.read_bytes(), str(path))
         except OSError as exc:
             raise InputError(f"cannot read baseline {path}: {exc.strerror or exc}") from None
-    if path.suffix.lower() in (".jsonld", ".xml"):
-        raise InputError(
-            f"--against {against}: reconciling against an EPCIS export (rule R7) is not"
-            " available in this version; give a baseline JSON or a repository"
-        )
     return rec.take_baseline(Repository.open(against))
+
+
+EPCIS_SUFFIXES = (".jsonld", ".json-ld", ".xml")
+
+
+def _export_files(against: str) -> list[Path] | None:
+    """The EPCIS documents ``--against`` names (a file or a folder of them), else None."""
+    path = Path(against)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in EPCIS_SUFFIXES)
+        if not files:
+            raise InputError(f"--against {against}: the folder holds no .jsonld or .xml file")
+        return files
+    if path.suffix.lower() in EPCIS_SUFFIXES:
+        if not path.is_file():
+            raise InputError(f"--against {against}: no such EPCIS file")
+        return [path]
+    return None
 
 
 def reconcile(
@@ -62,22 +76,39 @@ def reconcile(
         str,
         typer.Option(
             "--against",
-            help="A baseline JSON (serialvault baseline) or another repository (path or URL).",
+            help="A baseline JSON (serialvault baseline), another repository (path or URL),"
+            " or another system's EPCIS export (a .jsonld/.xml file or a folder).",
         ),
     ],
     db: DbOpt = None,
+    scope: Annotated[
+        str,
+        typer.Option(
+            "--scope",
+            help="Against an EPCIS export: full (the whole repository) or export (only what"
+            " the export holds, e.g. a partner's shipment).",
+        ),
+    ] = "full",
     limit: Annotated[int, typer.Option("--limit", help="Example identifiers per finding.")] = 10,
     json_out: JsonOpt = False,
 ) -> None:
     """Reconcile the repository against a baseline or another repository; exit 8 on a failure.
 
-    Rules (DESIGN.md): R1 counts per (GTIN, lot, status); R2 hierarchy; R4 master data;
-    R5 hash chain; R6 fingerprint. Each gives pass, fail or inconclusive with counts and
-    example identifiers.
+    Against a baseline or a repository (DESIGN.md): R1 counts per (GTIN, lot, status); R2
+    hierarchy; R4 master data; R5 hash chain; R6 fingerprint. Against an EPCIS export (a
+    file or folder of .jsonld/.xml): R7, events and units compared with the other system.
+    Each gives pass, fail or inconclusive with counts and example identifiers.
     """
     with handled(json_out):
-        expected = _expected(against)
-        report = rec.reconcile(open_repo(db), expected, against=against, limit=limit)
+        export = _export_files(against)
+        if export is not None:  # R7: the other system's EPCIS export
+            with tempfile.TemporaryDirectory(prefix="sv-reconcile-") as work:
+                report = rec.cross_system(
+                    open_repo(db), export, Path(work), scope=scope, limit=limit
+                )
+        else:
+            expected = _expected(against)
+            report = rec.reconcile(open_repo(db), expected, against=against, limit=limit)
         d = report.to_dict()
         if json_out:
             print_json(d)

@@ -30,6 +30,7 @@ TITLES = {
     "R4": "Master data: every GTIN, lot and expiry known and consistent",
     "R5": "The log's hash chain is intact from genesis to head",
     "R6": "The projection fingerprint equals the baseline's",
+    "R7": "Cross-system: the repository agrees with the other system's EPCIS export",
 }
 
 
@@ -225,6 +226,81 @@ def r6_fingerprint(
             for t in differing[:limit]
         ]
         res.message = f"fingerprint differs in {', '.join(differing) or 'the combination'}"
+    return res
+
+
+UnitState = tuple[str | None, str | None, str | None]  # (status, lot, parent key)
+
+
+def r7_cross_system(
+    ours_events: set[str],
+    theirs_events: set[str],
+    ours_units: Mapping[str, UnitState],
+    theirs_units: Mapping[str, UnitState],
+    rejected: list[str],
+    *,
+    scope: str = "full",
+    limit: int = EXAMPLES,
+) -> RuleResult:
+    """R7: events (by GS1 event hash) and units (status, lot, parent) of this repository
+    against those of another system's EPCIS export — the interface validation between a
+    site server (L3) and the enterprise system (L4), or with a partner.
+
+    ``scope="export"`` compares only what the export holds (a partner's shipment): no
+    event or unit is "missing" merely for being outside it.
+    """
+    extra_events = sorted(theirs_events - ours_events)
+    missing_events = sorted(ours_events - theirs_events) if scope == "full" else []
+    keys = set(theirs_units) if scope == "export" else set(ours_units) | set(theirs_units)
+    missing_units: list[str] = []
+    extra_units: list[str] = []
+    diffs: dict[str, list[str]] = {"status": [], "lot": [], "parent": []}
+    counts = {"status": 0, "lot": 0, "parent": 0}
+    for key in sorted(keys):
+        o, t = ours_units.get(key), theirs_units.get(key)
+        if o is None:
+            extra_units.append(key)
+            continue
+        if t is None:
+            missing_units.append(key)
+            continue
+        for i, field_name in enumerate(("status", "lot", "parent")):
+            if o[i] != t[i]:
+                counts[field_name] += 1
+                if len(diffs[field_name]) < limit:
+                    diffs[field_name].append(f"{key}: ours {o[i]!r}, theirs {t[i]!r}")
+    res = RuleResult(
+        "R7",
+        PASS,
+        {
+            "events_ours": len(ours_events),
+            "events_theirs": len(theirs_events),
+            "events_missing": len(missing_events),
+            "events_extra": len(extra_events),
+            "units_compared": len(keys),
+            "units_missing": len(missing_units),
+            "units_extra": len(extra_units),
+            "status_differs": counts["status"],
+            "lot_differs": counts["lot"],
+            "parent_differs": counts["parent"],
+            "documents_rejected": len(rejected),
+        },
+    )
+    found = {
+        "events_missing": missing_events,
+        "events_extra": extra_events,
+        "units_missing": missing_units,
+        "units_extra": extra_units,
+        "status_differs": diffs["status"],
+        "lot_differs": diffs["lot"],
+        "parent_differs": diffs["parent"],
+        "documents_rejected": rejected,
+    }
+    res.examples = {k: v[:limit] for k, v in found.items() if v}
+    bad = {k: res.counts[k] for k in found if res.counts.get(k)}
+    if bad:
+        res.status = FAIL
+        res.message = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in bad.items())
     return res
 
 

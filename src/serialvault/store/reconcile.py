@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -293,4 +294,77 @@ def reconcile(
         results.append(r6)
     return Report(
         repo.display_url, against, results, facts.units, time.perf_counter() - t0, head.seq
+    )
+
+
+# --------------------------------------------------------------------------- R7
+
+
+def _unit_states(conn: Connection) -> dict[str, rules.UnitState]:
+    u = schema.units
+    p = u.alias("p")
+    rows = conn.execute(
+        sa.select(u.c.key, u.c.status, u.c.lot, p.c.key)
+        .select_from(u.outerjoin(p, p.c.id == u.c.parent_id))
+        .where(u.c.kind.in_(("sgtin", "sscc")))
+    )
+    return {str(r[0]): (r[1], r[2], r[3]) for r in rows}
+
+
+def _event_hashes(conn: Connection) -> set[str]:
+    e = schema.events
+    return {str(r[0]) for r in conn.execute(sa.select(e.c.event_hash))}
+
+
+def cross_system(
+    repo: Repository,
+    export: list[Path],
+    workdir: Path,
+    *,
+    scope: str = "full",
+    actor: str = "reconcile",
+    limit: int = rules.EXAMPLES,
+) -> Report:
+    """R7: capture the other system's EPCIS export into a scratch repository (with this
+    repository's product master data), then compare events and units.
+
+    The export goes through the same validation and business rules as any capture, so a
+    document the rules reject is itself a finding (named, with its reason).
+    """
+    from serialvault.store.capture import Capturer
+    from serialvault.store.masterdata import add_product
+    from serialvault.store.projector import load_products
+
+    if scope not in ("full", "export"):
+        raise InputError(f"--scope {scope!r}: use full or export")
+    t0 = time.perf_counter()
+    scratch = Repository.open(str(workdir / "export.db"), must_exist=False)
+    scratch.init(actor, "scratch repository for cross-system reconciliation")
+    with repo.read() as conn:
+        gtins = [str(r[0]) for r in conn.execute(sa.select(schema.products.c.gtin))]
+        products = load_products(conn, gtins)
+    reason = "product master data copied from the repository for R7"
+    for product, _v in products.values():  # the export's own header may add more
+        add_product(scratch, product, actor=actor, reason=reason)
+    rejected: list[str] = []
+    cap = Capturer(scratch, actor=actor, reason="cross-system reconciliation")
+    for path, outcome in cap.capture_files(export, parallel=False):
+        if isinstance(outcome, Exception):
+            rejected.append(f"{path.name}: {outcome}")
+    with repo.read() as conn:
+        head = read_head(conn)
+        ours_e, ours_u = _event_hashes(conn), _unit_states(conn)
+    with scratch.read() as conn:
+        theirs_e, theirs_u = _event_hashes(conn), _unit_states(conn)
+    scratch.engine.dispose()
+    result = rules.r7_cross_system(
+        ours_e, theirs_e, ours_u, theirs_u, rejected, scope=scope, limit=limit
+    )
+    return Report(
+        repo.display_url,
+        ", ".join(str(p) for p in export),
+        [result],
+        len(ours_u),
+        time.perf_counter() - t0,
+        head.seq,
     )
