@@ -105,7 +105,13 @@ def master_facts(
     sg = u.c.kind == "sgtin"
     counts: dict[str, int] = {}
     examples: dict[str, list[str]] = {}
-    counts["units"] = int(conn.execute(sa.select(sa.func.count()).where(sg)).scalar_one())
+    row = conn.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(sa.case((u.c.lot.is_(None), 1), else_=0)), 0),
+        ).where(sg)
+    ).one()
+    counts["units"], counts["units_without_lot"] = int(row[0]), int(row[1])
     unknown = sa.select(u.c.key).where(sg, ~sa.exists().where(p.c.gtin == u.c.gtin))
     counts["gtin_unknown"], examples["gtin_unknown"] = _keys_and_count(conn, unknown, limit)
     no_lot = sa.select(u.c.key).where(
@@ -120,37 +126,61 @@ def master_facts(
         .where(sg, u.c.expiry.is_distinct_from(lots.c.expiry))
     )
     counts["expiry_differs"], examples["expiry_differs"] = _keys_and_count(conn, differs, limit)
-    counts["units_without_lot"] = int(
-        conn.execute(sa.select(sa.func.count()).where(sg, u.c.lot.is_(None))).scalar_one()
-    )
     return counts, examples
 
 
-def consistent_fingerprint(repo: Repository, conn: Connection) -> Fingerprint:
-    """The fingerprint of ``conn``'s state, hashed by worker processes where that is sound.
+@dataclass
+class _PendingConsistent:
+    repo: Repository
+    conn: Connection
+    head: Any
+    pool: Any
+    pending: Any
+    check_head: bool
+
+    def result(self) -> Fingerprint:
+        try:
+            fp: Fingerprint | None = self.pending.result() if self.pending else None
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+        if fp is not None and (not self.check_head or self.repo.head() == self.head):
+            return fp
+        return fingerprint(self.conn)
+
+
+def start_consistent_fingerprint(repo: Repository, conn: Connection) -> _PendingConsistent:
+    """Start hashing ``conn``'s state in worker processes where that is sound; the
+    caller's thread is free until :meth:`result`.
 
     PostgreSQL: the workers import ``conn``'s exported snapshot. SQLite: each worker reads
     in its own transaction; every change to a projection appends to the log in the same
     transaction (DESIGN.md principle 1), so an unchanged head after the workers finish
     proves they all saw ``conn``'s state — otherwise it is recomputed in ``conn``.
     """
+    from serialvault.store.engine import sqlite_path
+
+    head = read_head(conn)
     pool = fingerprint_pool()
     if pool is None:
-        return fingerprint(conn)
-    with pool:
-        head = read_head(conn)
-        if repo.dialect == "postgresql":
-            snap = str(conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
-            return start_fingerprint(conn, ReadSource(url=repo.url, snapshot=snap), pool).result()
-        from serialvault.store.engine import sqlite_path
+        return _PendingConsistent(repo, conn, head, None, None, False)
+    if repo.dialect == "postgresql":
+        snap = str(conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
+        source = ReadSource(url=repo.url, snapshot=snap)
+        return _PendingConsistent(
+            repo, conn, head, pool, start_fingerprint(conn, source, pool), False
+        )
+    path = sqlite_path(repo.url)
+    if path is None:
+        pool.shutdown()
+        return _PendingConsistent(repo, conn, head, None, None, False)
+    pending = start_fingerprint(conn, ReadSource(sqlite_file=str(path)), pool)
+    return _PendingConsistent(repo, conn, head, pool, pending, True)
 
-        path = sqlite_path(repo.url)
-        if path is None:
-            return fingerprint(conn)
-        fp = start_fingerprint(conn, ReadSource(sqlite_file=str(path)), pool).result()
-    if repo.head() == head:
-        return fp
-    return fingerprint(conn)
+
+def consistent_fingerprint(repo: Repository, conn: Connection) -> Fingerprint:
+    """The fingerprint of ``conn``'s state (see :func:`start_consistent_fingerprint`)."""
+    return start_consistent_fingerprint(repo, conn).result()
 
 
 # --------------------------------------------------------------------------- baseline
@@ -263,6 +293,8 @@ def reconcile(
     results: list[RuleResult] = []
     with repo.read() as conn:
         head = read_head(conn)
+        # the fingerprint (R6) is hashed by worker processes while this one runs R1–R5
+        pending = start_consistent_fingerprint(repo, conn)
         step("R1")
         results.append(rules.r1_counts(expected.counts, unit_counts(conn), limit))
         step("R2")
@@ -281,7 +313,7 @@ def reconcile(
             )
         )
         step("R6")
-        fp = consistent_fingerprint(repo, conn)
+        fp = pending.result()
         r6 = rules.r6_fingerprint(expected.fingerprint, fp.to_dict(), limit)
         if r6.status == rules.PASS and head.chain_hash != expected.chain_head:
             r6 = RuleResult(
