@@ -12,6 +12,7 @@ from serialvault import __version__
 from serialvault.cli import (
     backup_cmd,
     demo_cmd,
+    drill_cmd,
     epcis_cmd,
     product_cmd,
     query_cmd,
@@ -63,6 +64,7 @@ app.add_typer(backup_cmd.app, name="backup")
 app.command("restore")(backup_cmd.restore)
 app.command("baseline")(reconcile_cmd.baseline)
 app.command("reconcile")(reconcile_cmd.reconcile)
+app.add_typer(drill_cmd.app, name="drill")
 
 if __name__ == "__main__":
     app()

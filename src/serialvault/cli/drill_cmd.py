@@ -1,0 +1,135 @@
+"""``serialvault drill``: plans under change control (new, validate, record, plans)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from serialvault.cli.common import (
+    ActorOpt,
+    DbOpt,
+    JsonOpt,
+    ReasonOpt,
+    actor_name,
+    handled,
+    kv,
+    open_repo,
+    out,
+    print_json,
+    table,
+)
+from serialvault.drill import plan as plan_mod
+from serialvault.drill.register import plan_history, record_plan
+from serialvault.errors import ConflictError, InputError
+
+app = typer.Typer(help="Backup/restore drills: plans under change control.", no_args_is_help=True)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read plan {path}: {exc.strerror or exc}") from None
+
+
+@app.command("new")
+def drill_new(
+    scenario: Annotated[
+        str, typer.Option("--scenario", help=f"One of: {', '.join(plan_mod.SCENARIOS)}.")
+    ],
+    out_file: Annotated[Path, typer.Option("--out", help="The plan file to write (TOML).")],
+    plan_id: Annotated[
+        str | None, typer.Option("--id", help="Plan id [default: the scenario name].")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    db: DbOpt = None,
+    actor: ActorOpt = None,
+    reason: ReasonOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a commented plan that runs as it is; record it in the log."""
+    with handled(json_out):
+        text = plan_mod.template(scenario, plan_id)
+        plan = plan_mod.parse_plan(text, str(out_file))
+        if out_file.exists() and not force:
+            raise ConflictError(f"{out_file} exists: choose another --out, or --force")
+        repo = open_repo(db)
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(text, encoding="utf-8")
+        version, _new = record_plan(
+            repo,
+            plan,
+            text,
+            out_file.name,
+            actor=actor_name(actor),
+            reason=reason or "plan created",
+        )
+        d = {"plan": str(out_file), **version.to_dict()}
+        if json_out:
+            print_json(d)
+        else:
+            kv(f"plan {plan.id} written and recorded", list(d.items()))
+
+
+@app.command("validate")
+def drill_validate(
+    plan_file: Annotated[Path, typer.Argument(help="The plan (TOML).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Check a plan; every problem is named (field and what is wrong)."""
+    with handled(json_out):
+        plan = plan_mod.parse_plan(_read(plan_file), str(plan_file))
+        if json_out:
+            print_json(plan.to_dict())
+        else:
+            out.print(f"{plan_file}: plan {plan.id} ({plan.scenario.name}) is valid")
+
+
+@app.command("record")
+def drill_record(
+    plan_file: Annotated[Path, typer.Argument(help="The plan (TOML).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why the plan changed (recorded).")],
+    db: DbOpt = None,
+    actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Record the plan's current text in the log (nothing new if it did not change)."""
+    with handled(json_out):
+        text = _read(plan_file)
+        plan = plan_mod.parse_plan(text, str(plan_file))
+        version, new = record_plan(
+            open_repo(db), plan, text, plan_file.name, actor=actor_name(actor), reason=reason
+        )
+        d = {"recorded": new, **version.to_dict()}
+        if json_out:
+            print_json(d)
+        elif new:
+            kv(f"plan {plan.id} version {version.version} recorded", list(d.items()))
+        else:
+            out.print(
+                f"plan {plan.id} unchanged since version {version.version} (seq {version.seq})"
+            )
+
+
+@app.command("plans")
+def drill_plans(
+    plan_id: Annotated[str | None, typer.Argument(help="One plan's versions.")] = None,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Recorded plan versions: who recorded which text (SHA-256), when and why."""
+    with handled(json_out):
+        versions = plan_history(open_repo(db), plan_id)
+        if json_out:
+            print_json([v.to_dict() for v in versions])
+            return
+        table(
+            "drill plans",
+            ["plan", "version", "seq", "recorded at", "by", "reason", "sha256"],
+            [
+                [v.plan_id, v.version, v.seq, v.recorded_at, v.actor, v.reason, v.sha256[:16]]
+                for v in versions
+            ],
+        )
