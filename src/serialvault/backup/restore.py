@@ -339,11 +339,11 @@ def restore(
     engine_name = "sqlite" if url.startswith("sqlite") else "postgresql"
     at_seq, at_time = _parse_at(at)
     timer = _Timer()
-    states = [c.open() for c in copies]
+    all_states = [c.open() for c in copies]
     findings: list[str] = []
-    plan: Plan | None = None
+    candidates: list[tuple[Plan, list[CopyState]]] = []
     with timer.phase("fetch"):
-        for st in states:
+        for st in all_states:
             try:
                 manifests, bad = read_manifests(st, verify_key)
             except SerialvaultError as exc:
@@ -352,16 +352,15 @@ def restore(
                 continue
             findings += [str(f) for f in bad]
             try:
-                plan = plan_restore(
+                candidate = plan_restore(
                     manifests, st.name, engine_name, at_seq=at_seq, at_time=at_time, backup=backup
                 )
             except BackupError as exc:
                 findings.append(str(exc))
                 continue
             # the copy that plans is tried first for objects, the others after it
-            states = [st] + [s for s in states if s is not st]
-            break
-    if plan is None:
+            candidates.append((candidate, [st] + [s for s in all_states if s is not st]))
+    if not candidates:
         raise BackupError("no copy can serve this restore: " + "; ".join(findings))
     if not force and not dry_run and not _target_is_empty(url):
         raise ConflictError(
@@ -370,9 +369,22 @@ def restore(
         )
     staging = Path(tempfile.mkdtemp(prefix="sv-restore-"))
     try:
-        with timer.phase("fetch"):
-            fetched = fetch_objects(plan, states, staging, on_phase)
-        findings += fetched.findings
+        # each copy's own plan in turn: copies hold different backups (a chain written to
+        # one copy only), so an object damaged everywhere it exists ends that plan, not
+        # the restore (EU GMP Annex 11 §7.1: the other copy is what it is kept for)
+        fetched: Fetched | None = None
+        plan = candidates[0][0]
+        failures: list[str] = []
+        for plan, states in candidates:
+            with timer.phase("fetch"):
+                try:
+                    fetched = fetch_objects(plan, states, staging, on_phase)
+                    break
+                except IntegrityFailure as exc:
+                    failures.append(f"copy {plan.copy}: {exc}")
+        if fetched is None:
+            raise IntegrityFailure("; ".join(failures))
+        findings += failures + fetched.findings
         with timer.phase("verify"):
             _check_key(plan, fetched, key)
         if dry_run:

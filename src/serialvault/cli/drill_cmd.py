@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 
 from serialvault.cli.common import (
@@ -133,3 +134,84 @@ def drill_plans(
                 for v in versions
             ],
         )
+
+
+@app.command("run")
+def drill_run(
+    plan_file: Annotated[Path, typer.Argument(help="The plan (TOML).")],
+    db: DbOpt = None,
+    policy: Annotated[
+        str | None, typer.Option("--policy", help="Backup policy TOML [SERIALVAULT_POLICY].")
+    ] = None,
+    to: Annotated[
+        list[str] | None, typer.Option("--to", help="A copy by URL (repeatable).")
+    ] = None,
+    key: Annotated[str | None, typer.Option("--key", help="Backup encryption key file.")] = None,
+    signing_key: Annotated[
+        str | None, typer.Option("--signing-key", help="Manifest signing key file.")
+    ] = None,
+    workdir: Annotated[
+        Path, typer.Option("--workdir", help="Where runs keep their sandboxes and results.")
+    ] = Path("drill-runs"),
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed for the random choices (faults).")
+    ] = None,
+    actor: ActorOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run a drill: baseline, backup, fault on sandboxes, restore, reconcile, verdict.
+
+    Exit 0 only when every criterion passes; 8 when one fails; 13 when none fails but
+    one is inconclusive.
+    """
+    from serialvault.backup.policy import load_policy
+    from serialvault.backup.service import select_copies
+    from serialvault.drill.runner import run_drill
+
+    with handled(json_out):
+        text = _read(plan_file)
+        plan = plan_mod.parse_plan(text, str(plan_file))
+        pol = load_policy(policy, key=key, signing_key=signing_key)
+        names = [c for c in plan.copies if "://" not in c]
+        urls = [c for c in plan.copies if "://" in c] + list(to or [])
+        copies = select_copies(pol, names, urls)
+        repo = open_repo(plan.source or db)
+        who = actor_name(actor)
+        record_plan(repo, plan, text, plan_file.name, actor=who, reason="used by drill run")
+
+        def step(phase: str, message: str) -> None:
+            if not json_out:
+                out.print(f"[bold]{phase}[/bold]: {message}")
+
+        result = run_drill(
+            plan,
+            plan_mod.plan_sha256(text),
+            source=repo,
+            policy=pol,
+            copies=copies,
+            verify_key=pol.load_verify_key(),
+            key=pol.load_encryption_key(),
+            workdir=workdir,
+            actor=who,
+            seed=seed,
+            on_step=step,
+        )
+        doc = result.to_dict()
+        folder = (workdir / result.drill_id).resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        evidence = folder / "result.json"
+        evidence.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+        doc["result_file"] = str(evidence)
+        if json_out:
+            print_json(doc)
+        else:
+            table(
+                f"drill {result.drill_id}: {result.verdict.upper()}",
+                ["criterion", "objective", "measured", "result"],
+                [[c.name, c.objective, c.measured, c.status] for c in result.criteria],
+            )
+            for f in result.findings:
+                out.print(f"  finding: {f}")
+            out.print(f"result: {evidence}")
+    code = {"pass": 0, "fail": 8}.get(result.verdict, 13)
+    raise typer.Exit(code)

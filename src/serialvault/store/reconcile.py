@@ -400,3 +400,47 @@ def cross_system(
         time.perf_counter() - t0,
         head.seq,
     )
+
+
+# --------------------------------------------------------------------------- state at a seq
+
+
+def baseline_at(source: Repository, seq: int, scratch: Path, batch: int = 5000) -> Baseline:
+    """The baseline of ``source`` as it was at ``seq``, independent of any backup: its
+    own log records 1..seq replayed into a scratch SQLite repository by the code
+    ``rebuild`` uses (DESIGN.md R6: replaying the log reproduces the projections).
+
+    What a drill compares a restore to a past point with (bad change, lost increment,
+    writes after the last backup), where the live repository has moved on.
+    """
+    from serialvault.store.engine import connect
+    from serialvault.store.integrity import replay
+    from serialvault.store.repository import insert_log, iter_log, migrate_on
+
+    scratch.unlink(missing_ok=True)
+    dest = Repository.open(str(scratch), must_exist=False)
+    try:
+        with connect(dest.engine, write=True) as conn:
+            migrate_on(conn)
+            with source.read() as src:
+                meta = [
+                    {"key": str(r[0]), "value": str(r[1])}
+                    for r in src.execute(sa.select(schema.meta.c.key, schema.meta.c.value))
+                    if str(r[0]) in ("format", "repository_id", "created_at")
+                ]
+                conn.execute(schema.meta.insert(), meta)
+                run: list[Any] = []
+                for record in iter_log(src, 1, seq):
+                    run.append(record)
+                    if len(run) >= batch:
+                        insert_log(conn, run)
+                        replay(conn, iter(run), parallel=False)
+                        run = []
+                if run:
+                    insert_log(conn, run)
+                    replay(conn, iter(run), parallel=False)
+        return take_baseline(dest)
+    finally:
+        dest.engine.dispose()
+        for p in (scratch, Path(f"{scratch}-wal"), Path(f"{scratch}-shm")):
+            p.unlink(missing_ok=True)

@@ -1,0 +1,591 @@
+"""Running a drill: baseline → backup → fault (on sandboxes) → restore → reconcile → verdict.
+
+DESIGN.md "Drills"; EU GMP Annex 11 §7.2 (the ability to restore checked and monitored),
+PIC/S PI 041 (backup and restoration of all data, metadata and audit trails). The live
+repository and the live backup copies are never damaged: faults are injected into
+sandbox clones (of a copy, of the database), and the restore goes into the plan's
+scratch target. What the drill adds to the live repository is its own record: the plan
+version it ran under, the run and its verdict (``drill.run``), and an exception per
+deviation — in the hash-chained log, like every other record.
+
+Timing: RTO is measured from the fault to the moment the restored data is verified
+(restore + reconciliation); RPO is what could not be recovered — log records after the
+restored head, and the time between the newest lost record and the restored head's.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from serialvault import __version__
+from serialvault.backup import restore as restore_mod
+from serialvault.backup.crypto import EncryptionKey, VerifyKey
+from serialvault.backup.manifest import manifest_path, object_path
+from serialvault.backup.policy import Policy
+from serialvault.backup.service import Copy, full_backup, incremental_backup, read_manifests
+from serialvault.backup.targets import FileTarget
+from serialvault.domain import reconcile as rules
+from serialvault.domain.records import EXCEPTION
+from serialvault.drill.plan import DrillPlan
+from serialvault.errors import SerialvaultError
+from serialvault.store import reconcile as rec
+from serialvault.store.engine import sqlite_path
+from serialvault.store.projector import apply_exception
+from serialvault.store.repository import Repository
+from serialvault.timefmt import now_utc, parse_timestamp, utc_iso
+
+RUN_KIND = "drill.run"
+RESULT_FORMAT = "serialvault.drill-result/1"
+
+Step = Callable[[str, str], None]
+
+
+def _no_step(_phase: str, _message: str) -> None:
+    return None
+
+
+@dataclass
+class PhaseRecord:
+    name: str
+    started_at: str
+    seconds: float
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "phase": self.name,
+            "started_at": self.started_at,
+            "seconds": round(self.seconds, 3),
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class Criterion:
+    name: str
+    objective: str
+    measured: str
+    status: str  # pass | fail | inconclusive
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "criterion": self.name,
+            "objective": self.objective,
+            "measured": self.measured,
+            "status": self.status,
+        }
+
+
+@dataclass
+class DrillResult:
+    drill_id: str
+    plan: DrillPlan
+    plan_sha256: str
+    started_at: str
+    finished_at: str = ""
+    phases: list[PhaseRecord] = field(default_factory=list)
+    criteria: list[Criterion] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)
+    baseline: dict[str, Any] = field(default_factory=dict)
+    restore: dict[str, Any] = field(default_factory=dict)
+    reconciliation: dict[str, Any] = field(default_factory=dict)
+    rto_s: float | None = None
+    rpo_records: int | None = None
+    rpo_s: float | None = None
+    actor: str = ""
+    environment: dict[str, Any] = field(default_factory=dict)
+    exceptions: list[int] = field(default_factory=list)
+    run_seq: int | None = None
+
+    @property
+    def verdict(self) -> str:
+        statuses = {c.status for c in self.criteria}
+        if rules.FAIL in statuses or not self.criteria:
+            return rules.FAIL
+        return rules.INCONCLUSIVE if rules.INCONCLUSIVE in statuses else rules.PASS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": RESULT_FORMAT,
+            "drill_id": self.drill_id,
+            "verdict": self.verdict,
+            "plan": {"id": self.plan.id, "sha256": self.plan_sha256, **self.plan.to_dict()},
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "actor": self.actor,
+            "measured": {
+                "rto_s": None if self.rto_s is None else round(self.rto_s, 3),
+                "rpo_records": self.rpo_records,
+                "rpo_s": None if self.rpo_s is None else round(self.rpo_s, 3),
+            },
+            "criteria": [c.to_dict() for c in self.criteria],
+            "phases": [p.to_dict() for p in self.phases],
+            "findings": self.findings,
+            "baseline": self.baseline,
+            "restore": self.restore,
+            "reconciliation": self.reconciliation,
+            "environment": self.environment,
+            "exceptions": self.exceptions,
+            "run_seq": self.run_seq,
+        }
+
+
+class _Clock:
+    def __init__(self, result: DrillResult, step: Step) -> None:
+        self.result = result
+        self.step = step
+
+    def phase(self, name: str, fn: Callable[[], Any], detail: str = "") -> Any:
+        started = now_utc()
+        self.step(name, "started")
+        t0 = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            seconds = time.perf_counter() - t0
+            self.result.phases.append(PhaseRecord(name, started, seconds, detail))
+            self.step(name, f"done in {seconds:.2f} s")
+
+
+# --------------------------------------------------------------------------- sandboxes
+
+
+def clone_copy(copy: Copy, dest: Path) -> Copy:
+    """A sandbox clone of a copy (manifests, objects, check records) as a local folder."""
+    src = copy.open().target
+    target = FileTarget(dest)
+    for info in src.list(""):
+        target.put(info.name, src.get(info.name))
+    return Copy(f"{copy.name} (sandbox clone)", dest.as_uri())
+
+
+def _is_onsite(copy: Copy) -> bool:
+    return copy.url.startswith("file://") or "://" not in copy.url
+
+
+def _flip_bit(data: bytes, rnd: random.Random) -> bytes:
+    buf = bytearray(data)
+    pos = rnd.randrange(len(buf) * 8)
+    buf[pos // 8] ^= 1 << (pos % 8)
+    return bytes(buf)
+
+
+def corrupt_sqlite_copy(src: Path, dest: Path, pages: int, rnd: random.Random) -> list[int]:
+    """A consistent copy of ``src`` with one byte flipped in each of ``pages`` random pages
+    (never page 1, the header, so the damage is in the data rather than a refusal to
+    open). Returns the page numbers damaged."""
+    s, d = sqlite3.connect(src), sqlite3.connect(dest)
+    try:
+        s.backup(d)
+        d.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        d.close()
+        s.close()
+    size = dest.stat().st_size
+    page_size = 4096
+    with sqlite3.connect(dest) as con:
+        page_size = int(con.execute("PRAGMA page_size").fetchone()[0])
+    count = size // page_size
+    chosen = sorted(rnd.sample(range(2, count + 1), min(pages, max(0, count - 1))))
+    with dest.open("r+b") as fh:
+        for page in chosen:
+            offset = (page - 1) * page_size + rnd.randrange(page_size)
+            fh.seek(offset)
+            byte = fh.read(1)
+            fh.seek(offset)
+            fh.write(bytes([byte[0] ^ 0xFF]))
+    return chosen
+
+
+def detect_corruption(path: Path, baseline: rec.Baseline) -> tuple[bool, str]:
+    """Whether the damage is found: the file refuses to open or read, or its chain or its
+    fingerprint disagrees with the baseline."""
+    try:
+        with sqlite3.connect(path) as con:
+            problems = [r[0] for r in con.execute("PRAGMA integrity_check(20)")]
+        if problems != ["ok"]:
+            return True, f"PRAGMA integrity_check: {problems[0]}"
+        repo = Repository.open(str(path))
+        report = rec.reconcile(repo, baseline, against="baseline")
+        repo.engine.dispose()
+        bad = [r for r in report.results if r.status == rules.FAIL]
+        if bad:
+            return True, "; ".join(f"{r.rule}: {r.message}" for r in bad)
+        return False, "no check found the damage"
+    except (sqlite3.DatabaseError, SerialvaultError, sa.exc.SQLAlchemyError) as exc:
+        return True, f"the damaged copy cannot be read: {str(exc).splitlines()[0]}"
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _time_of(repo: Repository, seq: int) -> str | None:
+    return repo.time_of(seq) if seq > 0 else None
+
+
+def _record_exception(repo: Repository, drill_id: str, message: str, actor: str) -> int:
+    body: dict[str, Any] = {
+        "source": "drill",
+        "type": "drill-deviation",
+        "severity": "major",
+        "document": drill_id,
+        "document_sha256": None,
+        "reason": message,
+        "identifiers": [],
+    }
+    with repo.write() as (conn, log):
+        record = log.append(EXCEPTION, body, actor, f"deviation in drill {drill_id}")
+        log.flush()
+        apply_exception(conn, record.seq, record.recorded_at, body)
+    return record.seq
+
+
+def run_drill(
+    plan: DrillPlan,
+    plan_sha256: str,
+    *,
+    source: Repository,
+    policy: Policy,
+    copies: list[Copy],
+    verify_key: VerifyKey,
+    key: EncryptionKey | None,
+    workdir: Path,
+    actor: str,
+    seed: int | None = None,
+    on_step: Step = _no_step,
+) -> DrillResult:
+    """Run ``plan`` once; the result carries every phase, criterion and finding."""
+    stamp = now_utc()[:19].replace(":", "").replace("-", "")
+    drill_id = f"{stamp}Z-{plan.id}-{uuid.uuid4().hex[:6]}"
+    result = DrillResult(drill_id, plan, plan_sha256, now_utc(), actor=actor)
+    result.environment = {
+        "serialvault": __version__,
+        "source_engine": source.dialect,
+        "source": source.display_url,
+        "copies": [c.url for c in copies],
+    }
+    clock = _Clock(result, on_step)
+    rnd = random.Random(seed)
+    sandbox = (workdir / drill_id).resolve()
+    sandbox.mkdir(parents=True, exist_ok=True)
+    scenario = plan.scenario.name
+
+    # 1. baseline of the live repository (read-only)
+    base: rec.Baseline = clock.phase("baseline", lambda: rec.take_baseline(source))
+    result.baseline = {
+        "head_seq": base.head_seq,
+        "chain_head": base.chain_head,
+        "fingerprint": base.fingerprint.get("fingerprint"),
+        "units": sum(base.counts.values()),
+        "groups": len(base.counts),
+    }
+
+    # 2. bring the copies up to the baseline (not in post-backup-writes: the point is
+    # what the newest existing backup misses)
+    if scenario != "post-backup-writes":
+
+        def backup() -> None:
+            signer = policy.load_signing_key().public
+            for c in copies:
+                manifests, _ = read_manifests(c.open(), signer)
+                if not [m for m in manifests if m.repository_id == base.repository_id]:
+                    full_backup(source, policy, [c], actor=actor)
+            for res in incremental_backup(source, policy, copies, actor=actor):
+                for st in res.copies:
+                    if st.error:
+                        result.findings.append(f"backup to copy {st.name}: {st.error}")
+
+        clock.phase("backup", backup)
+
+    # 3. fault, on sandboxes only
+    use: list[Copy] = list(copies)
+    at: str | None = None
+    if plan.recovery_point.startswith("seq:"):
+        at = plan.recovery_point[4:]
+    elif plan.recovery_point.startswith("time:"):
+        at = plan.recovery_point[5:]
+    fault_ok: Criterion | None = None
+
+    def inject() -> str:
+        nonlocal use, at, fault_ok
+        if scenario == "bad-change":
+            if plan.scenario.before_seq is not None:
+                at = str(plan.scenario.before_seq - 1)
+                return f"recovery point: seq {at}, just before seq {plan.scenario.before_seq}"
+            stamp = parse_timestamp(str(plan.scenario.before_time))
+            at = utc_iso(stamp - timedelta(microseconds=1))
+            return f"recovery point: {at}, just before {plan.scenario.before_time}"
+        if scenario in ("onsite-copy-lost", "ransomware"):
+            offsite = [c for c in copies if not _is_onsite(c)]
+            lost = [c.name for c in copies if _is_onsite(c)]
+            if not offsite:
+                fault_ok = Criterion(
+                    "off-site copy available",
+                    "at least one copy not on site (s3://)",
+                    "none: every copy is on site",
+                    rules.FAIL,
+                )
+            use = offsite
+            what = "primary and " if scenario == "ransomware" else ""
+            return (
+                f"{what}on-site cop{'y' if len(lost) == 1 else 'ies'} {', '.join(lost)} unreadable"
+            )
+        if scenario == "lost-latest-increment":
+            clones = [clone_copy(c, sandbox / "copies" / str(i)) for i, c in enumerate(copies)]
+            dropped = []
+            for cl in clones:
+                st = cl.open()
+                manifests, _ = read_manifests(st, verify_key)
+                mine = [m for m in manifests if m.repository_id == base.repository_id]
+                newest = max(mine, key=lambda m: (m.last_seq, m.created_at), default=None)
+                if newest is not None and newest.type == "incr":
+                    st.target.delete(manifest_path(newest.id))
+                    dropped.append(newest.id)
+            use = clones
+            if not dropped:
+                fault_ok = Criterion(
+                    "latest increment lost",
+                    "the newest backup is an incremental",
+                    "the newest backup is a full: nothing to lose",
+                    rules.INCONCLUSIVE,
+                )
+            return f"newest incremental {', '.join(sorted(set(dropped))) or '(none)'} lost"
+        if scenario == "tampered-backup":
+            victim = next(
+                (c for c in copies if plan.scenario.tamper_copy in (c.name, c.url)),
+                copies[0],
+            )
+            clone = clone_copy(victim, sandbox / "copies" / "tampered")
+            st = clone.open()
+            manifests, _ = read_manifests(st, verify_key)
+            mine = [m for m in manifests if m.repository_id == base.repository_id]
+            newest = max(mine, key=lambda m: (m.last_seq, m.created_at))
+            chain = [m for m in mine if m.chain == newest.chain]
+            refs = [o for m in chain for o in m.objects]
+            target_ref = max(refs, key=lambda o: o.size)
+            name = object_path(target_ref.name)
+            st.target.put(name, _flip_bit(st.target.get(name), rnd))
+            use = [clone] + [c for c in copies if c is not victim]
+            return f"one bit flipped in object {target_ref.name} of copy {victim.name}"
+        if scenario == "corruption":
+            path = sqlite_path(source.url)
+            if path is None:
+                fault_ok = Criterion(
+                    "corruption detected",
+                    "damage to the database is found before it is trusted",
+                    "not run: the scenario damages a copy of a SQLite primary",
+                    rules.INCONCLUSIVE,
+                )
+                return "not applicable to a PostgreSQL primary"
+            damaged = sandbox / "primary-damaged.db"
+            pages = corrupt_sqlite_copy(path, damaged, plan.scenario.corrupt_pages, rnd)
+            found, how = detect_corruption(damaged, base)
+            fault_ok = Criterion(
+                "corruption detected",
+                "damage to the database is found before it is trusted",
+                f"{'found' if found else 'NOT found'}: {how}",
+                rules.PASS if found else rules.FAIL,
+            )
+            return f"{len(pages)} page(s) of a copy of the primary damaged: {pages[:10]}"
+        return "the primary is lost"
+
+    detail = clock.phase("fault", inject)
+    result.phases[-1].detail = str(detail)
+    if fault_ok is not None:
+        result.criteria.append(fault_ok)
+
+    # 4. restore into the scratch target
+    target = plan.restore_target
+    if "://" not in target:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    restored: restore_mod.RestoreResult | None = None
+    if not use:
+        result.criteria.append(
+            Criterion(
+                "restore completed",
+                "the restore completes and checks",
+                "no copy left to restore from",
+                rules.FAIL,
+            )
+        )
+    else:
+        try:
+            restored = clock.phase(
+                "restore",
+                lambda: restore_mod.restore(
+                    use, target, verify_key=verify_key, key=key, at=at, force=True, actor=actor
+                ),
+            )
+        except SerialvaultError as exc:
+            result.findings.append(f"restore failed: {exc}")
+            result.criteria.append(
+                Criterion(
+                    "restore completed", "the restore completes and checks", str(exc), rules.FAIL
+                )
+            )
+    if restored is not None:
+        result.restore = restored.to_dict()
+        result.findings += restored.findings
+        if scenario == "tampered-backup":
+            named = [f for f in restored.findings if "damaged" in f]
+            result.criteria.append(
+                Criterion(
+                    "tampering detected",
+                    "an altered object is found and named before restore, another copy used",
+                    named[0] if named else "the altered object was not reported",
+                    rules.PASS if named else rules.FAIL,
+                )
+            )
+    elif scenario == "tampered-backup":
+        detected = any("damaged" in f or "hash" in f for f in result.findings)
+        result.criteria.append(
+            Criterion(
+                "tampering detected",
+                "an altered object is found and named before restore",
+                "detected; no intact copy to fall back to" if detected else "not detected",
+                rules.PASS if detected else rules.FAIL,
+            )
+        )
+
+    # 5. reconcile the restored data
+    report: rec.Report | None = None
+    if restored is not None:
+        expected = base
+        if restored.head_seq != base.head_seq:  # an earlier point: replay the live log to it
+            point = restored.head_seq
+            expected = clock.phase(
+                "expected state",
+                lambda: rec.baseline_at(source, point, sandbox / "expected.db"),
+                f"the live log replayed to seq {point}",
+            )
+            result.baseline["expected_at_recovery_point"] = {
+                "head_seq": expected.head_seq,
+                "fingerprint": expected.fingerprint.get("fingerprint"),
+            }
+        restored_repo = Repository.open(target)
+        try:
+            report = clock.phase(
+                "reconcile",
+                lambda: rec.reconcile(restored_repo, expected, against="baseline"),
+            )
+        finally:
+            restored_repo.engine.dispose()
+        # RTO: fault → restored and verified (the simulated fault itself takes no time;
+        # computing the expected state is the drill's own work, not recovery)
+        result.rto_s = sum(
+            p.seconds for p in result.phases if p.name in ("fault", "restore", "reconcile")
+        )
+        results = report.results
+        result.reconciliation = report.to_dict()
+        result.rpo_records = base.head_seq - restored.head_seq
+        t_base = _time_of(source, base.head_seq)
+        t_rest = _time_of(source, restored.head_seq)
+        result.rpo_s = (
+            (parse_timestamp(t_base) - parse_timestamp(t_rest)).total_seconds()
+            if t_base and t_rest and result.rpo_records > 0
+            else 0.0
+        )
+        for r in results:
+            if r.rule in plan.rules:
+                result.criteria.append(
+                    Criterion(
+                        f"reconciliation {r.rule}",
+                        r.title,
+                        r.message or r.status,
+                        r.status,
+                    )
+                )
+        for r in plan.rules:
+            if r not in {x.rule for x in results}:
+                result.criteria.append(
+                    Criterion(
+                        f"reconciliation {r}",
+                        rules.TITLES.get(r, r),
+                        "not run by drills yet",
+                        rules.INCONCLUSIVE,
+                    )
+                )
+        if scenario == "bad-change" and at is not None and at.isdigit():
+            result.criteria.append(
+                Criterion(
+                    "recovery point reached",
+                    f"restored to seq {at}",
+                    f"restored to seq {restored.head_seq}",
+                    rules.PASS if restored.head_seq == int(at) else rules.FAIL,
+                )
+            )
+    # 6. objectives
+    o = plan.objectives
+    if result.rto_s is not None:
+        result.criteria.append(
+            Criterion(
+                "RTO",
+                f"≤ {o.rto_s:g} s",
+                f"{result.rto_s:.2f} s",
+                rules.PASS if result.rto_s <= o.rto_s else rules.FAIL,
+            )
+        )
+    if result.rpo_records is not None and result.rpo_s is not None:
+        expected_loss = scenario in ("bad-change",)
+        result.criteria.append(
+            Criterion(
+                "RPO (time)",
+                f"≤ {o.rpo_s:g} s" + (" (by design: the point is chosen)" if expected_loss else ""),
+                f"{result.rpo_s:.2f} s, {result.rpo_records} record(s)",
+                rules.PASS if expected_loss or result.rpo_s <= o.rpo_s else rules.FAIL,
+            )
+        )
+        if o.rpo_records is not None and not expected_loss:
+            result.criteria.append(
+                Criterion(
+                    "RPO (records)",
+                    f"≤ {o.rpo_records}",
+                    str(result.rpo_records),
+                    rules.PASS if result.rpo_records <= o.rpo_records else rules.FAIL,
+                )
+            )
+        if o.zero_loss:
+            lost = result.rpo_records != 0
+            result.criteria.append(
+                Criterion(
+                    "zero loss",
+                    "every record and unit recovered",
+                    f"{result.rpo_records} record(s) not recovered",
+                    rules.FAIL if lost else rules.PASS,
+                )
+            )
+    result.finished_at = now_utc()
+    # 7. the drill's own records in the live repository: deviations and the run
+    for c in result.criteria:
+        if c.status == rules.FAIL:
+            result.exceptions.append(
+                _record_exception(source, drill_id, f"{c.name}: {c.measured}", actor)
+            )
+    with source.write() as (_conn, log):
+        summary = {
+            "drill_id": drill_id,
+            "plan": plan.id,
+            "plan_sha256": plan_sha256,
+            "scenario": scenario,
+            "verdict": result.verdict,
+            "rto_s": result.rto_s,
+            "rpo_records": result.rpo_records,
+            "rpo_s": result.rpo_s,
+            "started_at": result.started_at,
+            "finished_at": result.finished_at,
+        }
+        result.run_seq = log.append(RUN_KIND, summary, actor, f"drill {plan.id}").seq
+    shutil.rmtree(sandbox / "copies", ignore_errors=True)
+    (sandbox / "primary-damaged.db").unlink(missing_ok=True)
+    return result
