@@ -215,3 +215,108 @@ def drill_run(
             out.print(f"result: {evidence}")
     code = {"pass": 0, "fail": 8}.get(result.verdict, 13)
     raise typer.Exit(code)
+
+
+@app.command("list")
+def drill_list(
+    plan_id: Annotated[str | None, typer.Option("--plan", help="One plan's runs.")] = None,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """The drill register: every run, its plan, verdict, RTO and RPO, when and by whom."""
+    from serialvault.drill.register import drill_runs
+
+    with handled(json_out):
+        runs = drill_runs(open_repo(db), plan_id)
+        if json_out:
+            print_json(runs)
+            return
+        table(
+            "drill register",
+            ["drill", "plan", "scenario", "verdict", "RTO s", "RPO records", "finished", "by"],
+            [
+                [
+                    r["drill_id"],
+                    r["plan"],
+                    r["scenario"],
+                    r["verdict"],
+                    "-" if r["rto_s"] is None else f"{r['rto_s']:.2f}",
+                    "-" if r["rpo_records"] is None else r["rpo_records"],
+                    r["finished_at"],
+                    r["actor"],
+                ]
+                for r in runs
+            ],
+        )
+
+
+@app.command("show")
+def drill_show(
+    drill_id: Annotated[str, typer.Argument(help="A drill id (from drill list).")],
+    db: DbOpt = None,
+    workdir: Annotated[
+        Path, typer.Option("--workdir", help="Where runs keep their results.")
+    ] = Path("drill-runs"),
+    json_out: JsonOpt = False,
+) -> None:
+    """One run: its log record, and its full result when the result file is here."""
+    from serialvault.drill.register import drill_runs
+    from serialvault.errors import NotFound
+
+    with handled(json_out):
+        found = [r for r in drill_runs(open_repo(db)) if r["drill_id"] == drill_id]
+        if not found:
+            raise NotFound(f"no drill {drill_id!r} in the register (see drill list)")
+        doc: dict[str, object] = {"record": found[0]}
+        result = workdir / drill_id / "result.json"
+        if result.is_file():
+            doc["result"] = orjson.loads(result.read_bytes())
+            doc["result_file"] = str(result.resolve())
+        if json_out:
+            print_json(doc)
+            return
+        kv(f"drill {drill_id}", list(found[0].items()))
+        if "result" in doc:
+            res = doc["result"]
+            assert isinstance(res, dict)
+            table(
+                "criteria",
+                ["criterion", "objective", "measured", "result"],
+                [
+                    [c["criterion"], c["objective"], c["measured"], c["status"]]
+                    for c in res["criteria"]
+                ],
+            )
+        else:
+            out.print(f"(no result file at {result})")
+
+
+@app.command("due")
+def drill_due(db: DbOpt = None, json_out: JsonOpt = False) -> None:
+    """Plans overdue for their frequency, or never run (most overdue first)."""
+    from serialvault.drill.register import due
+    from serialvault.timefmt import now_utc
+
+    with handled(json_out):
+        rows = due(open_repo(db), now_utc())
+        if json_out:
+            print_json(rows)
+            return
+        if not rows:
+            out.print("no drill is due")
+            return
+        table(
+            "drills due",
+            ["plan", "scenario", "every (days)", "last run", "verdict", "overdue (days)"],
+            [
+                [
+                    r["plan"],
+                    r["scenario"],
+                    f"{r['frequency_s'] / 86400:g}",
+                    r["last_run"] or "never",
+                    r["last_verdict"] or "-",
+                    "-" if r["overdue_s"] is None else f"{r['overdue_s'] / 86400:.1f}",
+                ]
+                for r in rows
+            ],
+        )

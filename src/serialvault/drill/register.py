@@ -101,3 +101,82 @@ def record_plan(
         PlanVersion(plan.id, len(versions) + 1, rec.seq, rec.recorded_at, actor, reason, sha, file),
         True,
     )
+
+
+# --------------------------------------------------------------------------- runs
+
+RUN_KIND = "drill.run"
+
+
+def drill_runs(repo: Repository, plan_id: str | None = None) -> list[dict[str, Any]]:
+    """Every drill run recorded in the log (oldest first): the register."""
+    lg = schema.log
+    with repo.read() as conn:
+        rows = conn.execute(
+            sa.select(lg.c.seq, lg.c.recorded_at, lg.c.actor, lg.c.body)
+            .where(lg.c.kind == RUN_KIND)
+            .order_by(lg.c.seq)
+        ).all()
+    out = []
+    for row in rows:
+        doc = orjson.loads(str(row[3]))
+        if plan_id is None or doc.get("plan") == plan_id:
+            out.append(
+                {"seq": int(str(row[0])), "recorded_at": str(row[1]), "actor": str(row[2]), **doc}
+            )
+    return out
+
+
+def latest_plans(repo: Repository) -> dict[str, dict[str, Any]]:
+    """The newest recorded version of every plan: plan id → the plan as recorded."""
+    lg = schema.log
+    with repo.read() as conn:
+        rows = conn.execute(
+            sa.select(lg.c.body).where(lg.c.kind == RECORD_KIND).order_by(lg.c.seq)
+        ).all()
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        doc = orjson.loads(str(row[0]))
+        out[str(doc["plan"]["id"])] = doc["plan"]
+    return out
+
+
+def due(repo: Repository, now: str) -> list[dict[str, Any]]:
+    """Plans not run within their frequency (or never run), most overdue first.
+
+    EU GMP Annex 11 §7.2: restore ability checked *periodically* — a plan's frequency is
+    its period; a plan with no run is due since it was recorded.
+    """
+    from serialvault.timefmt import parse_timestamp
+
+    runs = drill_runs(repo)
+    last: dict[str, dict[str, Any]] = {}
+    for r in runs:
+        last[str(r["plan"])] = r
+    versions = plan_history(repo)
+    first_recorded: dict[str, str] = {}
+    for v in versions:
+        first_recorded.setdefault(v.plan_id, v.recorded_at)
+    t_now = parse_timestamp(now)
+    out = []
+    for pid, plan in latest_plans(repo).items():
+        every = float(plan.get("frequency_s") or 0)
+        ref = last.get(pid)
+        since = str(ref["finished_at"]) if ref else first_recorded[pid]
+        age = (t_now - parse_timestamp(since)).total_seconds()
+        overdue = age - every
+        if ref is None or overdue > 0:
+            out.append(
+                {
+                    "plan": pid,
+                    "scenario": plan.get("scenario", {}).get("name"),
+                    "frequency_s": every,
+                    "last_run": ref["drill_id"] if ref else None,
+                    "last_verdict": ref["verdict"] if ref else None,
+                    "last_run_at": ref["finished_at"] if ref else None,
+                    "overdue_s": round(max(0.0, overdue), 1) if ref else None,
+                    "never_run": ref is None,
+                }
+            )
+    out.sort(key=lambda d: (not d["never_run"], -(d["overdue_s"] or 0)))
+    return out

@@ -38,6 +38,7 @@ from serialvault.backup.targets import FileTarget
 from serialvault.domain import reconcile as rules
 from serialvault.domain.records import EXCEPTION
 from serialvault.drill.plan import DrillPlan
+from serialvault.drill.register import RUN_KIND
 from serialvault.errors import SerialvaultError
 from serialvault.store import reconcile as rec
 from serialvault.store.engine import sqlite_path
@@ -45,7 +46,6 @@ from serialvault.store.projector import apply_exception
 from serialvault.store.repository import Repository
 from serialvault.timefmt import now_utc, parse_timestamp, utc_iso
 
-RUN_KIND = "drill.run"
 RESULT_FORMAT = "serialvault.drill-result/1"
 
 Step = Callable[[str, str], None]
