@@ -23,7 +23,7 @@ from serialvault.cli.common import (
 )
 from serialvault.drill import plan as plan_mod
 from serialvault.drill.register import plan_history, record_plan
-from serialvault.errors import ConflictError, InputError
+from serialvault.errors import ConflictError, InputError, SerialvaultError
 
 app = typer.Typer(help="Backup/restore drills: plans under change control.", no_args_is_help=True)
 
@@ -196,12 +196,19 @@ def drill_run(
             seed=seed,
             on_step=step,
         )
+        from serialvault.drill.evidence import write_package
+
         doc = result.to_dict()
         folder = (workdir / result.drill_id).resolve()
-        folder.mkdir(parents=True, exist_ok=True)
-        evidence = folder / "result.json"
-        evidence.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-        doc["result_file"] = str(evidence)
+        package, zipped = write_package(result, folder / "evidence", pol.load_signing_key())
+        (folder / "result.json").write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+        doc["result_file"] = str(folder / "result.json")
+        doc["evidence"] = {
+            "folder": str(package),
+            "zip": str(zipped),
+            "report_html": str(package / "report.html"),
+            "evidence_json": str(package / "evidence.json"),
+        }
         if json_out:
             print_json(doc)
         else:
@@ -212,7 +219,8 @@ def drill_run(
             )
             for f in result.findings:
                 out.print(f"  finding: {f}")
-            out.print(f"result: {evidence}")
+            out.print(f"report: {package / 'report.html'}")
+            out.print(f"evidence package: {zipped}")
     code = {"pass": 0, "fail": 8}.get(result.verdict, 13)
     raise typer.Exit(code)
 
@@ -268,7 +276,7 @@ def drill_show(
         if not found:
             raise NotFound(f"no drill {drill_id!r} in the register (see drill list)")
         doc: dict[str, object] = {"record": found[0]}
-        result = workdir / drill_id / "result.json"
+        result = workdir / drill_id / "result.json"  # written next to evidence/
         if result.is_file():
             doc["result"] = orjson.loads(result.read_bytes())
             doc["result_file"] = str(result.resolve())
@@ -320,3 +328,145 @@ def drill_due(db: DbOpt = None, json_out: JsonOpt = False) -> None:
                 for r in rows
             ],
         )
+
+
+evidence_app = typer.Typer(
+    help="Drill evidence packages: verify, sign off, reviewer keys.", no_args_is_help=True
+)
+
+
+@evidence_app.command("verify")
+def evidence_verify(
+    package: Annotated[Path, typer.Argument(help="An evidence folder or its zip.")],
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key", help="The signing public key [policy / SERIALVAULT_SIGNING_KEY]."
+        ),
+    ] = None,
+    reviewer: Annotated[
+        list[Path] | None,
+        typer.Option("--reviewer-key", help="A reviewer's public key, to check sign-offs."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check every byte of a package against its signed checksums; exit 8 on a finding."""
+    from serialvault.backup.crypto import load_verify_key
+    from serialvault.backup.policy import load_policy
+    from serialvault.drill.evidence import verify_package
+    from serialvault.errors import IntegrityFailure
+
+    with handled(json_out):
+        vk = load_verify_key(public_key) if public_key else load_policy(None).load_verify_key()
+        check = verify_package(package, vk, [load_verify_key(r) for r in (reviewer or [])])
+        if json_out:
+            print_json(check.to_dict())
+        elif check.ok:
+            out.print(
+                f"{package}: [green]intact[/green] — drill {check.drill_id}, {check.files}"
+                f" files, signature good; {len(check.signoffs)} sign-off(s)"
+            )
+            for so in check.signoffs:
+                state = "signature checked" if so["signature_checked"] else "signer key not given"
+                out.print(f"  {so['meaning']} by {so['signer']} at {so['signed_at']} ({state})")
+        else:
+            out.print(f"{package}: [red]{len(check.findings)} finding(s)[/red]")
+            for f in check.findings:
+                out.print(f"  {f}")
+    if not check.ok:
+        raise typer.Exit(IntegrityFailure.exit_code)
+
+
+def _passphrase(confirm: bool) -> bytes:
+    import os
+
+    env = os.environ.get("SERIALVAULT_REVIEWER_PASSPHRASE")
+    if env:
+        return env.encode()
+    return str(typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm)).encode()
+
+
+@evidence_app.command("reviewer-key")
+def evidence_reviewer_key(
+    out_file: Annotated[Path, typer.Option("--out", help="The reviewer's key file (PEM).")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Create a reviewer's own signing key, encrypted with their passphrase (mode 0600)."""
+    from serialvault.drill.evidence import generate_reviewer_key
+
+    with handled(json_out):
+        pub = generate_reviewer_key(out_file, _passphrase(confirm=True))
+        d = {
+            "key": str(out_file),
+            "public_key": str(out_file.with_suffix(".pub")),
+            "key_id": pub.key_id,
+        }
+        if json_out:
+            print_json(d)
+        else:
+            kv("reviewer key created", list(d.items()))
+
+
+@evidence_app.command("sign-off")
+def evidence_sign_off(
+    package: Annotated[Path, typer.Argument(help="The evidence folder.")],
+    key_file: Annotated[Path, typer.Option("--key", help="The reviewer's own key (PEM).")],
+    name: Annotated[str, typer.Option("--name", help="The reviewer's full name.")],
+    meaning: Annotated[
+        str, typer.Option("--meaning", help="What the signature means: review or approval.")
+    ] = "review",
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Countersign a package (name, meaning, UTC time) and record the signature in the log.
+
+    21 CFR 11.50: the printed name, the date and time, and the meaning of the signature.
+    The signer is identified by their own key and passphrase; user accounts come later.
+    """
+    from serialvault.drill.evidence import load_reviewer_key, sign_off, verify_package
+    from serialvault.errors import IntegrityFailure
+    from serialvault.timefmt import now_utc
+
+    with handled(json_out):
+        key = load_reviewer_key(key_file, _passphrase(confirm=False))
+        sig = package / "signature.json"
+        if not sig.is_file():
+            raise InputError(f"{package} is not an evidence folder (no signature.json)")
+        signer_doc = orjson.loads(sig.read_bytes())
+        from serialvault.backup.policy import load_policy
+
+        try:
+            vk = load_policy(None).load_verify_key()
+        except SerialvaultError:
+            vk = None  # no key here to check with: the reviewer signs what they reviewed
+        if vk is not None:
+            check = verify_package(package, vk)
+            if not check.ok:
+                raise IntegrityFailure(
+                    f"{package} does not verify: {'; '.join(check.findings)}; not signing it"
+                )
+        repo = open_repo(db)
+        doc, path = sign_off(package, key, signer=name, meaning=meaning, signed_at=now_utc())
+        with repo.write() as (_conn, log):
+            rec = log.append(
+                "drill.signoff",
+                {
+                    "drill_id": signer_doc.get("drill_id"),
+                    "signer": name,
+                    "meaning": meaning,
+                    "signed_at": doc["signed_at"],
+                    "key_id": doc["signature"]["key_id"],
+                    "checksums_sha256": doc["checksums_sha256"],
+                },
+                name,
+                f"{meaning} of drill {signer_doc.get('drill_id')}",
+            )
+        d = {
+            "signoff": str(path),
+            "seq": rec.seq,
+            **{k: doc[k] for k in ("signer", "meaning", "signed_at")},
+        }
+        if json_out:
+            print_json(d)
+        else:
+            kv("signed off", list(d.items()))

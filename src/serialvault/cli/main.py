@@ -65,6 +65,7 @@ app.command("restore")(backup_cmd.restore)
 app.command("baseline")(reconcile_cmd.baseline)
 app.command("reconcile")(reconcile_cmd.reconcile)
 app.add_typer(drill_cmd.app, name="drill")
+app.add_typer(drill_cmd.evidence_app, name="evidence")
 
 if __name__ == "__main__":
     app()

@@ -107,6 +107,8 @@ class DrillResult:
     environment: dict[str, Any] = field(default_factory=dict)
     exceptions: list[int] = field(default_factory=list)
     run_seq: int | None = None
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    manifests: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -146,16 +148,24 @@ class _Clock:
         self.result = result
         self.step = step
 
+    def log(self, phase: str, message: str) -> None:
+        """One line of the step log (JSON lines in the evidence), stamped when it happens."""
+        self.result.steps.append({"at": now_utc(), "phase": phase, "message": message})
+        self.step(phase, message)
+
     def phase(self, name: str, fn: Callable[[], Any], detail: str = "") -> Any:
         started = now_utc()
-        self.step(name, "started")
+        self.log(name, "started")
         t0 = time.perf_counter()
+        ok = False
         try:
-            return fn()
+            value = fn()
+            ok = True
+            return value
         finally:
             seconds = time.perf_counter() - t0
             self.result.phases.append(PhaseRecord(name, started, seconds, detail))
-            self.step(name, f"done in {seconds:.2f} s")
+            self.log(name, f"{'done' if ok else 'FAILED'} in {seconds:.2f} s")
 
 
 # --------------------------------------------------------------------------- sandboxes
@@ -437,6 +447,12 @@ def run_drill(
     if restored is not None:
         result.restore = restored.to_dict()
         result.findings += restored.findings
+        used = restored.plan.copy
+        for copy in use:
+            if copy.name == used:
+                docs, _ = read_manifests(copy.open(), verify_key)
+                wanted = {m.id for m in restored.plan.chain}
+                result.manifests = [m.to_dict() for m in docs if m.id in wanted]
         if scenario == "tampered-backup":
             named = [f for f in restored.findings if "damaged" in f]
             result.criteria.append(
@@ -567,10 +583,10 @@ def run_drill(
             )
     result.finished_at = now_utc()
     # 7. the drill's own records in the live repository: deviations and the run
-    for c in result.criteria:
-        if c.status == rules.FAIL:
+    for crit in result.criteria:
+        if crit.status == rules.FAIL:
             result.exceptions.append(
-                _record_exception(source, drill_id, f"{c.name}: {c.measured}", actor)
+                _record_exception(source, drill_id, f"{crit.name}: {crit.measured}", actor)
             )
     with source.write() as (_conn, log):
         summary = {

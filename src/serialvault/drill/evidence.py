@@ -1,0 +1,387 @@
+"""Evidence packages: what a QA reviewer and an inspector check a drill with.
+
+A package is a folder (and the same as a zip) holding:
+
+* ``evidence.json`` — the drill result (``serialvault.evidence/1``: plan and its
+  SHA-256, objectives and measured RTO/RPO, every criterion, phases, reconciliation,
+  baseline, backups used, environment, who ran it and when, UTC) and the table that maps
+  each check to EU GMP Annex 11 §7.1, §7.2, §16, §17 and 21 CFR 11.10(a), (c), (e);
+* ``report.html`` — the same for people, verdict first;
+* ``steps.jsonl`` — the step log, one time-stamped line per step (ALCOA+ contemporaneous);
+* ``manifests/<id>.json`` — the signed manifests of the backups restored;
+* ``checksums.sha256`` — SHA-256 of every file above (``sha256sum -c`` format);
+* ``signature.json`` — an Ed25519 signature over the checksums file's hash;
+* ``signoff-*.json`` — reviewers' countersignatures, added later (``evidence sign-off``).
+
+``verify_package`` needs only the package and a public key: any altered, missing or
+added byte is a finding (21 CFR 11.10(a): the ability to discern altered records).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import orjson
+from jinja2 import Environment, StrictUndefined, select_autoescape
+
+from serialvault.backup.crypto import SigningKey, VerifyKey
+from serialvault.domain import reconcile as rules
+from serialvault.drill.runner import DrillResult
+from serialvault.errors import InputError
+
+FORMAT = "serialvault.evidence/1"
+SIGNATURE_FORMAT = "serialvault.evidence-signature/1"
+CHECKSUMS = "checksums.sha256"
+SIGNATURE = "signature.json"
+
+
+def _status(result: DrillResult, *names: str) -> str:
+    found = [c.status for c in result.criteria if c.name in names or c.name.split()[-1] in names]
+    if not found:
+        return rules.INCONCLUSIVE
+    if rules.FAIL in found:
+        return rules.FAIL
+    return rules.INCONCLUSIVE if rules.INCONCLUSIVE in found else rules.PASS
+
+
+def regulatory_mapping(result: DrillResult) -> list[dict[str, str]]:
+    """Each requirement, what this drill checked for it, and how that came out."""
+    restored = rules.PASS if result.restore else rules.FAIL
+    return [
+        {
+            "requirement": "EU GMP Annex 11 §7.1 — data secured against damage; accessible,"
+            " readable and accurate throughout retention",
+            "check": "backup copies read, every object's SHA-256 and signature verified, data"
+            " restored and reconciled (R1, R2, R4)",
+            "status": _worst(restored, _status(result, "R1", "R2", "R4")),
+        },
+        {
+            "requirement": "EU GMP Annex 11 §7.2 — integrity and accuracy of backup data and"
+            " the ability to restore checked and monitored periodically",
+            "check": f"restore into a sandbox and reconciliation against the baseline; plan"
+            f" frequency {result.plan.frequency_s / 86400:g} days (drill due)",
+            "status": _worst(restored, _status(result, "R1", "R6")),
+        },
+        {
+            "requirement": "EU GMP Annex 11 §16 — business continuity: time to bring the"
+            " system back",
+            "check": "RTO measured from the fault to restored and verified data",
+            "status": _status(result, "RTO"),
+        },
+        {
+            "requirement": "EU GMP Annex 11 §17 — archived data checked for accessibility,"
+            " readability and integrity",
+            "check": "hash chain of the restored log from genesis (R5), state fingerprint (R6)",
+            "status": _status(result, "R5", "R6"),
+        },
+        {
+            "requirement": "21 CFR 11.10(a) — validation; the ability to discern invalid or"
+            " altered records",
+            "check": "every criterion of this drill"
+            + (", tampering detection" if result.plan.scenario.name == "tampered-backup" else "")
+            + (", corruption detection" if result.plan.scenario.name == "corruption" else ""),
+            "status": result.verdict,
+        },
+        {
+            "requirement": "21 CFR 11.10(c) — protection of records for accurate and ready"
+            " retrieval throughout retention",
+            "check": "records restored from the backup copies, RPO measured",
+            "status": _worst(restored, _status(result, "RPO (time)", "zero loss")),
+        },
+        {
+            "requirement": "21 CFR 11.10(e) — secure, computer-generated, time-stamped audit trail",
+            "check": "restored audit trail verified (R5); this drill recorded in the log"
+            f" (seq {result.run_seq})",
+            "status": _status(result, "R5"),
+        },
+    ]
+
+
+def _worst(*statuses: str) -> str:
+    if rules.FAIL in statuses:
+        return rules.FAIL
+    return rules.INCONCLUSIVE if rules.INCONCLUSIVE in statuses else rules.PASS
+
+
+def evidence_document(result: DrillResult) -> dict[str, Any]:
+    doc = result.to_dict()
+    return {
+        "format": FORMAT,
+        **{k: v for k, v in doc.items() if k != "format"},
+        "result_format": doc["format"],
+        "regulatory_mapping": regulatory_mapping(result),
+        "backups": [
+            {"id": m["id"], "type": m["type"], "seq": m["seq"], "objects": m["objects"]}
+            for m in result.manifests
+        ],
+    }
+
+
+def _render_html(doc: dict[str, Any]) -> str:
+    env = Environment(
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+    )
+    source = (files("serialvault.drill") / "templates" / "report.html.j2").read_text("utf-8")
+    m = doc["measured"]
+    rto = "-" if m["rto_s"] is None else f"{m['rto_s']:.2f} s"
+    rpo = "-" if m["rpo_records"] is None else f"{m['rpo_records']} record(s), {m['rpo_s']:.2f} s"
+    plan = {**doc["plan"], "reviewer_role": doc["plan"]["reviewer_role"]}
+    r = {**doc, "plan": plan}
+    return env.from_string(source).render(
+        r=r, rto=rto, rpo=rpo, mapping=doc["regulatory_mapping"], manifests=doc["backups"]
+    )
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _checksums(folder: Path) -> bytes:
+    lines = []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder).as_posix()
+        if p.is_file() and rel not in (CHECKSUMS, SIGNATURE) and not rel.startswith("signoff-"):
+            lines.append(f"{_sha256(p)}  {rel}\n")
+    return "".join(lines).encode()
+
+
+def write_package(result: DrillResult, folder: Path, signer: SigningKey) -> tuple[Path, Path]:
+    """Write the evidence folder and its zip; returns (folder, zip)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = evidence_document(result)
+    (folder / "evidence.json").write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    (folder / "report.html").write_text(_render_html(doc), encoding="utf-8")
+    (folder / "steps.jsonl").write_bytes(b"".join(orjson.dumps(s) + b"\n" for s in result.steps))
+    (folder / "manifests").mkdir(exist_ok=True)
+    for m in result.manifests:
+        (folder / "manifests" / f"{m['id']}.json").write_bytes(
+            orjson.dumps(m, option=orjson.OPT_INDENT_2)
+        )
+    sums = _checksums(folder)
+    (folder / CHECKSUMS).write_bytes(sums)
+    signed = signer.sign(
+        {
+            "format": SIGNATURE_FORMAT,
+            "drill_id": result.drill_id,
+            "checksums_sha256": hashlib.sha256(sums).hexdigest(),
+            "files": sums.count(b"\n"),
+        }
+    )
+    (folder / SIGNATURE).write_bytes(orjson.dumps(signed, option=orjson.OPT_INDENT_2))
+    return folder, zip_package(folder)
+
+
+def zip_package(folder: Path) -> Path:
+    """The folder as ``<folder>.zip`` (rewritten whole, e.g. after a sign-off)."""
+    out = folder.with_suffix(".zip")
+    tmp = out.with_name(out.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                z.write(p, f"{folder.name}/{p.relative_to(folder).as_posix()}")
+    tmp.replace(out)
+    return out
+
+
+@dataclass
+class PackageCheck:
+    path: str
+    drill_id: str | None = None
+    files: int = 0
+    findings: list[str] = field(default_factory=list)
+    signoffs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "package": self.path,
+            "ok": self.ok,
+            "drill_id": self.drill_id,
+            "files": self.files,
+            "findings": self.findings,
+            "signoffs": self.signoffs,
+        }
+
+
+def _read_package(path: Path) -> dict[str, bytes]:
+    """Every file of a package folder or zip: relative name → bytes."""
+    if path.is_dir():
+        return {
+            p.relative_to(path).as_posix(): p.read_bytes()
+            for p in sorted(path.rglob("*"))
+            if p.is_file()
+        }
+    try:
+        with zipfile.ZipFile(path) as z:
+            out: dict[str, bytes] = {}
+            for name in z.namelist():
+                if name.endswith("/"):
+                    continue
+                rel = name.split("/", 1)[1] if "/" in name else name
+                out[rel] = z.read(name)
+            return out
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{path} is neither an evidence folder nor a zip: {exc}") from None
+
+
+def verify_package(
+    path: Path, public: VerifyKey, reviewers: Sequence[VerifyKey] = ()
+) -> PackageCheck:
+    """Check every byte of a package against its signed checksums (no repository needed)."""
+    check = PackageCheck(str(path))
+    content = _read_package(path)
+    sig_raw, sums = content.get(SIGNATURE), content.get(CHECKSUMS)
+    if sig_raw is None or sums is None:
+        check.findings.append(f"{SIGNATURE if sig_raw is None else CHECKSUMS} is missing")
+        return check
+    try:
+        sig = orjson.loads(sig_raw)
+    except orjson.JSONDecodeError:
+        check.findings.append(f"{SIGNATURE} is not JSON")
+        return check
+    check.drill_id = sig.get("drill_id")
+    problem = public.check(sig) if isinstance(sig, dict) else "not a signature document"
+    if problem:
+        check.findings.append(f"{SIGNATURE}: {problem}")
+    if sig.get("checksums_sha256") != hashlib.sha256(sums).hexdigest():
+        check.findings.append(f"{CHECKSUMS} was altered: its hash is not the signed one")
+    listed: dict[str, str] = {}
+    for line in sums.decode("utf-8", "replace").splitlines():
+        digest, _, name = line.partition("  ")
+        listed[name] = digest
+    check.files = len(listed)
+    for name, digest in listed.items():
+        data = content.get(name)
+        if data is None:
+            check.findings.append(f"{name} is missing")
+        elif hashlib.sha256(data).hexdigest() != digest:
+            check.findings.append(f"{name} was altered (SHA-256 differs from {CHECKSUMS})")
+    for name in content:
+        if name in (CHECKSUMS, SIGNATURE) or name in listed:
+            continue
+        if name.startswith("signoff-") and name.endswith(".json"):
+            check.signoffs.append(_check_signoff(name, content[name], sums, reviewers, check))
+            continue
+        check.findings.append(f"{name} is not listed in {CHECKSUMS} (added after signing)")
+    return check
+
+
+def _check_signoff(
+    name: str, raw: bytes, sums: bytes, reviewers: Sequence[VerifyKey], check: PackageCheck
+) -> dict[str, Any]:
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        check.findings.append(f"{name} is not JSON")
+        return {"file": name, "valid": False}
+    valid = doc.get("checksums_sha256") == hashlib.sha256(sums).hexdigest()
+    if not valid:
+        check.findings.append(f"{name} countersigns other content than this package's")
+    trusted = [k for k in reviewers if k.key_id == (doc.get("signature") or {}).get("key_id")]
+    if trusted:
+        problem = trusted[0].check(doc)
+        if problem:
+            check.findings.append(f"{name}: {problem}")
+            valid = False
+    return {
+        "file": name,
+        "signer": doc.get("signer"),
+        "meaning": doc.get("meaning"),
+        "signed_at": doc.get("signed_at"),
+        "key_id": (doc.get("signature") or {}).get("key_id"),
+        "signature_checked": bool(trusted),
+        "valid": valid,
+    }
+
+
+# --------------------------------------------------------------------------- sign-off
+
+SIGNOFF_FORMAT = "serialvault.evidence-signoff/1"
+MEANINGS = ("review", "approval")
+
+
+def load_reviewer_key(path: Path, passphrase: bytes) -> SigningKey:
+    """A reviewer's own Ed25519 key, a PEM file encrypted with their passphrase
+    (21 CFR 11.200: a signature usable only by its owner)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from serialvault.errors import KeyProblem
+
+    try:
+        key = load_pem_private_key(path.read_bytes(), password=passphrase)
+    except OSError as exc:
+        raise KeyProblem(f"cannot read reviewer key {path}: {exc.strerror or exc}") from None
+    except (ValueError, TypeError):
+        raise KeyProblem(f"reviewer key {path}: wrong passphrase, or not a PEM key") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyProblem(f"reviewer key {path} is not an Ed25519 key")
+    return SigningKey(key, str(path))
+
+
+def generate_reviewer_key(path: Path, passphrase: bytes) -> VerifyKey:
+    """Create a reviewer key (PEM, encrypted with the passphrase, mode 0600)."""
+    import os
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    if len(passphrase) < 8:
+        raise InputError("the passphrase must have at least 8 characters")
+    if path.exists():
+        raise InputError(f"{path} exists: choose another file")
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(passphrase),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    pub = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    path.with_suffix(".pub").write_bytes(pub)
+    return SigningKey(key, str(path)).public
+
+
+def sign_off(
+    folder: Path, key: SigningKey, *, signer: str, meaning: str, signed_at: str
+) -> tuple[dict[str, Any], Path]:
+    """Countersign a package folder: name, meaning, UTC time, over its checksums; the
+    zip is rewritten to carry it. Returns the sign-off document and its file."""
+    if meaning not in MEANINGS:
+        raise InputError(f"meaning {meaning!r}: use {' or '.join(MEANINGS)}")
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not an evidence folder (sign off the folder, not the zip)")
+    sums = (folder / CHECKSUMS).read_bytes()
+    doc = key.sign(
+        {
+            "format": SIGNOFF_FORMAT,
+            "signer": signer,
+            "meaning": meaning,
+            "signed_at": signed_at,
+            "checksums_sha256": hashlib.sha256(sums).hexdigest(),
+        }
+    )
+    n = len(list(folder.glob("signoff-*.json"))) + 1
+    out = folder / f"signoff-{n}-{meaning}.json"
+    out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    zip_package(folder)
+    return doc, out

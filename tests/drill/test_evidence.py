@@ -1,0 +1,245 @@
+"""Evidence packages: intact packages verify with the public key alone (folder or zip);
+any altered, missing or added file is named; reviewers countersign with their own key
+and passphrase, and the sign-off is in the log."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import zipfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from serialvault.backup.crypto import load_encryption_key, load_signing_key, load_verify_key
+from serialvault.backup.service import Copy
+from serialvault.drill import evidence as ev
+from serialvault.drill import plan as p
+from serialvault.drill.runner import DrillResult, run_drill
+from serialvault.errors import InputError, KeyProblem
+from serialvault.store import schema
+from tests.backup.conftest import grow, new_repo, policy_for
+
+SV = [sys.executable, "-m", "serialvault.cli.main"]
+
+
+@pytest.fixture
+def package(tmp_path: Path, keys: dict[str, str]) -> tuple[Path, DrillResult]:
+    repo = new_repo(str(tmp_path / "live.db"))
+    grow(repo, 20, products=True)
+    text = p.template("primary-loss").replace(
+        'target = "drill-sandbox/primary-loss.db"', f'target = "{tmp_path / "sb.db"}"'
+    )
+    plan = p.parse_plan(text)
+    res = run_drill(
+        plan,
+        p.plan_sha256(text),
+        source=repo,
+        policy=policy_for(keys),
+        copies=[Copy("onsite", (tmp_path / "onsite").as_uri())],
+        verify_key=load_verify_key(keys["signing_key"]),
+        key=load_encryption_key(keys["encryption_key"]),
+        workdir=tmp_path / "runs",
+        actor="qa@site",
+    )
+    folder, _ = ev.write_package(
+        res, tmp_path / "runs" / res.drill_id / "evidence", load_signing_key(keys["signing_key"])
+    )
+    return folder, res
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.text: list[str] = []
+        self.ids: dict[str, int] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for k, v in attrs:
+            if k == "id" and v:
+                self.ids[v] = self.ids.get(v, 0) + 1
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def test_an_intact_package_verifies_as_folder_and_zip(
+    package: tuple[Path, DrillResult], keys: dict[str, str]
+) -> None:
+    folder, res = package
+    vk = load_verify_key(keys["public_key"])
+    for target in (folder, folder.with_suffix(".zip")):
+        check = ev.verify_package(target, vk)
+        assert check.ok, check.findings
+        assert check.drill_id == res.drill_id
+        assert check.files == 3 + len(res.manifests)  # evidence, report, steps, manifests
+    doc = orjson.loads((folder / "evidence.json").read_bytes())
+    assert doc["format"] == ev.FORMAT
+    assert doc["verdict"] == "pass"
+    assert {row["status"] for row in doc["regulatory_mapping"]} == {"pass"}
+    assert [m["id"] for m in doc["backups"]] == res.restore["plan"]["backups"]
+    steps = [orjson.loads(x) for x in (folder / "steps.jsonl").read_bytes().splitlines()]
+    assert steps[0]["phase"] == "baseline"
+    assert all(s["at"].endswith("Z") for s in steps)
+    parser = _Text()
+    parser.feed((folder / "report.html").read_text())
+    text = " ".join(parser.text)
+    assert "Verdict: PASS" in " ".join(text.split())
+    assert "Annex 11 §7.2" in text
+    assert "21 CFR 11.10(e)" in text
+    assert res.drill_id in text
+    assert parser.ids.get("criteria") == 1
+    assert parser.ids.get("reconciliation") == 1
+
+
+def test_a_wrong_public_key_is_a_finding(package: tuple[Path, DrillResult], tmp_path: Path) -> None:
+    from serialvault.backup.crypto import generate_keys
+
+    other = generate_keys(tmp_path / "other")
+    check = ev.verify_package(package[0], load_verify_key(other["public_key"]))
+    assert not check.ok
+    assert any("signature.json" in f for f in check.findings)
+
+
+def test_every_altered_missing_or_added_file_is_named(
+    package: tuple[Path, DrillResult], keys: dict[str, str]
+) -> None:
+    folder, _ = package
+    vk = load_verify_key(keys["public_key"])
+    rnd = random.Random(5)
+    for path in sorted(x for x in folder.rglob("*") if x.is_file()):
+        original = path.read_bytes()
+        data = bytearray(original)
+        pos = rnd.randrange(len(data) * 8)
+        data[pos // 8] ^= 1 << (pos % 8)
+        path.write_bytes(bytes(data))
+        check = ev.verify_package(folder, vk)
+        rel = path.relative_to(folder).as_posix()
+        assert not check.ok, rel
+        assert any(rel in f or "signature" in f or "checksums" in f for f in check.findings), (
+            rel,
+            check.findings,
+        )
+        path.write_bytes(original)
+    assert ev.verify_package(folder, vk).ok
+    (folder / "extra.txt").write_text("added later")
+    assert "extra.txt is not listed" in " ".join(ev.verify_package(folder, vk).findings)
+    (folder / "extra.txt").unlink()
+    report = (folder / "report.html").read_bytes()
+    (folder / "report.html").unlink()
+    assert "report.html is missing" in ev.verify_package(folder, vk).findings
+    (folder / "report.html").write_bytes(report)
+    # an edited zip member is found too
+    zpath = folder.with_suffix(".zip")
+    with zipfile.ZipFile(zpath) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    with zipfile.ZipFile(zpath, "w") as z:
+        for n, data in members.items():
+            z.writestr(n, data.replace(b'"verdict": "pass"', b'"verdict": "fail"'))
+    assert any("evidence.json was altered" in f for f in ev.verify_package(zpath, vk).findings)
+
+
+def test_reviewers_sign_off_with_their_own_key_and_passphrase(
+    package: tuple[Path, DrillResult], keys: dict[str, str], tmp_path: Path
+) -> None:
+    folder, res = package
+    pub = ev.generate_reviewer_key(tmp_path / "rev.pem", b"correct horse battery")
+    with pytest.raises(KeyProblem, match="wrong passphrase"):
+        ev.load_reviewer_key(tmp_path / "rev.pem", b"wrong passphrase!")
+    key = ev.load_reviewer_key(tmp_path / "rev.pem", b"correct horse battery")
+    _doc, path = ev.sign_off(
+        folder, key, signer="Q. A. Lead", meaning="approval", signed_at="2026-11-25T10:00:00Z"
+    )
+    assert path.name == "signoff-1-approval.json"
+    vk = load_verify_key(keys["public_key"])
+    check = ev.verify_package(folder.with_suffix(".zip"), vk, [pub])
+    assert check.ok, check.findings
+    assert check.signoffs[0]["signer"] == "Q. A. Lead"
+    assert check.signoffs[0]["signature_checked"]
+    forged = orjson.loads(path.read_bytes())
+    forged["signer"] = "Somebody Else"
+    path.write_bytes(orjson.dumps(forged))
+    bad = ev.verify_package(folder, vk, [pub])
+    assert any("signoff-1-approval.json" in f for f in bad.findings)
+    with pytest.raises(InputError, match="meaning"):
+        ev.sign_off(folder, key, signer="x", meaning="liked", signed_at="2026-11-25T10:00:00Z")
+    assert res.drill_id
+
+
+def test_cli_run_writes_a_package_that_verifies_and_a_sign_off_in_the_log(
+    tmp_path: Path, keys: dict[str, str]
+) -> None:
+    db = tmp_path / "live.db"
+    repo = new_repo(str(db))
+    grow(repo, 10, products=True)
+    env = dict(os.environ)
+    env["SERIALVAULT_BACKUP_KEY"] = keys["encryption_key"]
+    env["SERIALVAULT_SIGNING_KEY"] = keys["signing_key"]
+    env["SERIALVAULT_REVIEWER_PASSPHRASE"] = "a long passphrase"
+    env.pop("SERIALVAULT_POLICY", None)
+    plan = tmp_path / "pl.toml"
+    plan.write_text(
+        p.template("primary-loss").replace(
+            'target = "drill-sandbox/primary-loss.db"', f'target = "{tmp_path / "sb.db"}"'
+        )
+    )
+
+    def sv(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*SV, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+        )
+
+    run = sv(
+        "drill", "run", str(plan), "--db", str(db), "--to", (tmp_path / "c").as_uri(), "--json"
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    paths = orjson.loads(run.stdout)["evidence"]
+    folder = Path(paths["folder"])
+    ok = sv("evidence", "verify", paths["zip"], "--public-key", keys["public_key"], "--json")
+    assert ok.returncode == 0, ok.stdout
+    assert sv("evidence", "reviewer-key", "--out", str(tmp_path / "r.pem")).returncode == 0
+    signed = sv(
+        "evidence",
+        "sign-off",
+        str(folder),
+        "--key",
+        str(tmp_path / "r.pem"),
+        "--name",
+        "Q. A. Lead",
+        "--meaning",
+        "review",
+        "--db",
+        str(db),
+        "--json",
+    )
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    with repo.read() as conn:
+        row = conn.execute(
+            sa.select(schema.log.c.actor, schema.log.c.body).where(
+                schema.log.c.kind == "drill.signoff"
+            )
+        ).one()
+    assert row[0] == "Q. A. Lead"
+    assert orjson.loads(row[1])["meaning"] == "review"
+    (folder / "evidence.json").write_text("{}")
+    altered = sv("evidence", "verify", str(folder), "--public-key", keys["public_key"])
+    assert altered.returncode == 8
+    assert "evidence.json was altered" in altered.stdout
+    env["SERIALVAULT_REVIEWER_PASSPHRASE"] = "not the passphrase"
+    wrong = sv(
+        "evidence",
+        "sign-off",
+        str(folder),
+        "--key",
+        str(tmp_path / "r.pem"),
+        "--name",
+        "X",
+        "--db",
+        str(db),
+    )
+    assert wrong.returncode == 11
