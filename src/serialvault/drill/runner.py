@@ -493,7 +493,12 @@ def run_drill(
         try:
             report = clock.phase(
                 "reconcile",
-                lambda: rec.reconcile(restored_repo, expected, against="baseline"),
+                lambda: rec.reconcile(
+                    restored_repo,
+                    expected,
+                    against="baseline",
+                    known_fingerprint=restored.fingerprint,
+                ),
             )
         finally:
             restored_repo.engine.dispose()
