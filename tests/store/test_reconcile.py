@@ -367,3 +367,23 @@ def test_cli_reconcile_against_an_export_folder(tmp_path: Path) -> None:
     )
     assert nofile.returncode == 3
     assert "no such EPCIS file" in nofile.stdout + nofile.stderr
+
+
+def test_a_known_fingerprint_is_only_trusted_when_it_matches(tmp_path: Path) -> None:
+    repo = new_repo(str(tmp_path / "r.db"))
+    _site(repo)
+    base = rec.take_baseline(repo)
+    same = rec.reconcile(repo, base, against="b", known_fingerprint=base.fingerprint["fingerprint"])
+    assert _by_rule(same)["R6"].status == rules.PASS
+    assert "restore computed" in _by_rule(same)["R6"].message
+    # a wrong 'known' value is not believed: the state is hashed and R6 still passes
+    bogus = rec.reconcile(repo, base, against="b", known_fingerprint="0" * 64)
+    assert _by_rule(bogus)["R6"].status == rules.PASS
+    assert "restore computed" not in _by_rule(bogus)["R6"].message
+    # and a damaged state with the baseline's value claimed is caught by R1, not hidden
+    key = b.dl(b.sgtin("R12"))
+    _tamper(repo, lambda c: c.execute(sa.delete(schema.units).where(schema.units.c.key == key)))
+    claimed = rec.reconcile(
+        repo, base, against="b", known_fingerprint=base.fingerprint["fingerprint"]
+    )
+    assert _by_rule(claimed)["R1"].status == rules.FAIL
