@@ -12,6 +12,11 @@ DEMO_DIR ?= demo-site
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@# WeasyPrint (evidence PDFs) needs Pango from the system; installed when missing
+	@ldconfig -p | grep -q libpangoft2-1.0 || { \
+	  echo "installing Pango for the PDF reports (libpango-1.0-0 libpangoft2-1.0-0)"; \
+	  $$(command -v sudo) apt-get update -qq && \
+	  $$(command -v sudo) apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

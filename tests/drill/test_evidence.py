@@ -77,7 +77,7 @@ def test_an_intact_package_verifies_as_folder_and_zip(
         check = ev.verify_package(target, vk)
         assert check.ok, check.findings
         assert check.drill_id == res.drill_id
-        assert check.files == 3 + len(res.manifests)  # evidence, report, steps, manifests
+        assert check.files == 4 + len(res.manifests)  # evidence, html, pdf, steps, manifests
     doc = orjson.loads((folder / "evidence.json").read_bytes())
     assert doc["format"] == ev.FORMAT
     assert doc["verdict"] == "pass"
@@ -95,6 +95,17 @@ def test_an_intact_package_verifies_as_folder_and_zip(
     assert res.drill_id in text
     assert parser.ids.get("criteria") == 1
     assert parser.ids.get("reconciliation") == 1
+    # the PDF: verdict and objectives vs measured on page 1, the mapping further on
+    from pypdf import PdfReader
+
+    pages = [" ".join(pg.extract_text().split()) for pg in PdfReader(folder / "report.pdf").pages]
+    assert "Verdict: PASS" in pages[0]
+    assert "Objectives and measured values" in pages[0]
+    assert "RTO" in " ".join(pages)
+    whole = " ".join(pages)
+    assert "Annex 11 §16" in whole
+    assert "11.10(c)" in whole
+    assert "report.pdf" in (folder / "checksums.sha256").read_text()
 
 
 def test_a_wrong_public_key_is_a_finding(package: tuple[Path, DrillResult], tmp_path: Path) -> None:

@@ -207,6 +207,7 @@ def drill_run(
             "folder": str(package),
             "zip": str(zipped),
             "report_html": str(package / "report.html"),
+            "report_pdf": str(package / "report.pdf"),
             "evidence_json": str(package / "evidence.json"),
         }
         if json_out:
@@ -219,7 +220,7 @@ def drill_run(
             )
             for f in result.findings:
                 out.print(f"  finding: {f}")
-            out.print(f"report: {package / 'report.html'}")
+            out.print(f"report: {package / 'report.html'} and {package / 'report.pdf'}")
             out.print(f"evidence package: {zipped}")
     code = {"pass": 0, "fail": 8}.get(result.verdict, 13)
     raise typer.Exit(code)

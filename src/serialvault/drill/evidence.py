@@ -6,7 +6,8 @@ A package is a folder (and the same as a zip) holding:
   SHA-256, objectives and measured RTO/RPO, every criterion, phases, reconciliation,
   baseline, backups used, environment, who ran it and when, UTC) and the table that maps
   each check to EU GMP Annex 11 §7.1, §7.2, §16, §17 and 21 CFR 11.10(a), (c), (e);
-* ``report.html`` — the same for people, verdict first;
+* ``report.html`` and ``report.pdf`` — the same for people, verdict and objectives vs
+  measured on page 1;
 * ``steps.jsonl`` — the step log, one time-stamped line per step (ALCOA+ contemporaneous);
 * ``manifests/<id>.json`` — the signed manifests of the backups restored;
 * ``checksums.sha256`` — SHA-256 of every file above (``sha256sum -c`` format);
@@ -139,6 +140,18 @@ def _render_html(doc: dict[str, Any]) -> str:
     )
 
 
+def _write_pdf(html: str, out: Path) -> None:
+    """The same report as a PDF (WeasyPrint), for signing and filing: page 1 carries the
+    verdict and the objectives against the measured values."""
+    import logging
+
+    from weasyprint import HTML
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    HTML(string=html).write_pdf(out)
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -161,7 +174,9 @@ def write_package(result: DrillResult, folder: Path, signer: SigningKey) -> tupl
     folder.mkdir(parents=True, exist_ok=True)
     doc = evidence_document(result)
     (folder / "evidence.json").write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-    (folder / "report.html").write_text(_render_html(doc), encoding="utf-8")
+    html = _render_html(doc)
+    (folder / "report.html").write_text(html, encoding="utf-8")
+    _write_pdf(html, folder / "report.pdf")
     (folder / "steps.jsonl").write_bytes(b"".join(orjson.dumps(s) + b"\n" for s in result.steps))
     (folder / "manifests").mkdir(exist_ok=True)
     for m in result.manifests:
