@@ -47,8 +47,13 @@ def package(tmp_path: Path, keys: dict[str, str]) -> tuple[Path, DrillResult]:
         workdir=tmp_path / "runs",
         actor="qa@site",
     )
+    from serialvault.drill.register import drill_runs
+
     folder, _ = ev.write_package(
-        res, tmp_path / "runs" / res.drill_id / "evidence", load_signing_key(keys["signing_key"])
+        res,
+        tmp_path / "runs" / res.drill_id / "evidence",
+        load_signing_key(keys["signing_key"]),
+        drill_runs(repo, plan.id),
     )
     return folder, res
 
@@ -77,7 +82,8 @@ def test_an_intact_package_verifies_as_folder_and_zip(
         check = ev.verify_package(target, vk)
         assert check.ok, check.findings
         assert check.drill_id == res.drill_id
-        assert check.files == 4 + len(res.manifests)  # evidence, html, pdf, steps, manifests
+        # evidence, html, pdf, steps, trend, manifests
+        assert check.files == 5 + len(res.manifests)
     doc = orjson.loads((folder / "evidence.json").read_bytes())
     assert doc["format"] == ev.FORMAT
     assert doc["verdict"] == "pass"
@@ -106,6 +112,8 @@ def test_an_intact_package_verifies_as_folder_and_zip(
     assert "Annex 11 §16" in whole
     assert "11.10(c)" in whole
     assert "report.pdf" in (folder / "checksums.sha256").read_text()
+    assert parser.ids.get("trend") == 1
+    assert (folder / "trend.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_a_wrong_public_key_is_a_finding(package: tuple[Path, DrillResult], tmp_path: Path) -> None:

@@ -82,3 +82,9 @@ def test_runs_are_registered_and_plans_fall_due(tmp_path: Path, keys: dict[str, 
     assert "no-such-drill" in missing.stdout + missing.stderr
     due_now = orjson.loads(sv("due", "--json").stdout)
     assert [r["plan"] for r in due_now] == ["bad-change"]
+    chart = sv("trend", "--out", str(tmp_path / "t.png"), "--plan", "primary-loss", "--json")
+    assert chart.returncode == 0, chart.stderr
+    assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
+    none = sv("trend", "--out", str(tmp_path / "n.png"), "--plan", "bad-change")
+    assert none.returncode == 6
+    assert not (tmp_path / "n.png").exists()

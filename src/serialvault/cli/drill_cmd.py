@@ -200,7 +200,11 @@ def drill_run(
 
         doc = result.to_dict()
         folder = (workdir / result.drill_id).resolve()
-        package, zipped = write_package(result, folder / "evidence", pol.load_signing_key())
+        from serialvault.drill.register import drill_runs
+
+        package, zipped = write_package(
+            result, folder / "evidence", pol.load_signing_key(), drill_runs(repo, plan.id)[-50:]
+        )
         (folder / "result.json").write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
         doc["result_file"] = str(folder / "result.json")
         doc["evidence"] = {
@@ -471,3 +475,27 @@ def evidence_sign_off(
             print_json(d)
         else:
             kv("signed off", list(d.items()))
+
+
+@app.command("trend")
+def drill_trend(
+    out_file: Annotated[Path, typer.Option("--out", help="The PNG to write.")],
+    plan_id: Annotated[str | None, typer.Option("--plan", help="One plan's drills.")] = None,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Chart RTO and RPO per drill over time (PNG), from the register."""
+    from serialvault.drill.chart import trend_png
+    from serialvault.drill.register import drill_runs
+    from serialvault.errors import NotFound
+
+    with handled(json_out):
+        runs = drill_runs(open_repo(db), plan_id)
+        if not runs:
+            raise NotFound(f"no drill{' of plan ' + plan_id if plan_id else ''} in the register")
+        out_file.write_bytes(trend_png(runs, f"{plan_id or 'all plans'}: RTO and RPO per drill"))
+        d = {"chart": str(out_file), "drills": len(runs)}
+        if json_out:
+            print_json(d)
+        else:
+            out.print(f"{out_file}: {len(runs)} drill(s)")

@@ -136,11 +136,16 @@ def _render_html(doc: dict[str, Any]) -> str:
     plan = {**doc["plan"], "reviewer_role": doc["plan"]["reviewer_role"]}
     r = {**doc, "plan": plan}
     return env.from_string(source).render(
-        r=r, rto=rto, rpo=rpo, mapping=doc["regulatory_mapping"], manifests=doc["backups"]
+        r=r,
+        rto=rto,
+        rpo=rpo,
+        mapping=doc["regulatory_mapping"],
+        manifests=doc["backups"],
+        trend=doc.get("trend"),
     )
 
 
-def _write_pdf(html: str, out: Path) -> None:
+def _write_pdf(html: str, out: Path, base: Path) -> None:
     """The same report as a PDF (WeasyPrint), for signing and filing: page 1 carries the
     verdict and the objectives against the measured values."""
     import logging
@@ -149,7 +154,7 @@ def _write_pdf(html: str, out: Path) -> None:
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    HTML(string=html).write_pdf(out)
+    HTML(string=html, base_url=str(base)).write_pdf(out)
 
 
 def _sha256(path: Path) -> str:
@@ -169,14 +174,30 @@ def _checksums(folder: Path) -> bytes:
     return "".join(lines).encode()
 
 
-def write_package(result: DrillResult, folder: Path, signer: SigningKey) -> tuple[Path, Path]:
-    """Write the evidence folder and its zip; returns (folder, zip)."""
+def write_package(
+    result: DrillResult,
+    folder: Path,
+    signer: SigningKey,
+    history: list[dict[str, Any]] | None = None,
+) -> tuple[Path, Path]:
+    """Write the evidence folder and its zip; returns (folder, zip).
+
+    ``history``: the plan's earlier runs from the register (this one included), drawn
+    as the RTO/RPO trend (``trend.png``) in the report.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     doc = evidence_document(result)
+    if history:
+        from serialvault.drill.chart import trend_png
+
+        (folder / "trend.png").write_bytes(
+            trend_png(history, f"{result.plan.id}: RTO and RPO per drill")
+        )
+        doc["trend"] = {"file": "trend.png", "drills": len(history)}
     (folder / "evidence.json").write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
     html = _render_html(doc)
     (folder / "report.html").write_text(html, encoding="utf-8")
-    _write_pdf(html, folder / "report.pdf")
+    _write_pdf(html, folder / "report.pdf", folder)
     (folder / "steps.jsonl").write_bytes(b"".join(orjson.dumps(s) + b"\n" for s in result.steps))
     (folder / "manifests").mkdir(exist_ok=True)
     for m in result.manifests:
