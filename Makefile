@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DIR ?= demo-site
 
-.PHONY: setup demo test test-fast lint bench bench-tools bench-full clean
+.PHONY: setup demo test test-tools test-fast lint bench bench-tools bench-full clean
 
 setup: $(STAMP)
 
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	bash scripts/demo.sh
 
-test: $(STAMP)
+test: $(STAMP) test-tools
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
@@ -40,6 +40,13 @@ bench: $(STAMP) bench-tools
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/micro.py
 	$(BIN)/python bench/backup_bench.py
+
+# Headless Chromium renders the drill reports in the tests (Debian package chromium).
+test-tools:
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium for the browser tests of the drill reports"; \
+	  $$(command -v sudo) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$(command -v sudo) apt-get install -y -qq chromium; }
 
 # The backup benchmark's peers: sqlite3 .backup, zstd, pg_dump/pg_restore (Debian packages).
 bench-tools:

@@ -1,3 +1,45 @@
-"""Drill tests use the backup fixtures: keys and a real S3 endpoint on 127.0.0.1."""
+"""Drill tests use the backup fixtures (keys, a real S3 endpoint on 127.0.0.1) and a
+drill evidence package made from a real run."""
 
-from tests.backup.conftest import keys, s3_endpoint  # noqa: F401
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from serialvault.backup.crypto import load_encryption_key, load_signing_key, load_verify_key
+from serialvault.backup.service import Copy
+from serialvault.drill import evidence as ev
+from serialvault.drill import plan as p
+from serialvault.drill.runner import DrillResult, run_drill
+from tests.backup.conftest import grow, keys, new_repo, policy_for, s3_endpoint  # noqa: F401
+
+
+@pytest.fixture
+def package(tmp_path: Path, keys: dict[str, str]) -> tuple[Path, DrillResult]:  # noqa: F811
+    repo = new_repo(str(tmp_path / "live.db"))
+    grow(repo, 20, products=True)
+    text = p.template("primary-loss").replace(
+        'target = "drill-sandbox/primary-loss.db"', f'target = "{tmp_path / "sb.db"}"'
+    )
+    plan = p.parse_plan(text)
+    res = run_drill(
+        plan,
+        p.plan_sha256(text),
+        source=repo,
+        policy=policy_for(keys),
+        copies=[Copy("onsite", (tmp_path / "onsite").as_uri())],
+        verify_key=load_verify_key(keys["signing_key"]),
+        key=load_encryption_key(keys["encryption_key"]),
+        workdir=tmp_path / "runs",
+        actor="qa@site",
+    )
+    from serialvault.drill.register import drill_runs
+
+    folder, _ = ev.write_package(
+        res,
+        tmp_path / "runs" / res.drill_id / "evidence",
+        load_signing_key(keys["signing_key"]),
+        drill_runs(repo, plan.id),
+    )
+    return folder, res

@@ -55,6 +55,14 @@ def _no_step(_phase: str, _message: str) -> None:
     return None
 
 
+def _human(seconds: float) -> str:
+    """``14400`` → ``4 h``; ``900`` → ``15 min``; ``0.5`` → ``0.5 s``."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)} {unit}"
+    return f"{seconds:g} s"
+
+
 @dataclass
 class PhaseRecord:
     name: str
@@ -552,7 +560,7 @@ def run_drill(
         result.criteria.append(
             Criterion(
                 "RTO",
-                f"≤ {o.rto_s:g} s",
+                f"≤ {_human(o.rto_s)}",
                 f"{result.rto_s:.2f} s",
                 rules.PASS if result.rto_s <= o.rto_s else rules.FAIL,
             )
@@ -562,7 +570,8 @@ def run_drill(
         result.criteria.append(
             Criterion(
                 "RPO (time)",
-                f"≤ {o.rpo_s:g} s" + (" (by design: the point is chosen)" if expected_loss else ""),
+                f"≤ {_human(o.rpo_s)}"
+                + (" (by design: the point is chosen)" if expected_loss else ""),
                 f"{result.rpo_s:.2f} s, {result.rpo_records} record(s)",
                 rules.PASS if expected_loss or result.rpo_s <= o.rpo_s else rules.FAIL,
             )
