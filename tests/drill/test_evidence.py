@@ -16,13 +16,14 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from serialvault.backup.crypto import load_verify_key
+from serialvault.backup.crypto import load_encryption_key, load_signing_key, load_verify_key
+from serialvault.backup.service import Copy
 from serialvault.drill import evidence as ev
 from serialvault.drill import plan as p
-from serialvault.drill.runner import DrillResult
+from serialvault.drill.runner import DrillResult, run_drill
 from serialvault.errors import InputError, KeyProblem
 from serialvault.store import schema
-from tests.backup.conftest import grow, new_repo
+from tests.backup.conftest import grow, new_repo, policy_for
 
 SV = [sys.executable, "-m", "serialvault.cli.main"]
 
@@ -231,3 +232,39 @@ def test_cli_run_writes_a_package_that_verifies_and_a_sign_off_in_the_log(
         str(db),
     )
     assert wrong.returncode == 11
+
+
+def test_evidence_documents_conform_to_the_published_schema(
+    package: tuple[Path, DrillResult], keys: dict[str, str], tmp_path: Path
+) -> None:
+    folder, _ = package
+    assert ev.schema_problems((folder / "evidence.json").read_bytes()) == []
+    doc = orjson.loads((folder / "evidence.json").read_bytes())
+    bad = dict(doc, verdict="maybe", started_at="yesterday")
+    problems = ev.schema_problems(orjson.dumps(bad))
+    assert any(x.startswith("verdict:") for x in problems)
+    assert any(x.startswith("started_at:") for x in problems)
+    assert ev.schema_problems(b"{")
+    assert ev.schema_problems(None) == ["missing"]
+    # a failed drill (no intact copy: no restore, no RTO) conforms too
+    repo = new_repo(str(tmp_path / "f.db"))
+    grow(repo, 10, products=True)
+    text = p.template("tampered-backup").replace(
+        'target = "drill-sandbox/tampered-backup.db"', f'target = "{tmp_path / "fsb.db"}"'
+    )
+    res = run_drill(
+        p.parse_plan(text),
+        p.plan_sha256(text),
+        source=repo,
+        policy=policy_for(keys),
+        copies=[Copy("onsite", (tmp_path / "one").as_uri())],
+        verify_key=load_verify_key(keys["signing_key"]),
+        key=load_encryption_key(keys["encryption_key"]),
+        workdir=tmp_path / "fruns",
+        actor="qa@site",
+    )
+    assert res.verdict == "fail"
+    assert res.rto_s is None
+    failed, _ = ev.write_package(res, tmp_path / "fpkg", load_signing_key(keys["signing_key"]))
+    assert ev.schema_problems((failed / "evidence.json").read_bytes()) == []
+    assert ev.verify_package(failed, load_verify_key(keys["public_key"])).ok

@@ -2,7 +2,8 @@
 
 A package is a folder (and the same as a zip) holding:
 
-* ``evidence.json`` — the drill result (``serialvault.evidence/1``: plan and its
+* ``evidence.json`` — the drill result (``serialvault.evidence/1``, documented by the
+  JSON Schema ``serialvault/drill/evidence.schema.json``: plan and its
   SHA-256, objectives and measured RTO/RPO, every criterion, phases, reconciliation,
   baseline, backups used, environment, who ran it and when, UTC) and the table that maps
   each check to EU GMP Annex 11 §7.1, §7.2, §16, §17 and 21 CFR 11.10(a), (c), (e);
@@ -253,6 +254,25 @@ class PackageCheck:
         }
 
 
+def schema_problems(raw: bytes | None) -> list[str]:
+    """Where ``evidence.json`` departs from its published schema (``evidence.schema.json``,
+    JSON Schema 2020-12, shipped with the package); empty when it conforms."""
+    import jsonschema_rs
+
+    if raw is None:
+        return ["missing"]
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return [f"not JSON: {exc}"]
+    schema = orjson.loads((files("serialvault.drill") / "evidence.schema.json").read_bytes())
+    validator = jsonschema_rs.validator_for(schema)
+    return [
+        f"{'/'.join(str(x) for x in err.instance_path) or '(document)'}: {err.message}"
+        for err in validator.iter_errors(doc)
+    ][:20]
+
+
 def _read_package(path: Path) -> dict[str, bytes]:
     """Every file of a package folder or zip: relative name → bytes."""
     if path.is_dir():
@@ -295,6 +315,8 @@ def verify_package(
         check.findings.append(f"{SIGNATURE}: {problem}")
     if sig.get("checksums_sha256") != hashlib.sha256(sums).hexdigest():
         check.findings.append(f"{CHECKSUMS} was altered: its hash is not the signed one")
+    problems = schema_problems(content.get("evidence.json"))
+    check.findings += [f"evidence.json: {x}" for x in problems]
     listed: dict[str, str] = {}
     for line in sums.decode("utf-8", "replace").splitlines():
         digest, _, name = line.partition("  ")
