@@ -387,3 +387,41 @@ def test_a_known_fingerprint_is_only_trusted_when_it_matches(tmp_path: Path) -> 
         repo, base, against="b", known_fingerprint=base.fingerprint["fingerprint"]
     )
     assert _by_rule(claimed)["R1"].status == rules.FAIL
+
+
+# --------------------------------------------------------------------------- R3
+
+
+def test_r3_passes_with_error_declarations_and_names_broken_histories(site) -> None:  # type: ignore[no-untyped-def]
+    repo, ids = site
+    # an erroneous shipment declared (EPCIS 2.0 §7.4.1.2): its units' state is refolded
+    shipment = b.ship([ids["pallets"][1]])
+    capture(repo, shipment)
+    capture(repo, b.declare_error(shipment))
+    # a unit commissioned, then its commissioning declared erroneous: it was never used
+    lone = b.commission([b.sgtin("LONE")])
+    capture(repo, lone)
+    capture(repo, b.declare_error(lone))
+    base = rec.take_baseline(repo)
+    ok = _by_rule(rec.reconcile(repo, base, against="b", lifecycle=True))
+    assert ok["R3"].status == rules.PASS, ok["R3"].to_dict()
+    assert ok["R3"].counts["units"] == 27
+    u = schema.units
+    keys = [b.dl(x) for x in ids["units"][:4]]
+
+    def damage(c: sa.Connection) -> None:
+        c.execute(u.update().where(u.c.key == keys[0]).values(status="lost"))
+        c.execute(u.update().where(u.c.key == keys[1]).values(commissioned_seq=None))
+        c.execute(u.update().where(u.c.key == keys[2]).values(commissioned_seq=10**6))
+        c.execute(u.update().where(u.c.key == keys[3]).values(last_seq=1))
+
+    _tamper(repo, damage)
+    r3 = _by_rule(rec.reconcile(repo, base, against="b", lifecycle=True))["R3"]
+    assert r3.status == rules.FAIL
+    assert r3.examples["invalid_status"] == [keys[0]]
+    assert r3.examples["used_uncommissioned"] == [keys[1]]
+    assert r3.examples["event_before_commissioning"] == [keys[2]]
+    assert keys[3] in r3.examples["history_mismatch"]
+    assert "never commissioned" in r3.message
+    # without --lifecycle R3 is not run (it costs as much as the rest)
+    assert "R3" not in _by_rule(rec.reconcile(repo, base, against="b"))

@@ -90,6 +90,10 @@ def reconcile(
         ),
     ] = "full",
     limit: Annotated[int, typer.Option("--limit", help="Example identifiers per finding.")] = 10,
+    lifecycle: Annotated[
+        bool,
+        typer.Option("--lifecycle", help="Also R3: every unit's history follows the lifecycle."),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Reconcile the repository against a baseline or another repository; exit 8 on a failure.
@@ -108,7 +112,9 @@ def reconcile(
                 )
         else:
             expected = _expected(against)
-            report = rec.reconcile(open_repo(db), expected, against=against, limit=limit)
+            report = rec.reconcile(
+                open_repo(db), expected, against=against, limit=limit, lifecycle=lifecycle
+            )
         d = report.to_dict()
         if json_out:
             print_json(d)

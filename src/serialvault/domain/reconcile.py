@@ -27,6 +27,7 @@ EXAMPLES = 10
 TITLES = {
     "R1": "Counts per (GTIN, lot, status) equal the baseline",
     "R2": "Aggregation hierarchy is intact",
+    "R3": "Every unit's history follows the lifecycle",
     "R4": "Master data: every GTIN, lot and expiry known and consistent",
     "R5": "The log's hash chain is intact from genesis to head",
     "R6": "The projection fingerprint equals the baseline's",
@@ -157,6 +158,31 @@ def r2_hierarchy(facts: HierarchyFacts, limit: int = EXAMPLES) -> RuleResult:
         res.message = "; ".join(
             f"{v} × {HIERARCHY_CHECKS.get(k, 'cycle in the hierarchy')}" for k, v in bad.items()
         )
+    return res
+
+
+LIFECYCLE_CHECKS = {
+    "invalid_status": "status outside the lifecycle (active, shipped, decommissioned, consumed)",
+    "used_uncommissioned": "events name a unit that was never commissioned",
+    "event_before_commissioning": "an event before the unit's commissioning",
+    "history_mismatch": "the unit's last event is not the one its state was built from",
+}
+
+
+def r3_lifecycle(
+    counts: Mapping[str, int], examples: Mapping[str, list[str]], limit: int = EXAMPLES
+) -> RuleResult:
+    """R3: each serialised unit and logistic unit went through the lifecycle in order
+    (EPCIS 2.0 §7.4; CBV 2.0 §7.1): commissioned before any other event, in a status the
+    lifecycle knows, and its current state built from its latest event (events declared
+    erroneous, EPCIS 2.0 §7.4.1.2, are left out as the lifecycle leaves them out)."""
+    c = {k: int(counts.get(k, 0)) for k in (*LIFECYCLE_CHECKS, "units")}
+    bad = {k: c[k] for k in LIFECYCLE_CHECKS if c[k]}
+    res = RuleResult(
+        "R3", FAIL if bad else PASS, c, {k: list(v[:limit]) for k, v in examples.items() if v}
+    )
+    if bad:
+        res.message = "; ".join(f"{v} × {LIFECYCLE_CHECKS[k]}" for k, v in bad.items())
     return res
 
 

@@ -301,7 +301,7 @@ recovery_point = "latest"  # latest | random (within random_window) | seq:N | ti
 random_window = "1d"
 
 [rules]
-check = ["R1", "R2", "R4", "R5", "R6"]   # reconciliation rules (R7 needs an export)
+check = ["R1", "R2", "R4", "R5", "R6"]   # add "R3" for the lifecycle of every unit
 
 [schedule]
 frequency = "30d"          # `drill due` lists plans not run within this

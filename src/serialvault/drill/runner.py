@@ -506,6 +506,7 @@ def run_drill(
                     expected,
                     against="baseline",
                     known_fingerprint=restored.fingerprint,
+                    lifecycle="R3" in plan.rules,
                 ),
             )
         finally:

@@ -178,6 +178,43 @@ def start_consistent_fingerprint(repo: Repository, conn: Connection) -> _Pending
     return _PendingConsistent(repo, conn, head, pool, pending, True)
 
 
+def lifecycle_facts(
+    conn: Connection, limit: int = rules.EXAMPLES
+) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """R3's facts from one grouped scan of the unit↔event links (events declared
+    erroneous left out): each unit's first and last event against its commissioning and
+    its ``last_seq``."""
+    known = "('active', 'shipped', 'decommissioned', 'consumed')"
+    history = (
+        "WITH h AS (SELECT e.unit_id AS uid, min(e.seq) AS first_seq, max(e.seq) AS last_seq"
+        " FROM event_epcs e JOIN events ev ON ev.seq = e.seq"
+        " WHERE ev.declared_by_seq IS NULL GROUP BY e.unit_id)"
+    )
+    flags = {
+        "invalid_status": f"u.status IS NOT NULL AND u.status NOT IN {known}",
+        "used_uncommissioned": "u.commissioned_seq IS NULL AND h.uid IS NOT NULL",
+        "event_before_commissioning": "h.first_seq < u.commissioned_seq",
+        "history_mismatch": "u.commissioned_seq IS NOT NULL AND h.last_seq <> u.last_seq",
+    }
+    sums = ", ".join(
+        f"coalesce(sum(CASE WHEN {cond} THEN 1 ELSE 0 END), 0)" for cond in flags.values()
+    )
+    base = " FROM units u LEFT JOIN h ON h.uid = u.id WHERE u.kind IN ('sgtin', 'sscc')"
+    row = conn.execute(sa.text(f"{history} SELECT count(*), {sums}{base}")).one()
+    counts = {"units": int(row[0])}
+    counts.update({name: int(v) for name, v in zip(flags, row[1:], strict=True)})
+    examples: dict[str, list[str]] = {}
+    for name, cond in flags.items():
+        if counts[name]:
+            rows = conn.execute(
+                sa.text(
+                    f"{history} SELECT u.key{base} AND ({cond}) ORDER BY u.id LIMIT {int(limit)}"
+                )
+            ).all()
+            examples[name] = [str(r[0]) for r in rows]
+    return counts, examples
+
+
 def consistent_fingerprint(repo: Repository, conn: Connection) -> Fingerprint:
     """The fingerprint of ``conn``'s state (see :func:`start_consistent_fingerprint`)."""
     return start_consistent_fingerprint(repo, conn).result()
@@ -287,8 +324,11 @@ def reconcile(
     limit: int = rules.EXAMPLES,
     on_rule: Callable[[str], None] | None = None,
     known_fingerprint: str | None = None,
+    lifecycle: bool = False,
 ) -> Report:
-    """Run R1, R2, R4, R5 and R6 on ``repo`` against ``expected`` (one consistent read).
+    """Run R1, R2, R4, R5 and R6 on ``repo`` against ``expected`` (one consistent read);
+    with ``lifecycle``, R3 too (a grouped scan of every unit↔event link: asked for, as
+    it costs about as much as the other rules together).
 
     ``known_fingerprint``: the fingerprint of this very state, already computed (a
     restore's check computes it on the database it has just built). When it equals the
@@ -312,6 +352,9 @@ def reconcile(
         step("R2")
         facts = hierarchy_facts(conn, limit)
         results.append(rules.r2_hierarchy(facts, limit))
+        if lifecycle:
+            step("R3")
+            results.append(rules.r3_lifecycle(*lifecycle_facts(conn, limit), limit=limit))
         step("R4")
         results.append(rules.r4_master_data(*master_facts(conn, limit), limit=limit))
         step("R5")
