@@ -287,3 +287,20 @@ def test_cli_drill_run_exit_codes_and_result_file(tmp_path: Path, keys: dict[str
     versions = orjson.loads(sv("plans", "--db", str(db), "--json").stdout)
     assert len(versions) == 2  # the edited plan was recorded when it was used
     shutil.rmtree(tmp_path / "runs", ignore_errors=True)
+
+
+def test_a_plan_with_r3_checks_the_lifecycle_of_the_restored_units(
+    tmp_path: Path, keys: dict[str, str]
+) -> None:
+    repo = new_repo(str(tmp_path / "live.db"))
+    grow(repo, 10, products=True)
+    plan, text = _plan(
+        "primary-loss",
+        tmp_path,
+        **{'check = ["R1", "R2", "R4", "R5", "R6"]': 'check = ["R1", "R3", "R5"]'},
+    )
+    res = _run(plan, text, repo, keys, [Copy("onsite", (tmp_path / "c").as_uri())], tmp_path)
+    statuses = _crit(res)
+    assert statuses["reconciliation R3"] == rules.PASS
+    assert "reconciliation R2" not in statuses  # only the plan's rules are criteria
+    assert res.verdict == rules.PASS

@@ -35,7 +35,7 @@ SCENARIOS: dict[str, str] = {
     "tampered-backup": "a backup object is altered; it must be detected, another copy used",
     "post-backup-writes": "records written after the last backup: the RPO is what is lost",
 }
-RULES = ("R1", "R2", "R4", "R5", "R6", "R7")
+RULES = ("R1", "R2", "R4", "R5", "R6", "R3", "R7")  # default: the first five
 ROLES = ("qa", "qa-lead", "validation", "it", "admin", "auditor")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
@@ -225,7 +225,9 @@ def parse_plan(text: str, where: str = "plan") -> DrillPlan:
     window = duration(rs.get("random_window", "1d"), f"{where}: restore.random_window")
     rules = _table(data, "rules", where).get("check", list(RULES[:5]))
     if not isinstance(rules, list) or not rules or any(r not in RULES for r in rules):
-        raise InputError(f"{where}: rules.check must be a non-empty list of {', '.join(RULES)}")
+        raise InputError(
+            f"{where}: rules.check must be a non-empty list of {', '.join(sorted(RULES))}"
+        )
     sched = _table(data, "schedule", where)
     frequency = duration(sched.get("frequency", "30d"), f"{where}: schedule.frequency")
     if frequency <= 0:
