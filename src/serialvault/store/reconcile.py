@@ -101,31 +101,37 @@ def hierarchy_facts(conn: Connection, limit: int = rules.EXAMPLES) -> HierarchyF
 def master_facts(
     conn: Connection, limit: int = rules.EXAMPLES
 ) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """R4's facts: every count from one scan of the SGTINs joined to products and lots;
+    examples are fetched only for the checks that found something."""
     u, p, lots = schema.units, schema.products, schema.lots
     sg = u.c.kind == "sgtin"
-    counts: dict[str, int] = {}
-    examples: dict[str, list[str]] = {}
+    joined = u.outerjoin(p, p.c.gtin == u.c.gtin).outerjoin(
+        lots, sa.and_(lots.c.gtin == u.c.gtin, lots.c.lot == u.c.lot)
+    )
+    conditions = {
+        "units_without_lot": u.c.lot.is_(None),
+        "gtin_unknown": p.c.gtin.is_(None),
+        "lot_unknown": sa.and_(u.c.lot.is_not(None), lots.c.gtin.is_(None)),
+        "expiry_differs": sa.and_(
+            lots.c.gtin.is_not(None), u.c.expiry.is_distinct_from(lots.c.expiry)
+        ),
+    }
+
+    def total(cond: Any) -> Any:
+        return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
+
     row = conn.execute(
-        sa.select(
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(sa.case((u.c.lot.is_(None), 1), else_=0)), 0),
-        ).where(sg)
+        sa.select(sa.func.count(), *(total(c) for c in conditions.values()))
+        .select_from(joined)
+        .where(sg)
     ).one()
-    counts["units"], counts["units_without_lot"] = int(row[0]), int(row[1])
-    unknown = sa.select(u.c.key).where(sg, ~sa.exists().where(p.c.gtin == u.c.gtin))
-    counts["gtin_unknown"], examples["gtin_unknown"] = _keys_and_count(conn, unknown, limit)
-    no_lot = sa.select(u.c.key).where(
-        sg,
-        u.c.lot.is_not(None),
-        ~sa.exists().where(lots.c.gtin == u.c.gtin, lots.c.lot == u.c.lot),
-    )
-    counts["lot_unknown"], examples["lot_unknown"] = _keys_and_count(conn, no_lot, limit)
-    differs = (
-        sa.select(u.c.key)
-        .select_from(u.join(lots, sa.and_(lots.c.gtin == u.c.gtin, lots.c.lot == u.c.lot)))
-        .where(sg, u.c.expiry.is_distinct_from(lots.c.expiry))
-    )
-    counts["expiry_differs"], examples["expiry_differs"] = _keys_and_count(conn, differs, limit)
+    counts = {"units": int(row[0])}
+    counts.update({k: int(v) for k, v in zip(conditions, row[1:], strict=True)})
+    examples: dict[str, list[str]] = {}
+    for name in ("gtin_unknown", "lot_unknown", "expiry_differs"):
+        if counts[name]:
+            q = sa.select(u.c.key).select_from(joined).where(sg, conditions[name]).limit(limit)
+            examples[name] = [str(r[0]) for r in conn.execute(q)]
     return counts, examples
 
 
