@@ -304,3 +304,40 @@ def test_a_plan_with_r3_checks_the_lifecycle_of_the_restored_units(
     assert statuses["reconciliation R3"] == rules.PASS
     assert "reconciliation R2" not in statuses  # only the plan's rules are criteria
     assert res.verdict == rules.PASS
+
+
+def test_a_random_recovery_point_is_drawn_within_the_window_and_reconciled(
+    tmp_path: Path, keys: dict[str, str]
+) -> None:
+    repo = new_repo(str(tmp_path / "live.db"))
+    grow(repo, 10, products=True)
+    for _ in range(4):
+        grow(repo, 5)
+    plan, text = _plan(
+        "primary-loss", tmp_path, **{'recovery_point = "latest"': 'recovery_point = "random"'}
+    )
+    seen = set()
+    for seed in (1, 2, 3):
+        res = run_drill(
+            plan,
+            p.plan_sha256(text),
+            source=repo,
+            policy=policy_for(keys),
+            copies=[Copy("onsite", (tmp_path / "c").as_uri())],
+            verify_key=load_verify_key(keys["signing_key"]),
+            key=load_encryption_key(keys["encryption_key"]),
+            workdir=tmp_path / "runs",
+            actor="qa@site",
+            seed=seed,
+        )
+        assert res.verdict == rules.PASS, [c.to_dict() for c in res.criteria] + res.findings
+        point = res.restore["head_seq"]
+        assert 1 <= point <= res.baseline["head_seq"]
+        assert res.rpo_records == res.baseline["head_seq"] - point
+        assert any("random recovery point" in s["message"] for s in res.steps)
+        statuses = _crit(res)
+        assert "zero loss" not in statuses  # a chosen point loses records by design
+        if point < res.baseline["head_seq"]:
+            assert res.baseline["expected_at_recovery_point"]["head_seq"] == point
+        seen.add(point)
+    assert len(seen) > 1, "three seeds drew the same point"
