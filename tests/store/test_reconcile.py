@@ -425,3 +425,20 @@ def test_r3_passes_with_error_declarations_and_names_broken_histories(site) -> N
     assert "never commissioned" in r3.message
     # without --lifecycle R3 is not run (it costs as much as the rest)
     assert "R3" not in _by_rule(rec.reconcile(repo, base, against="b"))
+
+
+def test_a_reordered_log_fails_r5(site) -> None:  # type: ignore[no-untyped-def]
+    repo, _ = site
+    base = rec.take_baseline(repo)
+    lg = schema.log
+
+    def swap(c: sa.Connection) -> None:
+        a, b2 = (c.execute(sa.select(lg).where(lg.c.seq == s)).one()._mapping for s in (2, 3))
+        cols = ("recorded_at", "kind", "actor", "reason", "body", "body_hash", "chain_hash")
+        c.execute(lg.update().where(lg.c.seq == 2).values({k: b2[k] for k in cols}))
+        c.execute(lg.update().where(lg.c.seq == 3).values({k: a[k] for k in cols}))
+
+    _tamper(repo, swap)
+    r5 = _by_rule(rec.reconcile(repo, base, against="b"))["R5"]
+    assert r5.status == rules.FAIL
+    assert "seq 2" in r5.message or "2" in r5.examples["first_break"][0]

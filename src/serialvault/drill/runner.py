@@ -249,6 +249,28 @@ def detect_corruption(path: Path, baseline: rec.Baseline) -> tuple[bool, str]:
 # --------------------------------------------------------------------------- run
 
 
+def _environment(source: Repository, copies: list[Copy], target: str) -> dict[str, Any]:
+    """Versions, engines and host: what an inspector needs to know the run was real."""
+    import platform
+    import socket
+
+    env: dict[str, Any] = {
+        "serialvault": __version__,
+        "host": socket.gethostname(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "source_engine": source.dialect,
+        "source": source.display_url,
+        "restore_target": "postgresql" if "://" in target else "sqlite",
+        "copies": [c.url.split("?", 1)[0] for c in copies],
+    }
+    if source.dialect == "postgresql":
+        with source.read() as conn:
+            env["postgresql"] = str(conn.exec_driver_sql("SHOW server_version").scalar_one())
+    return env
+
+
 def _time_of(repo: Repository, seq: int) -> str | None:
     return repo.time_of(seq) if seq > 0 else None
 
@@ -288,12 +310,7 @@ def run_drill(
     stamp = now_utc()[:19].replace(":", "").replace("-", "")
     drill_id = f"{stamp}Z-{plan.id}-{uuid.uuid4().hex[:6]}"
     result = DrillResult(drill_id, plan, plan_sha256, now_utc(), actor=actor)
-    result.environment = {
-        "serialvault": __version__,
-        "source_engine": source.dialect,
-        "source": source.display_url,
-        "copies": [c.url for c in copies],
-    }
+    result.environment = _environment(source, copies, plan.restore_target)
     clock = _Clock(result, on_step)
     rnd = random.Random(seed)
     sandbox = (workdir / drill_id).resolve()
