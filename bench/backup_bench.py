@@ -63,6 +63,19 @@ import psycopg
 import sqlalchemy as sa
 import zstandard
 from capture_bench import ACTOR, BenchError, count_units, init_repository, serialvault_command
+from common import (
+    cli_floor,
+    csv_choice,
+    logger,
+    machine_table,
+    make_keys,
+    md_table,
+    median_of,
+    n,
+    positive,
+    sv,
+    tail,
+)
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg import sql
 from run import machine_info
@@ -77,6 +90,8 @@ from serialvault.demo.generator import SiteConfig, SiteGenerator
 from serialvault.store import schema
 from serialvault.store.capture import Capturer
 from serialvault.store.repository import Repository
+
+log = logger("backup-bench")
 
 RESULTS_FORMAT = "serialvault.bench.backup-results/1"
 BENCH_DIR = Path(__file__).resolve().parent
@@ -106,48 +121,27 @@ LAG_GOAL_S = 1.0
 
 
 # ------------------------------------------------------------------------- options
-def _csv(allowed: tuple[str, ...]) -> Callable[[str], list[str]]:
-    def parse(text: str) -> list[str]:
-        items = [x.strip() for x in text.split(",") if x.strip()]
-        bad = [x for x in items if x not in allowed]
-        if bad or not items:
-            raise argparse.ArgumentTypeError(
-                f"{text!r}: choose from {', '.join(allowed)} (comma-separated)"
-            )
-        return list(dict.fromkeys(items))
-
-    return parse
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="bench/backup_bench.py",
         description="Benchmark serialvault backups (full, incremental, restore, budget,"
         " continuous mode) on SQLite and PostgreSQL against peers measured in the same run.",
     )
-    p.add_argument("--units", type=_positive, default=1_000_000, help="site size (units)")
+    p.add_argument("--units", type=positive, default=1_000_000, help="site size (units)")
     p.add_argument("--seed", type=int, default=1, help="workload seed (default 1)")
-    p.add_argument("--engines", type=_csv(ENGINES), default=list(ENGINES), help="sqlite,postgresql")
-    p.add_argument("--repeat", type=_positive, default=3, help="runs per measurement")
+    p.add_argument(
+        "--engines", type=csv_choice(ENGINES), default=list(ENGINES), help="sqlite,postgresql"
+    )
+    p.add_argument("--repeat", type=positive, default=3, help="runs per measurement")
     p.add_argument(
         "--sections",
-        type=_csv(SECTIONS),
+        type=csv_choice(SECTIONS),
         default=list(SECTIONS),
         help="full,incr,restore,budget,follow",
     )
     p.add_argument(
         "--follow-seconds",
-        type=_positive,
+        type=positive,
         default=60,
         help="how long the load generator runs against the follower",
     )
@@ -166,24 +160,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def log(message: str) -> None:
-    print(f"[backup-bench] {message}", file=sys.stderr, flush=True)
-
-
 # ------------------------------------------------------------------------- helpers
-def _tail(text: bytes | str, limit: int = 2000) -> str:
-    s = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-    return s[-limit:].strip()
-
-
-def _median(rows: list[dict[str, Any]], keys: list[str]) -> dict[str, float]:
-    return {
-        k: statistics.median(float(r[k]) for r in rows)
-        for k in keys
-        if rows and all(r.get(k) is not None for r in rows)
-    }
-
-
 def _pct(values: list[float], q: float) -> float:
     """Nearest-rank percentile (``q`` in 0..1) of a non-empty list."""
     s = sorted(values)
@@ -254,39 +231,9 @@ def run_tool(cmd: list[str], what: str, cwd: Path | None = None) -> float:
     if proc.returncode != 0:
         raise BenchError(
             f"{what}: `{shlex.join(cmd)}` failed (exit {proc.returncode}):"
-            f" {_tail(proc.stderr or proc.stdout)}"
+            f" {tail(proc.stderr or proc.stdout)}"
         )
     return seconds
-
-
-def sv(args: list[str], cwd: Path) -> tuple[float, Any]:
-    """``serialvault ARGS`` (with ``--json``) in a child process: wall seconds and its JSON."""
-    cmd = [*serialvault_command(), *args]
-    shown = "serialvault " + shlex.join(args)
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, check=False, cwd=cwd)
-    seconds = time.perf_counter() - t0
-    try:
-        doc = json.loads(proc.stdout)
-    except ValueError:
-        raise BenchError(
-            f"`{shown}` printed no JSON (exit {proc.returncode}):"
-            f" {_tail(proc.stderr or proc.stdout)}"
-        ) from None
-    if proc.returncode != 0:
-        raise BenchError(f"`{shown}` failed (exit {proc.returncode}): {_tail(json.dumps(doc))}")
-    return seconds, doc
-
-
-def cli_floor(cwd: Path, runs: int = 3) -> float:
-    """Median wall time of ``serialvault --version``: the start-up every command pays."""
-    cmd = [*serialvault_command(), "--version"]
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, check=True, cwd=cwd)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 # ------------------------------------------------------------------------- workload split
@@ -451,7 +398,7 @@ class EngineBench:
         """``init`` + ``capture`` of the base files into the pristine base repository."""
         log(f"{self.engine}: capturing the base ({len(self.split.base_files)} documents)")
         init_repository(self.base)
-        seconds, out = sv(
+        seconds, out, _ = sv(
             [
                 "capture",
                 *self.split.base_files,
@@ -569,7 +516,7 @@ class EngineBench:
 
     # ------------------------------------------------------------------ full
     def ours_full(self, folder: Path) -> dict[str, Any]:
-        wall, doc = sv(
+        wall, doc, _ = sv(
             ["backup", "full", "--db", self.work.url, "--to", folder.as_uri(), "--json"],
             self.cwd,
         )
@@ -616,7 +563,7 @@ class EngineBench:
         shutil.copytree(full_dir, fp_dir)
         shutil.copytree(full_dir, nofp_dir)
         before = self._head_seq(self.work.url)
-        held_s, out = sv(
+        held_s, out, _ = sv(
             ["capture", *self.split.held_files, "--db", self.work.url, "--actor", ACTOR, "--json"],
             self.cwd,
         )
@@ -627,7 +574,7 @@ class EngineBench:
 
         def one(kind: str, folder: Path, extra: list[str]) -> None:
             size0 = _folder_bytes(folder)
-            wall, doc = sv(
+            wall, doc, _ = sv(
                 [
                     "backup",
                     "incr",
@@ -692,7 +639,7 @@ class EngineBench:
                 into = self.restored.url
             else:
                 into = str(rdir / "restored.db")
-            wall, doc = sv(
+            wall, doc, _ = sv(
                 ["restore", "--from", full_dir.as_uri(), "--into", into, "--force", "--json"],
                 self.cwd,
             )
@@ -802,7 +749,7 @@ class EngineBench:
             repo.engine.dispose()
         if code != 0:
             raise BenchError(
-                f"`serialvault backup follow` exited {code}: {_tail(err_path.read_bytes())}"
+                f"`serialvault backup follow` exited {code}: {tail(err_path.read_bytes())}"
             )
         lines = [json.loads(x) for x in out_path.read_text(encoding="utf-8").splitlines() if x]
         ships = sorted(
@@ -859,7 +806,7 @@ class EngineBench:
             if proc.poll() is not None:
                 raise BenchError(
                     f"`serialvault backup follow` exited {proc.returncode} before it was ready:"
-                    f" {_tail(err_path.read_bytes())}"
+                    f" {tail(err_path.read_bytes())}"
                 )
             try:
                 st = json.loads(status.read_text(encoding="utf-8"))
@@ -975,7 +922,7 @@ class EngineBench:
                 f" Sealer {row['sealer_mb_per_s']:,.0f} MB/s, ObjectWriter"
                 f" {row['writer_mb_per_s']:,.0f} MB/s"
             )
-        median = _median(
+        median = median_of(
             runs,
             [
                 "raw_s",
@@ -1130,7 +1077,7 @@ def _phase_order(key: str) -> tuple[int, str]:
 
 
 def _section(rows: list[dict[str, Any]], keys: list[str]) -> dict[str, Any]:
-    return {"runs": rows, "median": _median(rows, keys)}
+    return {"runs": rows, "median": median_of(rows, keys)}
 
 
 # ------------------------------------------------------------------------- budget bodies
@@ -1286,16 +1233,6 @@ def evaluate_targets(engines: dict[str, dict[str, Any]]) -> list[dict[str, Any]]
 
 
 # ------------------------------------------------------------------------- Markdown
-def _n(x: float, digits: int = 0) -> str:
-    return f"{x:,.{digits}f}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
-
-
 def _metric_rows(
     engine: str, sec: dict[str, Any], metrics: list[tuple[str, str, int, float]]
 ) -> list[list[str]]:
@@ -1304,8 +1241,8 @@ def _metric_rows(
     for label, key, digits, scale in metrics:
         if key not in sec["median"]:
             continue
-        runs = " / ".join(_n(float(r[key]) * scale, digits) for r in sec["runs"])
-        rows.append([ENGINE_NAMES[engine], label, _n(sec["median"][key] * scale, digits), runs])
+        runs = " / ".join(n(float(r[key]) * scale, digits) for r in sec["runs"])
+        rows.append([ENGINE_NAMES[engine], label, n(sec["median"][key] * scale, digits), runs])
     return rows
 
 
@@ -1367,52 +1304,31 @@ def render(results: dict[str, Any]) -> str:
         "# serialvault backup benchmark",
         "",
         f"Started {results['started_at']}, finished {results['finished_at']}. Options: units"
-        f" {_n(o['units'])}, seed {o['seed']}, engines {', '.join(o['engines'])}, repeat"
+        f" {n(o['units'])}, seed {o['seed']}, engines {', '.join(o['engines'])}, repeat"
         f" {o['repeat']}, sections {', '.join(o['sections'])}, follow {o['follow_seconds']} s."
         " Medians of the runs; every run is listed (run 1 / run 2 / …).",
         "",
         "## Machine",
         "",
-        *_table(
-            ["item", "value"],
-            [
-                ["CPU", m["cpu_model"]],
-                ["cores", f"{m['cores']} ({m['usable_cores']} usable by this process)"],
-                ["memory", f"{m['memory_gib']:.1f} GiB"],
-                [
-                    "load average (1/5/15 min) at start; at end",
-                    " / ".join(f"{x:.2f}" for x in m["load_average"])
-                    + "; "
-                    + " / ".join(f"{x:.2f}" for x in m.get("load_average_end", [])),
-                ],
-                ["OS", m["os"]],
-                ["Python", m["python"]],
-                ["SQLite", m["sqlite"]],
-                ["PostgreSQL", m["postgresql"]],
-                *[[f"peer tool `{k}`", v] for k, v in m.get("tools", {}).items()],
-                ["serialvault", m["serialvault"]],
-                ["commit", m["commit"]],
-                ["CLI start-up (`serialvault --version`, wall)", f"{m['cli_floor_s']:.3f} s"],
-            ],
-        ),
+        *machine_table(m),
         "",
         "## Workload",
         "",
     ]
     sp = results["split"]
-    lines += _table(
+    lines += md_table(
         ["measure", "value"],
         [
             ["folder", f"`{w['folder']}`"],
-            ["units commissioned (SGTIN)", _n(w["units_commissioned"])],
+            ["units commissioned (SGTIN)", n(w["units_commissioned"])],
             [
                 "files / events / EPC references",
-                f"{w['files']} / {_n(w['events'])} / {_n(w['epc_references'])}",
+                f"{w['files']} / {n(w['events'])} / {n(w['epc_references'])}",
             ],
             [
                 "held back for the incremental",
-                f"{_n(sp['held_units'])} units ({sp['held_unit_share']:.2%}),"
-                f" {_n(sp['held_events'])} events, {_n(sp['held_epcs'])} EPC references"
+                f"{n(sp['held_units'])} units ({sp['held_unit_share']:.2%}),"
+                f" {n(sp['held_events'])} events, {n(sp['held_epcs'])} EPC references"
                 + (
                     f" (cut in {sp['cut_file']} at event {sp['cut_event']})"
                     if sp["cut_file"]
@@ -1432,21 +1348,21 @@ def render(results: dict[str, Any]) -> str:
         setup_rows.append(
             [
                 ENGINE_NAMES[engine],
-                _n(s["sgtin"]),
-                _n(s["sscc"]),
-                _n(s["log_records"]),
+                n(s["sgtin"]),
+                n(s["sscc"]),
+                n(s["log_records"]),
                 f"{s['db_bytes'] / 2**20:,.1f}",
                 f"{s['capture_s']:.1f}",
             ]
         )
-    lines += _table(
+    lines += md_table(
         ["engine", "SGTIN", "SSCC", "log records", "database MiB", "capture s"], setup_rows
     )
 
     targets = results["targets"]
     if targets:
         lines += ["", "## Targets", ""]
-        lines += _table(
+        lines += md_table(
             ["target", "engine", "measured (median)", "goal", "result"],
             [
                 [
@@ -1467,7 +1383,7 @@ def render(results: dict[str, Any]) -> str:
                 rows += _metric_rows(engine, data[key], metrics)
         if not rows:
             return []
-        return ["", f"## {title}", "", *_table(["engine", "metric", "median", "runs"], rows)]
+        return ["", f"## {title}", "", *md_table(["engine", "metric", "median", "runs"], rows)]
 
     lines += section("Full backup", "full", _FULL)
     peers = [f"{ENGINE_NAMES[e]}: {d['full']['peer']}" for e, d in engines.items() if "full" in d]
@@ -1517,7 +1433,7 @@ def render(results: dict[str, Any]) -> str:
         e = ENGINE_NAMES[engine]
 
         def runs(key: str, b: dict[str, Any] = b) -> str:
-            return " / ".join(_n(r[key], 0) for r in b["runs"])
+            return " / ".join(n(r[key], 0) for r in b["runs"])
 
         brows += [
             [e, "input", f"{b['input_bytes'] / 2**20:,.0f} MiB: {b['input']}", ""],
@@ -1525,29 +1441,29 @@ def render(results: dict[str, Any]) -> str:
             [
                 e,
                 "budget, raw primitives (MB/s)",
-                _n(b["median"]["raw_mb_per_s"]),
+                n(b["median"]["raw_mb_per_s"]),
                 runs("raw_mb_per_s"),
             ],
             [
                 e,
                 "budget, Sealer.seal + object_name (MB/s)",
-                _n(b["median"]["sealer_mb_per_s"]),
+                n(b["median"]["sealer_mb_per_s"]),
                 runs("sealer_mb_per_s"),
             ],
             [
                 e,
                 "budget, ObjectWriter → file:// (MB/s)",
-                _n(b["median"]["writer_mb_per_s"]),
+                n(b["median"]["writer_mb_per_s"]),
                 runs("writer_mb_per_s"),
             ],
         ]
         if "ratio" in b:
             brows += [
-                [e, "ours: full backup plain MB/s (wall)", _n(b["ours_mb_per_s"], 1), ""],
+                [e, "ours: full backup plain MB/s (wall)", n(b["ours_mb_per_s"], 1), ""],
                 [
                     e,
                     "ours: full backup plain MB/s (duration_s)",
-                    _n(b["ours_mb_per_s_command"], 1),
+                    n(b["ours_mb_per_s_command"], 1),
                     "",
                 ],
                 [e, "ours ÷ raw budget (wall)", f"{b['ratio']:.2f}", ""],
@@ -1556,7 +1472,7 @@ def render(results: dict[str, Any]) -> str:
             ]
     if brows:
         lines += ["", "## Compress + hash + encrypt + write budget", ""]
-        lines += _table(["engine", "metric", "median", "runs"], brows)
+        lines += md_table(["engine", "metric", "median", "runs"], brows)
         lines += [
             "",
             f"In this process, {BUDGET_WORKERS} threads, {BUDGET_CHUNK >> 20} MiB chunks held in"
@@ -1593,16 +1509,6 @@ def render(results: dict[str, Any]) -> str:
 
 
 # ------------------------------------------------------------------------- main
-def make_keys(folder: Path, cwd: Path) -> dict[str, str]:
-    """``serialvault keys generate`` into ``folder``; the env of every child then names them."""
-    _, keys = sv(["keys", "generate", "--out", str(folder), "--json"], cwd)
-    enc = str((cwd / keys["encryption_key"]).resolve())
-    sig = str((cwd / keys["signing_key"]).resolve())
-    os.environ["SERIALVAULT_BACKUP_KEY"] = enc
-    os.environ["SERIALVAULT_SIGNING_KEY"] = sig
-    return {"encryption_key": enc, "signing_key": sig}
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     tools = check_tools(args.engines, args.sections)
     out_dir: Path = args.out.resolve()

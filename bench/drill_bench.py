@@ -39,23 +39,34 @@ import argparse
 import json
 import os
 import re
-import shlex
 import shutil
 import sqlite3
 import statistics
-import subprocess
 import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from capture_bench import ACTOR, BenchError, count_units, init_repository, serialvault_command
+from capture_bench import ACTOR, BenchError, count_units, init_repository
+from common import (
+    cli_floor,
+    csv_choice,
+    logger,
+    machine_table,
+    make_keys,
+    md_table,
+    median_of,
+    n,
+    positive,
+    sv,
+)
 from run import machine_info
 from targets import DEFAULT_PG_SERVER, PgTarget, SqliteTarget, Target, pg_server
 from workload import Workload, ensure_workload
+
+log = logger("drill-bench")
+
 
 RESULTS_FORMAT = "serialvault.bench.drill-results/1"
 BENCH_DIR = Path(__file__).resolve().parent
@@ -78,42 +89,21 @@ DRILL_CODES = (0, 8, 13)
 
 
 # ------------------------------------------------------------------------- options
-def _csv(allowed: tuple[str, ...]) -> Callable[[str], list[str]]:
-    def parse(text: str) -> list[str]:
-        items = [x.strip() for x in text.split(",") if x.strip()]
-        bad = [x for x in items if x not in allowed]
-        if bad or not items:
-            raise argparse.ArgumentTypeError(
-                f"{text!r}: choose from {', '.join(allowed)} (comma-separated)"
-            )
-        return list(dict.fromkeys(items))
-
-    return parse
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="bench/drill_bench.py",
         description="Benchmark serialvault backup/restore drills (primary-loss, bad-change)"
         " and reconciliation on SQLite and PostgreSQL.",
     )
-    p.add_argument("--units", type=_positive, default=1_000_000, help="site size (units)")
+    p.add_argument("--units", type=positive, default=1_000_000, help="site size (units)")
     p.add_argument("--seed", type=int, default=1, help="workload seed (default 1)")
-    p.add_argument("--engines", type=_csv(ENGINES), default=list(ENGINES), help="sqlite,postgresql")
-    p.add_argument("--repeat", type=_positive, default=3, help="runs per measurement")
+    p.add_argument(
+        "--engines", type=csv_choice(ENGINES), default=list(ENGINES), help="sqlite,postgresql"
+    )
+    p.add_argument("--repeat", type=positive, default=3, help="runs per measurement")
     p.add_argument(
         "--sections",
-        type=_csv(SECTIONS),
+        type=csv_choice(SECTIONS),
         default=list(SECTIONS),
         help="drill,reconcile,bad-change",
     )
@@ -132,69 +122,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def log(message: str) -> None:
-    print(f"[drill-bench] {message}", file=sys.stderr, flush=True)
-
-
 # ------------------------------------------------------------------------- helpers
-def _tail(text: bytes | str, limit: int = 2000) -> str:
-    s = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-    return s[-limit:].strip()
-
-
-def _median(rows: list[dict[str, Any]], keys: list[str]) -> dict[str, float]:
-    """Median of each key present (not None) in every row."""
-    return {
-        k: statistics.median(float(r[k]) for r in rows)
-        for k in keys
-        if rows and all(r.get(k) is not None for r in rows)
-    }
-
-
-def sv(args: list[str], cwd: Path, ok_codes: tuple[int, ...] = (0,)) -> tuple[float, Any, int]:
-    """``serialvault ARGS`` (with ``--json``) in a child process: wall seconds, its JSON and
-    its exit code (one of ``ok_codes``, else a :class:`BenchError` with its output)."""
-    cmd = [*serialvault_command(), *args]
-    shown = "serialvault " + shlex.join(args)
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, check=False, cwd=cwd)
-    seconds = time.perf_counter() - t0
-    try:
-        doc = json.loads(proc.stdout)
-    except ValueError:
-        raise BenchError(
-            f"`{shown}` printed no JSON (exit {proc.returncode}):"
-            f" {_tail(proc.stderr or proc.stdout)}"
-        ) from None
-    if proc.returncode not in ok_codes:
-        raise BenchError(
-            f"`{shown}` failed (exit {proc.returncode}): {_tail(json.dumps(doc))}"
-            + (f"; stderr: {_tail(proc.stderr, 600)}" if proc.stderr.strip() else "")
-        )
-    return seconds, doc, proc.returncode
-
-
-def cli_floor(cwd: Path, runs: int = 3) -> float:
-    """Median wall time of ``serialvault --version``: the start-up every command pays."""
-    cmd = [*serialvault_command(), "--version"]
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, check=True, cwd=cwd)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def make_keys(folder: Path, cwd: Path) -> dict[str, str]:
-    """``serialvault keys generate`` into ``folder``; the env of every child then names them."""
-    _, keys, _ = sv(["keys", "generate", "--out", str(folder), "--json"], cwd)
-    enc = str((cwd / keys["encryption_key"]).resolve())
-    sig = str((cwd / keys["signing_key"]).resolve())
-    os.environ["SERIALVAULT_BACKUP_KEY"] = enc
-    os.environ["SERIALVAULT_SIGNING_KEY"] = sig
-    return {"encryption_key": enc, "signing_key": sig}
-
-
 def _toml_string(text: str) -> str:
     """A TOML basic string (JSON's escapes are valid TOML for these)."""
     return json.dumps(text, ensure_ascii=False)
@@ -466,8 +394,8 @@ class EngineBench:
         return {
             "plan": str(plan),
             "runs": runs,
-            "median": _median(runs, keys),
-            "median_after_first": _median(runs[1:], keys) if len(runs) > 1 else {},
+            "median": median_of(runs, keys),
+            "median_after_first": median_of(runs[1:], keys) if len(runs) > 1 else {},
             "first": runs[0],
             "passed": sum(1 for r in runs if r["verdict"] == "pass"),
         }
@@ -524,7 +452,7 @@ class EngineBench:
                 "groups": b_doc["groups"],
             },
             "runs": runs,
-            "median": _median(
+            "median": median_of(
                 runs,
                 ["units", "seconds", "units_per_s", "wall_s", "wall_units_per_s", "outside_s"],
             ),
@@ -608,18 +536,8 @@ def evaluate_targets(engines: dict[str, dict[str, Any]]) -> list[dict[str, Any]]
 
 
 # ------------------------------------------------------------------------- Markdown
-def _n(x: float, digits: int = 0) -> str:
-    return f"{x:,.{digits}f}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
-
-
 def _fmt(value: Any, digits: int) -> str:
-    return "-" if value is None else _n(float(value), digits)
+    return "-" if value is None else n(float(value), digits)
 
 
 def _drill_metrics() -> list[tuple[str, str, int]]:
@@ -645,44 +563,24 @@ def render(results: dict[str, Any]) -> str:
         "# serialvault drill benchmark",
         "",
         f"Started {results['started_at']}, finished {results['finished_at']}. Options: units"
-        f" {_n(o['units'])}, seed {o['seed']}, engines {', '.join(o['engines'])}, repeat"
+        f" {n(o['units'])}, seed {o['seed']}, engines {', '.join(o['engines'])}, repeat"
         f" {o['repeat']}, sections {', '.join(o['sections'])}. Medians of the runs; every run"
         " is listed (run 1 / run 2 / …).",
         "",
         "## Machine",
         "",
-        *_table(
-            ["item", "value"],
-            [
-                ["CPU", m["cpu_model"]],
-                ["cores", f"{m['cores']} ({m['usable_cores']} usable by this process)"],
-                ["memory", f"{m['memory_gib']:.1f} GiB"],
-                [
-                    "load average (1/5/15 min) at start; at end",
-                    " / ".join(f"{x:.2f}" for x in m["load_average"])
-                    + "; "
-                    + " / ".join(f"{x:.2f}" for x in m.get("load_average_end", [])),
-                ],
-                ["OS", m["os"]],
-                ["Python", m["python"]],
-                ["SQLite", m["sqlite"]],
-                ["PostgreSQL", m["postgresql"]],
-                ["serialvault", m["serialvault"]],
-                ["commit", m["commit"]],
-                ["CLI start-up (`serialvault --version`, wall)", f"{m['cli_floor_s']:.3f} s"],
-            ],
-        ),
+        *machine_table(m),
         "",
         "## Workload",
         "",
-        *_table(
+        *md_table(
             ["measure", "value"],
             [
                 ["folder", f"`{w['folder']}`"],
-                ["units commissioned (SGTIN)", _n(w["units_commissioned"])],
+                ["units commissioned (SGTIN)", n(w["units_commissioned"])],
                 [
                     "files / events / EPC references",
-                    f"{w['files']} / {_n(w['events'])} / {_n(w['epc_references'])}",
+                    f"{w['files']} / {n(w['events'])} / {n(w['epc_references'])}",
                 ],
             ],
         ),
@@ -697,21 +595,21 @@ def render(results: dict[str, Any]) -> str:
         setup_rows.append(
             [
                 ENGINE_NAMES[engine],
-                _n(s["sgtin"]),
-                _n(s["sscc"]),
-                _n(s["log_records"]),
+                n(s["sgtin"]),
+                n(s["sscc"]),
+                n(s["log_records"]),
                 f"{s['db_bytes'] / 2**20:,.1f}",
                 f"{s['capture_s']:.1f}",
             ]
         )
-    lines += _table(
+    lines += md_table(
         ["engine", "SGTIN", "SSCC", "log records", "database MiB", "capture s"], setup_rows
     )
 
     targets = results["targets"]
     if targets:
         lines += ["", "## Targets", ""]
-        lines += _table(
+        lines += md_table(
             ["target", "engine", "measured (median)", "goal", "result"],
             [
                 [
@@ -764,14 +662,14 @@ def render(results: dict[str, Any]) -> str:
                 e,
                 "backups the restore read (full + incrementals)",
                 str(chains[0]),
-                _n(statistics.median(chains[1:])) if len(chains) > 1 else "-",
-                _n(statistics.median(chains)),
+                n(statistics.median(chains[1:])) if len(chains) > 1 else "-",
+                n(statistics.median(chains)),
                 " / ".join(str(c) for c in chains),
             ]
         )
     if drows:
         lines += ["", "## Drill: primary-loss (restore into a scratch database)", ""]
-        lines += _table(
+        lines += md_table(
             [
                 "engine",
                 "metric",
@@ -804,7 +702,7 @@ def render(results: dict[str, Any]) -> str:
                 e,
                 "`baseline` wall time (s)",
                 f"{b['wall_s']:.2f}",
-                f"seq {_n(b['head_seq'])}, {_n(b['units'])} units, {b['groups']} groups",
+                f"seq {n(b['head_seq'])}, {n(b['units'])} units, {b['groups']} groups",
             ]
         )
         rrows.append(
@@ -828,13 +726,13 @@ def render(results: dict[str, Any]) -> str:
                     [
                         e,
                         label,
-                        _n(rc["median"][key], digits),
+                        n(rc["median"][key], digits),
                         " / ".join(_fmt(r.get(key), digits) for r in rc["runs"]),
                     ]
                 )
     if rrows:
         lines += ["", "## Reconcile against a baseline (R1, R2, R4, R5, R6)", ""]
-        lines += _table(["engine", "metric", "median", "runs"], rrows)
+        lines += md_table(["engine", "metric", "median", "runs"], rrows)
 
     brows: list[list[str]] = []
     for engine, data in engines.items():
@@ -847,7 +745,7 @@ def render(results: dict[str, Any]) -> str:
             [
                 e,
                 "bad change at seq (`before_seq`)",
-                f"{_n(bc['before_seq'])} (head {_n(bc['status_head_seq'])} − {BAD_CHANGE_BACK})",
+                f"{n(bc['before_seq'])} (head {n(bc['status_head_seq'])} − {BAD_CHANGE_BACK})",
             ],
             [
                 e,
@@ -876,7 +774,7 @@ def render(results: dict[str, Any]) -> str:
         ]
     if brows:
         lines += ["", "## Drill: bad-change (once, for information)", ""]
-        lines += _table(["engine", "metric", "value"], brows)
+        lines += md_table(["engine", "metric", "value"], brows)
         lines += [
             "",
             "`expected state` = the live log replayed to the recovery point into a sandbox"

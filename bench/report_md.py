@@ -9,43 +9,17 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from common import machine_table, md_table, n
+
 ENGINE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
-def _n(x: float, digits: int = 0) -> str:
-    return f"{x:,.{digits}f}"
-
-
 def _runs(values: list[float], digits: int = 0) -> str:
-    return " / ".join(_n(v, digits) for v in values)
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
+    return " / ".join(n(v, digits) for v in values)
 
 
 def _machine(results: dict[str, Any]) -> list[str]:
-    m = results["machine"]
-    rows = [
-        ["CPU", m["cpu_model"]],
-        ["cores", f"{m['cores']} ({m['usable_cores']} usable by this process)"],
-        ["memory", f"{m['memory_gib']:.1f} GiB"],
-        [
-            "load average (1/5/15 min) at start; at end",
-            " / ".join(f"{x:.2f}" for x in m["load_average"])
-            + "; "
-            + " / ".join(f"{x:.2f}" for x in m.get("load_average_end", [])),
-        ],
-        ["OS", m["os"]],
-        ["Python", m["python"]],
-        ["SQLite", m["sqlite"]],
-        ["PostgreSQL", m["postgresql"]],
-        ["serialvault", m["serialvault"]],
-        ["commit", m["commit"]],
-    ]
-    return ["## Machine", "", *_table(["item", "value"], rows)]
+    return ["## Machine", "", *machine_table(results["machine"])]
 
 
 def _workload(results: dict[str, Any]) -> list[str]:
@@ -55,20 +29,20 @@ def _workload(results: dict[str, Any]) -> list[str]:
     )
     rows = [
         ["folder", f"`{w['folder']}` ({origin})"],
-        ["units requested (--units, --seed)", f"{_n(w['units_requested'])} (seed {w['seed']})"],
-        ["units commissioned (SGTIN)", _n(w["units_commissioned"])],
+        ["units requested (--units, --seed)", f"{n(w['units_requested'])} (seed {w['seed']})"],
+        ["units commissioned (SGTIN)", n(w["units_commissioned"])],
         [
             "units decommissioned / reworked",
-            f"{_n(w['units_decommissioned'])} / {_n(w['units_reworked'])}",
+            f"{n(w['units_decommissioned'])} / {n(w['units_reworked'])}",
         ],
-        ["cases / pallets (SSCC)", f"{_n(w['cases'])} / {_n(w['pallets'])}"],
-        ["pallets shipped", _n(w["pallets_shipped"])],
-        ["files", _n(w["files"])],
-        ["bytes", f"{_n(w['bytes'])} ({w['bytes'] / 2**20:,.1f} MiB)"],
-        ["events", _n(w["events"])],
-        ["EPC references", _n(w["epc_references"])],
+        ["cases / pallets (SSCC)", f"{n(w['cases'])} / {n(w['pallets'])}"],
+        ["pallets shipped", n(w["pallets_shipped"])],
+        ["files", n(w["files"])],
+        ["bytes", f"{n(w['bytes'])} ({w['bytes'] / 2**20:,.1f} MiB)"],
+        ["events", n(w["events"])],
+        ["EPC references", n(w["epc_references"])],
     ]
-    return ["## Workload", "", *_table(["measure", "value"], rows)]
+    return ["## Workload", "", *md_table(["measure", "value"], rows)]
 
 
 _CAPTURE_METRICS = (
@@ -96,18 +70,18 @@ def _capture(results: dict[str, Any]) -> list[str]:
             [
                 ENGINE_NAMES[engine],
                 "units in repository (sgtin + sscc)",
-                _n(first["units"]),
-                f"sgtin {_n(first['sgtin'])}, sscc {_n(first['sscc'])}",
+                n(first["units"]),
+                f"sgtin {n(first['sgtin'])}, sscc {n(first['sscc'])}",
             ]
         )
         for label, key, digits in _CAPTURE_METRICS:
             values = [r[key] for r in cap["runs"]]
             rows.append(
-                [ENGINE_NAMES[engine], label, _n(cap["median"][key], digits), _runs(values, digits)]
+                [ENGINE_NAMES[engine], label, n(cap["median"][key], digits), _runs(values, digits)]
             )
     if not rows:
         return []
-    lines += _table(["engine", "metric", "median", "runs"], rows)
+    lines += md_table(["engine", "metric", "median", "runs"], rows)
     lines += [
         "",
         "Wall time is the child process's (interpreter start-up, imports, reading the files,"
@@ -128,11 +102,11 @@ def _peer(results: dict[str, Any]) -> list[str]:
             [
                 ENGINE_NAMES[engine],
                 peer["method"],
-                _n(peer["rows"]),
-                _n(peer["median"]["seconds"], 2),
-                _n(peer["median"]["rows_per_s"]),
+                n(peer["rows"]),
+                n(peer["median"]["seconds"], 2),
+                n(peer["median"]["rows_per_s"]),
                 _runs([r["rows_per_s"] for r in peer["runs"]]),
-                _n(data["capture"]["median"]["units_per_s"]),
+                n(data["capture"]["median"]["units_per_s"]),
                 f"{peer['ratio']:.3f}×",
             ]
         )
@@ -156,7 +130,7 @@ def _peer(results: dict[str, Any]) -> list[str]:
     return [
         "## Peer: raw bulk insert of the same unit rows",
         "",
-        *_table(header, rows),
+        *md_table(header, rows),
         "",
         "Rows are read back from the captured repository before the clock starts; the insert"
         " goes into a fresh database whose `units` table is created from"
@@ -185,9 +159,9 @@ def _memory(results: dict[str, Any]) -> list[str]:
                 [
                     ENGINE_NAMES[engine],
                     label,
-                    _n(cap["median"][key], 1),
+                    n(cap["median"][key], 1),
                     _runs(values, 1),
-                    _n(max(values), 1),
+                    n(max(values), 1),
                 ]
             )
         procs = [r["processes"] for r in cap["runs"]]
@@ -195,9 +169,9 @@ def _memory(results: dict[str, Any]) -> list[str]:
             [
                 ENGINE_NAMES[engine],
                 "processes at the peak",
-                _n(statistics.median(procs)),
+                n(statistics.median(procs)),
                 _runs(procs),
-                _n(max(procs)),
+                n(max(procs)),
             ]
         )
     if not rows:
@@ -205,7 +179,7 @@ def _memory(results: dict[str, Any]) -> list[str]:
     return [
         "## Memory",
         "",
-        *_table(["engine", "capture memory, MiB", "median", "runs", "max"], rows),
+        *md_table(["engine", "capture memory, MiB", "median", "runs", "max"], rows),
         "",
         f"Method: {method}.",
     ]
@@ -227,12 +201,12 @@ def _queries(results: dict[str, Any]) -> list[str]:
                 [
                     ENGINE_NAMES[engine],
                     label,
-                    f"{_n(first['calls'])} × {len(q['runs'])}",
-                    _n(first["distinct_keys"]),
-                    f"{_n(first['rows_mean'], 1)} ({first['rows_min']}–{first['rows_max']})",
-                    _n(med["p50_ms"], 3),
-                    _n(med["p99_ms"], 3),
-                    _n(med["max_ms"], 3),
+                    f"{n(first['calls'])} × {len(q['runs'])}",
+                    n(first["distinct_keys"]),
+                    f"{n(first['rows_mean'], 1)} ({first['rows_min']}–{first['rows_max']})",
+                    n(med["p50_ms"], 3),
+                    n(med["p99_ms"], 3),
+                    n(med["max_ms"], 3),
                     _runs([r[name]["p99_ms"] for r in q["runs"]], 3),
                 ]
             )
@@ -257,7 +231,7 @@ def _queries(results: dict[str, Any]) -> list[str]:
     return [
         "## Queries",
         "",
-        *_table(header, rows),
+        *md_table(header, rows),
         "",
         "One persistent connection; `time.perf_counter_ns` around each library call"
         " (`queries.contents`, `queries.unit_history`), rows fetched and converted included;"
@@ -285,7 +259,7 @@ def _targets(results: dict[str, Any]) -> list[str]:
     return [
         "## Targets",
         "",
-        *_table(["target", "engine", "measured", "goal", "result"], rows),
+        *md_table(["target", "engine", "measured", "goal", "result"], rows),
         "",
         "Throughput and latency are medians over the runs; peak RSS is the largest run.",
     ]
@@ -307,7 +281,7 @@ def _profile(results: dict[str, Any]) -> list[str]:
             " `Capturer.capture_bytes` in this one process, so all the work is visible;"
             " the CLI may overlap steps in more than one process (see Memory: processes).",
             "",
-            *_table(
+            *md_table(
                 ["pipeline step (callee of the capture entry points)", "s", "share"],
                 [
                     [f"`{r['where']}`", f"{r['seconds']:.2f}", f"{r['share']:.1%}"]
@@ -315,7 +289,7 @@ def _profile(results: dict[str, Any]) -> list[str]:
                 ],
             ),
             "",
-            *_table(
+            *md_table(
                 ["function (self time)", "s", "share"],
                 [
                     [f"`{r['where']}`", f"{r['seconds']:.2f}", f"{r['share']:.1%}"]

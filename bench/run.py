@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import sqlite3
-import statistics
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -34,6 +33,7 @@ from typing import Any
 
 import psycopg
 from capture_bench import BenchError, CaptureRun, display_command, run_capture
+from common import csv_choice, logger, median_of, positive
 from peer import PeerRun, index_signature, raw_insert, read_unit_rows
 from query_bench import WARMUP, prepare_statistics, run_queries
 from report_md import render
@@ -43,6 +43,7 @@ from workload import Workload, ensure_workload
 from serialvault import __version__
 
 RESULTS_FORMAT = "serialvault.bench.results/1"
+log = logger("bench")
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
 ENGINES = ("sqlite", "postgresql")
@@ -57,41 +58,20 @@ RSS_METHOD = (
 )
 
 
-def _csv(allowed: tuple[str, ...]) -> Any:
-    def parse(text: str) -> list[str]:
-        items = [x.strip() for x in text.split(",") if x.strip()]
-        bad = [x for x in items if x not in allowed]
-        if bad or not items:
-            raise argparse.ArgumentTypeError(
-                f"{text!r}: choose from {', '.join(allowed)} (comma-separated)"
-            )
-        return list(dict.fromkeys(items))
-
-    return parse
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: must be at least 1")
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="bench/run.py",
         description="Benchmark serialvault capture, memory and queries on SQLite and PostgreSQL.",
     )
-    p.add_argument("--units", type=_positive, default=1_000_000, help="site size (units)")
+    p.add_argument("--units", type=positive, default=1_000_000, help="site size (units)")
     p.add_argument("--seed", type=int, default=1, help="workload seed (default 1)")
-    p.add_argument("--engines", type=_csv(ENGINES), default=list(ENGINES), help="sqlite,postgresql")
-    p.add_argument("--repeat", type=_positive, default=3, help="runs per measurement")
+    p.add_argument(
+        "--engines", type=csv_choice(ENGINES), default=list(ENGINES), help="sqlite,postgresql"
+    )
+    p.add_argument("--repeat", type=positive, default=3, help="runs per measurement")
     p.add_argument("--out", type=Path, default=BENCH_DIR / "out", help="workload cache and results")
     p.add_argument(
-        "--only", type=_csv(SECTIONS), default=list(SECTIONS), help="capture,queries,memory"
+        "--only", type=csv_choice(SECTIONS), default=list(SECTIONS), help="capture,queries,memory"
     )
     p.add_argument(
         "--pg-url",
@@ -101,9 +81,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--pg-db", default="sv_bench", help="database to create and drop (plus <name>_raw)"
     )
-    p.add_argument("--pallets", type=_positive, default=200, help="pallets to query")
-    p.add_argument("--contents-calls", type=_positive, default=1000)
-    p.add_argument("--history-calls", type=_positive, default=10_000)
+    p.add_argument("--pallets", type=positive, default=200, help="pallets to query")
+    p.add_argument("--contents-calls", type=positive, default=1000)
+    p.add_argument("--history-calls", type=positive, default=10_000)
     p.add_argument(
         "--profile",
         action="store_true",
@@ -117,10 +97,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--keep-db", action="store_true", help="keep the databases afterwards")
     p.add_argument("--fail-on-miss", action="store_true", help="exit 3 when a target is missed")
     return p.parse_args(argv)
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 # ------------------------------------------------------------------------- machine
@@ -191,10 +167,6 @@ def machine_info(engines: list[str], server: str) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------- steps
-def _median(rows: list[dict[str, Any]], keys: list[str]) -> dict[str, float]:
-    return {k: statistics.median(float(r[k]) for r in rows) for k in keys}
-
-
 def _targets_for(engine: str, args: argparse.Namespace, workdir: Path) -> tuple[Target, Target]:
     if engine == "sqlite":
         return (
@@ -240,7 +212,7 @@ def bench_capture(
         "command": display_command(workload, target),
         "rss_method": RSS_METHOD,
         "runs": cap_rows,
-        "median": _median(
+        "median": median_of(
             cap_rows,
             [
                 "wall_s",
@@ -261,7 +233,7 @@ def bench_capture(
     out: dict[str, Any] = {"capture": capture}
     if peer_runs and signatures is not None:
         peer_rows = [p.to_dict() for p in peer_runs]
-        median = _median(peer_rows, ["seconds", "rows_per_s"])
+        median = median_of(peer_rows, ["seconds", "rows_per_s"])
         out["peer"] = {
             "method": peer_runs[0].method,
             "settings": peer_runs[0].settings,
@@ -304,7 +276,7 @@ def bench_queries(
             f" {lat['unit_history'].p99_ms:.3f} ms"
         )
     median = {
-        name: _median([run[name] for run in runs], ["p50_ms", "p99_ms", "max_ms", "mean_ms"])
+        name: median_of([run[name] for run in runs], ["p50_ms", "p99_ms", "max_ms", "mean_ms"])
         for name in ("pallet_contents", "unit_history")
     }
     return {
