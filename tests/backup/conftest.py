@@ -118,3 +118,12 @@ def grow(repo: Repository, units: int = 40, *, products: bool = False) -> list[s
 
 def copy_of(url: str, name: str | None = None) -> Copy:
     return Copy(name or url, url)
+
+
+def cli_env(keys: dict[str, str]) -> dict[str, str]:
+    """The environment of a ``serialvault`` child process that uses ``keys`` and no policy."""
+    env = dict(os.environ)
+    env["SERIALVAULT_BACKUP_KEY"] = keys["encryption_key"]
+    env["SERIALVAULT_SIGNING_KEY"] = keys["signing_key"]
+    env.pop("SERIALVAULT_POLICY", None)
+    return env

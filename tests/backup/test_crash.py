@@ -9,7 +9,6 @@ transaction), never something that looks like a good repository.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -26,7 +25,7 @@ from serialvault.demo.generator import SiteConfig, SiteGenerator
 from serialvault.errors import StoreError
 from serialvault.store.capture import Capturer
 from serialvault.store.repository import Repository
-from tests.backup.conftest import copy_of
+from tests.backup.conftest import cli_env, copy_of
 from tests.pg import pg_schema_url
 
 SV = [sys.executable, "-m", "serialvault.cli.main"]
@@ -44,17 +43,9 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, st
     return root, keys
 
 
-def _env(keys: dict[str, str]) -> dict[str, str]:
-    env = dict(os.environ)
-    env["SERIALVAULT_BACKUP_KEY"] = keys["encryption_key"]
-    env["SERIALVAULT_SIGNING_KEY"] = keys["signing_key"]
-    env.pop("SERIALVAULT_POLICY", None)
-    return env
-
-
 def _run(args: list[str], keys: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [*SV, *args], env=_env(keys), cwd=cwd, capture_output=True, text=True, timeout=300
+        [*SV, *args], env=cli_env(keys), cwd=cwd, capture_output=True, text=True, timeout=300
     )
 
 
@@ -90,7 +81,7 @@ def test_kill_9_during_backup(source: tuple[Path, dict[str, str]], tmp_path: Pat
             )
         proc = subprocess.Popen(
             [*SV, "backup", kind, "--db", db, "--to", url, "--json"],
-            env=_env(keys),
+            env=cli_env(keys),
             cwd=tmp_path,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -194,7 +185,7 @@ def _kill_restore(
     """Start a restore and SIGKILL it at a random moment of its run; False if it finished."""
     proc = subprocess.Popen(
         [*SV, "restore", "--from", url, "--into", into],
-        env=_env(keys),
+        env=cli_env(keys),
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -7,7 +7,6 @@ metrics file, SIGTERM drains, kill -9 leaves a clean copy the next follower cont
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from serialvault.backup.crypto import load_encryption_key, load_verify_key
 from serialvault.backup.follow import Follower, follower_summary, prometheus_text, read_status
 from serialvault.backup.service import Copy, read_manifests
 from serialvault.store.repository import Repository
-from tests.backup.conftest import copy_of, grow, new_repo, policy_for
+from tests.backup.conftest import cli_env, copy_of, grow, new_repo, policy_for
 
 SV = [sys.executable, "-m", "serialvault.cli.main"]
 
@@ -211,14 +210,6 @@ def test_prometheus_text_escapes_labels_and_keeps_precision() -> None:
 # --------------------------------------------------------------------------- processes
 
 
-def _env(keys: dict[str, str]) -> dict[str, str]:
-    env = dict(os.environ)
-    env["SERIALVAULT_BACKUP_KEY"] = keys["encryption_key"]
-    env["SERIALVAULT_SIGNING_KEY"] = keys["signing_key"]
-    env.pop("SERIALVAULT_POLICY", None)
-    return env
-
-
 def _wait_for(pred: object, timeout: float = 30) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -240,7 +231,7 @@ def test_follow_process_bounds_lag_reports_and_drains_on_sigterm(
     args = [*SV, "backup", "follow", "--db", str(db), "--to", url, "--interval", "1s"]
     proc = subprocess.Popen(
         [*args, "--json", "--status", str(status), "--metrics", str(metrics)],
-        env=_env(keys),
+        env=cli_env(keys),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -268,7 +259,7 @@ def test_follow_process_bounds_lag_reports_and_drains_on_sigterm(
                 str(status),
                 "--json",
             ],
-            env=_env(keys),
+            env=cli_env(keys),
             cwd=tmp_path,
             capture_output=True,
             text=True,
@@ -307,7 +298,7 @@ def test_kill_9_of_follow_leaves_a_clean_copy_the_next_follower_continues(
     args = [*SV, "backup", "follow", "--db", str(db), "--to", url, "--interval", "200ms"]
     args += ["--status", str(tmp_path / "st.json")]
     proc = subprocess.Popen(
-        args, env=_env(keys), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        args, env=cli_env(keys), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
         _wait_for(lambda: (tmp_path / "st.json").exists())
@@ -325,7 +316,7 @@ def test_kill_9_of_follow_leaves_a_clean_copy_the_next_follower_continues(
     before = len(_manifests(url, keys))
     done = subprocess.run(
         [*args[:-2], "--for", "2s", "--json"],
-        env=_env(keys),
+        env=cli_env(keys),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -355,7 +346,7 @@ def test_bad_follow_options_are_refused_by_name(
     url = (tmp_path / "c").as_uri()
     res = subprocess.run(
         [*SV, "backup", "follow", "--db", str(db), "--to", url, *extra],
-        env=_env(keys),
+        env=cli_env(keys),
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -9,7 +9,6 @@ schedule loses more than the RPO.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,7 +25,7 @@ from serialvault.backup.planning import Figures, RestoreRates, recommend
 from serialvault.backup.service import Copy, full_backup
 from serialvault.errors import BackupError
 from serialvault.store import schema
-from tests.backup.conftest import copy_of, grow, new_repo, policy_for
+from tests.backup.conftest import cli_env, copy_of, grow, new_repo, policy_for
 
 SV = [sys.executable, "-m", "serialvault.cli.main"]
 
@@ -209,14 +208,6 @@ def test_a_restore_leaves_its_measurement_and_the_plan_uses_it(
     assert not any(w.startswith("RTO not assessed") for w in plan["warnings"])
 
 
-def _env(keys: dict[str, str]) -> dict[str, str]:
-    env = dict(os.environ)
-    env["SERIALVAULT_SIGNING_KEY"] = keys["signing_key"]
-    env["SERIALVAULT_BACKUP_KEY"] = keys["encryption_key"]
-    env.pop("SERIALVAULT_POLICY", None)
-    return env
-
-
 def test_cli_inventory_and_plan(tmp_path: Path, keys: dict[str, str]) -> None:
     db = tmp_path / "r.db"
     repo = new_repo(str(db))
@@ -226,7 +217,7 @@ def test_cli_inventory_and_plan(tmp_path: Path, keys: dict[str, str]) -> None:
     def sv(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*SV, *args, "--db", str(db)],
-            env=_env(keys),
+            env=cli_env(keys),
             cwd=tmp_path,
             capture_output=True,
             text=True,
@@ -262,7 +253,7 @@ def test_cli_incremental_records_the_fingerprint_only_when_asked(
     def sv(*args: str) -> dict:
         res = subprocess.run(
             [*SV, "backup", *args, "--db", str(db), "--to", url, "--json"],
-            env=_env(keys),
+            env=cli_env(keys),
             cwd=tmp_path,
             capture_output=True,
             text=True,

@@ -4,7 +4,6 @@ and passphrase, and the sign-off is in the log."""
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
@@ -16,14 +15,15 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from serialvault.backup.crypto import load_encryption_key, load_signing_key, load_verify_key
+from serialvault.backup.crypto import load_signing_key, load_verify_key
 from serialvault.backup.service import Copy
 from serialvault.drill import evidence as ev
 from serialvault.drill import plan as p
-from serialvault.drill.runner import DrillResult, run_drill
+from serialvault.drill.runner import DrillResult
 from serialvault.errors import InputError, KeyProblem
 from serialvault.store import schema
-from tests.backup.conftest import grow, new_repo, policy_for
+from tests.backup.conftest import cli_env, grow, new_repo
+from tests.drill.conftest import run_plan, scratch_plan
 
 SV = [sys.executable, "-m", "serialvault.cli.main"]
 
@@ -166,11 +166,8 @@ def test_cli_run_writes_a_package_that_verifies_and_a_sign_off_in_the_log(
     db = tmp_path / "live.db"
     repo = new_repo(str(db))
     grow(repo, 10, products=True)
-    env = dict(os.environ)
-    env["SERIALVAULT_BACKUP_KEY"] = keys["encryption_key"]
-    env["SERIALVAULT_SIGNING_KEY"] = keys["signing_key"]
+    env = cli_env(keys)
     env["SERIALVAULT_REVIEWER_PASSPHRASE"] = "a long passphrase"
-    env.pop("SERIALVAULT_POLICY", None)
     plan = tmp_path / "pl.toml"
     plan.write_text(
         p.template("primary-loss").replace(
@@ -249,19 +246,9 @@ def test_evidence_documents_conform_to_the_published_schema(
     # a failed drill (no intact copy: no restore, no RTO) conforms too
     repo = new_repo(str(tmp_path / "f.db"))
     grow(repo, 10, products=True)
-    text = p.template("tampered-backup").replace(
-        'target = "drill-sandbox/tampered-backup.db"', f'target = "{tmp_path / "fsb.db"}"'
-    )
-    res = run_drill(
-        p.parse_plan(text),
-        p.plan_sha256(text),
-        source=repo,
-        policy=policy_for(keys),
-        copies=[Copy("onsite", (tmp_path / "one").as_uri())],
-        verify_key=load_verify_key(keys["signing_key"]),
-        key=load_encryption_key(keys["encryption_key"]),
-        workdir=tmp_path / "fruns",
-        actor="qa@site",
+    plan, text = scratch_plan("tampered-backup", tmp_path / "fsb.db")
+    res = run_plan(
+        plan, text, repo, keys, [Copy("onsite", (tmp_path / "one").as_uri())], tmp_path / "fruns"
     )
     assert res.verdict == "fail"
     assert res.rto_s is None

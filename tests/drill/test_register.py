@@ -10,13 +10,12 @@ from pathlib import Path
 
 import orjson
 
-from serialvault.backup.crypto import load_encryption_key, load_verify_key
 from serialvault.backup.service import Copy
 from serialvault.drill import plan as p
 from serialvault.drill.register import drill_runs, due, record_plan
-from serialvault.drill.runner import run_drill
 from serialvault.timefmt import now_utc, parse_timestamp, utc_iso
-from tests.backup.conftest import grow, new_repo, policy_for
+from tests.backup.conftest import grow, new_repo
+from tests.drill.conftest import run_plan, scratch_plan
 
 SV = [sys.executable, "-m", "serialvault.cli.main"]
 
@@ -25,23 +24,12 @@ def test_runs_are_registered_and_plans_fall_due(tmp_path: Path, keys: dict[str, 
     db = tmp_path / "live.db"
     repo = new_repo(str(db))
     grow(repo, 10, products=True)
-    ran = p.template("primary-loss").replace(
-        'target = "drill-sandbox/primary-loss.db"', f'target = "{tmp_path / "sb.db"}"'
-    )
+    plan, ran = scratch_plan("primary-loss", tmp_path / "sb.db")
     never = p.template("bad-change")
     record_plan(repo, p.parse_plan(never), never, "bc.toml", actor="qa", reason="created")
-    plan = p.parse_plan(ran)
     record_plan(repo, plan, ran, "pl.toml", actor="qa", reason="created")
-    res = run_drill(
-        plan,
-        p.plan_sha256(ran),
-        source=repo,
-        policy=policy_for(keys),
-        copies=[Copy("onsite", (tmp_path / "onsite").as_uri())],
-        verify_key=load_verify_key(keys["signing_key"]),
-        key=load_encryption_key(keys["encryption_key"]),
-        workdir=tmp_path / "runs",
-        actor="qa@site",
+    res = run_plan(
+        plan, ran, repo, keys, [Copy("onsite", (tmp_path / "onsite").as_uri())], tmp_path / "runs"
     )
     runs = drill_runs(repo)
     assert [(r["drill_id"], r["verdict"], r["actor"]) for r in runs] == [

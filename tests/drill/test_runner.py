@@ -16,28 +16,23 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
-from serialvault.backup.crypto import load_encryption_key, load_verify_key
+from serialvault.backup.crypto import load_verify_key
 from serialvault.backup.service import Copy, full_backup
 from serialvault.domain import reconcile as rules
 from serialvault.drill import plan as p
-from serialvault.drill.runner import RUN_KIND, DrillResult, run_drill
+from serialvault.drill.runner import RUN_KIND, DrillResult
 from serialvault.store import schema
 from serialvault.store.fingerprint import fingerprint
 from serialvault.store.repository import Repository
-from tests.backup.conftest import grow, new_repo, policy_for, s3_url
+from tests.backup.conftest import cli_env, grow, new_repo, policy_for, s3_url
+from tests.drill.conftest import run_plan, scratch_plan
 from tests.pg import pg_schema_url
 
 SV = [sys.executable, "-m", "serialvault.cli.main"]
 
 
 def _plan(scenario: str, tmp: Path, **edits: str) -> tuple[p.DrillPlan, str]:
-    text = p.template(scenario).replace(
-        f'target = "drill-sandbox/{scenario}.db"', f'target = "{tmp / "sandbox" / "r.db"}"'
-    )
-    for old, new in edits.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    return p.parse_plan(text), text
+    return scratch_plan(scenario, tmp / "sandbox" / "r.db", **edits)
 
 
 def _run(
@@ -48,18 +43,7 @@ def _run(
     copies: list[Copy],
     tmp: Path,
 ) -> DrillResult:
-    return run_drill(
-        plan,
-        p.plan_sha256(text),
-        source=repo,
-        policy=policy_for(keys),
-        copies=copies,
-        verify_key=load_verify_key(keys["signing_key"]),
-        key=load_encryption_key(keys["encryption_key"]),
-        workdir=tmp / "runs",
-        actor="qa@site",
-        seed=7,
-    )
+    return run_plan(plan, text, repo, keys, copies, tmp / "runs")
 
 
 def _crit(result: DrillResult) -> dict[str, str]:
@@ -252,15 +236,10 @@ def test_a_postgresql_primary_drills_into_a_sqlite_sandbox(
 
 
 def test_cli_drill_run_exit_codes_and_result_file(tmp_path: Path, keys: dict[str, str]) -> None:
-    import os
-
     db = tmp_path / "live.db"
     repo = new_repo(str(db))
     grow(repo, 10, products=True)
-    env = dict(os.environ)
-    env["SERIALVAULT_BACKUP_KEY"] = keys["encryption_key"]
-    env["SERIALVAULT_SIGNING_KEY"] = keys["signing_key"]
-    env.pop("SERIALVAULT_POLICY", None)
+    env = cli_env(keys)
     plan_file = tmp_path / "pl.toml"
     plan_file.write_text(_plan("primary-loss", tmp_path)[1])
     url = (tmp_path / "onsite").as_uri()
@@ -318,16 +297,13 @@ def test_a_random_recovery_point_is_drawn_within_the_window_and_reconciled(
     )
     seen = set()
     for seed in (1, 2, 3):
-        res = run_drill(
+        res = run_plan(
             plan,
-            p.plan_sha256(text),
-            source=repo,
-            policy=policy_for(keys),
-            copies=[Copy("onsite", (tmp_path / "c").as_uri())],
-            verify_key=load_verify_key(keys["signing_key"]),
-            key=load_encryption_key(keys["encryption_key"]),
-            workdir=tmp_path / "runs",
-            actor="qa@site",
+            text,
+            repo,
+            keys,
+            [Copy("onsite", (tmp_path / "c").as_uri())],
+            tmp_path / "runs",
             seed=seed,
         )
         assert res.verdict == rules.PASS, [c.to_dict() for c in res.criteria] + res.findings

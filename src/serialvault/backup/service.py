@@ -54,7 +54,7 @@ from serialvault.store.fingerprint import (
     fingerprint_pool,
     start_fingerprint,
 )
-from serialvault.store.repository import Head, Repository, iter_log, read_head
+from serialvault.store.repository import Head, Repository, iter_log, read_head, time_at
 from serialvault.timefmt import now_utc
 
 #: Plain bytes of log records per segment object.
@@ -238,16 +238,6 @@ def _segments(records: Iterator[LogRecord], writer: ObjectWriter, on_record: Pha
     return n
 
 
-def _time_at(conn: Any, seq: int) -> str | None:
-    """``recorded_at`` of record ``seq`` (``None`` if there is none)."""
-    row = conn.execute(
-        schema.log.select()
-        .with_only_columns(schema.log.c.recorded_at)
-        .where(schema.log.c.seq == seq)
-    ).first()
-    return None if row is None else str(row[0])
-
-
 def _chain_at(conn: Any, seq: int) -> str | None:
     if seq == 0:
         return GENESIS
@@ -416,7 +406,7 @@ def _sqlite_full(
                     else None
                 )
                 head = read_head(conn)
-                first_time = _time_at(conn, 1)
+                first_time = time_at(conn, 1)
                 _segments(iter_log(conn, 1, head.seq), writer, on_phase)
             size = tmp.stat().st_size
             failure: list[BaseException] = []
@@ -488,7 +478,7 @@ def _pg_full_in(
             snap_id = str(conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
             pending = start_fingerprint(conn, ReadSource(url=repo.url, snapshot=snap_id), pool)
         head = read_head(conn)
-        first_time = _time_at(conn, 1)
+        first_time = time_at(conn, 1)
         raw: Any = conn.connection.driver_connection
         rows: dict[str, int] = {}
         done = 0
@@ -607,7 +597,7 @@ def incremental_backup(
                         f"the log at seq {parent.last_seq} does not match backup {parent.id}"
                         " (the repository was restored or replaced since): take a full backup"
                     )
-                first_time = _time_at(conn, parent.last_seq + 1)
+                first_time = time_at(conn, parent.last_seq + 1)
                 _segments(iter_log(conn, parent.last_seq + 1, head.seq), writer, on_phase)
                 fp = None
                 if with_fingerprint:

@@ -78,6 +78,11 @@ def _policy(
     return load_policy(policy, key=key, signing_key=signing, public_key=pub)
 
 
+def _copies(pol: Policy, copy: list[str] | None, to: list[str] | None) -> list[service.Copy]:
+    """``--copy NAME`` and ``--to URL`` (a name with ``://`` is a URL too); default: all."""
+    return service.select_copies(pol, [*(copy or []), *(to or [])])
+
+
 @keys_app.command("generate")
 def keys_generate(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the key files.")] = Path(
@@ -159,7 +164,7 @@ def backup_full(
     """Take a full backup: a consistent snapshot plus the whole log, to each copy."""
     with handled(json_out):
         pol = _policy(policy, key, signing_key)
-        copies = service.select_copies(pol, copy or [], to or [])
+        copies = _copies(pol, copy, to)
         repo = open_repo(db)
         bar, on_phase = _phase_progress(json_out)
         with bar:
@@ -190,7 +195,7 @@ def backup_incr(
     """Take an incremental backup: the log records after each copy's newest backup."""
     with handled(json_out):
         pol = _policy(policy, key, signing_key)
-        copies = service.select_copies(pol, copy or [], to or [])
+        copies = _copies(pol, copy, to)
         repo = open_repo(db)
         bar, on_phase = _phase_progress(json_out)
         with bar:
@@ -244,7 +249,7 @@ def backup_follow(
     """
     with handled(json_out):
         pol = _policy(policy, key, signing_key)
-        copies = service.select_copies(pol, copy or [], to or [])
+        copies = _copies(pol, copy, to)
         repo = open_repo(db)
         every = parse_duration(interval, "--interval") if interval else pol.follow_interval
         duration = parse_duration(for_, "--for") if for_ else None
@@ -374,7 +379,7 @@ def backup_plan(
         pol = _policy(policy, None, None, public_key)
         rpo_s = parse_duration(rpo, "--rpo")
         rto_s = parse_duration(rto, "--rto")
-        copies = service.select_copies(pol, copy or [], to or [])
+        copies = _copies(pol, copy, to)
         summary = follow_mod.follower_summary(pol.status_file)
         figures = planning.gather(
             open_repo(db),
@@ -450,7 +455,7 @@ def backup_list(
     """Every copy's backup chains, sizes, ages, the RPO exposure now, and the follower's lag."""
     with handled(json_out):
         pol = _policy(policy, None, None, public_key)
-        copies = service.select_copies(pol, copy or [], to or [])
+        copies = _copies(pol, copy, to)
         try:
             vk = pol.load_verify_key()
         except SerialvaultError:
@@ -547,7 +552,7 @@ def backup_verify(
     with handled(json_out):
         pol = _policy(policy, key, None, public_key)
         sub = verify.parse_subset(subset)
-        copies = service.select_copies(pol, copy or [], to or [])
+        copies = _copies(pol, copy, to)
         vk = pol.load_verify_key()
         enc = pol.load_encryption_key() if (full or sub) else None
         try:
@@ -616,7 +621,7 @@ def backup_prune(
     """Apply retention: remove whole chains the policy no longer keeps."""
     with handled(json_out):
         pol = _policy(policy, None, None, public_key)
-        copies = service.select_copies(pol, copy or [], to or [])
+        copies = _copies(pol, copy, to)
         vk = pol.load_verify_key()
         reports = [
             prune_mod.prune_copy(
@@ -667,14 +672,12 @@ def restore(
     """Restore a repository from a backup copy, to the newest or a given point."""
     with handled(json_out):
         pol = _policy(policy, key, None, public_key)
-        names = [n for n in (from_ or []) if "://" not in n]
-        urls = [n for n in (from_ or []) if "://" in n]
-        copies = service.select_copies(pol, names, urls)
+        copies = _copies(pol, from_, None)
         if from_:  # the named copies first, the policy's others as fallbacks
             copies += [
                 service.Copy(c.name, c.url, c.settings)
                 for c in pol.copies.values()
-                if c.name not in names
+                if c.name not in from_
             ]
         vk = pol.load_verify_key()
         enc = pol.load_encryption_key()

@@ -172,9 +172,7 @@ def drill_run(
         text = _read(plan_file)
         plan = plan_mod.parse_plan(text, str(plan_file))
         pol = load_policy(policy, key=key, signing_key=signing_key)
-        names = [c for c in plan.copies if "://" not in c]
-        urls = [c for c in plan.copies if "://" in c] + list(to or [])
-        copies = select_copies(pol, names, urls)
+        copies = select_copies(pol, [*plan.copies, *(to or [])])
         repo = open_repo(plan.source or db)
         who = actor_name(actor)
         record_plan(repo, plan, text, plan_file.name, actor=who, reason="used by drill run")

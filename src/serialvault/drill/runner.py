@@ -271,10 +271,6 @@ def _environment(source: Repository, copies: list[Copy], target: str) -> dict[st
     return env
 
 
-def _time_of(repo: Repository, seq: int) -> str | None:
-    return repo.time_of(seq) if seq > 0 else None
-
-
 def _record_exception(repo: Repository, drill_id: str, message: str, actor: str) -> int:
     body: dict[str, Any] = {
         "source": "drill",
@@ -551,8 +547,8 @@ def run_drill(
         results = report.results
         result.reconciliation = report.to_dict()
         result.rpo_records = base.head_seq - restored.head_seq
-        t_base = _time_of(source, base.head_seq)
-        t_rest = _time_of(source, restored.head_seq)
+        t_base = source.time_of(base.head_seq)
+        t_rest = source.time_of(restored.head_seq)
         result.rpo_s = (
             (parse_timestamp(t_base) - parse_timestamp(t_rest)).total_seconds()
             if t_base and t_rest and result.rpo_records > 0

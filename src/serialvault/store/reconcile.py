@@ -333,8 +333,8 @@ def reconcile(
     lifecycle: bool = False,
 ) -> Report:
     """Run R1, R2, R4, R5 and R6 on ``repo`` against ``expected`` (one consistent read);
-    with ``lifecycle``, R3 too (a grouped scan of every unit↔event link: asked for, as
-    it costs about as much as the other rules together).
+    with ``lifecycle``, R3 too (a grouped scan of every unit↔event link, about as costly
+    as the other rules' own scans: 1.7 s more at 1M units, so it is asked for).
 
     ``known_fingerprint``: the fingerprint of this very state, already computed (a
     restore's check computes it on the database it has just built). When it equals the

@@ -99,6 +99,12 @@ def read_head(conn: Connection) -> Head:
     return Head(int(row.seq), str(row.chain_hash), str(row.recorded_at))
 
 
+def time_at(conn: Connection, seq: int) -> str | None:
+    """``recorded_at`` of log record ``seq`` in ``conn``'s view (``None`` if there is none)."""
+    row = conn.execute(sa.select(schema.log.c.recorded_at).where(schema.log.c.seq == seq)).first()
+    return None if row is None else str(row[0])
+
+
 def iter_log(
     conn: Connection, start: int = 1, stop: int | None = None, batch: int = 5000
 ) -> Iterator[LogRecord]:
@@ -341,10 +347,7 @@ class Repository:
     def time_of(self, seq: int) -> str | None:
         """``recorded_at`` of log record ``seq`` (``None`` if there is none)."""
         with self.read() as conn:
-            row = conn.execute(
-                sa.select(schema.log.c.recorded_at).where(schema.log.c.seq == seq)
-            ).first()
-        return None if row is None else str(row[0])
+            return time_at(conn, seq)
 
     def meta(self) -> dict[str, str]:
         with self.read() as conn:
