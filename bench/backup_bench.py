@@ -64,6 +64,8 @@ import sqlalchemy as sa
 import zstandard
 from capture_bench import ACTOR, BenchError, count_units, init_repository, serialvault_command
 from common import (
+    ENGINE_NAMES,
+    bench_main,
     cli_floor,
     csv_choice,
     logger,
@@ -75,6 +77,7 @@ from common import (
     positive,
     sv,
     tail,
+    targets_table,
 )
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg import sql
@@ -97,7 +100,6 @@ RESULTS_FORMAT = "serialvault.bench.backup-results/1"
 BENCH_DIR = Path(__file__).resolve().parent
 ENGINES = ("sqlite", "postgresql")
 SECTIONS = ("full", "incr", "restore", "budget", "follow")
-ENGINE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 PG_DB = "svbench_backup"
 #: Share of the workload's units held back from the base capture for the incremental.
 HELD_BACK = 0.01
@@ -1362,19 +1364,7 @@ def render(results: dict[str, Any]) -> str:
     targets = results["targets"]
     if targets:
         lines += ["", "## Targets", ""]
-        lines += md_table(
-            ["target", "engine", "measured (median)", "goal", "result"],
-            [
-                [
-                    t["target"],
-                    ENGINE_NAMES[t["engine"]],
-                    t["measured_text"],
-                    t["goal_text"],
-                    "met" if t["pass"] else "**missed**",
-                ]
-                for t in targets
-            ],
-        )
+        lines += targets_table(targets)
 
     def section(title: str, key: str, metrics: list[tuple[str, str, int, float]]) -> list[str]:
         rows: list[list[str]] = []
@@ -1583,17 +1573,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        results = run(args)
-    except (BenchError, ValueError, psycopg.Error) as exc:
-        print(f"backup-bench: {exc}", file=sys.stderr)
-        return 1
-    report = render(results)
-    Path(results["results_file"]).with_suffix(".md").write_text(report, encoding="utf-8")
-    sys.stdout.write(report)
-    missed = [t for t in results["targets"] if not t["pass"]]
-    return 3 if missed and args.fail_on_miss else 0
+    return bench_main("backup-bench", parse_args(argv), run, render)
 
 
 if __name__ == "__main__":

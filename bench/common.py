@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from capture_bench import BenchError, serialvault_command
 
 
@@ -147,3 +148,44 @@ def machine_table(m: dict[str, Any]) -> list[str]:
     if "cli_floor_s" in m:
         rows.append(["CLI start-up (`serialvault --version`, wall)", f"{m['cli_floor_s']:.3f} s"])
     return md_table(["item", "value"], rows)
+
+
+ENGINE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def targets_table(targets: list[dict[str, Any]]) -> list[str]:
+    """The targets of a run: measured against goal, met or missed."""
+    return md_table(
+        ["target", "engine", "measured (median)", "goal", "result"],
+        [
+            [
+                t["target"],
+                ENGINE_NAMES[t["engine"]],
+                t["measured_text"],
+                t["goal_text"],
+                "met" if t["pass"] else "**missed**",
+            ]
+            for t in targets
+        ],
+    )
+
+
+# ------------------------------------------------------------------------- main
+def bench_main(
+    name: str,
+    args: argparse.Namespace,
+    run: Callable[[argparse.Namespace], dict[str, Any]],
+    render: Callable[[dict[str, Any]], str],
+) -> int:
+    """Run, write ``<results>.md`` beside the JSON, print the report; exit 1 when a step
+    failed, 3 when a target was missed and ``--fail-on-miss`` asked for it, else 0."""
+    try:
+        results = run(args)
+    except (BenchError, ValueError, psycopg.Error) as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 1
+    report = render(results)
+    Path(results["results_file"]).with_suffix(".md").write_text(report, encoding="utf-8")
+    sys.stdout.write(report)
+    missed = [t for t in results["targets"] if not t["pass"]]
+    return 3 if missed and args.fail_on_miss else 0

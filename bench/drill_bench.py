@@ -50,6 +50,8 @@ from typing import Any
 import psycopg
 from capture_bench import ACTOR, BenchError, count_units, init_repository
 from common import (
+    ENGINE_NAMES,
+    bench_main,
     cli_floor,
     csv_choice,
     logger,
@@ -60,6 +62,7 @@ from common import (
     n,
     positive,
     sv,
+    targets_table,
 )
 from run import machine_info
 from targets import DEFAULT_PG_SERVER, PgTarget, SqliteTarget, Target, pg_server
@@ -72,7 +75,6 @@ RESULTS_FORMAT = "serialvault.bench.drill-results/1"
 BENCH_DIR = Path(__file__).resolve().parent
 ENGINES = ("sqlite", "postgresql")
 SECTIONS = ("drill", "reconcile", "bad-change")
-ENGINE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 #: The databases this benchmark creates and drops on the PostgreSQL server.
 PG_DB = "svdbench_drill"
 PG_RESTORE_DB = "svdbench_restore"
@@ -609,19 +611,7 @@ def render(results: dict[str, Any]) -> str:
     targets = results["targets"]
     if targets:
         lines += ["", "## Targets", ""]
-        lines += md_table(
-            ["target", "engine", "measured (median)", "goal", "result"],
-            [
-                [
-                    t["target"],
-                    ENGINE_NAMES[t["engine"]],
-                    t["measured_text"],
-                    t["goal_text"],
-                    "met" if t["pass"] else "**missed**",
-                ]
-                for t in targets
-            ],
-        )
+        lines += targets_table(targets)
 
     drows: list[list[str]] = []
     for engine, data in engines.items():
@@ -889,17 +879,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        results = run(args)
-    except (BenchError, ValueError, psycopg.Error) as exc:
-        print(f"drill-bench: {exc}", file=sys.stderr)
-        return 1
-    report = render(results)
-    Path(results["results_file"]).with_suffix(".md").write_text(report, encoding="utf-8")
-    sys.stdout.write(report)
-    missed = [t for t in results["targets"] if not t["pass"]]
-    return 3 if missed and args.fail_on_miss else 0
+    return bench_main("drill-bench", parse_args(argv), run, render)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from common import machine_table, md_table, n
-
-ENGINE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+from common import ENGINE_NAMES, machine_table, md_table, n, targets_table
 
 
 def _runs(values: list[float], digits: int = 0) -> str:
@@ -244,22 +242,12 @@ def _queries(results: dict[str, Any]) -> list[str]:
 
 
 def _targets(results: dict[str, Any]) -> list[str]:
-    rows = [
-        [
-            t["target"],
-            ENGINE_NAMES[t["engine"]],
-            t["measured_text"],
-            t["goal_text"],
-            "pass" if t["pass"] else "**miss**",
-        ]
-        for t in results["targets"]
-    ]
-    if not rows:
+    if not results["targets"]:
         return []
     return [
         "## Targets",
         "",
-        *md_table(["target", "engine", "measured", "goal", "result"], rows),
+        *targets_table(results["targets"]),
         "",
         "Throughput and latency are medians over the runs; peak RSS is the largest run.",
     ]

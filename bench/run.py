@@ -33,7 +33,7 @@ from typing import Any
 
 import psycopg
 from capture_bench import BenchError, CaptureRun, display_command, run_capture
-from common import csv_choice, logger, median_of, positive
+from common import bench_main, csv_choice, logger, median_of, positive
 from peer import PeerRun, index_signature, raw_insert, read_unit_rows
 from query_bench import WARMUP, prepare_statistics, run_queries
 from report_md import render
@@ -411,17 +411,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        results = run(args)
-    except (BenchError, ValueError, psycopg.Error) as exc:
-        print(f"bench: {exc}", file=sys.stderr)
-        return 1
-    report = render(results)
-    Path(results["results_file"]).with_suffix(".md").write_text(report, encoding="utf-8")
-    sys.stdout.write(report)
-    missed = [t for t in results["targets"] if not t["pass"]]
-    return 3 if missed and args.fail_on_miss else 0
+    return bench_main("bench", parse_args(argv), run, render)
 
 
 if __name__ == "__main__":
