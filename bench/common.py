@@ -153,17 +153,21 @@ def machine_table(m: dict[str, Any]) -> list[str]:
 ENGINE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
-def targets_table(targets: list[dict[str, Any]]) -> list[str]:
-    """The targets of a run: measured against goal, met or missed."""
+def targets_table(
+    targets: list[dict[str, Any]],
+    words: tuple[str, str] = ("met", "**missed**"),
+    measured: str = "measured (median)",
+) -> list[str]:
+    """The targets of a run: measured against goal, and ``words`` for met / missed."""
     return md_table(
-        ["target", "engine", "measured (median)", "goal", "result"],
+        ["target", "engine", measured, "goal", "result"],
         [
             [
                 t["target"],
                 ENGINE_NAMES[t["engine"]],
                 t["measured_text"],
                 t["goal_text"],
-                "met" if t["pass"] else "**missed**",
+                words[0] if t["pass"] else words[1],
             ]
             for t in targets
         ],
