@@ -800,7 +800,17 @@ def test_require_valid_raises_document_invalid() -> None:
 
 
 def test_timestamp_problem_examples() -> None:
-    assert timestamp_problem("2016-12-31T23:59:60Z") is None  # leap second, RFC 3339 §5.6
+    # RFC 3339 §5.6 has leap seconds, xsd:dateTime (EPCIS 2.0 §7.3.1) does not
+    assert timestamp_problem("2016-12-31T23:59:60Z") == (
+        "a leap second (:60) is not an xsd:dateTime (EPCIS 2.0 §7.3.1)"
+    )
+    assert timestamp_problem("9999-12-31T23:59:59.000-05:00") == (
+        "in UTC it falls after 9999-12-31T23:59:59Z"
+    )
+    assert timestamp_problem("0001-01-01T00:30:00+01:00") == (
+        "in UTC it falls before 0001-01-01T00:00:00Z"
+    )
+    assert timestamp_problem("9999-12-31T23:59:59+05:00") is None
     assert timestamp_problem("2005-04-03T20:33:31.116000-06:00") is None
     assert timestamp_problem("2026-07-22T24:00:00Z") == "time 24:00:00 does not exist"
     assert timestamp_problem("2026-07-22T06:45:00+24:00") == "offset +24:00 does not exist"

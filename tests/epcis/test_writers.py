@@ -23,11 +23,12 @@ from lxml import etree
 
 from serialvault.epcis.jsonld_writer import EPCIS_CONTEXT_URL, bare_word, jsonld_event, to_jsonld
 from serialvault.epcis.model import EpcisDocument
-from serialvault.epcis.reader import read_document, read_json
+from serialvault.epcis.reader import read_json
 from serialvault.epcis.xml_reader import read_xml
 from serialvault.epcis.xml_writer import to_xml
 from serialvault.errors import ValidationError
 from tests.conftest import SHARED_DATA
+from tests.epcis.test_conformance import read_published
 from tests.epcis.test_xml_reader import normalised_events
 
 NS_EPCIS = "urn:epcglobal:epcis:xsd:2"
@@ -72,7 +73,8 @@ JSON_FILES = _collect(
 
 
 def _read(path: Path, shared_data: Path) -> EpcisDocument:
-    return read_document(path.read_bytes(), str(path.relative_to(shared_data)))
+    doc: EpcisDocument = read_published(shared_data, str(path.relative_to(shared_data)))
+    return doc
 
 
 # ---------------------------------------------------------------------------- bare words

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from serialvault.demo.generator import SiteConfig, SiteGenerator
-from serialvault.errors import DocumentInvalid, DocumentRejected
+from serialvault.errors import DocumentInvalid, DocumentRejected, InputError
 from serialvault.store import capture as capture_mod
 from serialvault.store import queries
 from serialvault.store.capture import Capturer
@@ -104,5 +104,26 @@ def test_an_invalid_event_in_a_late_chunk_is_reported_with_its_document_position
     with pytest.raises(DocumentInvalid) as ei:
         Capturer(repo, actor="t", batch_epcs=4).capture_large(path)
     assert [i.event_index for i in ei.value.issues] == [25]
+    with repo.read() as conn:
+        assert queries.counts(conn)["units"] == 0
+
+
+@pytest.mark.parametrize("where", ["header", "late event"])
+def test_a_duplicate_name_is_refused_on_the_streaming_path(tmp_path: Path, where: str) -> None:
+    """RFC 8259 §4: a name given twice makes the event's meaning depend on the parser."""
+    repo = _repo(tmp_path, "r.db")
+    events = [b.commission([b.sgtin(f"D{i}")]) for i in range(30)]
+    raw = b.document(*events, header=b.products(b.GTIN)).decode()
+    if where == "header":
+        raw = raw.replace('"schemaVersion":', '"schemaVersion":"2.0","schemaVersion":', 1)
+    else:
+        last = raw.rindex('"eventTime":')
+        raw = raw[:last] + '"eventTime":"2001-01-01T00:00:00Z",' + raw[last:]
+    path = tmp_path / "big.jsonld"
+    path.write_bytes(raw.encode())
+    with pytest.raises(InputError, match=r"duplicate name '(schemaVersion|eventTime)'.*RFC 8259"):
+        Capturer(repo, actor="t", batch_epcs=4).capture_large(path)
+    with pytest.raises(InputError, match="duplicate name"):
+        Capturer(repo, actor="t").capture_bytes(path.read_bytes(), str(path))
     with repo.read() as conn:
         assert queries.counts(conn)["units"] == 0

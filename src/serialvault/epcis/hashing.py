@@ -144,10 +144,13 @@ def _timestamp(value: Any) -> str:
         return text
     digits = (frac or "") + "0000"
     millis = int(digits[:3]) + (1 if digits[3] >= "5" else 0)
-    moment += timedelta(milliseconds=millis)
-    if zone and zone not in ("Z", "z"):
-        sign = -1 if zone[0] == "+" else 1
-        moment += sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+    try:
+        moment += timedelta(milliseconds=millis)
+        if zone and zone not in ("Z", "z"):
+            sign = -1 if zone[0] == "+" else 1
+            moment += sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6]))
+    except OverflowError:  # beyond year 9999 in UTC: validation refuses it by name
+        return text
     return (
         f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
         f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}."

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
+from serialvault.epcis import jsonparse
 from serialvault.epcis.model import EVENT_TYPES, EpcisDocument, namespaces_from_context
 from serialvault.errors import InputError
 
@@ -44,10 +43,7 @@ def read_document(data: bytes, name: str = "<document>") -> EpcisDocument:
 
 def read_json(data: bytes, name: str = "<document>") -> EpcisDocument:
     """Parse an EPCIS 2.0 JSON / JSON-LD document (EPCIS 2.0 §12)."""
-    try:
-        body: Any = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f"{name}: malformed JSON: {exc}") from None
+    body: Any = jsonparse.loads(data, name)
     if not isinstance(body, dict):
         raise InputError(
             f"{name}: an EPCIS document must be a JSON object, found {type(body).__name__}"

@@ -25,6 +25,7 @@ from typing import IO, Any
 
 import ijson
 
+from serialvault.epcis.jsonparse import DuplicateKey, UniqueKeys, duplicate_in, plain
 from serialvault.epcis.model import EpcisDocument, namespaces_from_context
 from serialvault.errors import InputError
 
@@ -66,7 +67,7 @@ class Skeleton:
 
 def scan_skeleton(stream: IO[bytes], name: str) -> Skeleton:
     """Pass 1: everything but the events (their list left empty), and how many there are."""
-    root = ijson.ObjectBuilder()
+    root = ijson.ObjectBuilder(map_type=UniqueKeys)
     skipping: str | None = None
     item = ""
     count = 0
@@ -87,7 +88,9 @@ def scan_skeleton(stream: IO[bytes], name: str) -> Skeleton:
             root.event(event, value)
     except ijson.JSONError as exc:
         raise InputError(f"{name}: malformed JSON: {exc}") from None
-    body = root.value
+    except DuplicateKey as exc:
+        raise InputError(f"{name}: {exc}") from None
+    body = plain(root.value)
     if not isinstance(body, dict):
         raise InputError(f"{name}: an EPCIS document must be a JSON object")
     return Skeleton(body, events_path, count, name)
@@ -100,7 +103,10 @@ def iter_event_chunks(
     chunk: list[dict[str, Any]] = []
     n = 0
     try:
-        for ev in ijson.items(stream, skeleton.events_path + ".item", use_float=True):
+        for ev in ijson.items(
+            stream, skeleton.events_path + ".item", use_float=True, map_type=UniqueKeys
+        ):
+            ev = plain(ev)
             chunk.append(ev)
             if isinstance(ev, dict):
                 n += 1 + sum(len(ev.get(k) or ()) for k in _EPC_FIELDS)
@@ -109,5 +115,10 @@ def iter_event_chunks(
                 chunk, n = [], 0
     except ijson.JSONError as exc:
         raise InputError(f"{skeleton.name}: malformed JSON: {exc}") from None
+    except (SystemError, DuplicateKey) as exc:  # the C backend wraps what map_type raised
+        dup = duplicate_in(exc)
+        if dup is None:
+            raise
+        raise InputError(f"{skeleton.name}: {dup}") from None
     if chunk:
         yield chunk

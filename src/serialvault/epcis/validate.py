@@ -514,8 +514,11 @@ def _enum_message(
 def timestamp_problem(value: str) -> str | None:
     """Why ``value`` is not an RFC 3339 date-time with offset (EPCIS 2.0 §7.4.1), or None.
 
-    Checks the calendar too (no 30 February, hour ≤ 23, offset hour ≤ 23); a leap second
-    (``:60``) is allowed as RFC 3339 §5.6 does.
+    Checks the calendar too (no 30 February, hour ≤ 23, offset hour ≤ 23). A leap second
+    (``:60``), which RFC 3339 §5.6 allows, is refused by name: EPCIS 2.0 §7.3.1 defines
+    eventTime as an xsd:dateTime, whose seconds are below 60 (XSD 1.1 Part 2 §3.3.7), and
+    the instant could not be stored or hashed (CBV 2.0 §8.9) the same on every system.
+    So is an instant outside years 0001–9999 once in UTC.
 
     >>> timestamp_problem("2026-07-22T06:45:00+02:00") is None
     True
@@ -533,8 +536,18 @@ def timestamp_problem(value: str) -> str | None:
         return problem
     if hour > 23 or minute > 59 or second > 60:
         return f"time {m.group(4)}:{m.group(5)}:{m.group(6)} does not exist"
+    if second == 60:
+        return "a leap second (:60) is not an xsd:dateTime (EPCIS 2.0 §7.3.1)"
     if m.group(8) is not None and (int(m.group(8)) > 23 or int(m.group(9)) > 59):
         return f"offset {m.group(7)}{m.group(8)}:{m.group(9)} does not exist"
+    if m.group(8) is not None:  # in UTC it must stay within years 0001-9999 (xsd:dateTime
+        # allows more; no engine, report or the CBV §8.9 hash form can hold it)
+        shift = (int(m.group(8)) * 60 + int(m.group(9))) * (-1 if m.group(7) == "+" else 1)
+        minutes = hour * 60 + minute + shift
+        if (year, month, day) == (1, 1, 1) and minutes < 0:
+            return "in UTC it falls before 0001-01-01T00:00:00Z"
+        if (year, month, day) == (9999, 12, 31) and minutes >= 24 * 60:
+            return "in UTC it falls after 9999-12-31T23:59:59Z"
     return None
 
 

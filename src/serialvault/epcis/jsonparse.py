@@ -1,0 +1,88 @@
+"""JSON parsing that refuses what would make an event's meaning depend on the parser.
+
+RFC 8259 §4 says the names in an object SHOULD be unique and that parsers disagree on
+duplicates: some keep the first, some the last, some fail. An EPCIS document whose
+``eventTime`` or ``epcList`` depends on which parser reads it is not evidence of what
+happened, so serialvault refuses a duplicate name, naming it — as it refuses the
+non-standard constants ``NaN`` and ``Infinity``. Pure: bytes in, values out.
+
+The standard library's parser with an ``object_pairs_hook`` is used for whole
+documents: measured as fast as ``orjson`` on EPCIS documents (mostly EPC strings in
+lists: 0.07 s for 10 MB either way), and only it reports every name of an object.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from serialvault.errors import InputError
+
+
+class DuplicateKey(ValueError):
+    """A JSON object names one member twice."""
+
+    def __init__(self, key: str, keys: list[str]) -> None:
+        shown = ", ".join(repr(k) for k in keys[:8])
+        super().__init__(
+            f"duplicate name {key!r} in one JSON object (its names: {shown}): RFC 8259 §4"
+            " leaves the meaning to the parser, so the document is refused"
+        )
+        self.key = key
+
+
+class UniqueKeys(dict[str, Any]):
+    """A dict that refuses a second value for a key (a ``map_type`` for streamed JSON)."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if key in self:
+            raise DuplicateKey(key, list(self))
+        super().__setitem__(key, value)
+
+
+def plain(value: Any) -> Any:
+    """``value`` with every :class:`UniqueKeys` turned into a plain dict.
+
+    Refusing a second value is a parsing concern; later stages (normalisation, the
+    streamed capture that puts a chunk of events into the skeleton) assign keys freely.
+    """
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise DuplicateKey(k, [p[0] for p in pairs])
+            seen.add(k)
+    return out
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value (RFC 8259 §6)")
+
+
+def loads(data: bytes | str, name: str) -> Any:
+    """Parse a JSON document strictly; every refusal is an :class:`InputError` naming it."""
+    try:
+        return json.loads(data, object_pairs_hook=_pairs, parse_constant=_constant)
+    except DuplicateKey as exc:
+        raise InputError(f"{name}: {exc}") from None
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        raise InputError(f"{name}: malformed JSON: {exc}") from None
+
+
+def duplicate_in(exc: BaseException) -> DuplicateKey | None:
+    """The :class:`DuplicateKey` behind an error a C parser wrapped it in, if any."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DuplicateKey):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
