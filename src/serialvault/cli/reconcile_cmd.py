@@ -11,8 +11,19 @@ import orjson
 import typer
 from rich.markup import escape
 
-from serialvault.cli.common import DbOpt, JsonOpt, handled, kv, open_repo, out, print_json, table
+from serialvault.cli.common import (
+    DbOpt,
+    JsonOpt,
+    handled,
+    kv,
+    open_repo,
+    out,
+    print_json,
+    table,
+    write_output,
+)
 from serialvault.errors import InputError, IntegrityFailure
+from serialvault.redact import redact_url
 from serialvault.store import reconcile as rec
 from serialvault.store.repository import Repository
 
@@ -26,9 +37,7 @@ def baseline(
     with handled(json_out):
         b = rec.take_baseline(open_repo(db))
         data = b.to_dict()
-        tmp = out_file.with_name(f".{out_file.name}.tmp")
-        tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
-        tmp.replace(out_file)
+        write_output(out_file, orjson.dumps(data, option=orjson.OPT_INDENT_2))
         summary = {
             "baseline": str(out_file),
             "head_seq": b.head_seq,
@@ -62,11 +71,13 @@ def _export_files(against: str) -> list[Path] | None:
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in EPCIS_SUFFIXES)
         if not files:
-            raise InputError(f"--against {against}: the folder holds no .jsonld or .xml file")
+            raise InputError(
+                f"--against {redact_url(against)}: the folder holds no .jsonld or .xml file"
+            )
         return files
     if path.suffix.lower() in EPCIS_SUFFIXES:
         if not path.is_file():
-            raise InputError(f"--against {against}: no such EPCIS file")
+            raise InputError(f"--against {redact_url(against)}: no such EPCIS file")
         return [path]
     return None
 
