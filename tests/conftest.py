@@ -28,3 +28,10 @@ def shared_data() -> Path:
             pytest.fail(f"CI=true but the reference data folder {SHARED_DATA} is missing")
         pytest.skip("external reference data (../shared/data) is absent: conformance tests skipped")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _state_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Witness files of PostgreSQL repositories go to the state folder: keep the tests'
+    out of the user's own (``~/.local/state/serialvault``)."""
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))

@@ -23,6 +23,11 @@ code  meaning
 9     conflict with existing data (e.g. product re-added with other values)
 10    backup copy unusable (unreachable target, missing backup, bad policy)
 11    key problem (missing, unreadable or wrong encryption or signing key)
+12    a backup plan check found a warning (``backup plan --check``)
+13    a drill was inconclusive (no criterion failed, one could not be judged)
+14    a restore would go back in time: a newer backup is known than any copy can
+      serve, or the target holds records the recovery point does not (name the
+      point with ``--at`` / ``--backup`` to accept it)
 ====  =====================================================================
 """
 
@@ -47,6 +52,13 @@ class SerialvaultError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         return {"error": self.kind, "message": self.message, "exit_code": self.exit_code}
+
+
+class UsageError(SerialvaultError):
+    """A command-line value is out of range or contradicts another (the usage code)."""
+
+    exit_code = 2
+    kind = "usage"
 
 
 class InputError(SerialvaultError):
@@ -121,6 +133,45 @@ class KeyProblem(SerialvaultError):
 
     exit_code = 11
     kind = "key"
+
+
+class PlanWarning(SerialvaultError):
+    """``backup plan --check``: the schedule or the copies cannot meet RPO/RTO."""
+
+    exit_code = 12
+    kind = "plan"
+
+
+class DrillInconclusive(SerialvaultError):
+    """A drill in which no criterion failed but at least one could not be judged."""
+
+    exit_code = 13
+    kind = "inconclusive"
+
+
+class OlderRecoveryPoint(SerialvaultError):
+    """A restore would silently go back in time.
+
+    Raised when the newest recovery point the reachable copies can serve is older than
+    the newest backup the system knows of (another copy, a checkpoint, a signed check
+    record, the witness file), or when the restore target holds records after the
+    recovery point. The message names what is missing — which backup, where it was
+    seen, how many records — and the restorable point; ``--at`` or ``--backup`` accepts
+    an older point explicitly (borg and pgBackRest likewise never pick an older state
+    than asked without saying so).
+    """
+
+    exit_code = 14
+    kind = "older_recovery_point"
+
+    def __init__(self, message: str, *, available_seq: int | None = None) -> None:
+        super().__init__(message)
+        self.available_seq = available_seq
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["available_seq"] = self.available_seq
+        return d
 
 
 @dataclass(frozen=True, slots=True)

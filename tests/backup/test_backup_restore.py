@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -12,7 +16,14 @@ from serialvault.backup import service
 from serialvault.backup.crypto import load_encryption_key, load_verify_key
 from serialvault.backup.manifest import Manifest
 from serialvault.backup.service import read_manifests
-from serialvault.errors import BackupError, ConflictError, KeyProblem, StoreError
+from serialvault.errors import (
+    BackupError,
+    ConflictError,
+    IntegrityFailure,
+    KeyProblem,
+    StoreError,
+)
+from serialvault.store import queries
 from serialvault.store.fingerprint import fingerprint
 from serialvault.store.repository import Repository
 from tests.backup.conftest import copy_of, grow, new_repo, policy_for
@@ -163,7 +174,7 @@ def test_incremental_needs_a_full_first(keys: dict[str, str], tmp_path: Path) ->
     assert "has no backup of this repository" in (res.copies[0].error or "")
 
 
-def test_incremental_after_the_log_was_replaced_asks_for_a_full(
+def test_a_forked_log_is_refused_until_a_new_timeline_is_declared(
     keys: dict[str, str], tmp_path: Path
 ) -> None:
     url = (tmp_path / "copy").as_uri()
@@ -175,8 +186,24 @@ def test_incremental_after_the_log_was_replaced_asks_for_a_full(
     do_restore(url, str(tmp_path / "fork.db"), keys, at="3")
     fork = Repository.open(str(tmp_path / "fork.db"))
     grow(fork)
-    with pytest.raises(BackupError, match="does not match backup"):
+    with pytest.raises(IntegrityFailure, match=r"refused: .*first difference at seq 4"):
         service.incremental_backup(fork, pol, [copy_of(url)], actor="t")
+    with pytest.raises(IntegrityFailure, match=r"full backup refused: .*seq 4"):
+        service.full_backup(fork, pol, [copy_of(url)], actor="t")
+    with fork.read() as conn:
+        opened = queries.exceptions(conn, "open")
+    assert len(opened) == 2, "each refusal opens one exception (the same defect: linked)"
+    assert all(e["type"] == "log-integrity" for e in opened)
+    # the operator declares the restore's history the one to keep: recorded, then backed up
+    res = service.full_backup(
+        fork, pol, [copy_of(url)], actor="t", new_timeline="restored to seq 3 after a bad change"
+    )
+    assert res.manifest is not None
+    assert any("new timeline" in w for w in res.warnings)
+    grow(fork)
+    (inc,) = service.incremental_backup(fork, pol, [copy_of(url)], actor="t")
+    assert inc.manifest is not None
+    assert inc.manifest.parent == res.manifest.id
 
 
 def test_unencrypted_backup_when_no_key(tmp_path: Path, keys: dict[str, str]) -> None:
@@ -218,7 +245,7 @@ def test_missing_or_wrong_key_is_a_clear_error(keys: dict[str, str], tmp_path: P
     assert not (tmp_path / "r1.db").exists()
     assert not (tmp_path / "r2.db").exists()
     # a manifest signed by someone else is not trusted
-    with pytest.raises(BackupError, match="no copy can serve"):
+    with pytest.raises(BackupError, match="no copy holds a usable backup.*not with the trusted key"):
         rs.restore(
             [copy_of(url)],
             str(tmp_path / "r3.db"),
@@ -312,3 +339,44 @@ def test_read_manifests_reports_bad_ones(keys: dict[str, str], tmp_path: Path) -
     ms, findings = read_manifests(copy_of(url).open(), load_verify_key(keys["public_key"]))
     assert len(ms) == 1
     assert [f.code for f in findings] == ["bad-manifest"]
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_leftovers_of_killed_runs_are_removed_on_the_next_backup_and_named(
+    tmp_path: Path, keys: dict[str, str]
+) -> None:
+    """kill -9 during a full leaves its snapshot file, during a put a ``.tmp-`` file."""
+    db = tmp_path / "repo.db"
+    repo = new_repo(str(db))
+    grow(repo, 5, products=True)
+    url = (tmp_path / "copy").as_uri()
+    policy = policy_for(keys, c=url)
+    service.full_backup(repo, policy, [copy_of(url, "c")], actor="t@test")
+    dead = _dead_pid()
+    snap = tmp_path / f".repo.db.backup-{dead}.tmp"
+    snap.write_bytes(b"x" * 4096)
+    mine = tmp_path / f".repo.db.backup-{os.getpid()}.tmp"  # a live process: kept
+    mine.write_bytes(b"y")
+    objects = tmp_path / "copy" / "objects"
+    old = next(p for p in objects.rglob("*") if p.is_dir()) / ".tmp-abc-123"
+    old.write_bytes(b"z" * 100)
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    young = old.with_name(".tmp-def-456")
+    young.write_bytes(b"w")
+    grow(repo, 2)
+    (res,) = service.incremental_backup(repo, policy, [copy_of(url, "c")], actor="t@test")
+    assert res.ok
+    said = "\n".join(res.warnings)
+    assert f".repo.db.backup-{dead}.tmp (4,096 bytes) left by an interrupted backup" in said
+    assert ".tmp-abc-123 (100 bytes)" in said
+    assert not snap.exists()
+    assert not old.exists()
+    assert mine.exists(), "a running process's file is not touched"
+    assert young.exists(), "a young temporary file may be a write in progress"
+    assert ".tmp-def-456" not in said
+    mine.unlink()

@@ -352,6 +352,6 @@ def test_bad_follow_options_are_refused_by_name(
         text=True,
         timeout=60,
     )
-    assert res.returncode != 0
+    assert res.returncode == 2, "a bad option is a usage error"
     assert needle in (res.stdout + res.stderr)
     assert not (tmp_path / "c").exists(), "nothing was written"

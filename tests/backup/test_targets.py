@@ -49,8 +49,11 @@ def test_missing_object_is_named(target_url: str) -> None:
 @pytest.mark.parametrize("bad", ["", "/abs", "a/../b", "a//b", "."])
 def test_invalid_names_are_refused(target_url: str, bad: str) -> None:
     t = open_target(target_url)
-    with pytest.raises(ValueError, match="invalid object name"):
+    with pytest.raises(BackupError, match="invalid object name"):
         t.put(bad, b"x")
+    with pytest.raises(BackupError, match="invalid object name"):
+        t.get(bad)
+    assert t.list() == []
 
 
 def test_large_object_round_trips(target_url: str) -> None:

@@ -112,7 +112,10 @@ def test_a_lost_incremental_breaks_the_chain(
     root, ms, keys = site
     (root / "a" / "manifests" / f"{ms[1].id}.json").unlink()
     rep = run(root / "a", keys, full=False)
-    assert [(f.code, f.backup) for f in rep.findings] == [("broken-parent", ms[2].id)]
+    assert sorted((f.code, f.backup) for f in rep.findings) == [
+        ("broken-parent", ms[2].id),
+        ("rollback", ms[1].id),  # its checkpoint on the copy still names it
+    ]
 
 
 def test_subsets_cover_everything_only_when_all_have_run(
@@ -186,14 +189,17 @@ def test_prune_removes_old_chains_and_keeps_what_kept_backups_need(
     dry = prune_copy(copy_of(url), vk, keep_fulls=1, keep_days=0, dry_run=True)
     assert len(dry.removed) == 4
     assert len(list((tmp_path / "c" / "manifests").iterdir())) == 6
-    rep = prune_copy(copy_of(url), vk, keep_fulls=1, keep_days=0)
+    signer = load_signing_key(keys["signing_key"])
+    rep = prune_copy(copy_of(url), vk, keep_fulls=1, keep_days=0, signer=signer)
     assert len(rep.kept) == 2
     assert chains[2] is not None
     assert chains[2].id in rep.kept
     assert rep.removed == dry.removed
     check = run(tmp_path / "c", keys)
-    assert check.ok, check.findings
+    assert check.ok, check.findings  # the signed prune record: retention, not a rollback
     assert check.backups == 2
+    assert len(list((tmp_path / "c" / "prunes").iterdir())) == 1
+    assert len(list((tmp_path / "c" / "checkpoints").iterdir())) == 2
     res = rs.restore(
         [copy_of(url)],
         str(tmp_path / "r.db"),
@@ -202,7 +208,7 @@ def test_prune_removes_old_chains_and_keeps_what_kept_backups_need(
     )
     assert res.head_seq == repo.head().seq
     # young chains are kept whatever keep_fulls says
-    again = prune_copy(copy_of(url), vk, keep_fulls=0, keep_days=1)
+    again = prune_copy(copy_of(url), vk, keep_fulls=0, keep_days=1, signer=signer)
     assert again.removed == []
 
 

@@ -4,9 +4,11 @@ and passphrase, and the sign-off is in the log."""
 
 from __future__ import annotations
 
+import hashlib
 import random
 import subprocess
 import sys
+import warnings
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
@@ -255,3 +257,87 @@ def test_evidence_documents_conform_to_the_published_schema(
     failed, _ = ev.write_package(res, tmp_path / "fpkg", load_signing_key(keys["signing_key"]))
     assert ev.schema_problems((failed / "evidence.json").read_bytes()) == []
     assert ev.verify_package(failed, load_verify_key(keys["public_key"])).ok
+
+
+@pytest.mark.parametrize("forgery", ["unsigned", "bogus-signature", "unknown-key", "not-given"])
+def test_a_forged_sign_off_is_a_finding_never_an_approval(
+    forgery: str, package: tuple[Path, DrillResult], keys: dict[str, str], tmp_path: Path
+) -> None:
+    folder, _res = package
+    vk = load_verify_key(keys["public_key"])
+    real = ev.generate_reviewer_key(tmp_path / "qa.pem", b"correct horse battery")
+    sums = (folder / ev.CHECKSUMS).read_bytes()
+    doc = {
+        "format": ev.SIGNOFF_FORMAT,
+        "signer": "Dr. Jane QA (forged)",
+        "meaning": "approval",
+        "signed_at": "2026-11-25T10:00:00Z",
+        "checksums_sha256": hashlib.sha256(sums).hexdigest(),
+    }
+    if forgery == "bogus-signature":
+        doc["signature"] = {"alg": "Ed25519", "key_id": real.key_id, "value": "AAAA"}
+    elif forgery in ("unknown-key", "not-given"):
+        other = ev.generate_reviewer_key(tmp_path / "mallory.pem", b"another passphrase")
+        key = ev.load_reviewer_key(tmp_path / "mallory.pem", b"another passphrase")
+        doc = key.sign(doc)
+        assert other.key_id != real.key_id
+    (folder / "signoff-1-approval.json").write_bytes(orjson.dumps(doc))
+    # not-given: signed by a real reviewer key, but the verifier named none
+    given = [] if forgery == "not-given" else [real]
+    for target in (folder, ev.zip_package(folder)):
+        check = ev.verify_package(target, vk, given)
+        assert not check.ok, f"{forgery} sign-off verified"
+        assert any("signoff-1-approval.json" in f for f in check.findings)
+        (so,) = check.signoffs
+        assert so["valid"] is False
+        assert orjson.loads(orjson.dumps(check.to_dict()))["ok"] is False
+
+
+def test_duplicate_or_stray_zip_entries_are_findings(
+    package: tuple[Path, DrillResult], keys: dict[str, str], tmp_path: Path
+) -> None:
+    folder, _res = package
+    vk = load_verify_key(keys["public_key"])
+    genuine = folder.with_suffix(".zip")
+    with zipfile.ZipFile(genuine) as z:
+        members = [(i.filename, z.read(i)) for i in z.infolist()]
+    top = members[0][0].split("/", 1)[0]
+    for case in ("duplicate", "outside", "dotdot"):
+        out = tmp_path / f"{case}.zip"
+        with zipfile.ZipFile(out, "w") as z, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
+            if case == "duplicate":  # the forged report first: `unzip -p` shows it
+                z.writestr(f"{top}/report.html", b"<h1>PASS (forged)</h1>")
+            for name, data in members:
+                z.writestr(name, data)
+            if case == "outside":
+                z.writestr("elsewhere/evil.txt", b"x")
+            if case == "dotdot":
+                z.writestr(f"{top}/../evil.txt", b"x")
+        check = ev.verify_package(out, vk)
+        assert not check.ok, case
+        words = {"duplicate": "more than once", "outside": "top-level", "dotdot": "plain path"}
+        assert any(words[case] in f for f in check.findings), (case, check.findings)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("signature.json", b"[1, 2]", "signature.json is not a JSON object"),
+        ("signature.json", b"\xff\xfe", "signature.json is not JSON"),
+        ("checksums.sha256", b"\xff\xfe not utf-8", "checksums.sha256 is not UTF-8"),
+        ("checksums.sha256", b"nonsense line\n", "checksums.sha256 line 1"),
+    ],
+)
+def test_malformed_package_files_are_named_findings(
+    name: str,
+    content: bytes,
+    needle: str,
+    package: tuple[Path, DrillResult],
+    keys: dict[str, str],
+) -> None:
+    folder, _res = package
+    (folder / name).write_bytes(content)
+    check = ev.verify_package(folder, load_verify_key(keys["public_key"]))
+    assert not check.ok
+    assert any(needle in f for f in check.findings), check.findings

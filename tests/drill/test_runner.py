@@ -21,6 +21,7 @@ from serialvault.backup.service import Copy, full_backup
 from serialvault.domain import reconcile as rules
 from serialvault.drill import plan as p
 from serialvault.drill.runner import RUN_KIND, DrillResult
+from serialvault.errors import IntegrityFailure
 from serialvault.store import schema
 from serialvault.store.fingerprint import fingerprint
 from serialvault.store.repository import Repository
@@ -42,8 +43,9 @@ def _run(
     keys: dict[str, str],
     copies: list[Copy],
     tmp: Path,
+    seed: int = 7,
 ) -> DrillResult:
-    return run_plan(plan, text, repo, keys, copies, tmp / "runs")
+    return run_plan(plan, text, repo, keys, copies, tmp / "runs", seed)
 
 
 def _crit(result: DrillResult) -> dict[str, str]:
@@ -121,11 +123,67 @@ def test_every_scenario_passes_on_a_healthy_system(
     if scenario == "lost-latest-increment":
         assert res.rpo_records
         assert res.rpo_records > 0
+        # the first restore refused to go back silently, naming the lost backup
+        assert statuses["loss detected"] == rules.PASS
+        assert any("restore refused" in f and "Missing or unusable" in f for f in res.findings)
+    if scenario == "rollback":
+        assert statuses["rollback detected"] == rules.PASS
+        assert res.rpo_records == 0, "the other copy still has the newest backup"
+    if scenario == "tampered-primary":
+        assert statuses["tampering of the primary detected"] == rules.PASS
+        assert statuses["backup refuses the tampered primary"] == rules.PASS
+        assert statuses["reconciliation R9"] == rules.PASS  # the restore is the intact one
     doc = orjson.loads(orjson.dumps(res.to_dict()))
     assert doc["verdict"] == "pass"
     assert [ph["phase"] for ph in doc["phases"]][:2] == ["baseline"] + (
         [] if scenario == "post-backup-writes" else ["backup"]
     ) or scenario == "post-backup-writes"
+
+
+@pytest.mark.parametrize("kind", ["projection", "log-body", "log-rewrite", "truncate"])
+def test_tampered_primary_is_caught_whatever_was_changed(
+    kind: str,
+    site,
+    keys: dict[str, str],
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    repo, copies = site
+    plan, text = _plan(
+        "tampered-primary", tmp_path, **{'tamper = "projection"': f'tamper = "{kind}"'}
+    )
+    res = _run(plan, text, repo, keys, copies, tmp_path, seed=3)
+    statuses = _crit(res)
+    assert statuses["tampering of the primary detected"] == rules.PASS, res.criteria
+    assert statuses["backup refuses the tampered primary"] == rules.PASS, res.criteria
+    measured = {c.name: c.measured for c in res.criteria}
+    found = measured["tampering of the primary detected"]
+    if kind == "projection":
+        assert "R9" in found
+        assert "units" in found
+        assert "status" in found
+    elif kind == "log-body":
+        assert "body does not match" in found
+    elif kind == "log-rewrite":
+        assert "history rewritten" in found
+    else:
+        assert "log truncated" in found
+    assert res.verdict == rules.PASS
+
+
+def test_rollback_of_the_only_copy_is_caught_by_the_witness(
+    site,
+    keys: dict[str, str],
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    repo, copies = site
+    plan, text = _plan("rollback", tmp_path)
+    res = _run(plan, text, repo, keys, copies[:1], tmp_path)
+    statuses = _crit(res)
+    assert statuses["rollback detected"] == rules.PASS
+    assert statuses["no silent older recovery point"] == rules.PASS
+    assert res.rpo_records
+    assert res.rpo_records > 0
+    assert statuses["zero loss"] == rules.FAIL
 
 
 def _bad_backup(repo: Repository, copy: Copy, keys: dict[str, str], tmp: Path, damage: str) -> None:
@@ -141,7 +199,16 @@ def _bad_backup(repo: Repository, copy: Copy, keys: dict[str, str], tmp: Path, d
         d.execute("UPDATE log SET actor = 'mallory' WHERE seq = 3")
     d.commit()
     d.close()
-    full_backup(Repository.open(str(bad)), policy_for(keys), [copy], actor="buggy tool")
+    bad_repo = Repository.open(str(bad))
+    if damage == "log":  # a chain that does not verify is never certified
+        with pytest.raises(IntegrityFailure, match=r"hash chain is broken at seq 3"):
+            full_backup(bad_repo, policy_for(keys), [copy], actor="buggy tool")
+        return
+    full_backup(bad_repo, policy_for(keys), [copy], actor="buggy tool")
+    # what --check-projections would have said (R9 sees the missing row)
+    other = Copy("elsewhere", (tmp / "elsewhere").as_uri())
+    with pytest.raises(IntegrityFailure, match=r"projections differ from the log .* units"):
+        full_backup(bad_repo, policy_for(keys), [other], actor="t", check_projections=True)
 
 
 @pytest.mark.parametrize("damage", ["unit", "log"])
@@ -154,14 +221,13 @@ def test_a_bad_backup_fails_the_drill_and_opens_an_exception(
     _bad_backup(repo, copy, keys, tmp_path, damage)
     plan, text = _plan("primary-loss", tmp_path)
     res = _run(plan, text, repo, keys, [copy], tmp_path)
-    assert res.verdict == rules.FAIL
     statuses = _crit(res)
-    if damage == "unit":
-        assert statuses["reconciliation R1"] == rules.FAIL
-        assert statuses["reconciliation R6"] == rules.FAIL
-    else:  # the restore's own chain check refuses it before anything is trusted
-        assert statuses["restore completed"] == rules.FAIL
-        assert any("does not verify" in f or "chain" in f for f in res.findings)
+    if damage == "log":  # refused at backup time: the drill backs up the intact live one
+        assert res.verdict == rules.PASS, statuses
+        return
+    assert res.verdict == rules.FAIL
+    assert statuses["reconciliation R1"] == rules.FAIL
+    assert statuses["reconciliation R6"] == rules.FAIL
     with repo.read() as conn:
         opened = conn.execute(
             sa.select(schema.exceptions.c.reason).where(schema.exceptions.c.source == "drill")

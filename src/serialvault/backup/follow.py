@@ -45,7 +45,7 @@ from serialvault.backup.service import (
     read_manifests,
 )
 from serialvault.backup.targets import Target
-from serialvault.errors import SerialvaultError
+from serialvault.errors import SerialvaultError, UsageError
 from serialvault.store.repository import Repository
 from serialvault.timefmt import now_utc, parse_timestamp
 
@@ -159,7 +159,9 @@ class Follower:
         clock: Callable[[], float] = time.time,
     ) -> None:
         if interval <= 0:
-            raise SerialvaultError("the follow interval must be more than 0 s")
+            raise UsageError(
+                f"--interval {interval:g} s: the follow interval must be more than 0 s"
+            )
         self.repo = repo
         self.policy = policy
         self.actor = actor
@@ -171,7 +173,7 @@ class Follower:
         self.clock = clock
         self.stop = threading.Event()
         self.copies = [
-            CopyFollow(_OpenCopy(c.name, c.url, c.settings, c.open().target)) for c in copies
+            CopyFollow(_OpenCopy(c.name, c.url, c.settings, target=c.open().target)) for c in copies
         ]
         self.repo_id = repo.meta().get("repository_id", "")
         self.verify_key = policy.load_signing_key().public

@@ -14,6 +14,7 @@ that does not continue — because a drill report needs the list, not a yes/no.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -41,16 +42,62 @@ class ObjectRef:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ObjectRef:
+        """Strict: a name is a SHA-256 (it becomes a path on the copy, so ``../x`` or any
+        other text is refused by name), sizes and seqs are whole numbers."""
+        if not isinstance(d, dict):
+            raise ValueError("an object entry is not a JSON object")
+        name = d["name"]
+        if not isinstance(name, str) or not _HEX64.fullmatch(name):
+            raise ValueError(f"object name {str(name)[:80]!r} is not a SHA-256")
+        kind = d["kind"]
+        if kind not in ("snapshot", "segment"):
+            raise ValueError(f"object {name}: kind {str(kind)[:40]!r} is not snapshot or segment")
+        part = d.get("part")
+        if kind == "snapshot" and (not isinstance(part, str) or not _PART.fullmatch(part)):
+            raise ValueError(f"snapshot object {name}: part {str(part)[:40]!r} is not table:n")
+        if part is not None and not isinstance(part, str):
+            raise ValueError(f"object {name}: part is not text")
         return cls(
-            name=str(d["name"]),
-            size=int(d["size"]),
-            kind=str(d["kind"]),
-            plain_size=int(d.get("plain_size", 0)),
-            first_seq=d.get("first_seq"),
-            last_seq=d.get("last_seq"),
-            records=d.get("records"),
-            part=d.get("part"),
+            name=name,
+            size=_whole(d["size"], "size"),
+            kind=kind,
+            plain_size=_whole(d.get("plain_size", 0), "plain_size"),
+            first_seq=_opt_whole(d.get("first_seq"), "first_seq"),
+            last_seq=_opt_whole(d.get("last_seq"), "last_seq"),
+            records=_opt_whole(d.get("records"), "records"),
+            part=part,
         )
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_PART = re.compile(r"[a-z_]{1,40}:\d{1,9}")
+_ID = re.compile(r"\d{8}T\d{6,}Z-(full|incr)-\d{12}")
+
+
+def _whole(value: Any, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{what} {str(value)[:40]!r} is not a whole number")
+    return value
+
+
+def _opt_whole(value: Any, what: str) -> int | None:
+    return None if value is None else _whole(value, what)
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} is not text")
+    return value
+
+
+def _opt_text(value: Any, what: str) -> str | None:
+    return None if value is None else _text(value, what)
+
+
+def _opt_dict(value: Any, what: str) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise ValueError(f"{what} is not an object")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +124,7 @@ class Manifest:
     created_at: str
     duration_s: float
     source: dict[str, str] = field(default_factory=dict)
+    checks: dict[str, Any] | None = None  # what the backup verified before certifying
     signature: dict[str, str] | None = None
 
     @property
@@ -121,46 +169,78 @@ class Manifest:
             "duration_s": self.duration_s,
             "source": self.source,
         }
+        if self.checks is not None:
+            d["checks"] = self.checks
         if self.signature is not None:
             d["signature"] = self.signature
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "manifest") -> Manifest:
+        """Strict about every field a restore relies on: its id and objects become paths
+        on the copy, its seqs drive the plan. Anything else is a named refusal."""
+        if not isinstance(d, dict):
+            raise BackupError(f"{where}: a manifest is a JSON object")
         fmt = d.get("format")
         if fmt not in KNOWN_FORMATS:
             raise BackupError(
-                f"{where}: manifest format {fmt!r} is not one this version reads"
+                f"{where}: manifest format {str(fmt)[:60]!r} is not one this version reads"
                 f" ({', '.join(KNOWN_FORMATS)}); use a newer serialvault"
             )
         try:
+            bid = _text(d["id"], "id")
+            if not _ID.fullmatch(bid):
+                raise ValueError(f"id {bid[:80]!r} is not a backup id")
+            kind = d["type"]
+            if kind not in ("full", "incr"):
+                raise ValueError(f"type {str(kind)[:20]!r} is not full or incr")
+            objects = d["objects"]
+            if not isinstance(objects, list):
+                raise ValueError("objects is not a list")
+            seq, times = d["seq"], d["time"]
+            if not isinstance(seq, dict) or not isinstance(times, dict):
+                raise ValueError("seq and time must be objects")
+            parent = _opt_text(d.get("parent"), "parent")
+            if parent is not None and not _ID.fullmatch(parent):
+                raise ValueError(f"parent {parent[:80]!r} is not a backup id")
+            first, last = _whole(seq["first"], "seq.first"), _whole(seq["last"], "seq.last")
+            if first < 1 or last < first:
+                raise ValueError(f"seq range {first}..{last} is empty or starts before 1")
+            snap = _opt_dict(d.get("snapshot"), "snapshot")
+            if snap is not None:
+                _whole(snap.get("seq"), "snapshot.seq")
+                _text(snap.get("engine"), "snapshot.engine")
+            for h in ("prev_chain", "chain_head"):
+                if not isinstance(d[h], str) or not _HEX64.fullmatch(d[h]):
+                    raise ValueError(f"{h} is not a SHA-256")
             return cls(
-                id=str(d["id"]),
-                type=str(d["type"]),
-                parent=d.get("parent"),
-                chain=str(d["chain"]),
-                repository_id=str(d["repository_id"]),
-                first_seq=int(d["seq"]["first"]),
-                last_seq=int(d["seq"]["last"]),
-                first_time=d["time"]["first"],
-                last_time=d["time"]["last"],
-                prev_chain=str(d["prev_chain"]),
-                chain_head=str(d["chain_head"]),
-                fingerprint=d.get("fingerprint"),
-                fingerprint_tables=d.get("fingerprint_tables"),
-                snapshot=d.get("snapshot"),
-                objects=tuple(ObjectRef.from_dict(o) for o in d["objects"]),
-                encryption=d.get("encryption"),
+                id=bid,
+                type=kind,
+                parent=parent,
+                chain=_text(d["chain"], "chain"),
+                repository_id=_text(d["repository_id"], "repository_id"),
+                first_seq=first,
+                last_seq=last,
+                first_time=_opt_text(times["first"], "time.first"),
+                last_time=_opt_text(times["last"], "time.last"),
+                prev_chain=d["prev_chain"],
+                chain_head=d["chain_head"],
+                fingerprint=_opt_text(d.get("fingerprint"), "fingerprint"),
+                fingerprint_tables=_opt_dict(d.get("fingerprint_tables"), "fingerprint_tables"),
+                snapshot=_opt_dict(d.get("snapshot"), "snapshot"),
+                objects=tuple(ObjectRef.from_dict(o) for o in objects),
+                encryption=_opt_dict(d.get("encryption"), "encryption"),
                 compression=str(d["compression"]),
                 tool_version=str(d["tool_version"]),
                 actor=str(d["actor"]),
-                created_at=str(d["created_at"]),
+                created_at=_text(d["created_at"], "created_at"),
                 duration_s=float(d["duration_s"]),
-                source=dict(d.get("source") or {}),
-                signature=d.get("signature"),
+                source=dict(_opt_dict(d.get("source"), "source") or {}),
+                checks=_opt_dict(d.get("checks"), "checks"),
+                signature=_opt_dict(d.get("signature"), "signature"),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise BackupError(f"{where}: manifest is malformed ({exc!r})") from None
+            raise BackupError(f"{where}: manifest is malformed ({exc})") from None
 
 
 def manifest_path(backup_id: str) -> str:

@@ -27,6 +27,7 @@ class CopyState:
     error: str | None = None
     bytes_written: int = 0
     objects_written: int = 0
+    origin: str | None = None  # a sandbox clone: the URL of the copy it was cloned from
 
 
 @dataclass

@@ -38,6 +38,10 @@ Relative paths in the file are relative to the file. Example::
     status_file = "serialvault-follow.json"       # read by `backup list`
     metrics_file = "/var/lib/node_exporter/textfile/serialvault.prom"   # optional
 
+    [witness]                 # signed checkpoints of the chain head, one line per backup
+    path = "/var/lib/serialvault/site-a.witness"  # default: beside a SQLite file, or
+                                                  # $XDG_STATE_HOME/serialvault/<id>.witness
+
 No secret is ever in this file: it names key files, which must be mode 0600.
 """
 
@@ -109,6 +113,7 @@ class Policy:
     follow_interval: float = 1.0
     status_file: Path = Path("serialvault-follow.json")
     metrics_file: Path | None = None
+    witness: Path | None = None
 
     # ------------------------------------------------------------------ keys
     def load_encryption_key(self) -> EncryptionKey | None:
@@ -155,6 +160,7 @@ class Policy:
                 "status_file": str(self.status_file),
                 "metrics_file": str(self.metrics_file) if self.metrics_file else None,
             },
+            "witness": str(self.witness) if self.witness else None,
         }
 
 
@@ -174,7 +180,16 @@ def parse_policy(text: str, path: Path | None = None) -> Policy:
     fmt = data.get("format", FORMAT)
     if fmt != FORMAT:
         raise BackupError(f"{where}: format {fmt!r} is not {FORMAT!r}")
-    known = {"format", "keys", "copies", "schedule", "retention", "compression", "follow"}
+    known = {
+        "format",
+        "keys",
+        "copies",
+        "schedule",
+        "retention",
+        "compression",
+        "follow",
+        "witness",
+    }
     unknown = sorted(set(data) - known)
     if unknown:
         raise BackupError(f"{where}: unknown section(s) {', '.join(unknown)}")
@@ -190,6 +205,9 @@ def parse_policy(text: str, path: Path | None = None) -> Policy:
     sched = data.get("schedule", {})
     ret = data.get("retention", {})
     fol = data.get("follow", {})
+    wit = data.get("witness", {})
+    if not isinstance(wit, dict) or set(wit) - {"path"}:
+        raise BackupError(f"{where}: [witness] takes only path")
     try:
         return Policy(
             path=path,
@@ -218,6 +236,7 @@ def parse_policy(text: str, path: Path | None = None) -> Policy:
             metrics_file=_path(base, fol["metrics_file"], "metrics_file")
             if "metrics_file" in fol
             else None,
+            witness=_path(base, wit["path"], "witness.path") if "path" in wit else None,
         )
     except (TypeError, ValueError) as exc:
         raise BackupError(f"{where}: {exc}") from None
@@ -258,6 +277,9 @@ def load_policy(
         over["signing_key"] = Path(signing_key).expanduser().resolve()
     if public_key:
         over["public_key"] = Path(public_key).expanduser().resolve()
+    witness = os.environ.get("SERIALVAULT_WITNESS")
+    if witness:
+        over["witness"] = Path(witness).expanduser().resolve()
     if over:
         fields = {f: getattr(policy, f) for f in Policy.__dataclass_fields__}
         fields.update(over)

@@ -8,6 +8,10 @@ still present; then the objects that only removed manifests named. An object nam
 kept manifest is never deleted, and objects named by no manifest at all (left by an
 interrupted backup, or belonging to a backup being written right now) are counted but left
 alone: deleting them could race a running backup.
+
+Before anything is deleted, a signed prune record (``prunes/…``) names the backups
+removed on purpose, so that ``backup verify`` and ``restore`` can tell retention from a
+rolled-back or damaged copy (which they report); their checkpoints go with them.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from serialvault.backup.crypto import VerifyKey
+from serialvault.backup.anchors import PRUNES, checkpoint_path, prune_record, stamp, write_signed
+from serialvault.backup.crypto import SigningKey, VerifyKey
 from serialvault.backup.manifest import Manifest, manifest_path, object_path
 from serialvault.backup.service import Copy, read_manifests
 from serialvault.timefmt import now_utc, parse_timestamp
@@ -72,6 +77,7 @@ def prune_copy(
     keep_fulls: int,
     keep_days: float,
     dry_run: bool = False,
+    signer: SigningKey | None = None,
 ) -> PruneReport:
     state = copy.open()
     manifests, _bad = read_manifests(state, verify_key)
@@ -92,10 +98,22 @@ def prune_copy(
     report.unreferenced_objects = sum(1 for n in listed if n.rsplit("/", 1)[-1] not in named)
     report.objects_deleted = len(doomed)
     report.bytes_freed = sum(doomed.values())
-    if dry_run:
+    if dry_run or not gone:
         return report
+    if signer is None:
+        from serialvault.errors import KeyProblem
+
+        raise KeyProblem(
+            "prune needs the signing key: its signed record is what tells retention from a"
+            " rolled-back copy"
+        )
+    at = now_utc()
+    write_signed(
+        state, f"{PRUNES}{stamp(at)}.json", prune_record(state.target.url, gone, at), signer
+    )
     for m in sorted(gone, key=lambda m: m.first_seq, reverse=True):
         state.target.delete(manifest_path(m.id))
+        state.target.delete(checkpoint_path(m.id))
     for name in doomed:
         state.target.delete(object_path(name))
     return report

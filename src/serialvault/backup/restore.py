@@ -39,14 +39,22 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from serialvault.backup.anchors import History, Sighting, Witness, gather
 from serialvault.backup.crypto import EncryptionKey, VerifyKey, unseal
+from serialvault.backup.leftovers import clean_restores
 from serialvault.backup.manifest import Manifest, ObjectRef, lineage, object_path
 from serialvault.backup.objects import CopyState
 from serialvault.backup.segments import check_chain, decode
-from serialvault.backup.service import PG_SNAPSHOT_TABLES, Copy, read_manifests
-from serialvault.backup.targets import FileTarget, ObjectMissing, fsync_dir
+from serialvault.backup.service import PG_SNAPSHOT_TABLES, Copy
+from serialvault.backup.targets import FileTarget, ObjectMissing
 from serialvault.domain.chain import GENESIS, LogRecord
-from serialvault.errors import BackupError, ConflictError, IntegrityFailure, SerialvaultError
+from serialvault.errors import (
+    BackupError,
+    ConflictError,
+    IntegrityFailure,
+    OlderRecoveryPoint,
+    SerialvaultError,
+)
 from serialvault.store import schema
 from serialvault.store.engine import connect, make_engine, redact, resolve_url, sqlite_path
 from serialvault.store.fingerprint import (
@@ -56,7 +64,15 @@ from serialvault.store.fingerprint import (
     start_fingerprint,
 )
 from serialvault.store.integrity import replay, verify_chain
-from serialvault.store.repository import Repository, insert_log, migrate_on, read_head
+from serialvault.store.repository import (
+    ExistingTarget,
+    Repository,
+    existing_target,
+    insert_log,
+    migrate_on,
+    read_head,
+    replacing_sqlite,
+)
 from serialvault.timefmt import now_utc
 
 Phase = Callable[[str, int, int | None], None]
@@ -251,11 +267,15 @@ class RestoreResult:
     fetched_from: dict[str, int]
     findings: list[str]
     dry_run: bool = False
+    newest_known: dict[str, Any] | None = None
+    projections_checked: str = "not checked"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": True,
             "dry_run": self.dry_run,
+            "newest_backup_known": self.newest_known,
+            "projections_checked_at_backup": self.projections_checked,
             "target": self.target,
             "plan": self.plan.to_dict(),
             "head_seq": self.head_seq,
@@ -321,6 +341,62 @@ class _Timer:
         self.phases[name] = self.phases.get(name, 0.0) + seconds
 
 
+def _older_point(
+    hist: History, repo_id: str, end: Manifest, newest: Sighting, pruned: set[str]
+) -> OlderRecoveryPoint:
+    """Name what is missing: every backup beyond the restorable point, and where seen."""
+    beyond: dict[str, list[str]] = {}
+    seqs: dict[str, int] = {}
+    for s in hist.sightings(repo_id):
+        if s.seq > end.last_seq and s.backup not in pruned:
+            beyond.setdefault(s.backup, []).append(s.where)
+            seqs[s.backup] = s.seq
+    listed = "; ".join(
+        f"backup {b} (seq {seqs[b]}) seen in {', '.join(sorted(set(w)))}"
+        for b, w in sorted(beyond.items(), key=lambda x: seqs[x[0]])[:5]
+    )
+    lost = newest.seq - end.last_seq
+    return OlderRecoveryPoint(
+        f"the newest backup known ends at seq {newest.seq}, but the reachable copies can only"
+        f" restore to seq {end.last_seq} (backup {end.id}): {lost} record(s) would be lost."
+        f" Missing or unusable: {listed}. Bring the missing backup back (another copy,"
+        f" `backup verify` names what is wrong), or accept the older point explicitly with"
+        f" --at {end.last_seq} or --backup {end.id}",
+        available_seq=end.last_seq,
+    )
+
+
+def _plans(
+    mine: list[Manifest],
+    engine_name: str,
+    at_seq: int | None,
+    at_time: str | None,
+    backup: str | None,
+) -> list[Plan]:
+    """Plans to try, best first: for the newest point, every chain that reaches it (a
+    chain whose object is damaged everywhere gives way to another reaching the same
+    point, never silently to an older one)."""
+    label = "all copies"
+    first = plan_restore(mine, label, engine_name, at_seq=at_seq, at_time=at_time, backup=backup)
+    if at_seq is not None or at_time is not None or backup is not None:
+        return [first]
+    end = first.chain[-1]
+    same = sorted(
+        (m for m in mine if m.last_seq == end.last_seq and m.chain_head == end.chain_head),
+        key=lambda m: m.created_at,
+        reverse=True,
+    )
+    out = [first]
+    for m in same:
+        if m.id == end.id:
+            continue
+        try:
+            out.append(plan_restore(mine, label, engine_name, backup=m.id))
+        except BackupError:
+            continue
+    return out
+
+
 def restore(
     copies: list[Copy],
     into: str,
@@ -333,35 +409,90 @@ def restore(
     force: bool = False,
     actor: str = "restore",
     on_phase: Phase = _no_phase,
+    witnesses: list[Witness] | None = None,
+    discard_newer: bool = False,
 ) -> RestoreResult:
-    """Restore from the first copy that can serve the plan (others back it up per object)."""
+    """Restore from what *all* reachable copies hold together.
+
+    Every copy's signed manifests are pooled and the newest recovery point any of them
+    proves is planned; objects come from whichever copy holds them intact. Without
+    ``at``/``backup`` the point must be the newest backup known from every source —
+    manifests, checkpoints and check records on the copies, the witness files — or the
+    restore fails with :class:`OlderRecoveryPoint` naming what is missing. Restoring over
+    an existing repository takes its writer lock and refuses when it holds records after
+    the point (``discard_newer``: a scratch target may lose them).
+    """
     url = resolve_url(into)
     engine_name = "sqlite" if url.startswith("sqlite") else "postgresql"
     at_seq, at_time = _parse_at(at)
+    explicit = at is not None or backup is not None
     timer = _Timer()
-    all_states = [c.open() for c in copies]
-    findings: list[str] = []
-    candidates: list[tuple[Plan, list[CopyState]]] = []
+    findings: list[str] = clean_stale_restores(url)
+    states = [c.open() for c in copies]
     with timer.phase("fetch"):
-        for st in all_states:
-            try:
-                manifests, bad = read_manifests(st, verify_key)
-            except SerialvaultError as exc:
-                st.error = str(exc)
-                findings.append(str(exc))
-                continue
-            findings += [str(f) for f in bad]
-            try:
-                candidate = plan_restore(
-                    manifests, st.name, engine_name, at_seq=at_seq, at_time=at_time, backup=backup
-                )
-            except BackupError as exc:
-                findings.append(str(exc))
-                continue
-            # the copy that plans is tried first for objects, the others after it
-            candidates.append((candidate, [st] + [s for s in all_states if s is not st]))
-    if not candidates:
-        raise BackupError("no copy can serve this restore: " + "; ".join(findings))
+        hist = gather(states, verify_key, witnesses or [])
+    for v in hist.views:
+        findings += [str(f) for f in v.findings]
+    findings += hist.problems
+    pool, holders, conflicts = hist.pooled()
+    findings += [str(f) for f in conflicts]
+    if not pool:
+        known = sorted(
+            {
+                (c.seq, c.backup or "", f"checkpoint on copy {v.name}")
+                for v in hist.views
+                for c in v.checkpoints
+            }
+            | {(c.seq, c.backup or "", "witness file") for c in hist.witness},
+            reverse=True,
+        )
+        lost = (
+            "; backups once written and now missing: "
+            + ", ".join(f"{b} (seq {q}, {w})" for q, b, w in known[:5])
+            if known
+            else ""
+        )
+        raise BackupError(
+            "no copy holds a usable backup"
+            + lost
+            + (f" ({'; '.join(findings)})" if findings else "")
+        )
+    repos = hist.repositories()
+    if backup is not None:
+        if backup not in pool:
+            raise BackupError(
+                f"no copy holds backup {backup}" + (f" ({'; '.join(findings)})" if findings else "")
+            )
+        repo_id = pool[backup].repository_id
+    elif len(repos) > 1:
+        raise BackupError(
+            "the copies hold backups of "
+            + ", ".join(f"repository {r} (copies {', '.join(c)})" for r, c in repos.items())
+            + ": name the backup to restore with --backup"
+        )
+    else:
+        repo_id = next(iter(repos))
+    gone = hist.abandoned(repo_id)
+    mine = [
+        m
+        for m in pool.values()
+        if m.repository_id == repo_id and ((m.last_seq, m.chain_head) not in gone or m.id == backup)
+    ]
+    forks = hist.forks(repo_id)
+    if forks and not explicit:
+        a, b = forks[0]
+        raise IntegrityFailure(
+            f"the copies hold two histories of repository {repo_id}: seq {a.seq} has chain"
+            f" hash {a.chain_hash} in {a.where} (backup {a.backup}) and {b.chain_hash} in"
+            f" {b.where} (backup {b.backup}); `backup verify` shows which, and --backup"
+            " names the one to restore"
+        )
+    plans = _plans(mine, engine_name, at_seq, at_time, backup)
+    end = plans[0].chain[-1]
+    newest = hist.newest_known(repo_id)
+    pruned = hist.pruned
+    if not explicit and newest is not None and newest.seq > end.last_seq:
+        raise _older_point(hist, repo_id, end, newest, pruned)
     if not force and not dry_run and not _target_is_empty(url):
         raise ConflictError(
             f"restore target {redact(url)} is not empty: choose a new database, or --force to"
@@ -369,26 +500,45 @@ def restore(
         )
     staging = Path(tempfile.mkdtemp(prefix="sv-restore-"))
     try:
-        # each copy's own plan in turn: copies hold different backups (a chain written to
-        # one copy only), so an object damaged everywhere it exists ends that plan, not
-        # the restore (EU GMP Annex 11 §7.1: the other copy is what it is kept for)
         fetched: Fetched | None = None
-        plan = candidates[0][0]
+        plan = plans[0]
         failures: list[str] = []
-        for plan, states in candidates:
+        for plan in plans:
+            holding = {h for m in plan.chain for h in holders.get(m.id, [])}
+            ordered = [s for s in states if s.name in holding] + [
+                s for s in states if s.name not in holding
+            ]
             with timer.phase("fetch"):
                 try:
-                    fetched = fetch_objects(plan, states, staging, on_phase)
+                    fetched = fetch_objects(plan, ordered, staging, on_phase)
                     break
                 except IntegrityFailure as exc:
-                    failures.append(f"copy {plan.copy}: {exc}")
+                    failures.append(str(exc))
+        if fetched is not None:
+            plan.copy = ", ".join(sorted(set(fetched.sources.values()))) or plan.copy
         if fetched is None:
-            raise IntegrityFailure("; ".join(failures))
+            older = sorted(
+                (m for m in mine if m.last_seq < end.last_seq),
+                key=lambda m: m.last_seq,
+                reverse=True,
+            )
+            hint = (
+                f"; the newest older backup is {older[0].id} (seq {older[0].last_seq}):"
+                f" restore it explicitly with --backup {older[0].id} if that loss is accepted"
+                if older
+                else ""
+            )
+            raise IntegrityFailure(
+                f"the newest recovery point, seq {end.last_seq}, cannot be restored: "
+                + "; ".join(failures)
+                + hint
+            )
         findings += failures + fetched.findings
         with timer.phase("verify"):
             _check_key(plan, fetched, key)
+        guard = None if (explicit or discard_newer) else plan.chain[-1].last_seq
         if dry_run:
-            return RestoreResult(
+            res = RestoreResult(
                 plan,
                 redact(url),
                 plan.point_seq or plan.chain[-1].last_seq,
@@ -400,18 +550,35 @@ def restore(
                 findings,
                 dry_run=True,
             )
-        if engine_name == "sqlite":
-            res = _restore_sqlite(plan, fetched, url, key, timer, force, actor, on_phase)
+        elif engine_name == "sqlite":
+            res = _restore_sqlite(
+                plan, fetched, url, key, timer, force, actor, on_phase, guard, repo_id
+            )
         else:
-            res = _restore_pg(plan, fetched, url, key, timer, force, actor, on_phase)
+            res = _restore_pg(
+                plan, fetched, url, key, timer, force, actor, on_phase, guard, repo_id
+            )
         res.findings = findings
         res.fetched_from = _count(fetched)
-        note = record_measurement(states[0], res, engine_name, fetched.nbytes)
-        if note:
-            res.findings.append(note)
+        res.newest_known = None if newest is None else newest.to_dict()
+        res.projections_checked = (plan.chain[0].checks or {}).get("projections", "not checked")
+        main = max(res.fetched_from, key=lambda n: res.fetched_from[n], default=None)
+        if not dry_run and main is not None:
+            note = record_measurement(
+                next(s for s in states if s.name == main), res, engine_name, fetched.nbytes
+            )
+            if note:
+                res.findings.append(note)
         return res
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def clean_stale_restores(url: str) -> list[str]:
+    """Remove what an interrupted restore left beside a SQLite target (``*.restoring-PID``
+    files of processes that no longer run); returns what was removed, to say so."""
+    path = sqlite_path(url)
+    return [] if path is None else clean_restores(path)
 
 
 MEASUREMENT_FORMAT = "serialvault.restore-measurement/1"
@@ -635,6 +802,8 @@ def _restore_sqlite(
     force: bool,
     actor: str,
     on_phase: Phase,
+    guard: int | None,
+    repo_id: str,
 ) -> RestoreResult:
     path = sqlite_path(url)
     if path is None:
@@ -689,13 +858,13 @@ def _restore_sqlite(
             con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             con.close()
-        if force:
-            for p in (Path(f"{path}-wal"), Path(f"{path}-shm")):
-                p.unlink(missing_ok=True)
-        # renamed still marked, then unmarked in place: at no moment is there a complete,
-        # unmarked repository anywhere but at the target path
-        os.replace(tmp, path)
-        fsync_dir(path.parent)
+        # the swap, under the old file's writer lock: an active capture finishes first,
+        # and one that waits for the lock meets the tombstone and records nothing
+        with replacing_sqlite(path) as existing:
+            _refuse_newer_target(existing, guard, repo_id, redact(url), seq)
+            # renamed still marked, then unmarked in place: at no moment is there a
+            # complete, unmarked repository anywhere but at the target path
+            existing.swap(tmp)
         con = sqlite3.connect(path)
         try:
             with con:
@@ -710,6 +879,21 @@ def _restore_sqlite(
         for p in (Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
             p.unlink(missing_ok=True)
     return RestoreResult(plan, redact(url), seq, chain, fp, expected, timer.phases, {}, [])
+
+
+def _refuse_newer_target(
+    existing: ExistingTarget, guard: int | None, repo_id: str, where: str, point: int
+) -> None:
+    """A restore must not silently throw away records the target holds after the point."""
+    if guard is None or existing.head is None or existing.repository_id != repo_id:
+        return
+    if existing.head.seq > point:
+        raise OlderRecoveryPoint(
+            f"{where} holds {existing.head.seq - point} record(s) after the recovery point"
+            f" (seq {point + 1}..{existing.head.seq}) that this restore would discard: take"
+            f" `serialvault backup incr` first, or accept the loss explicitly with --at {point}",
+            available_seq=point,
+        )
 
 
 def _constraint_defs(conn: Connection, tables: tuple[str, ...]) -> list[tuple[str, str, str]]:
@@ -741,6 +925,8 @@ def _restore_pg(
     force: bool,
     actor: str,
     on_phase: Phase,
+    guard: int | None,
+    repo_id: str,
 ) -> RestoreResult:
     engine = make_engine(url)
     try:
@@ -749,7 +935,10 @@ def _restore_pg(
         # database that `Repository.open` refuses until the check below clears the mark.
         with connect(engine, write=True) as conn:
             with timer.phase("load"):
-                if force:
+                if force:  # under the writer lock: no capture commits between check and drop
+                    _refuse_newer_target(
+                        existing_target(conn), guard, repo_id, redact(url), plan.chain[-1].last_seq
+                    )
                     for t in (*reversed(schema.metadata.sorted_tables),):
                         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {t.name} CASCADE")
                     conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")

@@ -31,7 +31,19 @@ import orjson
 import sqlalchemy as sa
 
 from serialvault import __version__
-from serialvault.backup.crypto import Sealer
+from serialvault.backup.anchors import Witness, checkpoint_of, checkpoint_path, witness_path
+from serialvault.backup.crypto import Sealer, VerifyKey
+from serialvault.backup.guard import (
+    TIMELINE,
+    Anchors,
+    LogGuard,
+    Refused,
+    abandoned,
+    collect,
+    refuse,
+    timeline_body,
+)
+from serialvault.backup.leftovers import clean_backup_snapshots
 from serialvault.backup.manifest import (
     Finding,
     Manifest,
@@ -44,8 +56,10 @@ from serialvault.backup.policy import Policy
 from serialvault.backup.segments import encode
 from serialvault.backup.targets import open_target
 from serialvault.domain.chain import GENESIS, LogRecord
-from serialvault.errors import BackupError, SerialvaultError
+from serialvault.errors import BackupError, IntegrityFailure, SerialvaultError
+from serialvault.redact import redact_url
 from serialvault.store import schema
+from serialvault.store.capture import open_exception
 from serialvault.store.engine import sqlite_path
 from serialvault.store.fingerprint import (
     Fingerprint,
@@ -54,7 +68,16 @@ from serialvault.store.fingerprint import (
     fingerprint_pool,
     start_fingerprint,
 )
-from serialvault.store.repository import Head, Repository, iter_log, read_head, time_at
+from serialvault.store.integrity import ProjectionCheck
+from serialvault.store.integrity import check_projections as integrity_check_projections
+from serialvault.store.repository import (
+    Head,
+    Repository,
+    chain_hash_at,
+    iter_log,
+    read_head,
+    time_at,
+)
 from serialvault.timefmt import now_utc
 
 #: Plain bytes of log records per segment object.
@@ -80,9 +103,10 @@ class Copy:
     name: str
     url: str
     settings: dict[str, Any] = field(default_factory=dict)
+    origin: str | None = None  # a drill's sandbox clone: the URL of the copy it clones
 
     def open(self) -> CopyState:
-        return CopyState(self.name, open_target(self.url, self.settings))
+        return CopyState(self.name, open_target(self.url, self.settings), origin=self.origin)
 
 
 def select_copies(
@@ -101,7 +125,7 @@ def select_copies(
             where = f"policy {policy.path}" if policy.path else "no policy file"
             raise BackupError(f"no copy named {n!r} ({where}; copies: {known})")
         out.append(Copy(spec.name, spec.url, spec.settings))
-    out += [Copy(u, u) for u in urls]
+    out += [Copy(redact_url(u), u) for u in urls]  # a name is shown: never a secret in it
     if not names and not urls:
         out = [Copy(s.name, s.url, s.settings) for s in policy.copies.values()]
     if not out:
@@ -167,6 +191,7 @@ class BackupResult:
     plain_bytes: int
     seconds: float
     note: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -177,6 +202,7 @@ class BackupResult:
         d: dict[str, Any] = {
             "ok": self.ok,
             "note": self.note,
+            "warnings": self.warnings,
             "duration_s": round(self.seconds, 3),
             "copies": [
                 {
@@ -206,6 +232,7 @@ class BackupResult:
                     "bytes_plain": self.plain_bytes,
                     "bytes_stored": m.stored_bytes,
                     "encrypted": m.encryption is not None,
+                    "checks": m.checks,
                 }
             )
         return d
@@ -214,7 +241,13 @@ class BackupResult:
 # --------------------------------------------------------------------------- helpers
 
 
-def _segments(records: Iterator[LogRecord], writer: ObjectWriter, on_record: Phase) -> int:
+def _segments(
+    records: Iterator[LogRecord],
+    writer: ObjectWriter,
+    on_record: Phase,
+    guard: LogGuard | None = None,
+) -> int:
+    """Encode records into segment objects; ``guard`` checks each one before it ships."""
     run: list[LogRecord] = []
     size = 0
     n = 0
@@ -226,6 +259,8 @@ def _segments(records: Iterator[LogRecord], writer: ObjectWriter, on_record: Pha
         run, size = [], 0
 
     for rec in records:
+        if guard is not None:
+            guard.feed(rec)
         run.append(rec)
         size += len(rec.body) + 200
         n += 1
@@ -236,17 +271,6 @@ def _segments(records: Iterator[LogRecord], writer: ObjectWriter, on_record: Pha
         flush()
         on_record("log", n, None)
     return n
-
-
-def _chain_at(conn: Any, seq: int) -> str | None:
-    if seq == 0:
-        return GENESIS
-    row = conn.execute(
-        schema.log.select()
-        .with_only_columns(schema.log.c.chain_hash)
-        .where(schema.log.c.seq == seq)
-    ).first()
-    return None if row is None else str(row[0])
 
 
 def _finish(
@@ -268,7 +292,10 @@ def _finish(
     actor: str,
     created_at: str,
     t0: float,
+    checks: dict[str, Any],
 ) -> BackupResult:
+    """Write the signed manifest, then the signed checkpoint of its chain head to every
+    copy that took the backup and to the witness file (anchors outside the database)."""
     refs: list[ObjectRef] = writer.finish()
     bid = backup_id(created_at, kind, head.seq)
     key = sealer.key
@@ -297,8 +324,10 @@ def _finish(
         created_at=created_at,
         duration_s=round(time.perf_counter() - t0, 3),
         source={"engine": repo.dialect, "database": repo.display_url},
+        checks=checks,
     )
-    signed = policy.load_signing_key().sign(manifest.to_dict())
+    signer = policy.load_signing_key()
+    signed = signer.sign(manifest.to_dict())
     data = orjson.dumps(signed, option=orjson.OPT_INDENT_2)
     for c in copies:
         if c.error is None:
@@ -307,7 +336,46 @@ def _finish(
             except SerialvaultError as exc:
                 c.error = str(exc)
     final = Manifest.from_dict(signed)
-    return BackupResult(final, copies, writer.plain_bytes, time.perf_counter() - t0)
+    took = [c for c in copies if c.error is None]
+    point = signer.sign(checkpoint_of(final, [c.target.url for c in took]).to_dict())
+    point_data = orjson.dumps(point, option=orjson.OPT_INDENT_2)
+    for c in took:
+        try:
+            c.target.put(checkpoint_path(bid), point_data)
+        except SerialvaultError as exc:
+            c.error = f"manifest written, checkpoint not: {exc}"
+    result = BackupResult(final, copies, writer.plain_bytes, time.perf_counter() - t0)
+    if took:
+        try:
+            _witness(repo, repo_id, policy).append(point)
+        except SerialvaultError as exc:
+            result.warnings.append(str(exc))
+    if key is None:
+        result.warnings.append(
+            "this backup is not encrypted (no encryption key configured): anyone who can"
+            " read the copy can read the data; set [keys] encryption_key, and"
+            " require_encryption = true to refuse unencrypted backups"
+        )
+    return result
+
+
+def _clean_leftovers(repo: Repository, states: list[CopyState]) -> list[str]:
+    """Remove what killed backups left on the copies and beside the repository; say so."""
+    out: list[str] = []
+    db = sqlite_path(repo.url)
+    if db is not None:
+        out += clean_backup_snapshots(db)
+    for st in states:
+        if st.error is None:
+            try:
+                out += st.target.clean_stale()
+            except OSError as exc:
+                out.append(f"copy {st.name}: could not clean temporary files: {exc}")
+    return out
+
+
+def _witness(repo: Repository, repo_id: str, policy: Policy) -> Witness:
+    return Witness(witness_path(sqlite_path(repo.url), repo_id, policy.witness))
 
 
 def _repository_id(repo: Repository) -> str:
@@ -315,6 +383,17 @@ def _repository_id(repo: Repository) -> str:
     if not rid:
         raise BackupError(f"{repo.display_url} has no repository id: run `serialvault init`")
     return rid
+
+
+def _manifests_of(states: list[CopyState], verify: VerifyKey) -> dict[str, list[Manifest]]:
+    """Each reachable copy's valid manifests; an unreachable copy is marked failed."""
+    out: dict[str, list[Manifest]] = {}
+    for st in states:
+        try:
+            out[st.name], _ = read_manifests(st, verify)
+        except SerialvaultError as exc:
+            st.error = str(exc)
+    return out
 
 
 # --------------------------------------------------------------------------- full
@@ -327,26 +406,95 @@ def full_backup(
     *,
     actor: str,
     on_phase: Phase = _no_phase,
+    check_projections: bool = False,
+    new_timeline: str | None = None,
 ) -> BackupResult:
-    """A consistent snapshot of the repository plus its whole log, to every copy."""
+    """A consistent snapshot of the repository plus its whole log, to every copy.
+
+    Refused — before any manifest is written — when the log's chain does not verify from
+    genesis, when it disagrees with a chain head an earlier backup recorded (the copies'
+    manifests, the witness), and, with ``check_projections``, when a projection differs
+    from the log replayed (R9). ``new_timeline`` (a reason) first records which earlier
+    heads the repository abandons on purpose (after a restore to an earlier point).
+    """
     t0 = time.perf_counter()
-    sealer = Sealer(policy.load_encryption_key(), policy.compression_level)
-    policy.load_signing_key()  # fail before any work if it is missing
+    key = policy.load_encryption_key()
+    sealer = Sealer(key, policy.compression_level)
+    verify = policy.load_signing_key().public  # fail before any work if it is missing
     repo_id = _repository_id(repo)
     states = [c.open() for c in copies]
+    manifests = _manifests_of(states, verify)
+    anchors, problems = collect(
+        manifests, repo_id, _witness(repo, repo_id, policy), verify, whole_witness=True
+    )
+    problems += _clean_leftovers(repo, states)
+    with repo.read() as conn:
+        gone = abandoned(conn)
+    anchors = anchors.without(gone)
+    notes: list[str] = []
+    abandons: list[list[Any]] = []
+    if new_timeline is not None:
+        body = timeline_body(repo, anchors)
+        if body is None:
+            notes.append(
+                "--new-timeline: the log agrees with every earlier backup; nothing abandoned"
+            )
+        else:
+            with repo.write() as (_conn, log):
+                log.append(TIMELINE, body, actor, new_timeline)
+            anchors = anchors.without({(a["seq"], a["chain_hash"]) for a in body["abandoned"]})
+            abandons = [[a["seq"], a["chain_hash"]] for a in body["abandoned"]]
+            notes.append(
+                f"new timeline: {len(body['abandoned'])} earlier backup head(s) after seq"
+                f" {body['agrees_up_to_seq']} abandoned (recorded in the log)"
+            )
+    guard = LogGuard(0, GENESIS, anchors)
     created_at = now_utc()
-    writer = ObjectWriter(sealer, states)
+    writer = ObjectWriter(sealer, [s for s in states if s.error is None])
     try:
         if repo.dialect == "sqlite":
-            head, first_time, fp, snap = _sqlite_full(repo, writer, on_phase)
+            head, first_time, fp, snap, proj = _sqlite_full(
+                repo, writer, on_phase, guard, check_projections
+            )
         else:
-            head, first_time, fp, snap = _pg_full(repo, writer, on_phase)
+            head, first_time, fp, snap, proj = _pg_full(
+                repo, writer, on_phase, guard, check_projections
+            )
+    except Refused as exc:
+        writer.abort()
+        raise refuse(
+            repo,
+            exc,
+            anchors,
+            states=states,
+            key=key,
+            verify=verify,
+            actor=actor,
+            what="full backup",
+        ) from None
     except BaseException:
         writer.abort()
         raise
     if head.seq == 0:
+        writer.abort()
         raise BackupError(f"{repo.display_url} is empty: run `serialvault init` first")
-    return _finish(
+    if proj is not None and not proj.ok:
+        writer.abort()
+        seq, _ = open_exception(
+            repo,
+            source="backup",
+            type="projection-mismatch",
+            severity="critical",
+            reason=proj.message,
+            identifiers=proj.examples,
+            actor=actor,
+            why="full backup refused: projections differ from the log",
+        )
+        raise IntegrityFailure(
+            f"full backup refused: {proj.message} (exception seq {seq}); `serialvault"
+            " rebuild` recreates the projections from the log"
+        )
+    result = _finish(
         "full",
         repo=repo,
         repo_id=repo_id,
@@ -364,12 +512,26 @@ def full_backup(
         actor=actor,
         created_at=created_at,
         t0=t0,
+        checks={
+            "chain": "verified from genesis",
+            "anchors_compared": len(anchors.anchors),
+            "projections": "replayed and compared" if proj is not None else "not checked",
+            # a new timeline: the earlier heads it abandons, so that restore and verify
+            # do not take (or miss) backups of the history given up on purpose
+            **({"abandons": abandons} if abandons else {}),
+        },
     )
+    result.warnings = problems + notes + result.warnings
+    return result
 
 
 def _sqlite_full(
-    repo: Repository, writer: ObjectWriter, on_phase: Phase
-) -> tuple[Head, str | None, Fingerprint, dict[str, Any]]:
+    repo: Repository,
+    writer: ObjectWriter,
+    on_phase: Phase,
+    guard: LogGuard,
+    with_projections: bool,
+) -> tuple[Head, str | None, Fingerprint, dict[str, Any], ProjectionCheck | None]:
     """Online backup to a temporary file, then segments, file objects and fingerprint from it.
 
     The fingerprint is computed by two worker processes reading the copy while this
@@ -407,7 +569,12 @@ def _sqlite_full(
                 )
                 head = read_head(conn)
                 first_time = time_at(conn, 1)
-                _segments(iter_log(conn, 1, head.seq), writer, on_phase)
+                _segments(iter_log(conn, 1, head.seq), writer, on_phase, guard)
+                guard.finish(head.seq)
+                proj = None
+                if with_projections:
+                    on_phase("projections", 0, None)
+                    proj = integrity_check_projections(conn, src_path.parent)
             size = tmp.stat().st_size
             failure: list[BaseException] = []
 
@@ -452,6 +619,7 @@ def _sqlite_full(
                 "schema_version": schema.SCHEMA_VERSION,
                 "bytes": size,
             },
+            proj,
         )
     finally:
         for p in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
@@ -459,19 +627,28 @@ def _sqlite_full(
 
 
 def _pg_full(
-    repo: Repository, writer: ObjectWriter, on_phase: Phase
-) -> tuple[Head, str | None, Fingerprint, dict[str, Any]]:
+    repo: Repository,
+    writer: ObjectWriter,
+    on_phase: Phase,
+    guard: LogGuard,
+    with_projections: bool,
+) -> tuple[Head, str | None, Fingerprint, dict[str, Any], ProjectionCheck | None]:
     pool = fingerprint_pool()  # forked before any thread of ours starts
     try:
-        return _pg_full_in(repo, writer, on_phase, pool)
+        return _pg_full_in(repo, writer, on_phase, pool, guard, with_projections)
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _pg_full_in(
-    repo: Repository, writer: ObjectWriter, on_phase: Phase, pool: Any
-) -> tuple[Head, str | None, Fingerprint, dict[str, Any]]:
+    repo: Repository,
+    writer: ObjectWriter,
+    on_phase: Phase,
+    pool: Any,
+    guard: LogGuard,
+    with_projections: bool,
+) -> tuple[Head, str | None, Fingerprint, dict[str, Any], ProjectionCheck | None]:
     with repo.read() as conn:  # REPEATABLE READ: one snapshot for all of it
         pending = None
         if pool is not None:  # workers import this snapshot: the same state, in parallel
@@ -498,9 +675,14 @@ def _pg_full_in(
             writer.add(bytes(buf), kind="snapshot", part=f"{table}:{i}")
             done += len(buf)
             rows[table] = i + 1
-        _segments(iter_log(conn, 1, head.seq), writer, on_phase)
+        _segments(iter_log(conn, 1, head.seq), writer, on_phase, guard)
+        guard.finish(head.seq)
         on_phase("fingerprint", 0, None)
         fp = pending.result() if pending is not None else fingerprint(conn)
+        proj = None
+        if with_projections:
+            on_phase("projections", 0, None)
+            proj = integrity_check_projections(conn, None)
     return (
         head,
         first_time,
@@ -513,14 +695,24 @@ def _pg_full_in(
             "tables": list(PG_SNAPSHOT_TABLES),
             "bytes": done,
         },
+        proj,
     )
 
 
 # --------------------------------------------------------------------------- incremental
 
 
-def newest(manifests: list[Manifest], repo_id: str) -> Manifest | None:
-    mine = [m for m in manifests if m.repository_id == repo_id]
+def newest(
+    manifests: list[Manifest], repo_id: str, abandoned: set[tuple[int, str]] | None = None
+) -> Manifest | None:
+    """The backup of ``repo_id`` reaching furthest, leaving out heads a new timeline
+    abandoned."""
+    gone = abandoned or set()
+    mine = [
+        m
+        for m in manifests
+        if m.repository_id == repo_id and (m.last_seq, m.chain_head) not in gone
+    ]
     return max(mine, key=lambda m: (m.last_seq, m.created_at), default=None)
 
 
@@ -536,6 +728,11 @@ def incremental_backup(
 ) -> list[BackupResult]:
     """The log records after each copy's newest backup; one result per parent.
 
+    The records shipped are chain-checked from the parent's chain head (the last point a
+    backup proved), so the check costs what the shipment costs; the newest chain heads
+    the other copies and the witness recorded are compared too. A log that does not
+    continue them is refused (:mod:`serialvault.backup.guard`).
+
     The state fingerprint is a scan of every projection — its cost grows with the
     repository, not with the change — so an incremental records it only when asked
     (``with_fingerprint``). Without it the chain head still pins the state: projections
@@ -546,22 +743,27 @@ def incremental_backup(
     Copies whose newest backup is the same are written together (one sealing).
     """
     t0 = time.perf_counter()
-    sealer = Sealer(policy.load_encryption_key(), policy.compression_level)
+    key = policy.load_encryption_key()
+    sealer = Sealer(key, policy.compression_level)
     signer = policy.load_signing_key()
+    verify = signer.public
     repo_id = _repository_id(repo)
     states = [c.open() for c in copies]
+    with repo.read() as conn:
+        gone = abandoned(conn)
     groups: dict[str, tuple[Manifest, list[CopyState]]] = {}
     failed: list[CopyState] = []
+    seen: dict[str, list[Manifest]] = {}
     for st in states:
         parent = (parents or {}).get(st.name)
         if parent is None:
             try:
-                manifests, _ = read_manifests(st, signer.public)
+                manifests, _ = read_manifests(st, verify)
             except SerialvaultError as exc:
                 st.error = str(exc)
                 failed.append(st)
                 continue
-            parent = newest(manifests, repo_id)
+            parent = newest(manifests, repo_id, gone)
         if parent is None:
             st.error = (
                 f"copy {st.name} ({st.target.url}) has no backup of this repository:"
@@ -569,7 +771,14 @@ def incremental_backup(
             )
             failed.append(st)
             continue
+        seen[st.name] = [parent]
         groups.setdefault(parent.id, (parent, []))[1].append(st)
+    anchors, problems = collect(
+        seen, repo_id, _witness(repo, repo_id, policy), verify, whole_witness=False
+    )
+    if parents is None:  # continuous mode: its scheduled fulls clean
+        problems += _clean_leftovers(repo, [m for _p, ms in groups.values() for m in ms])
+    anchors = anchors.without(gone)
     results: list[BackupResult] = []
     if failed:
         results.append(BackupResult(None, failed, 0, time.perf_counter() - t0))
@@ -579,6 +788,28 @@ def incremental_backup(
         try:
             with repo.read() as conn:
                 head = read_head(conn)
+                # the heads recorded at or before the parent: one indexed lookup each
+                earlier = [a for a in anchors.anchors if a.seq <= parent.last_seq]
+                for a in sorted(earlier, key=lambda a: a.seq):
+                    here = chain_hash_at(conn, a.seq)
+                    if here != a.chain_hash:
+                        since = max(
+                            (
+                                b.seq
+                                for b in earlier
+                                if b.seq < a.seq and chain_hash_at(conn, b.seq) == b.chain_hash
+                            ),
+                            default=0,
+                        )
+                        raise Refused(
+                            "fork" if here else "truncated",
+                            a.seq,
+                            f"seq {a.seq} has chain hash {here}, {a.source} recorded {a.chain_hash}"
+                            if here
+                            else f"the log ends at seq {head.seq}, {a.source} recorded seq {a.seq}",
+                            a,
+                            since,
+                        )
                 if head.seq == parent.last_seq and head.chain_hash == parent.chain_head:
                     writer.finish()
                     results.append(
@@ -588,43 +819,66 @@ def incremental_backup(
                             0,
                             time.perf_counter() - t1,
                             note=f"up to date: newest backup {parent.id} ends at seq {head.seq}",
+                            warnings=list(problems),
                         )
                     )
                     continue
-                here = _chain_at(conn, parent.last_seq)
-                if here != parent.chain_head:
-                    raise BackupError(
-                        f"the log at seq {parent.last_seq} does not match backup {parent.id}"
-                        " (the repository was restored or replaced since): take a full backup"
-                    )
+                later = Anchors()
+                for a in anchors.anchors:
+                    if a.seq > parent.last_seq:
+                        later.add(
+                            a.seq,
+                            a.chain_hash,
+                            a.source,
+                            anchors.backup_of.get((a.seq, a.chain_hash)),
+                        )
+                guard = LogGuard(parent.last_seq, parent.chain_head, later)
                 first_time = time_at(conn, parent.last_seq + 1)
-                _segments(iter_log(conn, parent.last_seq + 1, head.seq), writer, on_phase)
+                _segments(iter_log(conn, parent.last_seq + 1, head.seq), writer, on_phase, guard)
+                guard.finish(head.seq)
                 fp = None
                 if with_fingerprint:
                     on_phase("fingerprint", 0, None)
                     fp = fingerprint(conn)
+        except Refused as exc:
+            writer.abort()
+            raise refuse(
+                repo,
+                exc,
+                anchors,
+                states=members,
+                key=key,
+                verify=verify,
+                actor=actor,
+                what=f"incremental backup after {parent.id}",
+            ) from None
         except BaseException:
             writer.abort()
             raise
-        results.append(
-            _finish(
-                "incr",
-                repo=repo,
-                repo_id=repo_id,
-                policy=policy,
-                sealer=sealer,
-                copies=members,
-                writer=writer,
-                parent=parent,
-                head=head,
-                first_seq=parent.last_seq + 1,
-                first_time=first_time,
-                prev_chain=parent.chain_head,
-                fp=fp,
-                snapshot=None,
-                actor=actor,
-                created_at=now_utc(),
-                t0=t1,
-            )
+        result = _finish(
+            "incr",
+            repo=repo,
+            repo_id=repo_id,
+            policy=policy,
+            sealer=sealer,
+            copies=members,
+            writer=writer,
+            parent=parent,
+            head=head,
+            first_seq=parent.last_seq + 1,
+            first_time=first_time,
+            prev_chain=parent.chain_head,
+            fp=fp,
+            snapshot=None,
+            actor=actor,
+            created_at=now_utc(),
+            t0=t1,
+            checks={
+                "chain": f"verified from seq {parent.last_seq} (backup {parent.id})",
+                "anchors_compared": len(anchors.anchors),
+                "projections": "not checked",
+            },
         )
+        result.warnings = problems + result.warnings
+        results.append(result)
     return results

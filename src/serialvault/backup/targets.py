@@ -18,7 +18,9 @@ Both are exercised by one contract test module (``tests/backup/test_targets.py``
 
 from __future__ import annotations
 
+import builtins
 import os
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from serialvault.errors import BackupError
+from serialvault.redact import redact_text, redact_url
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,12 @@ class ObjectMissing(BackupError):
         super().__init__(f"{target}: object {name} is missing")
         self.target = target
         self.name = name
+
+
+#: A temporary file untouched this long (seconds) belongs to no running writer: a put
+#: writes its bytes in one go and renames at once, so even a slow NFS mount finishes
+#: within minutes.
+STALE_AFTER = 3600.0
 
 
 class Target(Protocol):
@@ -65,6 +74,10 @@ class Target(Protocol):
     def delete(self, name: str) -> None:
         """Remove ``name``; no error if it is already gone."""
 
+    def clean_stale(self, older_than: float = STALE_AFTER) -> builtins.list[str]:
+        """Remove what interrupted writes left (never a complete object); say what."""
+        ...
+
 
 def fsync_dir(folder: Path) -> None:
     """Make a rename in ``folder`` durable (POSIX: the directory entry is data too)."""
@@ -78,7 +91,7 @@ def fsync_dir(folder: Path) -> None:
 def _check_name(name: str) -> str:
     parts = name.split("/")
     if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise ValueError(f"invalid object name {name!r}")
+        raise BackupError(f"invalid object name {name[:120]!r}: not a plain relative path")
     return name
 
 
@@ -145,6 +158,34 @@ class FileTarget:
         out.sort(key=lambda o: o.name)
         return out
 
+    def clean_stale(self, older_than: float = STALE_AFTER) -> builtins.list[str]:
+        """Remove ``.tmp-*`` files a killed writer left (older than ``older_than`` s).
+
+        A younger one may belong to a backup running now, so it is left alone.
+        """
+        if not self.root.is_dir():
+            return []
+        cutoff = time.time() - older_than
+        out: list[str] = []
+        for dirpath, _dirs, names in os.walk(self.root):
+            for n in names:
+                if not n.startswith(".tmp-"):
+                    continue
+                p = Path(dirpath) / n
+                try:
+                    st = p.stat()
+                    if st.st_mtime > cutoff:
+                        continue
+                    p.unlink()
+                except OSError:
+                    continue
+                rel = p.relative_to(self.root).as_posix()
+                out.append(
+                    f"removed {rel} ({st.st_size:,} bytes) from {self.url}, left by an"
+                    " interrupted write"
+                )
+        return out
+
     def delete(self, name: str) -> None:
         try:
             self._path(name).unlink(missing_ok=True)
@@ -175,7 +216,7 @@ class S3Target:
 
         self.bucket = bucket
         self.prefix = prefix.strip("/")
-        self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self.url = redact_url(f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}")
         self.endpoint_url = endpoint_url
         cfg = Config(
             connect_timeout=5,
@@ -188,7 +229,8 @@ class S3Target:
                 "s3", endpoint_url=endpoint_url, region_name=region, config=cfg
             )
         except Exception as exc:
-            raise BackupError(f"cannot use backup target {self.url}: {exc}") from None
+            detail = redact_text(str(exc), (endpoint_url or "",))
+            raise BackupError(f"cannot use backup target {self.url}: {detail}") from None
 
     def _key(self, name: str) -> str:
         _check_name(name)
@@ -197,13 +239,16 @@ class S3Target:
     def _fail(self, exc: Exception, what: str) -> BackupError:
         from botocore.exceptions import ClientError
 
-        where = self.url + (f" (endpoint {self.endpoint_url})" if self.endpoint_url else "")
+        where = self.url + (
+            f" (endpoint {redact_url(self.endpoint_url)})" if self.endpoint_url else ""
+        )
         if isinstance(exc, ClientError):
             err = exc.response.get("Error", {})
             return BackupError(
                 f"backup target {where}: {what} failed: {err.get('Code')} {err.get('Message')}"
             )
-        return BackupError(f"cannot reach backup target {where}: {what} failed: {exc}")
+        detail = redact_text(str(exc), (self.endpoint_url or "",))
+        return BackupError(f"cannot reach backup target {where}: {what} failed: {detail}")
 
     def _call(self, what: str, fn: Callable[..., Any], **kw: Any) -> Any:
         try:
@@ -258,6 +303,10 @@ class S3Target:
     def delete(self, name: str) -> None:
         self._call(f"delete {name}", self._s3.delete_object, Key=self._key(name))
 
+    def clean_stale(self, older_than: float = STALE_AFTER) -> builtins.list[str]:
+        """Nothing to clean: a single PUT is visible whole or not at all."""
+        return []
+
 
 # --------------------------------------------------------------------------- registry
 
@@ -273,7 +322,9 @@ def register(scheme: str, opener: Opener) -> None:
 def _open_file(url: str, _settings: dict[str, Any]) -> Target:
     parts = urlsplit(url)
     if parts.netloc not in ("", "localhost"):
-        raise BackupError(f"file URL {url!r} names host {parts.netloc!r}: use file:///path")
+        raise BackupError(
+            f"file URL {redact_url(url)!r} names host {parts.hostname!r}: use file:///path"
+        )
     path = unquote(parts.path)
     if not path:
         raise BackupError(f"file URL {url!r} has no path: use file:///absolute/path")
@@ -287,7 +338,7 @@ def _truthy(value: Any) -> bool:
 def _open_s3(url: str, settings: dict[str, Any]) -> Target:
     parts = urlsplit(url)
     if not parts.netloc:
-        raise BackupError(f"S3 URL {url!r} has no bucket: use s3://bucket/prefix")
+        raise BackupError(f"S3 URL {redact_url(url)!r} has no bucket: use s3://bucket/prefix")
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     endpoint = query.get("endpoint") or settings.get("endpoint_url")
     region = query.get("region") or settings.get("region")
@@ -313,5 +364,5 @@ def open_target(url: str, settings: dict[str, Any] | None = None) -> Target:
     opener = _REGISTRY.get(scheme)
     if opener is None:
         known = ", ".join(f"{s}://" for s in sorted(_REGISTRY))
-        raise BackupError(f"unsupported backup target {url!r}: use one of {known}")
+        raise BackupError(f"unsupported backup target {redact_url(url)!r}: use one of {known}")
     return opener(url, settings or {})

@@ -11,8 +11,16 @@ repairing anything:
   decrypted, decompressed, and each segment's records chain-checked.
 
 Each run leaves a signed check record on the copy (``checks/…``: when, which subset,
-which objects), so that ``--subset 1/7 … 7/7`` run on seven days provably covers every
-object (EU GMP Annex 11 §7.2: integrity of backup data monitored periodically).
+which objects, which backups the copy held), so that ``--subset 1/7 … 7/7`` run on seven
+days provably covers every object (EU GMP Annex 11 §7.2: integrity of backup data
+monitored periodically).
+
+Across copies and time (:func:`verify_copies`), as borg's ``check`` compares a repository
+with its cached manifest: a copy lacking a backup that some signed source says it held —
+its own checkpoints, its earlier check records, another copy's checkpoint naming it, the
+witness file — and that no signed prune record removed, has been **rolled back** (or
+damaged); a copy holding backups of two repositories **mixes** them; two copies whose
+backups disagree on the chain hash of one seq hold two **histories** (a fork).
 """
 
 from __future__ import annotations
@@ -25,6 +33,16 @@ from typing import Any
 
 import orjson
 
+from serialvault.backup.anchors import (
+    CHECK_FORMAT,
+    CHECKS,
+    CopyView,
+    History,
+    Witness,
+    gather,
+    read_view,
+    stamp,
+)
 from serialvault.backup.crypto import EncryptionKey, SigningKey, VerifyKey, unseal
 from serialvault.backup.manifest import Finding, Manifest, analyse, object_path
 from serialvault.backup.objects import CopyState
@@ -33,8 +51,6 @@ from serialvault.backup.service import Copy, read_manifests
 from serialvault.errors import BackupError, IntegrityFailure, KeyProblem, SerialvaultError
 from serialvault.store.repository import Head
 from serialvault.timefmt import now_utc, parse_timestamp
-
-CHECK_FORMAT = "serialvault.check/1"
 
 
 def parse_subset(text: str | None) -> tuple[int, int] | None:
@@ -68,6 +84,7 @@ class VerifyReport:
     coverage: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     check_record: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -88,8 +105,113 @@ class VerifyReport:
             "findings": [f.to_dict() for f in self.findings],
             "coverage": self.coverage,
             "check_record": self.check_record,
+            "notes": self.notes,
             "seconds": round(self.seconds, 3),
         }
+
+
+def verify_copies(
+    copies: list[Copy],
+    verify_key: VerifyKey,
+    *,
+    key: EncryptionKey | None = None,
+    signer: SigningKey | None = None,
+    full: bool = False,
+    subset: tuple[int, int] | None = None,
+    witnesses: list[Witness] | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> list[VerifyReport]:
+    """Verify each copy, then compare the copies with each other, with their own earlier
+    check records and checkpoints, and with the witness: rollback, mixing, forks."""
+    states = [c.open() for c in copies]
+    history = gather(states, verify_key, witnesses or [])
+    views = {v.name: v for v in history.views}
+    reports: list[VerifyReport] = []
+    for c, st in zip(copies, states, strict=True):
+        view = views.get(st.name)
+        if view is None:
+            rep = VerifyReport(c.name, st.target.url, "full" if full or subset else "quick", subset)
+            rep.findings.append(
+                Finding("unreachable", st.error or "the copy cannot be read", c.name)
+            )
+            reports.append(rep)
+            continue
+
+        def tick(done: int, total: int, name: str = c.name) -> None:
+            if on_progress:
+                on_progress(name, done, total)
+
+        reports.append(
+            _verify_view(
+                view,
+                verify_key,
+                key=key,
+                signer=signer,
+                full=full,
+                subset=subset,
+                on_progress=tick,
+                history=history,
+            )
+        )
+    for p in history.problems:
+        if p.startswith("witness"):
+            for r in reports:
+                r.findings.append(Finding("bad-witness", p, r.copy))
+    return reports
+
+
+def cross_findings(view: CopyView, history: History) -> tuple[list[Finding], list[str]]:
+    """What comparing this copy with the others, its past and the witness shows."""
+    out: list[Finding] = []
+    notes: list[str] = []
+    for s in history.lost(view):
+        out.append(
+            Finding(
+                "rollback",
+                f"backup {s.backup} (seq {s.seq}) is no longer on this copy, but {s.where}"
+                " shows it was written here and no prune record removed it: the copy was"
+                " rolled back or lost objects",
+                view.name,
+                s.backup,
+            )
+        )
+    repos = sorted(view.repositories)
+    if len(repos) > 1:
+        out.append(
+            Finding(
+                "mixed-repositories",
+                f"this copy holds backups of {len(repos)} repositories ({', '.join(repos)}):"
+                " a restore must name one with --backup",
+                view.name,
+            )
+        )
+    for repo in repos:
+        for a, b in history.forks(repo):
+            if view.name in (a.where + b.where):
+                out.append(
+                    Finding(
+                        "fork",
+                        f"seq {a.seq} has chain hash {a.chain_hash} in {a.where}"
+                        f" (backup {a.backup}) but {b.chain_hash} in {b.where}"
+                        f" (backup {b.backup}): two histories of one repository",
+                        view.name,
+                        b.backup,
+                    )
+                )
+        newest_here = max(
+            (m.last_seq for m in view.manifests if m.repository_id == repo), default=0
+        )
+        best = history.newest_known(repo)
+        if (
+            best is not None
+            and best.seq > newest_here
+            and not any(f.code == "rollback" for f in out)
+        ):
+            notes.append(
+                f"behind: the newest backup of repository {repo} here ends at seq"
+                f" {newest_here}; {best.where} has seq {best.seq}"
+            )
+    return out, notes
 
 
 def verify_copy(
@@ -102,14 +224,44 @@ def verify_copy(
     subset: tuple[int, int] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> VerifyReport:
-    t0 = time.perf_counter()
+    """One copy on its own (its own checkpoints and check records included)."""
     state = copy.open()
-    report = VerifyReport(
-        copy.name, state.target.url, "full" if full or subset else "quick", subset
+    view = read_view(state, verify_key)
+    return _verify_view(
+        view,
+        verify_key,
+        key=key,
+        signer=signer,
+        full=full,
+        subset=subset,
+        on_progress=on_progress,
+        history=History([view]),
     )
-    manifests, bad = read_manifests(state, verify_key)
-    report.findings += bad
+
+
+def _verify_view(
+    view: CopyView,
+    verify_key: VerifyKey,
+    *,
+    key: EncryptionKey | None,
+    signer: SigningKey | None,
+    full: bool,
+    subset: tuple[int, int] | None,
+    on_progress: Callable[[int, int], None] | None,
+    history: History,
+) -> VerifyReport:
+    t0 = time.perf_counter()
+    state = view.state
+    copy = view
+    report = VerifyReport(
+        view.name, state.target.url, "full" if full or subset else "quick", subset
+    )
+    manifests = view.manifests
+    report.findings += view.findings
     report.findings += analyse(manifests, copy.name)
+    cross, notes = cross_findings(view, history)
+    report.findings += cross
+    report.notes += notes
     report.backups = len(manifests)
     listed = {o.name: o.size for o in state.target.list("objects/")}
     needed: dict[str, tuple[int, Manifest]] = {}
@@ -146,8 +298,8 @@ def verify_copy(
         for m in todo:
             _verify_backup(state, m, key, subset, report, checked, listed, on_progress, total)
     report.seconds = time.perf_counter() - t0
+    report.check_record = _record_check(state, report, checked, signer, manifests)
     if full or subset:
-        report.check_record = _record_check(state, report, checked, signer)
         report.coverage = coverage(state, verify_key, set(needed), subset)
     return report
 
@@ -183,7 +335,7 @@ def _verify_backup(
         if on_progress:
             on_progress(report.objects_read, total)
         digest = hashlib.sha256(data).hexdigest()
-        if digest != o.name or len(data) != o.size:
+        if digest != o.name:
             report.findings.append(
                 Finding(
                     "hash-mismatch",
@@ -196,6 +348,17 @@ def _verify_backup(
             )
             prev = None
             continue
+        if len(data) != o.size:  # the bytes are what the name says; the manifest is not
+            report.findings.append(
+                Finding(
+                    "size-mismatch",
+                    f"object {o.name} ({o.kind}) is intact ({len(data)} bytes, its SHA-256"
+                    f" is its name) but backup {m.id} says {o.size} bytes",
+                    state.name,
+                    m.id,
+                    o.name,
+                )
+            )
         if not can_open:
             continue
         try:
@@ -226,8 +389,16 @@ def _verify_backup(
 
 
 def _record_check(
-    state: CopyState, report: VerifyReport, checked: set[str], signer: SigningKey | None
+    state: CopyState,
+    report: VerifyReport,
+    checked: set[str],
+    signer: SigningKey | None,
+    manifests: list[Manifest],
 ) -> str | None:
+    """The signed check record: what was read, what was found, which backups were here
+    (so a later run can tell a backup that disappeared)."""
+    if signer is None:
+        return None  # an unsigned record would prove nothing and could be forged
     at = now_utc()
     doc: dict[str, Any] = {
         "format": CHECK_FORMAT,
@@ -238,11 +409,16 @@ def _record_check(
         "contents_checked": report.decrypted,
         "objects": sorted(checked),
         "findings": [f.to_dict() for f in report.findings],
+        "backups": {
+            m.id: {"repository_id": m.repository_id, "seq": m.last_seq, "chain_head": m.chain_head}
+            for m in manifests
+        },
     }
-    if signer is not None:
-        doc = signer.sign(doc)
+    doc = signer.sign(doc)
     sub = f"{report.subset[0]}of{report.subset[1]}" if report.subset else "all"
-    name = f"checks/{at.replace(':', '').replace('-', '').replace('.', '')}-{sub}.json"
+    if report.mode == "quick":
+        sub = "quick"
+    name = f"{CHECKS}{stamp(at)}-{sub}.json"
     try:
         state.target.put(name, orjson.dumps(doc))
     except SerialvaultError:
@@ -263,6 +439,8 @@ def coverage(
             continue
         if not isinstance(doc, dict) or doc.get("format") != CHECK_FORMAT:
             continue
+        if doc.get("mode") == "quick":
+            continue  # a quick check reads no object
         if verify_key.check(doc) is not None or doc.get("findings"):
             continue
         sub = doc.get("subset") or [1, 1]

@@ -17,12 +17,14 @@ from serialvault.backup import follow as follow_mod
 from serialvault.backup import planning, service, verify
 from serialvault.backup import prune as prune_mod
 from serialvault.backup import restore as restore_mod
+from serialvault.backup.anchors import Witness, witness_files
 from serialvault.backup.crypto import generate_keys
 from serialvault.backup.policy import DEFAULT_KEY_DIR, Policy, load_policy, parse_duration
 from serialvault.cli.common import (
     ActorOpt,
     DbOpt,
     JsonOpt,
+    ReasonOpt,
     actor_name,
     handled,
     kv,
@@ -32,7 +34,14 @@ from serialvault.cli.common import (
     progress,
     table,
 )
-from serialvault.errors import BackupError, IntegrityFailure, SerialvaultError
+from serialvault.errors import (
+    BackupError,
+    IntegrityFailure,
+    PlanWarning,
+    SerialvaultError,
+    UsageError,
+)
+from serialvault.store.engine import resolve_url, sqlite_path
 
 keys_app = typer.Typer(help="Backup encryption and signing keys.", no_args_is_help=True)
 app = typer.Typer(
@@ -72,10 +81,33 @@ PubOpt = Annotated[
 ]
 
 
+def _duration(text: str, flag: str) -> float:
+    """A duration option (``30s``, ``15m``, ``4h``, ``7d``): a bad one is a usage error."""
+    try:
+        seconds = parse_duration(text, flag)
+    except BackupError as exc:
+        raise UsageError(exc.message) from None
+    if seconds <= 0:
+        raise UsageError(f"{flag} {text!r}: must be more than 0")
+    return seconds
+
+
 def _policy(
     policy: str | None, key: str | None, signing: str | None, pub: str | None = None
 ) -> Policy:
     return load_policy(policy, key=key, signing_key=signing, public_key=pub)
+
+
+def _witnesses(pol: Policy, *dbs: str | None) -> list[Witness]:
+    """The witness files to consult: the policy's, those beside the SQLite repositories
+    named (the live one, a restore's target), and those in the state folder."""
+    files = []
+    for db in dbs:
+        try:
+            files.append(sqlite_path(resolve_url(db)))
+        except SerialvaultError:
+            continue
+    return witness_files(pol.witness, files)
 
 
 def _copies(pol: Policy, copy: list[str] | None, to: list[str] | None) -> list[service.Copy]:
@@ -132,6 +164,8 @@ def _show_backup(results: list[service.BackupResult], json_out: bool) -> int:
                 )
             elif d.get("note"):
                 out.print(d["note"])
+            for w in d.get("warnings", []):
+                out.print(f"[yellow]warning[/yellow]: {escape(w)}")
             for c in d["copies"]:
                 status = "ok" if c["ok"] else f"FAILED: {c['error']}"
                 out.print(f"  copy {c['name']} ({c['url']}): {status}")
@@ -158,17 +192,48 @@ def backup_full(
     to: ToOpt = None,
     key: KeyOpt = None,
     signing_key: SignOpt = None,
+    check_projections: Annotated[
+        bool,
+        typer.Option(
+            "--check-projections",
+            help="Also replay the log into a scratch database and compare every projection"
+            " row (R9): catches rows edited outside the log; costs a rebuild's replay.",
+        ),
+    ] = False,
+    new_timeline: Annotated[
+        bool,
+        typer.Option(
+            "--new-timeline",
+            help="Record (with --reason) that the earlier backups this log no longer agrees"
+            " with are abandoned on purpose, e.g. after a restore to an earlier point.",
+        ),
+    ] = False,
+    reason: ReasonOpt = None,
     actor: ActorOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Take a full backup: a consistent snapshot plus the whole log, to each copy."""
+    """Take a full backup: a consistent snapshot plus the whole log, to each copy.
+
+    Refused (exit 8, an exception opened) when the log's chain does not verify from
+    genesis or disagrees with a chain head an earlier backup recorded.
+    """
     with handled(json_out):
+        if new_timeline and not reason:
+            raise UsageError("--new-timeline needs --reason: why the earlier history is abandoned")
         pol = _policy(policy, key, signing_key)
         copies = _copies(pol, copy, to)
         repo = open_repo(db)
         bar, on_phase = _phase_progress(json_out)
         with bar:
-            res = service.full_backup(repo, pol, copies, actor=actor_name(actor), on_phase=on_phase)
+            res = service.full_backup(
+                repo,
+                pol,
+                copies,
+                actor=actor_name(actor),
+                on_phase=on_phase,
+                check_projections=check_projections,
+                new_timeline=reason if new_timeline else None,
+            )
         code = _show_backup([res], json_out)
     raise typer.Exit(code)
 
@@ -251,8 +316,8 @@ def backup_follow(
         pol = _policy(policy, key, signing_key)
         copies = _copies(pol, copy, to)
         repo = open_repo(db)
-        every = parse_duration(interval, "--interval") if interval else pol.follow_interval
-        duration = parse_duration(for_, "--for") if for_ else None
+        every = _duration(interval, "--interval") if interval else pol.follow_interval
+        duration = _duration(for_, "--for") if for_ else None
 
         def on_event(ev: dict[str, Any]) -> None:
             if json_out:
@@ -327,7 +392,7 @@ def backup_inventory(
     """The critical data kinds: counts, bytes and growth per day (what backups must hold)."""
     with handled(json_out):
         pol = _policy(policy, None, None)
-        days = parse_duration(window, "--window") / 86400
+        days = _duration(window, "--window") / 86400
         inv = planning.inventory(open_repo(db), pol, days)
         if json_out:
             print_json(inv)
@@ -377,8 +442,8 @@ def backup_plan(
     """Recommend an incremental interval and full cadence for RPO/RTO, with storage and warnings."""
     with handled(json_out):
         pol = _policy(policy, None, None, public_key)
-        rpo_s = parse_duration(rpo, "--rpo")
-        rto_s = parse_duration(rto, "--rto")
+        rpo_s = _duration(rpo, "--rpo")
+        rto_s = _duration(rto, "--rto")
         copies = _copies(pol, copy, to)
         summary = follow_mod.follower_summary(pol.status_file)
         figures = planning.gather(
@@ -388,7 +453,7 @@ def backup_plan(
             rpo_s=rpo_s,
             rto_s=rto_s,
             follow_running=bool(summary and summary["running"]),
-            window_days=parse_duration(window, "--window") / 86400,
+            window_days=_duration(window, "--window") / 86400,
         )
         plan = planning.recommend(figures)
         if json_out:
@@ -436,7 +501,7 @@ def backup_plan(
             for n in plan["notes"]:
                 out.print(f"note: {escape(n)}")
     if check and not plan["ok"]:
-        raise typer.Exit(12)
+        raise typer.Exit(PlanWarning.exit_code)
 
 
 @app.command("list")
@@ -540,6 +605,7 @@ def backup_verify(
     to: ToOpt = None,
     key: KeyOpt = None,
     public_key: PubOpt = None,
+    db: DbOpt = None,
     full: Annotated[
         bool, typer.Option("--full", help="Read, hash, decrypt and chain-check every object.")
     ] = False,
@@ -548,7 +614,8 @@ def backup_verify(
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Check copies; print findings; exit 8 on any finding."""
+    """Check copies, and compare them with each other, their past and the witness; exit 8
+    on any finding (a rolled-back copy, a fork and mixed repositories included)."""
     with handled(json_out):
         pol = _policy(policy, key, None, public_key)
         sub = verify.parse_subset(subset)
@@ -559,20 +626,25 @@ def backup_verify(
             signer = pol.load_signing_key()
         except SerialvaultError:
             signer = None
-        reports = []
-        for c in copies:
-            bar = progress(json_out)
-            with bar:
-                task = bar.add_task(f"verify {c.name}", total=None)
+        bar = progress(json_out)
+        with bar:
+            tasks: dict[str, Any] = {}
 
-                def tick(done: int, total: int, bar: Any = bar, task: Any = task) -> None:
-                    bar.update(task, completed=done, total=total)
+            def tick(name: str, done: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(f"verify {name}", total=total)
+                bar.update(tasks[name], completed=done, total=total)
 
-                reports.append(
-                    verify.verify_copy(
-                        c, vk, key=enc, signer=signer, full=full, subset=sub, on_progress=tick
-                    )
-                )
+            reports = verify.verify_copies(
+                copies,
+                vk,
+                key=enc,
+                signer=signer,
+                full=full,
+                subset=sub,
+                witnesses=_witnesses(pol, db),
+                on_progress=tick,
+            )
         ok = all(r.ok for r in reports)
         if json_out:
             print_json({"ok": ok, "copies": [r.to_dict() for r in reports]})
@@ -586,7 +658,9 @@ def backup_verify(
                     f" objects, {r.objects_read} read ({r.bytes_read:,} bytes): {state}"
                 )
                 for f in r.findings:
-                    out.print(f"  {f.code}: {f.message}")
+                    out.print(f"  {f.code}: {escape(f.message)}")
+                for n in r.notes:
+                    out.print(f"  note: {escape(n)}")
                 if r.coverage:
                     cov = r.coverage
                     out.print(
@@ -599,6 +673,8 @@ def backup_verify(
                             else ""
                         )
                     )
+                if r.check_record is None:
+                    out.print("  (no check record left: no signing key here)")
     if not ok:  # the findings are the output (one JSON document with --json)
         raise typer.Exit(IntegrityFailure.exit_code)
 
@@ -623,6 +699,7 @@ def backup_prune(
         pol = _policy(policy, None, None, public_key)
         copies = _copies(pol, copy, to)
         vk = pol.load_verify_key()
+        signer = None if dry_run else pol.load_signing_key()
         reports = [
             prune_mod.prune_copy(
                 c,
@@ -630,6 +707,7 @@ def backup_prune(
                 keep_fulls=pol.keep_fulls if keep_fulls is None else keep_fulls,
                 keep_days=pol.keep_days if keep_days is None else keep_days,
                 dry_run=dry_run,
+                signer=signer,
             )
             for c in copies
         ]
@@ -666,10 +744,25 @@ def restore(
     policy: PolicyOpt = None,
     key: KeyOpt = None,
     public_key: PubOpt = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="SERIALVAULT_DB",
+            help="The live repository, if reachable: its witness file is consulted"
+            " [default: SERIALVAULT_DB or ./serialvault.db].",
+            show_default=False,
+        ),
+    ] = None,
     actor: ActorOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Restore a repository from a backup copy, to the newest or a given point."""
+    """Restore a repository from what all copies hold, to the newest or a given point.
+
+    Without --at or --backup, the point is the newest backup any copy, checkpoint, check
+    record or witness file knows of; when no copy can serve it, the restore fails (exit
+    14) and names what is missing rather than going back in time.
+    """
     with handled(json_out):
         pol = _policy(policy, key, None, public_key)
         copies = _copies(pol, from_, None)
@@ -694,6 +787,7 @@ def restore(
                 force=force,
                 actor=actor_name(actor),
                 on_phase=on_phase,
+                witnesses=_witnesses(pol, db, into),
             )
         d = res.to_dict()
         if json_out:
@@ -712,10 +806,18 @@ def restore(
                 ("fingerprint checked against manifest", d["fingerprint_checked_against"] or "-"),
                 ("phases (s)", ", ".join(f"{k} {v}" for k, v in d["phases_s"].items())),
                 ("objects from copy", d["objects_from_copy"]),
+                (
+                    "newest backup known",
+                    "-"
+                    if not d["newest_backup_known"]
+                    else f"seq {d['newest_backup_known']['seq']}"
+                    f" ({d['newest_backup_known']['where']})",
+                ),
+                ("projections checked at backup", d["projections_checked_at_backup"]),
             ],
         )
         for f in d["findings"]:
-            out.print(f"  note: {f}")
+            out.print(f"  [yellow]finding[/yellow]: {escape(f)}")
 
 
 __all__ = ["BackupError", "app", "keys_app", "restore"]

@@ -16,6 +16,7 @@ import socket
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
@@ -26,7 +27,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
-from serialvault.errors import SerialvaultError, StoreError
+from serialvault.errors import InputError, SerialvaultError, StoreError
 from serialvault.store.repository import Repository
 
 # When output goes to a file or pipe, use a wide fixed width so tables are not cut.
@@ -73,6 +74,22 @@ def actor_name(actor: str | None) -> str:
 
 def open_repo(db: str | None) -> Repository:
     return Repository.open(db)
+
+
+def write_output(path: Path, data: bytes) -> None:
+    """Write a file the user asked for atomically (temp + rename); a missing folder or
+    a permission problem is a named error, not a traceback."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        missing = not path.parent.is_dir()
+        raise InputError(
+            f"cannot write {path}: "
+            + (f"folder {path.parent} does not exist" if missing else str(exc.strerror or exc))
+        ) from None
 
 
 def print_json(data: Any, compact: bool = False) -> None:

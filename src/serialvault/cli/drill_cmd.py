@@ -20,10 +20,17 @@ from serialvault.cli.common import (
     out,
     print_json,
     table,
+    write_output,
 )
 from serialvault.drill import plan as plan_mod
 from serialvault.drill.register import plan_history, record_plan
-from serialvault.errors import ConflictError, InputError, SerialvaultError
+from serialvault.errors import (
+    ConflictError,
+    DrillInconclusive,
+    InputError,
+    IntegrityFailure,
+    SerialvaultError,
+)
 
 app = typer.Typer(help="Backup/restore drills: plans under change control.", no_args_is_help=True)
 
@@ -58,7 +65,7 @@ def drill_new(
             raise ConflictError(f"{out_file} exists: choose another --out, or --force")
         repo = open_repo(db)
         out_file.parent.mkdir(parents=True, exist_ok=True)
-        out_file.write_text(text, encoding="utf-8")
+        write_output(out_file, text.encode("utf-8"))
         version, _new = record_plan(
             repo,
             plan,
@@ -224,7 +231,9 @@ def drill_run(
                 out.print(f"  finding: {f}")
             out.print(f"report: {package / 'report.html'} and {package / 'report.pdf'}")
             out.print(f"evidence package: {zipped}")
-    code = {"pass": 0, "fail": 8}.get(result.verdict, 13)
+    code = {"pass": 0, "fail": IntegrityFailure.exit_code}.get(
+        result.verdict, DrillInconclusive.exit_code
+    )
     raise typer.Exit(code)
 
 
@@ -357,7 +366,6 @@ def evidence_verify(
     from serialvault.backup.crypto import load_verify_key
     from serialvault.backup.policy import load_policy
     from serialvault.drill.evidence import verify_package
-    from serialvault.errors import IntegrityFailure
 
     with handled(json_out):
         vk = load_verify_key(public_key) if public_key else load_policy(None).load_verify_key()
@@ -369,9 +377,11 @@ def evidence_verify(
                 f"{package}: [green]intact[/green] — drill {check.drill_id}, {check.files}"
                 f" files, signature good; {len(check.signoffs)} sign-off(s)"
             )
-            for so in check.signoffs:
-                state = "signature checked" if so["signature_checked"] else "signer key not given"
-                out.print(f"  {so['meaning']} by {so['signer']} at {so['signed_at']} ({state})")
+            for so in check.signoffs:  # only sign-offs whose signature verified get here
+                out.print(
+                    f"  {so['meaning']} by {so['signer']} at {so['signed_at']}"
+                    f" (signature verified with reviewer key {so['key_id']})"
+                )
         else:
             out.print(f"{package}: [red]{len(check.findings)} finding(s)[/red]")
             for f in check.findings:
@@ -427,7 +437,6 @@ def evidence_sign_off(
     The signer is identified by their own key and passphrase; user accounts come later.
     """
     from serialvault.drill.evidence import load_reviewer_key, sign_off, verify_package
-    from serialvault.errors import IntegrityFailure
     from serialvault.timefmt import now_utc
 
     with handled(json_out):
@@ -435,7 +444,12 @@ def evidence_sign_off(
         sig = package / "signature.json"
         if not sig.is_file():
             raise InputError(f"{package} is not an evidence folder (no signature.json)")
-        signer_doc = orjson.loads(sig.read_bytes())
+        try:
+            signer_doc = orjson.loads(sig.read_bytes())
+        except orjson.JSONDecodeError:
+            signer_doc = None
+        if not isinstance(signer_doc, dict):
+            raise IntegrityFailure(f"{sig} is not a signature document: not signing it")
         from serialvault.backup.policy import load_policy
 
         try:
@@ -491,7 +505,7 @@ def drill_trend(
         runs = drill_runs(open_repo(db), plan_id)
         if not runs:
             raise NotFound(f"no drill{' of plan ' + plan_id if plan_id else ''} in the register")
-        out_file.write_bytes(trend_png(runs, f"{plan_id or 'all plans'}: RTO and RPO per drill"))
+        write_output(out_file, trend_png(runs, f"{plan_id or 'all plans'}: RTO and RPO per drill"))
         d = {"chart": str(out_file), "drills": len(runs)}
         if json_out:
             print_json(d)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from serialvault.cli.common import JsonOpt, err, handled, make_app, out, print_json
+from serialvault.cli.common import JsonOpt, err, handled, make_app, out, print_json, write_output
 from serialvault.epcis.model import EpcisDocument
 from serialvault.epcis.reader import read_document
 from serialvault.errors import InputError, SerialvaultError, ValidationError
@@ -130,7 +130,7 @@ def convert(
             if not data.endswith(b"\n"):
                 sys.stdout.buffer.write(b"\n")
         else:
-            output.write_bytes(data)
+            write_output(output, data)
             if not json_out:
                 err.print(f"wrote {output} ({len(data)} bytes, {len(doc.events)} events)")
         if json_out and output is not None:

@@ -67,5 +67,45 @@ app.command("reconcile")(reconcile_cmd.reconcile)
 app.add_typer(drill_cmd.app, name="drill")
 app.add_typer(drill_cmd.evidence_app, name="evidence")
 
+
+def run() -> None:
+    """The console entry point: no traceback ever reaches a user.
+
+    Every expected failure is a :class:`~serialvault.errors.SerialvaultError` with its
+    exit code (handled per command). Anything else is a defect in serialvault: it is
+    reported as one line (JSON with ``--json``), exit code 1, and nothing the command
+    had not committed is kept; ``SERIALVAULT_DEBUG=1`` shows the traceback.
+    """
+    import os
+    import sys
+
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted: nothing uncommitted was kept\n")
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("SERIALVAULT_DEBUG"):
+            raise
+        what = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        from serialvault.redact import redact_text
+
+        what = redact_text(what)[:500]
+        message = (
+            f"internal error ({what}): this is a defect in serialvault {__version__}, please"
+            " report it; nothing uncommitted was kept (SERIALVAULT_DEBUG=1 shows the traceback)"
+        )
+        if "--json" in sys.argv:
+            import orjson
+
+            sys.stdout.write(
+                orjson.dumps({"error": "internal", "message": message, "exit_code": 1}).decode()
+                + "\n"
+            )
+        else:
+            sys.stderr.write(f"error: {message}\n")
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    app()
+    run()

@@ -31,7 +31,7 @@ from serialvault.settings import load_extra_schemas
 from serialvault.store import queries
 from serialvault.store.capture import Capturer, CaptureResult
 from serialvault.store.fingerprint import fingerprint
-from serialvault.store.integrity import rebuild, verify_chain
+from serialvault.store.integrity import rebuild
 from serialvault.store.repository import Repository
 
 audit_app = make_app("Audit trail: verify the hash-chained log.")
@@ -248,11 +248,38 @@ def fingerprint_cmd(db: DbOpt = None, json_out: JsonOpt = False) -> None:
 
 
 def rebuild_cmd(
-    db: DbOpt = None, actor: ActorOpt = None, reason: ReasonOpt = None, json_out: JsonOpt = False
+    db: DbOpt = None,
+    actor: ActorOpt = None,
+    reason: ReasonOpt = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Only compare: replay the log into a scratch database and name every"
+            " projection row that differs (R9); writes nothing, exit 8 on a difference.",
+        ),
+    ] = False,
+    json_out: JsonOpt = False,
 ) -> None:
     """Recreate every projection from the log; the fingerprint must not change."""
     with handled(json_out):
         repo = open_repo(db)
+        if check:
+            from serialvault.store.integrity import check_projections
+
+            with repo.read() as conn:
+                pc = check_projections(conn)
+            if json_out:
+                print_json(pc.to_dict())
+            elif pc.ok:
+                out.print(f"{pc.message} ({pc.rows_compared:,} rows, {pc.seconds:.2f}s)")
+            else:
+                err.print(f"[bold red]projections differ[/]: {pc.message}")
+                for x in pc.examples:
+                    err.print(f"  {x}")
+            if not pc.ok:
+                raise typer.Exit(8)
+            return
         head = repo.head()
         with progress(json_out) as bar:
             task = bar.add_task("replaying log", total=head.seq)
@@ -280,23 +307,83 @@ def rebuild_cmd(
 
 
 @audit_app.command("verify")
-def audit_verify(db: DbOpt = None, json_out: JsonOpt = False) -> None:
-    """Walk the hash chain from genesis; name the first broken link."""
+def audit_verify(
+    db: DbOpt = None,
+    policy: Annotated[
+        str | None,
+        typer.Option("--policy", help="Backup policy: its copies and keys give the anchors."),
+    ] = None,
+    public_key: Annotated[
+        str | None,
+        typer.Option("--public-key", help="Public key the checkpoints are checked with."),
+    ] = None,
+    copies: Annotated[
+        bool,
+        typer.Option(
+            "--copies/--no-copies",
+            help="Also compare with the manifests and checkpoints on the policy's copies.",
+        ),
+    ] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Walk the hash chain from genesis and compare it with the signed checkpoints kept
+    outside the database (witness file, copies): names the first broken link, or the seq
+    where history was rewritten or cut off."""
+    from serialvault.backup.anchors import Witness, witness_path
+    from serialvault.backup.guard import audit_log
+    from serialvault.backup.policy import load_policy
+    from serialvault.backup.service import select_copies
+    from serialvault.store.engine import sqlite_path
+
     with handled(json_out):
         repo = open_repo(db)
+        pol = load_policy(policy, public_key=public_key)
+        try:
+            vk = pol.load_verify_key()
+        except SerialvaultError:
+            vk = None
+        states = []
+        if copies and pol.copies:
+            states = [c.open() for c in select_copies(pol)]
+        try:
+            enc = pol.load_encryption_key()
+        except SerialvaultError:
+            enc = None
+        rid = repo.meta().get("repository_id", "")
+        witness = Witness(witness_path(sqlite_path(repo.url), rid, pol.witness))
         head = repo.head()
         with progress(json_out) as bar:
             task = bar.add_task("verifying chain", total=head.seq)
-            with repo.read() as conn:
-                res = verify_chain(conn, on_progress=lambda n: bar.update(task, completed=n))
+            res = audit_log(
+                repo,
+                verify=vk,
+                witness=witness,
+                states=states,
+                key=enc,
+                on_progress=lambda n: bar.update(task, completed=n),
+            )
+        a = res.audit
         if json_out:
             print_json(res.to_dict())
         elif res.ok:
             out.print(
-                f"chain intact: {res.checked} records, head seq {res.head_seq} {res.head_chain}"
-                f" ({res.seconds:.2f}s)"
+                f"chain intact: {a.checked} records, head seq {a.head_seq} {a.head_chain}"
+                f" ({a.seconds:.2f}s)"
             )
+            rep = a.anchors
+            if res.unanchored_reason:
+                err.print(f"[yellow]not anchored[/]: {res.unanchored_reason}")
+            elif rep is not None and rep.newest_agreeing is not None:
+                out.print(
+                    f"anchored: {rep.agreed} of {rep.anchors} checkpoint(s) agree, the newest"
+                    f" at seq {rep.newest_agreeing.seq} ({rep.newest_agreeing.source});"
+                    f" {', '.join(res.sources)}"
+                )
         else:
-            err.print(f"[bold red]chain broken[/] at {res.first_break}")
+            err.print(f"[bold red]audit trail NOT intact[/]: {a.problem or ''}")
+            if res.first_difference:
+                err.print(f"first difference from the backup: {res.first_difference}")
+            for p in res.problems:
+                err.print(f"  anchor problem: {p}")
         if not res.ok:
             raise typer.Exit(8)

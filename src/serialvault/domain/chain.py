@@ -107,3 +107,114 @@ class ChainVerifier:
         self.prev_chain = rec.chain_hash
         self.checked += 1
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A chain head recorded outside the database: record ``seq`` had ``chain_hash``
+    (a signed checkpoint in the witness file or on a copy, or a backup manifest)."""
+
+    seq: int
+    chain_hash: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnchorReport:
+    """How the log compares with the anchors it was checked against."""
+
+    anchors: int
+    agreed: int
+    newest: Anchor | None  # the newest anchor there is
+    newest_agreeing: Anchor | None
+    mismatch: Anchor | None  # the first anchor the log disagrees with
+    found: str | None  # the log's chain hash at ``mismatch.seq``
+    truncated: Anchor | None  # the newest anchor beyond the log's end
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatch is None and self.truncated is None
+
+    def problem(self, head_seq: int) -> str | None:
+        """What is wrong, naming the seq (``None`` when every anchor agrees)."""
+        if self.mismatch is not None:
+            since = self.newest_agreeing.seq if self.newest_agreeing else 0
+            return (
+                f"history rewritten: seq {self.mismatch.seq} has chain hash {self.found},"
+                f" {self.mismatch.source} recorded {self.mismatch.chain_hash}; the first"
+                f" changed record is after seq {since}"
+                + (f" ({self.newest_agreeing.source} agrees)" if self.newest_agreeing else "")
+            )
+        if self.truncated is not None:
+            return (
+                f"log truncated: it ends at seq {head_seq}, but {self.truncated.source}"
+                f" recorded seq {self.truncated.seq}"
+                f" ({self.truncated.seq - head_seq} record(s) missing)"
+            )
+        return None
+
+    def to_dict(self, head_seq: int) -> dict[str, object]:
+        def a(x: Anchor | None) -> dict[str, object] | None:
+            return (
+                None
+                if x is None
+                else {"seq": x.seq, "chain_hash": x.chain_hash, "source": x.source}
+            )
+
+        return {
+            "ok": self.ok,
+            "anchors": self.anchors,
+            "agreed": self.agreed,
+            "newest": a(self.newest),
+            "newest_agreeing": a(self.newest_agreeing),
+            "mismatch": a(self.mismatch),
+            "found": self.found,
+            "truncated": a(self.truncated),
+            "problem": self.problem(head_seq),
+        }
+
+
+class AnchorCheck:
+    """Compares the chain hashes of a log walk with anchors (a dict lookup per record).
+
+    Fed every record in seq order; the first anchor whose seq is reached with another
+    chain hash is a rewritten history, an anchor beyond the log's end a truncation.
+    """
+
+    def __init__(self, anchors: list[Anchor]) -> None:
+        self.by_seq: dict[int, list[Anchor]] = {}
+        for a in anchors:
+            self.by_seq.setdefault(a.seq, []).append(a)
+        self.count = len(anchors)
+        self.newest = max(anchors, key=lambda a: a.seq, default=None)
+        self.agreed = 0
+        self.newest_agreeing: Anchor | None = None
+        self.mismatch: Anchor | None = None
+        self.found: str | None = None
+
+    def feed(self, seq: int, chain: str) -> None:
+        here = self.by_seq.get(seq)
+        if not here or self.mismatch is not None:
+            return
+        for a in here:
+            if a.chain_hash == chain:
+                self.agreed += 1
+                self.newest_agreeing = a
+            else:
+                self.mismatch, self.found = a, chain
+                return
+
+    def finish(self, head_seq: int) -> AnchorReport:
+        beyond = [a for a in self.by_seq if a > head_seq]
+        truncated = None
+        if beyond and self.mismatch is None:
+            truncated = self.by_seq[max(beyond)][0]
+        return AnchorReport(
+            self.count,
+            self.agreed,
+            self.newest,
+            self.newest_agreeing,
+            self.mismatch,
+            self.found,
+            truncated,
+        )

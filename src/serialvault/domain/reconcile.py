@@ -32,6 +32,7 @@ TITLES = {
     "R5": "The log's hash chain is intact from genesis to head",
     "R6": "The projection fingerprint equals the baseline's",
     "R7": "Cross-system: the repository agrees with the other system's EPCIS export",
+    "R9": "Replaying the log reproduces every projection row",
 }
 
 
@@ -252,6 +253,30 @@ def r6_fingerprint(
             for t in differing[:limit]
         ]
         res.message = f"fingerprint differs in {', '.join(differing) or 'the combination'}"
+    return res
+
+
+def r9_projections(
+    ok: bool, head_seq: int, rows: int, tables: list[str], examples: list[str]
+) -> RuleResult:
+    """R9: the projections equal the log replayed into a scratch database, row by row.
+
+    What R6 cannot see: a row edited in the database file agrees with a fingerprint (or
+    a baseline) taken from the same edited rows. Only the log is chained (21 CFR 11.10(e)),
+    so only a replay of it shows that a projection was altered outside it.
+    """
+    res = RuleResult(
+        "R9",
+        PASS if ok else FAIL,
+        {"head_seq": head_seq, "rows": rows, "tables_differing": len(tables)},
+    )
+    if not ok:
+        res.examples = {"rows": examples[:EXAMPLES], "tables": tables}
+        res.message = f"projections differ from the log in {', '.join(tables)}: " + "; ".join(
+            examples[:3]
+        )
+    else:
+        res.message = f"every projection equals the log replayed to seq {head_seq}"
     return res
 
 

@@ -273,54 +273,122 @@ def schema_problems(raw: bytes | None) -> list[str]:
     ][:20]
 
 
-def _read_package(path: Path) -> dict[str, bytes]:
-    """Every file of a package folder or zip: relative name → bytes."""
+def _read_package(path: Path) -> tuple[dict[str, bytes], list[str]]:
+    """Every file of a package folder or zip (relative name → bytes), and what is wrong
+    with its layout: in a zip, a name that appears twice (``unzip`` and a verifier could
+    each read another one), an entry outside the package's one folder, an absolute or
+    ``..`` path; in a folder, a symbolic link (its target is not part of the package)."""
+    problems: list[str] = []
     if path.is_dir():
-        return {
-            p.relative_to(path).as_posix(): p.read_bytes()
-            for p in sorted(path.rglob("*"))
-            if p.is_file()
-        }
+        out: dict[str, bytes] = {}
+        for p in sorted(path.rglob("*")):
+            rel = p.relative_to(path).as_posix()
+            if p.is_symlink():
+                problems.append(f"{rel} is a symbolic link: not part of a package")
+                continue
+            if p.is_file():
+                out[rel] = p.read_bytes()
+        return out, problems
     try:
         with zipfile.ZipFile(path) as z:
-            out: dict[str, bytes] = {}
-            for name in z.namelist():
+            out = {}
+            infos = z.infolist()
+            tops = {i.filename.split("/", 1)[0] for i in infos}
+            top = tops.pop() if len(tops) == 1 else None
+            if top is None:
+                problems.append(
+                    f"the zip holds {len(tops) + 1} top-level entries: a package is one folder"
+                )
+            for info in infos:
+                name = info.filename
                 if name.endswith("/"):
                     continue
+                parts = name.split("/")
+                if name.startswith("/") or "\\" in name or ".." in parts or "" in parts[:-1]:
+                    problems.append(f"zip entry {name!r} is not a plain path inside the package")
+                    continue
+                if top is not None and parts[0] != top:
+                    problems.append(f"zip entry {name!r} is outside the package folder {top}/")
+                    continue
                 rel = name.split("/", 1)[1] if "/" in name else name
-                out[rel] = z.read(name)
-            return out
-    except (OSError, zipfile.BadZipFile) as exc:
+                if rel in out:
+                    problems.append(
+                        f"zip entry {name!r} appears more than once: which copy is the"
+                        " package is ambiguous"
+                    )
+                    continue
+                out[rel] = z.read(info)
+            return out, problems
+    except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, ValueError) as exc:
         raise InputError(f"{path} is neither an evidence folder nor a zip: {exc}") from None
+
+
+def _json_object(raw: bytes, name: str, findings: list[str]) -> dict[str, Any] | None:
+    try:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        findings.append(f"{name} is not JSON")
+        return None
+    if not isinstance(doc, dict):
+        findings.append(f"{name} is not a JSON object")
+        return None
+    return doc
+
+
+def _checksum_lines(sums: bytes, findings: list[str]) -> dict[str, str]:
+    """``checksums.sha256`` (``sha256sum`` format) parsed strictly: every malformed line is
+    a finding naming it."""
+    try:
+        text = sums.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        findings.append(f"{CHECKSUMS} is not UTF-8 text (byte {exc.start})")
+        return {}
+    listed: dict[str, str] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            findings.append(f"{CHECKSUMS} line {n} is not '<sha256>  <file>': {line[:80]!r}")
+            continue
+        if not name or name.startswith("/") or ".." in name.split("/"):
+            findings.append(f"{CHECKSUMS} line {n} names an unsafe path {name!r}")
+            continue
+        if name in listed:
+            findings.append(f"{CHECKSUMS} line {n} lists {name} a second time")
+            continue
+        listed[name] = digest
+    return listed
 
 
 def verify_package(
     path: Path, public: VerifyKey, reviewers: Sequence[VerifyKey] = ()
 ) -> PackageCheck:
-    """Check every byte of a package against its signed checksums (no repository needed)."""
+    """Check every byte of a package against its signed checksums (no repository needed).
+
+    A sign-off counts only when its signature verifies with one of the ``reviewers``
+    keys given: one that is unsigned, badly signed, or signed by a key not given is a
+    finding and is never shown as a review or an approval (21 CFR 11.70: a signature is
+    linked to its record so that it cannot be copied or forged).
+    """
     check = PackageCheck(str(path))
-    content = _read_package(path)
+    content, layout = _read_package(path)
+    check.findings += layout
     sig_raw, sums = content.get(SIGNATURE), content.get(CHECKSUMS)
     if sig_raw is None or sums is None:
         check.findings.append(f"{SIGNATURE if sig_raw is None else CHECKSUMS} is missing")
         return check
-    try:
-        sig = orjson.loads(sig_raw)
-    except orjson.JSONDecodeError:
-        check.findings.append(f"{SIGNATURE} is not JSON")
+    sig = _json_object(sig_raw, SIGNATURE, check.findings)
+    if sig is None:
         return check
-    check.drill_id = sig.get("drill_id")
-    problem = public.check(sig) if isinstance(sig, dict) else "not a signature document"
+    drill_id = sig.get("drill_id")
+    check.drill_id = drill_id if isinstance(drill_id, str) else None
+    problem = public.check(sig)
     if problem:
         check.findings.append(f"{SIGNATURE}: {problem}")
     if sig.get("checksums_sha256") != hashlib.sha256(sums).hexdigest():
         check.findings.append(f"{CHECKSUMS} was altered: its hash is not the signed one")
     problems = schema_problems(content.get("evidence.json"))
     check.findings += [f"evidence.json: {x}" for x in problems]
-    listed: dict[str, str] = {}
-    for line in sums.decode("utf-8", "replace").splitlines():
-        digest, _, name = line.partition("  ")
-        listed[name] = digest
+    listed = _checksum_lines(sums, check.findings)
     check.files = len(listed)
     for name, digest in listed.items():
         data = content.get(name)
@@ -341,29 +409,44 @@ def verify_package(
 def _check_signoff(
     name: str, raw: bytes, sums: bytes, reviewers: Sequence[VerifyKey], check: PackageCheck
 ) -> dict[str, Any]:
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        check.findings.append(f"{name} is not JSON")
-        return {"file": name, "valid": False}
-    valid = doc.get("checksums_sha256") == hashlib.sha256(sums).hexdigest()
-    if not valid:
-        check.findings.append(f"{name} countersigns other content than this package's")
-    trusted = [k for k in reviewers if k.key_id == (doc.get("signature") or {}).get("key_id")]
-    if trusted:
-        problem = trusted[0].check(doc)
-        if problem:
-            check.findings.append(f"{name}: {problem}")
-            valid = False
-    return {
+    """A sign-off is valid only when its signature verifies with a reviewer key given."""
+    doc = _json_object(raw, name, check.findings)
+    if doc is None:
+        return {"file": name, "signature_checked": False, "valid": False}
+    sig = doc.get("signature")
+    key_id = sig.get("key_id") if isinstance(sig, dict) else None
+    out: dict[str, Any] = {
         "file": name,
-        "signer": doc.get("signer"),
-        "meaning": doc.get("meaning"),
-        "signed_at": doc.get("signed_at"),
-        "key_id": (doc.get("signature") or {}).get("key_id"),
-        "signature_checked": bool(trusted),
-        "valid": valid,
+        "signer": doc.get("signer") if isinstance(doc.get("signer"), str) else None,
+        "meaning": doc.get("meaning") if isinstance(doc.get("meaning"), str) else None,
+        "signed_at": doc.get("signed_at") if isinstance(doc.get("signed_at"), str) else None,
+        "key_id": key_id if isinstance(key_id, str) else None,
+        "signature_checked": False,
+        "valid": False,
     }
+    if doc.get("format") != SIGNOFF_FORMAT:
+        check.findings.append(f"{name} is not a {SIGNOFF_FORMAT} document")
+        return out
+    if not isinstance(sig, dict):
+        check.findings.append(f"{name} is not signed: not a sign-off")
+        return out
+    trusted = [k for k in reviewers if k.key_id == key_id]
+    if not trusted:
+        check.findings.append(
+            f"{name} is signed with key {key_id!r}, which is not among the reviewer keys"
+            " given (--reviewer-key): the sign-off is not verified"
+        )
+        return out
+    problem = trusted[0].check(doc)
+    out["signature_checked"] = True
+    if problem:
+        check.findings.append(f"{name}: {problem}")
+        return out
+    if doc.get("checksums_sha256") != hashlib.sha256(sums).hexdigest():
+        check.findings.append(f"{name} countersigns other content than this package's")
+        return out
+    out["valid"] = True
+    return out
 
 
 # --------------------------------------------------------------------------- sign-off

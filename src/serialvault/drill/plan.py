@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from serialvault.errors import InputError
+from serialvault.redact import has_secret, redact_url
 
 FORMAT = "serialvault.drill-plan/1"
 RECORD_KIND = "drill.plan"
@@ -34,8 +35,14 @@ SCENARIOS: dict[str, str] = {
     "bad-change": "a bad change was made; restore to the point before it",
     "tampered-backup": "a backup object is altered; it must be detected, another copy used",
     "post-backup-writes": "records written after the last backup: the RPO is what is lost",
+    "rollback": "a copy is rolled back to an older state; it must be caught, no older point"
+    " taken silently",
+    "tampered-primary": "the primary's file is altered (a projection row, a log body, a"
+    " rewritten or truncated log); the checks must catch it, backups refuse it",
 }
-RULES = ("R1", "R2", "R4", "R5", "R6", "R3", "R7")  # default: the first five
+RULES = ("R1", "R2", "R4", "R5", "R6", "R3", "R7", "R9")  # default: the first five
+#: What tampered-primary does to its sandbox copy of the primary.
+TAMPER_KINDS = ("projection", "log-body", "log-rewrite", "truncate")
 ROLES = ("qa", "qa-lead", "validation", "it", "admin", "auditor")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
@@ -68,7 +75,8 @@ class Scenario:
     before_seq: int | None = None  # bad-change: restore to the point before this seq
     before_time: str | None = None  # bad-change: or before this time (UTC)
     corrupt_pages: int = 8  # corruption: pages of the sandbox copy damaged
-    tamper_copy: str | None = None  # tampered-backup: the copy whose object is altered
+    tamper_copy: str | None = None  # tampered-backup, rollback: the copy damaged
+    tamper: str = "projection"  # tampered-primary: one of TAMPER_KINDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +113,7 @@ class DrillPlan:
                 "before_time": s.before_time,
                 "corrupt_pages": s.corrupt_pages,
                 "tamper_copy": s.tamper_copy,
+                "tamper": s.tamper,
             },
             "source": self.source,
             "copies": list(self.copies),
@@ -119,7 +128,7 @@ class DrillPlan:
 
 _KEYS = {
     "objectives": {"rto", "rpo", "rpo_records", "zero_loss"},
-    "scenario": {"name", "before_seq", "before_time", "corrupt_pages", "tamper_copy"},
+    "scenario": {"name", "before_seq", "before_time", "corrupt_pages", "tamper_copy", "tamper"},
     "source": {"db", "copies"},
     "restore": {"target", "recovery_point", "random_window"},
     "rules": {"check"},
@@ -205,7 +214,12 @@ def parse_plan(text: str, where: str = "plan") -> DrillPlan:
     tamper_copy = sc.get("tamper_copy")
     if tamper_copy is not None and not isinstance(tamper_copy, str):
         raise InputError(f"{where}: scenario.tamper_copy must be a copy name or URL")
-    scenario = Scenario(name, before_seq, before_time, pages, tamper_copy)
+    tamper = sc.get("tamper", "projection")
+    if tamper not in TAMPER_KINDS:
+        raise InputError(
+            f"{where}: scenario.tamper {tamper!r} is not one of {', '.join(TAMPER_KINDS)}"
+        )
+    scenario = Scenario(name, before_seq, before_time, pages, tamper_copy, tamper)
     src = _table(data, "source", where)
     source = src.get("db")
     if source is not None and not isinstance(source, str):
@@ -223,6 +237,17 @@ def parse_plan(text: str, where: str = "plan") -> DrillPlan:
     if point.startswith("seq:") and not point[4:].isdigit():
         raise InputError(f"{where}: restore.recovery_point {point!r}: seq:N needs a number")
     window = duration(rs.get("random_window", "1d"), f"{where}: restore.random_window")
+    # a plan is recorded in the hash-chained log, and goes into every evidence package:
+    # a password in it could never be removed (DESIGN.md "Security")
+    urls = [("source.db", source), ("restore.target", target)]
+    urls += [(f"source.copies[{i}]", c) for i, c in enumerate(copies)]
+    for field_name, value in urls:
+        if isinstance(value, str) and has_secret(value):
+            raise InputError(
+                f"{where}: {field_name} holds a password or secret ({redact_url(value)}): a plan"
+                " is recorded in the permanent log; use ~/.pgpass, PGPASSWORD or a secret"
+                " file for database passwords, the AWS environment or profile for S3"
+            )
     rules = _table(data, "rules", where).get("check", list(RULES[:5]))
     if not isinstance(rules, list) or not rules or any(r not in RULES for r in rules):
         raise InputError(
@@ -271,11 +296,19 @@ def template(scenario: str, plan_id: str | None = None) -> str:
         "corruption": "corrupt_pages = 8        # pages of the sandbox copy damaged\n",
         "tampered-backup": '# tamper_copy = "onsite"  # the copy whose object is altered'
         " (default: the first)\n",
+        "rollback": '# tamper_copy = "onsite"  # the copy rolled back (default: the first)\n',
+        "tampered-primary": 'tamper = "projection"     # projection | log-body | log-rewrite'
+        " | truncate\n",
     }.get(scenario, "")
     zero = (
         "false"
         if scenario in ("post-backup-writes", "lost-latest-increment", "bad-change")
         else "true"
+    )
+    rules = (
+        '["R1", "R2", "R4", "R5", "R6", "R9"]'
+        if scenario == "tampered-primary"
+        else '["R1", "R2", "R4", "R5", "R6"]'
     )
     return f'''# serialvault drill plan — keep this file under change control.
 # Every version used by a drill is recorded in the repository's log (who, when, why,
@@ -303,7 +336,7 @@ recovery_point = "latest"  # latest | random (within random_window) | seq:N | ti
 random_window = "1d"
 
 [rules]
-check = ["R1", "R2", "R4", "R5", "R6"]   # add "R3" for the lifecycle of every unit
+check = {rules}   # add "R3" (lifecycle of every unit), "R9" (projections vs log)
 
 [schedule]
 frequency = "30d"          # `drill due` lists plans not run within this

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import random
 import shutil
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -26,25 +25,26 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
 from serialvault import __version__
 from serialvault.backup import restore as restore_mod
+from serialvault.backup import verify as verify_mod
+from serialvault.backup.anchors import CHECKS, Witness, checkpoint_path, stamp, witness_path
 from serialvault.backup.crypto import EncryptionKey, VerifyKey
-from serialvault.backup.manifest import manifest_path, object_path
+from serialvault.backup.manifest import Manifest, manifest_path, object_path
 from serialvault.backup.policy import Policy
 from serialvault.backup.service import Copy, full_backup, incremental_backup, read_manifests
 from serialvault.backup.targets import FileTarget
 from serialvault.domain import reconcile as rules
-from serialvault.domain.records import EXCEPTION
+from serialvault.domain.chain import Anchor
 from serialvault.drill.plan import DrillPlan
 from serialvault.drill.register import RUN_KIND
-from serialvault.errors import SerialvaultError
+from serialvault.errors import OlderRecoveryPoint, SerialvaultError
+from serialvault.redact import redact_url
 from serialvault.store import reconcile as rec
-from serialvault.store import schema
+from serialvault.store import sandbox as sandbox_db
+from serialvault.store.capture import open_exception
 from serialvault.store.engine import sqlite_path
-from serialvault.store.projector import apply_exception
-from serialvault.store.repository import Repository
+from serialvault.store.repository import Repository, first_seq_since
 from serialvault.timefmt import now_utc, parse_timestamp, utc_iso
 
 RESULT_FORMAT = "serialvault.drill-result/1"
@@ -186,7 +186,7 @@ def clone_copy(copy: Copy, dest: Path) -> Copy:
     target = FileTarget(dest)
     for info in src.list(""):
         target.put(info.name, src.get(info.name))
-    return Copy(f"{copy.name} (sandbox clone)", dest.as_uri())
+    return Copy(f"{copy.name} (sandbox clone)", dest.as_uri(), origin=src.url)
 
 
 def _is_onsite(copy: Copy) -> bool:
@@ -200,41 +200,13 @@ def _flip_bit(data: bytes, rnd: random.Random) -> bytes:
     return bytes(buf)
 
 
-def corrupt_sqlite_copy(src: Path, dest: Path, pages: int, rnd: random.Random) -> list[int]:
-    """A consistent copy of ``src`` with one byte flipped in each of ``pages`` random pages
-    (never page 1, the header, so the damage is in the data rather than a refusal to
-    open). Returns the page numbers damaged."""
-    s, d = sqlite3.connect(src), sqlite3.connect(dest)
-    try:
-        s.backup(d)
-        d.execute("PRAGMA journal_mode=DELETE")
-    finally:
-        d.close()
-        s.close()
-    size = dest.stat().st_size
-    page_size = 4096
-    with sqlite3.connect(dest) as con:
-        page_size = int(con.execute("PRAGMA page_size").fetchone()[0])
-    count = size // page_size
-    chosen = sorted(rnd.sample(range(2, count + 1), min(pages, max(0, count - 1))))
-    with dest.open("r+b") as fh:
-        for page in chosen:
-            offset = (page - 1) * page_size + rnd.randrange(page_size)
-            fh.seek(offset)
-            byte = fh.read(1)
-            fh.seek(offset)
-            fh.write(bytes([byte[0] ^ 0xFF]))
-    return chosen
-
-
 def detect_corruption(path: Path, baseline: rec.Baseline) -> tuple[bool, str]:
     """Whether the damage is found: the file refuses to open or read, or its chain or its
     fingerprint disagrees with the baseline."""
     try:
-        with sqlite3.connect(path) as con:
-            problems = [r[0] for r in con.execute("PRAGMA integrity_check(20)")]
-        if problems != ["ok"]:
-            return True, f"PRAGMA integrity_check: {problems[0]}"
+        problem = sandbox_db.integrity_check(path)
+        if problem is not None:
+            return True, f"PRAGMA integrity_check: {problem}"
         repo = Repository.open(str(path))
         report = rec.reconcile(repo, baseline, against="baseline")
         repo.engine.dispose()
@@ -242,7 +214,7 @@ def detect_corruption(path: Path, baseline: rec.Baseline) -> tuple[bool, str]:
         if bad:
             return True, "; ".join(f"{r.rule}: {r.message}" for r in bad)
         return False, "no check found the damage"
-    except (sqlite3.DatabaseError, SerialvaultError, sa.exc.SQLAlchemyError) as exc:
+    except (sandbox_db.DatabaseError, SerialvaultError, sandbox_db.StoreFailure) as exc:
         return True, f"the damaged copy cannot be read: {str(exc).splitlines()[0]}"
 
 
@@ -259,11 +231,11 @@ def _environment(source: Repository, copies: list[Copy], target: str) -> dict[st
         "host": socket.gethostname(),
         "os": platform.platform(),
         "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
+        "sqlite": sandbox_db.SQLITE_VERSION,
         "source_engine": source.dialect,
         "source": source.display_url,
         "restore_target": "postgresql" if "://" in target else "sqlite",
-        "copies": [c.url.split("?", 1)[0] for c in copies],
+        "copies": [redact_url(c.url.split("?", 1)[0]) for c in copies],
     }
     if source.dialect == "postgresql":
         with source.read() as conn:
@@ -271,21 +243,94 @@ def _environment(source: Repository, copies: list[Copy], target: str) -> dict[st
     return env
 
 
-def _record_exception(repo: Repository, drill_id: str, message: str, actor: str) -> int:
-    body: dict[str, Any] = {
-        "source": "drill",
-        "type": "drill-deviation",
-        "severity": "major",
-        "document": drill_id,
-        "document_sha256": None,
-        "reason": message,
-        "identifiers": [],
-    }
-    with repo.write() as (conn, log):
-        record = log.append(EXCEPTION, body, actor, f"deviation in drill {drill_id}")
-        log.flush()
-        apply_exception(conn, record.seq, record.recorded_at, body)
-    return record.seq
+def _deviation(repo: Repository, drill_id: str, message: str, actor: str) -> int:
+    """A failed criterion becomes an exception (linked to an open one for the same defect)."""
+    seq, _new = open_exception(
+        repo,
+        source="drill",
+        type="drill-deviation",
+        severity="major",
+        reason=message,
+        identifiers=[],
+        actor=actor,
+        why=f"deviation in drill {drill_id}",
+        document=drill_id,
+    )
+    return seq
+
+
+@dataclass
+class _Fault:
+    """What a scenario's fault left for the restore: the copies to use, the point, the
+    criteria it judged itself, and whether the restore is expected to refuse first."""
+
+    use: list[Copy]
+    at: str | None
+    criteria: list[Criterion] = field(default_factory=list)
+    expect_refusal: str | None = None  # the criterion a refused first restore passes
+    detail: str = ""
+
+
+def _newest_of(copy: Copy, verify_key: VerifyKey, repository_id: str | None) -> Manifest | None:
+    manifests, _ = read_manifests(copy.open(), verify_key)
+    mine = [m for m in manifests if m.repository_id == repository_id]
+    return max(mine, key=lambda m: (m.last_seq, m.created_at), default=None)
+
+
+def _roll_back(copy: Copy, verify_key: VerifyKey, repository_id: str | None) -> str | None:
+    """Put a (sandbox) copy back to its state before its newest backup, as restoring the
+    bucket or folder from an older snapshot would: that backup's manifest, checkpoint
+    and the check records since are gone (objects an older backup names stay)."""
+    st = copy.open()
+    newest = _newest_of(copy, verify_key, repository_id)
+    if newest is None:
+        return None
+    st.target.delete(manifest_path(newest.id))
+    st.target.delete(checkpoint_path(newest.id))
+    for info in st.target.list(CHECKS):
+        if info.name.rsplit("/", 1)[-1] >= stamp(newest.created_at):
+            st.target.delete(info.name)
+    return newest.id
+
+
+def _detect_tampering(
+    path: Path,
+    base: rec.Baseline,
+    clones: list[Copy],
+    policy: Policy,
+    verify_key: VerifyKey,
+    actor: str,
+) -> tuple[list[str], str | None]:
+    """Every check that should see a tampered primary: the chain against the anchors on
+    the copies (``audit verify``), the projections against the log (R9), and a full
+    backup with --check-projections, which must refuse. Returns what each found."""
+    from serialvault.backup.service import full_backup
+    from serialvault.store.integrity import check_projections, verify_chain
+
+    found: list[str] = []
+    repo = Repository.open(str(path))
+    try:
+        anchors = []
+        for c in clones:
+            for m in read_manifests(c.open(), verify_key)[0]:
+                if m.repository_id == base.repository_id:
+                    anchors.append(Anchor(m.last_seq, m.chain_head, f"backup {m.id}"))
+        with repo.read() as conn:
+            audit = verify_chain(conn, anchors=anchors)
+            if not audit.ok:
+                found.append(f"audit verify: {audit.problem}")
+            proj = check_projections(conn, path.parent)
+            if not proj.ok:
+                found.append(f"R9: {proj.message}")
+        refused = None
+        try:
+            full_backup(repo, policy, clones, actor=actor, check_projections=True)
+        except SerialvaultError as exc:
+            refused = str(exc)
+            found.append(f"backup full --check-projections refused: {exc}")
+        return found, refused
+    finally:
+        repo.engine.dispose()
 
 
 def run_drill(
@@ -303,8 +348,8 @@ def run_drill(
     on_step: Step = _no_step,
 ) -> DrillResult:
     """Run ``plan`` once; the result carries every phase, criterion and finding."""
-    stamp = now_utc()[:19].replace(":", "").replace("-", "")
-    drill_id = f"{stamp}Z-{plan.id}-{uuid.uuid4().hex[:6]}"
+    stamp_ = now_utc()[:19].replace(":", "").replace("-", "")
+    drill_id = f"{stamp_}Z-{plan.id}-{uuid.uuid4().hex[:6]}"
     result = DrillResult(drill_id, plan, plan_sha256, now_utc(), actor=actor)
     result.environment = _environment(source, copies, plan.restore_target)
     clock = _Clock(result, on_step)
@@ -341,7 +386,6 @@ def run_drill(
         clock.phase("backup", backup)
 
     # 3. fault, on sandboxes only
-    use: list[Copy] = list(copies)
     at: str | None = None
     if plan.recovery_point.startswith("seq:"):
         at = plan.recovery_point[4:]
@@ -355,108 +399,42 @@ def run_drill(
             - timedelta(seconds=plan.random_window_s)
         )
         with source.read() as conn:
-            lo = conn.execute(
-                sa.select(sa.func.min(schema.log.c.seq)).where(schema.log.c.recorded_at >= since)
-            ).scalar()
+            lo = first_seq_since(conn, since)
         at = str(rnd.randint(int(lo or 1), base.head_seq))
         clock.log("baseline", f"random recovery point: seq {at} (window from {since})")
     chosen_point = at is not None
-    fault_ok: Criterion | None = None
 
-    def inject() -> str:
-        nonlocal use, at, fault_ok
-        if scenario == "bad-change":
-            if plan.scenario.before_seq is not None:
-                at = str(plan.scenario.before_seq - 1)
-                return f"recovery point: seq {at}, just before seq {plan.scenario.before_seq}"
-            stamp = parse_timestamp(str(plan.scenario.before_time))
-            at = utc_iso(stamp - timedelta(microseconds=1))
-            return f"recovery point: {at}, just before {plan.scenario.before_time}"
-        if scenario in ("onsite-copy-lost", "ransomware"):
-            offsite = [c for c in copies if not _is_onsite(c)]
-            lost = [c.name for c in copies if _is_onsite(c)]
-            if not offsite:
-                fault_ok = Criterion(
-                    "off-site copy available",
-                    "at least one copy not on site (s3://)",
-                    "none: every copy is on site",
-                    rules.FAIL,
-                )
-            use = offsite
-            what = "primary and " if scenario == "ransomware" else ""
-            return (
-                f"{what}on-site cop{'y' if len(lost) == 1 else 'ies'} {', '.join(lost)} unreadable"
-            )
-        if scenario == "lost-latest-increment":
-            clones = [clone_copy(c, sandbox / "copies" / str(i)) for i, c in enumerate(copies)]
-            dropped = []
-            for cl in clones:
-                st = cl.open()
-                manifests, _ = read_manifests(st, verify_key)
-                mine = [m for m in manifests if m.repository_id == base.repository_id]
-                newest = max(mine, key=lambda m: (m.last_seq, m.created_at), default=None)
-                if newest is not None and newest.type == "incr":
-                    st.target.delete(manifest_path(newest.id))
-                    dropped.append(newest.id)
-            use = clones
-            if not dropped:
-                fault_ok = Criterion(
-                    "latest increment lost",
-                    "the newest backup is an incremental",
-                    "the newest backup is a full: nothing to lose",
-                    rules.INCONCLUSIVE,
-                )
-            return f"newest incremental {', '.join(sorted(set(dropped))) or '(none)'} lost"
-        if scenario == "tampered-backup":
-            victim = next(
-                (c for c in copies if plan.scenario.tamper_copy in (c.name, c.url)),
-                copies[0],
-            )
-            clone = clone_copy(victim, sandbox / "copies" / "tampered")
-            st = clone.open()
-            manifests, _ = read_manifests(st, verify_key)
-            mine = [m for m in manifests if m.repository_id == base.repository_id]
-            newest = max(mine, key=lambda m: (m.last_seq, m.created_at))
-            chain = [m for m in mine if m.chain == newest.chain]
-            refs = [o for m in chain for o in m.objects]
-            target_ref = max(refs, key=lambda o: o.size)
-            name = object_path(target_ref.name)
-            st.target.put(name, _flip_bit(st.target.get(name), rnd))
-            use = [clone] + [c for c in copies if c is not victim]
-            return f"one bit flipped in object {target_ref.name} of copy {victim.name}"
-        if scenario == "corruption":
-            path = sqlite_path(source.url)
-            if path is None:
-                fault_ok = Criterion(
-                    "corruption detected",
-                    "damage to the database is found before it is trusted",
-                    "not run: the scenario damages a copy of a SQLite primary",
-                    rules.INCONCLUSIVE,
-                )
-                return "not applicable to a PostgreSQL primary"
-            damaged = sandbox / "primary-damaged.db"
-            pages = corrupt_sqlite_copy(path, damaged, plan.scenario.corrupt_pages, rnd)
-            found, how = detect_corruption(damaged, base)
-            fault_ok = Criterion(
-                "corruption detected",
-                "damage to the database is found before it is trusted",
-                f"{'found' if found else 'NOT found'}: {how}",
-                rules.PASS if found else rules.FAIL,
-            )
-            return f"{len(pages)} page(s) of a copy of the primary damaged: {pages[:10]}"
-        return "the primary is lost"
-
-    detail = clock.phase("fault", inject)
-    result.phases[-1].detail = str(detail)
-    if fault_ok is not None:
-        result.criteria.append(fault_ok)
+    fault: _Fault = clock.phase(
+        "fault",
+        lambda: _inject(
+            scenario, plan, copies, at, base, sandbox, source, policy, verify_key, actor, rnd
+        ),
+    )
+    result.phases[-1].detail = fault.detail
+    result.criteria += fault.criteria
+    at = fault.at
 
     # 4. restore into the scratch target
     target = plan.restore_target
     if "://" not in target:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
+    witnesses = _live_witnesses(source, policy, base.repository_id)
     restored: restore_mod.RestoreResult | None = None
-    if not use:
+
+    def do_restore(point: str | None) -> restore_mod.RestoreResult:
+        return restore_mod.restore(
+            fault.use,
+            target,
+            verify_key=verify_key,
+            key=key,
+            at=point,
+            force=True,
+            actor=actor,
+            witnesses=witnesses,
+            discard_newer=True,
+        )
+
+    if not fault.use:
         result.criteria.append(
             Criterion(
                 "restore completed",
@@ -467,12 +445,35 @@ def run_drill(
         )
     else:
         try:
-            restored = clock.phase(
-                "restore",
-                lambda: restore_mod.restore(
-                    use, target, verify_key=verify_key, key=key, at=at, force=True, actor=actor
-                ),
-            )
+            try:
+                restored = clock.phase("restore", lambda: do_restore(at))
+                if fault.expect_refusal:
+                    result.criteria.append(
+                        Criterion(
+                            fault.expect_refusal,
+                            "the restore refuses to go back in time silently and names the"
+                            " missing backup",
+                            f"NOT refused: restored to seq {restored.head_seq}",
+                            rules.FAIL if restored.head_seq < base.head_seq else rules.PASS,
+                        )
+                    )
+            except OlderRecoveryPoint as exc:
+                # refused, naming what is missing: then the point is accepted explicitly,
+                # as an operator would after reading the message
+                result.findings.append(f"restore refused: {exc}")
+                result.criteria.append(
+                    Criterion(
+                        fault.expect_refusal or "no silent older recovery point",
+                        "the restore refuses to go back in time silently and names the"
+                        " missing backup",
+                        f"refused (exit {exc.exit_code}): {exc.message[:300]}",
+                        rules.PASS if fault.expect_refusal else rules.FAIL,
+                    )
+                )
+                if exc.available_seq is not None:
+                    point = str(exc.available_seq)
+                    clock.log("restore", f"older point accepted explicitly: --at {point}")
+                    restored = clock.phase("restore", lambda: do_restore(point))
         except SerialvaultError as exc:
             result.findings.append(f"restore failed: {exc}")
             result.criteria.append(
@@ -483,12 +484,17 @@ def run_drill(
     if restored is not None:
         result.restore = restored.to_dict()
         result.findings += restored.findings
-        used = restored.plan.copy
-        for copy in use:
-            if copy.name == used:
+        wanted = {m.id for m in restored.plan.chain}
+        seen: dict[str, dict[str, Any]] = {}
+        for copy in fault.use:
+            try:
                 docs, _ = read_manifests(copy.open(), verify_key)
-                wanted = {m.id for m in restored.plan.chain}
-                result.manifests = [m.to_dict() for m in docs if m.id in wanted]
+            except SerialvaultError:
+                continue
+            for m in docs:
+                if m.id in wanted:
+                    seen.setdefault(m.id, m.to_dict())
+        result.manifests = [seen[m.id] for m in restored.plan.chain if m.id in seen]
         if scenario == "tampered-backup":
             named = [f for f in restored.findings if "damaged" in f]
             result.criteria.append(
@@ -511,69 +517,8 @@ def run_drill(
         )
 
     # 5. reconcile the restored data
-    report: rec.Report | None = None
     if restored is not None:
-        expected = base
-        if restored.head_seq != base.head_seq:  # an earlier point: replay the live log to it
-            point = restored.head_seq
-            expected = clock.phase(
-                "expected state",
-                lambda: rec.baseline_at(source, point, sandbox / "expected.db"),
-                f"the live log replayed to seq {point}",
-            )
-            result.baseline["expected_at_recovery_point"] = {
-                "head_seq": expected.head_seq,
-                "fingerprint": expected.fingerprint.get("fingerprint"),
-            }
-        restored_repo = Repository.open(target)
-        try:
-            report = clock.phase(
-                "reconcile",
-                lambda: rec.reconcile(
-                    restored_repo,
-                    expected,
-                    against="baseline",
-                    known_fingerprint=restored.fingerprint,
-                    lifecycle="R3" in plan.rules,
-                ),
-            )
-        finally:
-            restored_repo.engine.dispose()
-        # RTO: fault → restored and verified (the simulated fault itself takes no time;
-        # computing the expected state is the drill's own work, not recovery)
-        result.rto_s = sum(
-            p.seconds for p in result.phases if p.name in ("fault", "restore", "reconcile")
-        )
-        results = report.results
-        result.reconciliation = report.to_dict()
-        result.rpo_records = base.head_seq - restored.head_seq
-        t_base = source.time_of(base.head_seq)
-        t_rest = source.time_of(restored.head_seq)
-        result.rpo_s = (
-            (parse_timestamp(t_base) - parse_timestamp(t_rest)).total_seconds()
-            if t_base and t_rest and result.rpo_records > 0
-            else 0.0
-        )
-        for r in results:
-            if r.rule in plan.rules:
-                result.criteria.append(
-                    Criterion(
-                        f"reconciliation {r.rule}",
-                        r.title,
-                        r.message or r.status,
-                        r.status,
-                    )
-                )
-        for r in plan.rules:
-            if r not in {x.rule for x in results}:
-                result.criteria.append(
-                    Criterion(
-                        f"reconciliation {r}",
-                        rules.TITLES.get(r, r),
-                        "not run by drills yet",
-                        rules.INCONCLUSIVE,
-                    )
-                )
+        _reconcile(result, plan, clock, source, base, restored, target, sandbox)
         if scenario == "bad-change" and at is not None and at.isdigit():
             result.criteria.append(
                 Criterion(
@@ -584,52 +529,13 @@ def run_drill(
                 )
             )
     # 6. objectives
-    o = plan.objectives
-    if result.rto_s is not None:
-        result.criteria.append(
-            Criterion(
-                "RTO",
-                f"≤ {_human(o.rto_s)}",
-                f"{result.rto_s:.2f} s",
-                rules.PASS if result.rto_s <= o.rto_s else rules.FAIL,
-            )
-        )
-    if result.rpo_records is not None and result.rpo_s is not None:
-        expected_loss = scenario == "bad-change" or chosen_point
-        result.criteria.append(
-            Criterion(
-                "RPO (time)",
-                f"≤ {_human(o.rpo_s)}"
-                + (" (by design: the point is chosen)" if expected_loss else ""),
-                f"{result.rpo_s:.2f} s, {result.rpo_records} record(s)",
-                rules.PASS if expected_loss or result.rpo_s <= o.rpo_s else rules.FAIL,
-            )
-        )
-        if o.rpo_records is not None and not expected_loss:
-            result.criteria.append(
-                Criterion(
-                    "RPO (records)",
-                    f"≤ {o.rpo_records}",
-                    str(result.rpo_records),
-                    rules.PASS if result.rpo_records <= o.rpo_records else rules.FAIL,
-                )
-            )
-        if o.zero_loss and not expected_loss:
-            lost = result.rpo_records != 0
-            result.criteria.append(
-                Criterion(
-                    "zero loss",
-                    "every record and unit recovered",
-                    f"{result.rpo_records} record(s) not recovered",
-                    rules.FAIL if lost else rules.PASS,
-                )
-            )
+    _objectives(result, plan, scenario == "bad-change" or chosen_point)
     result.finished_at = now_utc()
     # 7. the drill's own records in the live repository: deviations and the run
     for crit in result.criteria:
         if crit.status == rules.FAIL:
             result.exceptions.append(
-                _record_exception(source, drill_id, f"{crit.name}: {crit.measured}", actor)
+                _deviation(source, drill_id, f"{crit.name}: {crit.measured}", actor)
             )
     with source.write() as (_conn, log):
         summary = {
@@ -646,5 +552,288 @@ def run_drill(
         }
         result.run_seq = log.append(RUN_KIND, summary, actor, f"drill {plan.id}").seq
     shutil.rmtree(sandbox / "copies", ignore_errors=True)
-    (sandbox / "primary-damaged.db").unlink(missing_ok=True)
+    for leftover in sandbox.glob("primary-*.db*"):
+        leftover.unlink(missing_ok=True)
     return result
+
+
+def _live_witnesses(source: Repository, policy: Policy, repository_id: str | None) -> list[Witness]:
+    """The live repository's witness: what restores in a drill must not go behind."""
+    w = witness_path(sqlite_path(source.url), repository_id or "", policy.witness)
+    return [Witness(w)] if w.is_file() else []
+
+
+def _inject(
+    scenario: str,
+    plan: DrillPlan,
+    copies: list[Copy],
+    at: str | None,
+    base: rec.Baseline,
+    sandbox: Path,
+    source: Repository,
+    policy: Policy,
+    verify_key: VerifyKey,
+    actor: str,
+    rnd: random.Random,
+) -> _Fault:
+    """The scenario's fault, on sandboxes only (clones of copies, copies of the primary)."""
+    f = _Fault(list(copies), at)
+    if scenario == "bad-change":
+        if plan.scenario.before_seq is not None:
+            f.at = str(plan.scenario.before_seq - 1)
+            f.detail = f"recovery point: seq {f.at}, just before seq {plan.scenario.before_seq}"
+            return f
+        when = parse_timestamp(str(plan.scenario.before_time))
+        f.at = utc_iso(when - timedelta(microseconds=1))
+        f.detail = f"recovery point: {f.at}, just before {plan.scenario.before_time}"
+        return f
+    if scenario in ("onsite-copy-lost", "ransomware"):
+        offsite = [c for c in copies if not _is_onsite(c)]
+        lost = [c.name for c in copies if _is_onsite(c)]
+        if not offsite:
+            f.criteria.append(
+                Criterion(
+                    "off-site copy available",
+                    "at least one copy not on site (s3://)",
+                    "none: every copy is on site",
+                    rules.FAIL,
+                )
+            )
+        f.use = offsite
+        what = "primary and " if scenario == "ransomware" else ""
+        f.detail = (
+            f"{what}on-site cop{'y' if len(lost) == 1 else 'ies'} {', '.join(lost)} unreadable"
+        )
+        return f
+    if scenario == "lost-latest-increment":
+        clones = [clone_copy(c, sandbox / "copies" / str(i)) for i, c in enumerate(copies)]
+        dropped = []
+        for cl in clones:
+            newest = _newest_of(cl, verify_key, base.repository_id)
+            if newest is not None and newest.type == "incr":
+                cl.open().target.delete(manifest_path(newest.id))
+                dropped.append(newest.id)
+        f.use = clones
+        if not dropped:
+            f.criteria.append(
+                Criterion(
+                    "latest increment lost",
+                    "the newest backup is an incremental",
+                    "the newest backup is a full: nothing to lose",
+                    rules.INCONCLUSIVE,
+                )
+            )
+        else:
+            f.expect_refusal = "loss detected"
+        f.detail = f"newest incremental {', '.join(sorted(set(dropped))) or '(none)'} lost"
+        return f
+    if scenario == "rollback":
+        clones = [clone_copy(c, sandbox / "copies" / str(i)) for i, c in enumerate(copies)]
+        victim_at = next(
+            (i for i, c in enumerate(copies) if plan.scenario.tamper_copy in (c.name, c.url)), 0
+        )
+        victim = clones[victim_at]
+        gone = _roll_back(victim, verify_key, base.repository_id)
+        f.use = [victim] + [c for c in clones if c is not victim]  # the rolled-back one first
+        reports = verify_mod.verify_copies(
+            f.use, verify_key, witnesses=_live_witnesses(source, policy, base.repository_id)
+        )
+        named = [
+            x.message
+            for r in reports
+            for x in r.findings
+            if x.code == "rollback" and x.backup == gone
+        ]
+        f.criteria.append(
+            Criterion(
+                "rollback detected",
+                "backup verify reports the copy that lost a backup it once held",
+                named[0][:300] if named else f"NOT reported (backup {gone} removed)",
+                rules.PASS if named else rules.FAIL,
+            )
+        )
+        if len(clones) == 1:
+            f.expect_refusal = "no silent older recovery point"
+        f.detail = f"copy {copies[victim_at].name} rolled back: backup {gone} removed from it"
+        return f
+    if scenario == "tampered-primary":
+        damaged = sandbox / "primary-tampered.db"
+        sandbox_db.clone_primary(source, damaged)
+        what = sandbox_db.tamper(damaged, plan.scenario.tamper, rnd)
+        clones = [clone_copy(c, sandbox / "copies" / str(i)) for i, c in enumerate(copies)]
+        found, refused = _detect_tampering(damaged, base, clones, policy, verify_key, actor)
+        f.criteria.append(
+            Criterion(
+                "tampering of the primary detected",
+                "the chain against its anchors (audit verify) or the projections against the"
+                " log (R9) name the change",
+                "; ".join(x for x in found if not x.startswith("backup"))[:400] or "NOT detected",
+                rules.PASS if any(not x.startswith("backup") for x in found) else rules.FAIL,
+            )
+        )
+        f.criteria.append(
+            Criterion(
+                "backup refuses the tampered primary",
+                "backup full --check-projections certifies nothing and opens an exception",
+                (refused or "NOT refused: the tampered state was backed up")[:400],
+                rules.PASS if refused else rules.FAIL,
+            )
+        )
+        f.detail = f"sandbox copy of the primary: {what}"
+        return f
+    if scenario == "tampered-backup":
+        victim = next(
+            (c for c in copies if plan.scenario.tamper_copy in (c.name, c.url)), copies[0]
+        )
+        clone = clone_copy(victim, sandbox / "copies" / "tampered")
+        st = clone.open()
+        manifests, _ = read_manifests(st, verify_key)
+        mine = [m for m in manifests if m.repository_id == base.repository_id]
+        newest = max(mine, key=lambda m: (m.last_seq, m.created_at))
+        chain = [m for m in mine if m.chain == newest.chain]
+        refs = [o for m in chain for o in m.objects]
+        target_ref = max(refs, key=lambda o: o.size)
+        name = object_path(target_ref.name)
+        st.target.put(name, _flip_bit(st.target.get(name), rnd))
+        f.use = [clone] + [c for c in copies if c is not victim]
+        f.detail = f"one bit flipped in object {target_ref.name} of copy {victim.name}"
+        return f
+    if scenario == "corruption":
+        path = sqlite_path(source.url)
+        if path is None:
+            f.criteria.append(
+                Criterion(
+                    "corruption detected",
+                    "damage to the database is found before it is trusted",
+                    "not run: the scenario damages a copy of a SQLite primary",
+                    rules.INCONCLUSIVE,
+                )
+            )
+            f.detail = "not applicable to a PostgreSQL primary"
+            return f
+        damaged = sandbox / "primary-damaged.db"
+        pages = sandbox_db.corrupt_pages(path, damaged, plan.scenario.corrupt_pages, rnd)
+        found_it, how = detect_corruption(damaged, base)
+        f.criteria.append(
+            Criterion(
+                "corruption detected",
+                "damage to the database is found before it is trusted",
+                f"{'found' if found_it else 'NOT found'}: {how}",
+                rules.PASS if found_it else rules.FAIL,
+            )
+        )
+        f.detail = f"{len(pages)} page(s) of a copy of the primary damaged: {pages[:10]}"
+        return f
+    f.detail = "the primary is lost"
+    return f
+
+
+def _reconcile(
+    result: DrillResult,
+    plan: DrillPlan,
+    clock: _Clock,
+    source: Repository,
+    base: rec.Baseline,
+    restored: restore_mod.RestoreResult,
+    target: str,
+    sandbox: Path,
+) -> None:
+    expected = base
+    if restored.head_seq != base.head_seq:  # an earlier point: replay the live log to it
+        point = restored.head_seq
+        expected = clock.phase(
+            "expected state",
+            lambda: rec.baseline_at(source, point, sandbox / "expected.db"),
+            f"the live log replayed to seq {point}",
+        )
+        result.baseline["expected_at_recovery_point"] = {
+            "head_seq": expected.head_seq,
+            "fingerprint": expected.fingerprint.get("fingerprint"),
+        }
+    restored_repo = Repository.open(target)
+    try:
+        report: rec.Report = clock.phase(
+            "reconcile",
+            lambda: rec.reconcile(
+                restored_repo,
+                expected,
+                against="baseline",
+                known_fingerprint=restored.fingerprint,
+                lifecycle="R3" in plan.rules,
+                projections="R9" in plan.rules,
+            ),
+        )
+    finally:
+        restored_repo.engine.dispose()
+    # RTO: fault → restored and verified (the simulated fault itself takes no time;
+    # computing the expected state is the drill's own work, not recovery)
+    result.rto_s = sum(
+        p.seconds for p in result.phases if p.name in ("fault", "restore", "reconcile")
+    )
+    results = report.results
+    result.reconciliation = report.to_dict()
+    result.rpo_records = base.head_seq - restored.head_seq
+    t_base = source.time_of(base.head_seq)
+    t_rest = source.time_of(restored.head_seq)
+    result.rpo_s = (
+        (parse_timestamp(t_base) - parse_timestamp(t_rest)).total_seconds()
+        if t_base and t_rest and result.rpo_records > 0
+        else 0.0
+    )
+    for r in results:
+        if r.rule in plan.rules:
+            result.criteria.append(
+                Criterion(f"reconciliation {r.rule}", r.title, r.message or r.status, r.status)
+            )
+    for r_id in plan.rules:
+        if r_id not in {x.rule for x in results}:
+            result.criteria.append(
+                Criterion(
+                    f"reconciliation {r_id}",
+                    rules.TITLES.get(r_id, r_id),
+                    "not run by drills yet",
+                    rules.INCONCLUSIVE,
+                )
+            )
+
+
+def _objectives(result: DrillResult, plan: DrillPlan, expected_loss: bool) -> None:
+    o = plan.objectives
+    if result.rto_s is not None:
+        result.criteria.append(
+            Criterion(
+                "RTO",
+                f"≤ {_human(o.rto_s)}",
+                f"{result.rto_s:.2f} s",
+                rules.PASS if result.rto_s <= o.rto_s else rules.FAIL,
+            )
+        )
+    if result.rpo_records is None or result.rpo_s is None:
+        return
+    result.criteria.append(
+        Criterion(
+            "RPO (time)",
+            f"≤ {_human(o.rpo_s)}" + (" (by design: the point is chosen)" if expected_loss else ""),
+            f"{result.rpo_s:.2f} s, {result.rpo_records} record(s)",
+            rules.PASS if expected_loss or result.rpo_s <= o.rpo_s else rules.FAIL,
+        )
+    )
+    if o.rpo_records is not None and not expected_loss:
+        result.criteria.append(
+            Criterion(
+                "RPO (records)",
+                f"≤ {o.rpo_records}",
+                str(result.rpo_records),
+                rules.PASS if result.rpo_records <= o.rpo_records else rules.FAIL,
+            )
+        )
+    if o.zero_loss and not expected_loss:
+        lost = result.rpo_records != 0
+        result.criteria.append(
+            Criterion(
+                "zero loss",
+                "every record and unit recovered",
+                f"{result.rpo_records} record(s) not recovered",
+                rules.FAIL if lost else rules.PASS,
+            )
+        )

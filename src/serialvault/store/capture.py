@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from serialvault.domain.facts import EventFacts
@@ -50,6 +51,7 @@ from serialvault.errors import (
 )
 from serialvault.masterdata.model import Location, Product
 from serialvault.settings import load_extra_schemas
+from serialvault.store import schema
 from serialvault.store.projector import (
     apply_exception,
     apply_location,
@@ -459,3 +461,42 @@ def record_exception(repo: Repository, body: dict[str, Any], actor: str, reason:
         app.flush()
         apply_exception(conn, rec.seq, rec.recorded_at, body)
         return rec.seq
+
+
+def open_exception(
+    repo: Repository,
+    *,
+    source: str,
+    type: str,
+    severity: str,
+    reason: str,
+    identifiers: list[str],
+    actor: str,
+    why: str,
+    document: str | None = None,
+) -> tuple[int, bool]:
+    """Open an exception for a deviation, unless the same one is already open.
+
+    The same defect seen again (a follower retrying a forked log every second, a drill
+    run twice) links to the open exception instead of adding another: returns
+    ``(seq, created)``.
+    """
+    ex = schema.exceptions
+    with repo.read() as conn:
+        seen = conn.execute(
+            sa.select(ex.c.seq)
+            .where(ex.c.status == "open", ex.c.type == type, ex.c.reason == reason[:4000])
+            .limit(1)
+        ).scalar()
+    if seen is not None:
+        return int(seen), False
+    body: dict[str, Any] = {
+        "source": source,
+        "type": type,
+        "severity": severity,
+        "document": document,
+        "document_sha256": None,
+        "reason": reason[:4000],
+        "identifiers": identifiers[:MAX_REPORTED_ISSUES],
+    }
+    return record_exception(repo, body, actor, why), True

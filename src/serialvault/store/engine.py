@@ -73,6 +73,14 @@ def sqlite_path(url: str) -> Path | None:
     return Path(database) if database and database != ":memory:" else None
 
 
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     # Autocommit at the driver level: we issue BEGIN ourselves (see _begin).
     dbapi_conn.isolation_level = None
@@ -117,11 +125,40 @@ def make_engine(url: str) -> Engine:
             )
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         event.listen(engine, "connect", _sqlite_connect)
+        if path is not None:
+            opened: Path = path
+
+            def remember_file(_dbapi_conn: Any, record: Any, path: Path = opened) -> None:
+                # which file this connection opened (device, inode): a writer checks it
+                # before committing, so it never acknowledges into a file that a restore
+                # (or an operator's mv) has replaced under it
+                record.info["sv_file"] = _file_id(path)
+
+            event.listen(engine, "connect", remember_file)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={"connect_timeout": 10})
     event.listen(engine, "begin", _pg_begin, retval=False)
     return engine
+
+
+def check_same_file(conn: Connection) -> None:
+    """Refuse to commit into a SQLite file that is no longer the one at its path.
+
+    Called by the writer under its lock just before commit. A restore replaces the file
+    by rename while holding the writer lock of the old one and leaves a tombstone in it,
+    so a writer that waited for that lock sees the tombstone; this check also catches a
+    replacement by hand (``mv``, ``cp``) between a writer's open and its commit.
+    """
+    path = sqlite_path(str(conn.engine.url))
+    if path is None:
+        return
+    opened = conn.connection.info.get("sv_file")
+    if opened is not None and _file_id(path) != opened:
+        raise StoreError(
+            f"{path} was replaced while this command had it open (a restore, or the file"
+            " moved): nothing was recorded; run the command again"
+        )
 
 
 def connection_error(url: str, exc: BaseException) -> StoreError:

@@ -8,18 +8,28 @@ before (DESIGN.md principle 1; reconciliation rules R5 and R6).
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from serialvault.domain.chain import ChainBreak, ChainVerifier, LogRecord
+from serialvault.domain.chain import (
+    Anchor,
+    AnchorCheck,
+    AnchorReport,
+    ChainBreak,
+    ChainVerifier,
+    LogRecord,
+)
 from serialvault.domain.facts import EventFacts
 from serialvault.domain.lifecycle import Engine
 from serialvault.domain.records import EVENT, EXCEPTION, LOCATION, PRODUCT, facts_from_body
@@ -49,15 +59,26 @@ class AuditResult:
     head_chain: str
     first_break: ChainBreak | None
     seconds: float
+    anchors: AnchorReport | None = None
 
     @property
     def ok(self) -> bool:
-        return self.first_break is None
+        return self.first_break is None and (self.anchors is None or self.anchors.ok)
+
+    @property
+    def problem(self) -> str | None:
+        """The first thing wrong: a broken link, else a rewrite or truncation an anchor shows."""
+        if self.first_break is not None:
+            return str(self.first_break)
+        return None if self.anchors is None else self.anchors.problem(self.head_seq)
 
     def to_dict(self) -> dict[str, Any]:
         b = self.first_break
         return {
             "ok": self.ok,
+            "problem": self.problem,
+            "anchored": self.anchors is not None and self.anchors.anchors > 0,
+            "anchors": None if self.anchors is None else self.anchors.to_dict(self.head_seq),
             "checked": self.checked,
             "head_seq": self.head_seq,
             "head_chain": self.head_chain,
@@ -68,23 +89,37 @@ class AuditResult:
         }
 
 
-def verify_chain(conn: Connection, on_progress: Callable[[int], None] | None = None) -> AuditResult:
-    """Walk the whole log from genesis; stop at the first broken link."""
+def verify_chain(
+    conn: Connection,
+    on_progress: Callable[[int], None] | None = None,
+    anchors: list[Anchor] | None = None,
+) -> AuditResult:
+    """Walk the whole log from genesis; stop at the first broken link.
+
+    The chain alone cannot show that records were cut off its end, or that history was
+    rewritten with every hash recomputed: ``anchors`` (signed checkpoints kept outside
+    the database) can. Each is compared as the walk passes its seq; one beyond the end
+    is a truncation.
+    """
     t0 = time.perf_counter()
     head = read_head(conn)
     v = ChainVerifier()
+    check = AnchorCheck(anchors) if anchors is not None else None
     brk: ChainBreak | None = None
     for rec in iter_log(conn):
         brk = v.feed(rec)
         if brk is not None:
             break
+        if check is not None:
+            check.feed(rec.seq, rec.chain_hash)
         if on_progress and v.checked % 10_000 == 0:
             on_progress(v.checked)
     if brk is None and v.prev_seq != head.seq:
         brk = ChainBreak(head.seq, "log ends early", str(head.seq), str(v.prev_seq))
     if on_progress:
         on_progress(v.checked)
-    return AuditResult(v.checked, head.seq, head.chain_hash, brk, time.perf_counter() - t0)
+    report = None if check is None else check.finish(head.seq)
+    return AuditResult(v.checked, head.seq, head.chain_hash, brk, time.perf_counter() - t0, report)
 
 
 #: Consecutive event records are replayed in batches of about this many body bytes
@@ -270,3 +305,160 @@ def rebuild(
         )
     repo.refresh_statistics()
     return RebuildResult(before, after, last, time.perf_counter() - t0, rec.seq)
+
+
+# --------------------------------------------------------------------------- projections
+
+
+@dataclass
+class ProjectionCheck:
+    """Whether the projections are what replaying the log gives (DESIGN.md R9).
+
+    The chain proves the log; nothing in it proves a projection row. A row edited in the
+    database file (a unit's status set back to ``active``) agrees with a fingerprint
+    taken from the same edited rows — so R6 and a backup's manifest cannot see it. This
+    check replays the log into a scratch database and compares row by row.
+    """
+
+    head_seq: int
+    tables_differing: list[str]
+    examples: list[str]
+    rows_compared: int
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return not self.tables_differing
+
+    @property
+    def message(self) -> str:
+        if self.ok:
+            return f"every projection equals the log replayed to seq {self.head_seq}"
+        return (
+            f"projections differ from the log replayed to seq {self.head_seq} in"
+            f" {', '.join(self.tables_differing)}: {'; '.join(self.examples[:5])}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "head_seq": self.head_seq,
+            "tables_differing": self.tables_differing,
+            "examples": self.examples,
+            "rows_compared": self.rows_compared,
+            "message": self.message,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _ordered_rows(conn: Connection, table: sa.Table) -> Iterator[tuple[Any, ...]]:
+    """Rows in primary-key order, bytewise for text on both engines (``COLLATE "C"``)."""
+    pg = conn.dialect.name == "postgresql"
+    order = []
+    for c in table.primary_key.columns:
+        text = isinstance(c.type, sa.Text)
+        order.append(f'{c.name} COLLATE "C"' if pg and text else c.name)
+    cols = ", ".join(c.name for c in table.columns)
+    raw: Any = conn.connection.driver_connection
+    cur = raw.cursor(name=f"pc_{table.name}") if pg else raw.cursor()
+    try:
+        cur.execute(f"SELECT {cols} FROM {table.name} ORDER BY {', '.join(order)}")
+        while chunk := cur.fetchmany(20_000):
+            yield from (tuple(r) for r in chunk)
+    finally:
+        cur.close()
+
+
+def _diff_table(
+    live: Connection, replayed: Connection, table: sa.Table, limit: int
+) -> tuple[int, list[str]]:
+    """Rows compared, and examples of rows that differ (key, columns, both values)."""
+    names = [c.name for c in table.columns]
+    pk = [names.index(c.name) for c in table.primary_key.columns]
+    label = names.index("key") if "key" in names else None
+
+    def key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(row[i] for i in pk)
+
+    def name(row: tuple[Any, ...]) -> str:
+        k = ", ".join(f"{names[i]}={row[i]!r}" for i in pk)
+        return f"{table.name}({k}{f', key={row[label]!r}' if label is not None else ''})"
+
+    examples: list[str] = []
+    compared = 0
+    a_rows, b_rows = _ordered_rows(live, table), _ordered_rows(replayed, table)
+    a, b = next(a_rows, None), next(b_rows, None)
+
+    def sortable(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(("" if v is None else v) for v in key(row))
+
+    while a is not None or b is not None:
+        compared += 1
+        if b is None or (a is not None and sortable(a) < sortable(b)):
+            assert a is not None
+            examples.append(f"{name(a)} is not produced by the log")
+            a = next(a_rows, None)
+        elif a is None or sortable(b) < sortable(a):
+            examples.append(f"{name(b)} is missing (the log produces it)")
+            b = next(b_rows, None)
+        else:
+            if a != b:
+                cols = [
+                    f"{names[i]} {a[i]!r}, the log gives {b[i]!r}"
+                    for i in range(len(names))
+                    if a[i] != b[i]
+                ]
+                examples.append(f"{name(a)}: {'; '.join(cols)}")
+            a, b = next(a_rows, None), next(b_rows, None)
+        if len(examples) >= limit:
+            break
+    return compared, examples
+
+
+def check_projections(
+    conn: Connection, scratch_dir: Path | None = None, *, limit: int = 10
+) -> ProjectionCheck:
+    """Replay the log of ``conn``'s view into a scratch SQLite database and compare every
+    projection with it (writes nothing to ``conn``'s database).
+
+    Per table, the fingerprint sums say *whether* it differs; only a differing table is
+    compared row by row, in key order, to name the rows and columns. Cost: a replay of
+    the whole log (``rebuild`` without its writes) plus a scan of each projection.
+    """
+    from serialvault.store.fingerprint import fingerprint as fp_of
+    from serialvault.store.repository import insert_log, migrate_on
+
+    t0 = time.perf_counter()
+    head = read_head(conn)
+    live_fp = fp_of(conn)
+    folder = Path(tempfile.mkdtemp(prefix="sv-projcheck-", dir=scratch_dir))
+    scratch = Repository("sqlite:///" + str(folder / "replay.db"))
+    try:
+        with scratch.write_raw() as dest:
+            migrate_on(dest)
+            batch: list[LogRecord] = []
+            for rec in iter_log(conn, 1, head.seq):
+                batch.append(rec)
+                if len(batch) >= 20_000:
+                    insert_log(dest, batch)
+                    batch = []
+            if batch:
+                insert_log(dest, batch)
+            replay(dest, iter_log(dest, 1, head.seq))
+        with scratch.read() as dest:
+            replayed_fp = fp_of(dest)
+            differing = [
+                t.name
+                for t in schema.PROJECTIONS
+                if live_fp.tables.get(t.name) != replayed_fp.tables.get(t.name)
+            ]
+            examples: list[str] = []
+            rows = sum(v.rows for v in live_fp.tables.values())
+            for t in schema.PROJECTIONS:
+                if t.name in differing:
+                    _n, ex = _diff_table(conn, dest, t, limit)
+                    examples += ex
+    finally:
+        scratch.engine.dispose()
+        shutil.rmtree(folder, ignore_errors=True)
+    return ProjectionCheck(head.seq, differing, examples[:limit], rows, time.perf_counter() - t0)

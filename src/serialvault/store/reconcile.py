@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 from serialvault.domain import reconcile as rules
 from serialvault.domain.reconcile import CountKey, HierarchyFacts, RuleResult
 from serialvault.errors import InputError
+from serialvault.redact import redact_url
 from serialvault.store import schema
 from serialvault.store.fingerprint import (
     Fingerprint,
@@ -30,7 +31,7 @@ from serialvault.store.fingerprint import (
     fingerprint_pool,
     start_fingerprint,
 )
-from serialvault.store.integrity import verify_chain
+from serialvault.store.integrity import check_projections, verify_chain
 from serialvault.store.repository import Repository, read_head
 from serialvault.timefmt import now_utc
 
@@ -312,7 +313,7 @@ class Report:
         return {
             "format": REPORT_FORMAT,
             "target": self.target,
-            "against": self.against,
+            "against": redact_url(self.against),
             "verdict": self.verdict,
             "head_seq": self.head_seq,
             "units": self.units,
@@ -331,10 +332,13 @@ def reconcile(
     on_rule: Callable[[str], None] | None = None,
     known_fingerprint: str | None = None,
     lifecycle: bool = False,
+    projections: bool = False,
 ) -> Report:
     """Run R1, R2, R4, R5 and R6 on ``repo`` against ``expected`` (one consistent read);
     with ``lifecycle``, R3 too (a grouped scan of every unit↔event link, about as costly
-    as the other rules' own scans: 1.7 s more at 1M units, so it is asked for).
+    as the other rules' own scans: 1.7 s more at 1M units, so it is asked for); with
+    ``projections``, R9 (the log replayed into a scratch database, every projection
+    compared: a rebuild's cost, so it is asked for too).
 
     ``known_fingerprint``: the fingerprint of this very state, already computed (a
     restore's check computes it on the database it has just built). When it equals the
@@ -387,6 +391,14 @@ def reconcile(
                 "same fingerprint but a different chain head",
             )
         results.append(r6)
+        if projections:
+            step("R9")
+            pc = check_projections(conn)
+            results.append(
+                rules.r9_projections(
+                    pc.ok, pc.head_seq, pc.rows_compared, pc.tables_differing, pc.examples
+                )
+            )
     return Report(
         repo.display_url, against, results, facts.units, time.perf_counter() - t0, head.seq
     )
@@ -468,22 +480,17 @@ def cross_system(
 # --------------------------------------------------------------------------- state at a seq
 
 
-def baseline_at(source: Repository, seq: int, scratch: Path, batch: int = 5000) -> Baseline:
-    """The baseline of ``source`` as it was at ``seq``, independent of any backup: its
-    own log records 1..seq replayed into a scratch SQLite repository by the code
-    ``rebuild`` uses (DESIGN.md R6: replaying the log reproduces the projections).
-
-    What a drill compares a restore to a past point with (bad change, lost increment,
-    writes after the last backup), where the live repository has moved on.
-    """
-    from serialvault.store.engine import connect
+def replay_into_sqlite(source: Repository, seq: int, dest_path: Path, batch: int = 5000) -> None:
+    """A new SQLite repository at ``dest_path`` holding ``source``'s log records 1..seq,
+    their projections rebuilt by the code ``rebuild`` uses (DESIGN.md R6, R9)."""
     from serialvault.store.integrity import replay
     from serialvault.store.repository import insert_log, iter_log, migrate_on
 
-    scratch.unlink(missing_ok=True)
-    dest = Repository.open(str(scratch), must_exist=False)
+    for p in (dest_path, Path(f"{dest_path}-wal"), Path(f"{dest_path}-shm")):
+        p.unlink(missing_ok=True)
+    dest = Repository.open(str(dest_path), must_exist=False)
     try:
-        with connect(dest.engine, write=True) as conn:
+        with dest.write_raw() as conn:
             migrate_on(conn)
             with source.read() as src:
                 meta = [
@@ -502,6 +509,21 @@ def baseline_at(source: Repository, seq: int, scratch: Path, batch: int = 5000) 
                 if run:
                     insert_log(conn, run)
                     replay(conn, iter(run), parallel=False)
+    finally:
+        dest.engine.dispose()
+
+
+def baseline_at(source: Repository, seq: int, scratch: Path, batch: int = 5000) -> Baseline:
+    """The baseline of ``source`` as it was at ``seq``, independent of any backup: its
+    own log records 1..seq replayed into a scratch SQLite repository by the code
+    ``rebuild`` uses (DESIGN.md R6: replaying the log reproduces the projections).
+
+    What a drill compares a restore to a past point with (bad change, lost increment,
+    writes after the last backup), where the live repository has moved on.
+    """
+    replay_into_sqlite(source, seq, scratch, batch)
+    dest = Repository.open(str(scratch))
+    try:
         return take_baseline(dest)
     finally:
         dest.engine.dispose()

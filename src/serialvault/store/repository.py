@@ -8,11 +8,13 @@ queries, integrity) take a repository and do one job each.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from importlib.resources import files
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -25,13 +27,22 @@ from serialvault.domain.chain import GENESIS, LogRecord, body_hash, chain_hash
 from serialvault.errors import StoreError
 from serialvault.store import schema
 from serialvault.store.bulk import bulk_insert
-from serialvault.store.engine import connect, connection_error, make_engine, redact, resolve_url
+from serialvault.store.engine import (
+    check_same_file,
+    connect,
+    connection_error,
+    make_engine,
+    redact,
+    resolve_url,
+)
 from serialvault.timefmt import now_utc
 
 if TYPE_CHECKING:  # Alembic is imported only to migrate: it costs ~0.1 s of every start-up
     from alembic.config import Config
 
 LOG_FORMAT = "serialvault.log/1"
+#: meta key of the restore mark (see :func:`restore_state`).
+RESTORE_STATE = "restore_state"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +108,54 @@ def read_head(conn: Connection) -> Head:
     if row is None:
         return Head(0, GENESIS, None)
     return Head(int(row.seq), str(row.chain_hash), str(row.recorded_at))
+
+
+def first_seq_since(conn: Connection, since: str) -> int | None:
+    """The first log record recorded at or after ``since`` (UTC text)."""
+    lg = schema.log
+    value = conn.execute(sa.select(sa.func.min(lg.c.seq)).where(lg.c.recorded_at >= since)).scalar()
+    return None if value is None else int(value)
+
+
+def chain_hash_at(conn: Connection, seq: int) -> str | None:
+    """Chain hash of log record ``seq`` (``GENESIS`` for 0; ``None`` if there is none)."""
+    if seq == 0:
+        return GENESIS
+    row = conn.execute(sa.select(schema.log.c.chain_hash).where(schema.log.c.seq == seq)).first()
+    return None if row is None else str(row[0])
+
+
+def records_of_kind(conn: Connection, kind: str) -> list[LogRecord]:
+    """Every log record of one kind, in order (the kind column is indexed)."""
+    lg = schema.log
+    return [
+        LogRecord(
+            int(r.seq),
+            r.recorded_at,
+            r.kind,
+            r.actor,
+            r.reason,
+            r.body.encode("utf-8"),
+            r.body_hash,
+            r.chain_hash,
+        )
+        for r in conn.execute(sa.select(lg).where(lg.c.kind == kind).order_by(lg.c.seq))
+    ]
+
+
+def restore_state(conn: Connection) -> str | None:
+    """The ``restore_state`` mark: set while a restore builds the database, and left as
+    ``replaced`` in a SQLite file a restore has renamed another file over."""
+    value = conn.execute(
+        sa.select(schema.meta.c.value).where(schema.meta.c.key == RESTORE_STATE)
+    ).scalar()
+    return None if value is None else str(value)
+
+
+def set_restore_state(conn: Connection, value: str | None) -> None:
+    conn.execute(sa.delete(schema.meta).where(schema.meta.c.key == RESTORE_STATE))
+    if value is not None:
+        conn.execute(schema.meta.insert(), [{"key": RESTORE_STATE, "value": value}])
 
 
 def time_at(conn: Connection, seq: int) -> str | None:
@@ -212,12 +271,26 @@ class Repository:
             yield conn
 
     @contextmanager
+    def write_raw(self) -> Iterator[Connection]:
+        """A write transaction holding the writer lock, for building a database (restore,
+        scratch replays): no appender, no restore-mark check."""
+        with connect(self.engine, write=True) as conn:
+            yield conn
+
+    @contextmanager
     def write(self) -> Iterator[tuple[Connection, LogAppender]]:
         """A write transaction holding the writer lock, with the log appender ready."""
         with connect(self.engine, write=True) as conn:
+            state = restore_state(conn)
+            if state is not None:  # read under the writer lock: no restore can race it
+                raise StoreError(
+                    f"{self.display_url} is being restored or was replaced by a restore"
+                    f" ({state}): nothing was recorded; run the command again"
+                )
             appender = LogAppender(conn)
             yield conn, appender
             appender.flush()
+            check_same_file(conn)
 
     # ------------------------------------------------------------------ schema
     def schema_revision(self, conn: Connection) -> str | None:
@@ -233,9 +306,7 @@ class Repository:
                 rev = self.schema_revision(conn)
                 state = None
                 if rev is not None:
-                    state = conn.execute(
-                        sa.select(schema.meta.c.value).where(schema.meta.c.key == "restore_state")
-                    ).scalar()
+                    state = restore_state(conn)
         except StoreError:
             raise
         except (OperationalError, DBAPIError) as exc:
@@ -352,3 +423,104 @@ class Repository:
     def meta(self) -> dict[str, str]:
         with self.read() as conn:
             return {r.key: r.value for r in conn.execute(sa.select(schema.meta))}
+
+
+@dataclass(frozen=True, slots=True)
+class ExistingTarget:
+    """What a restore target held when its writer lock was taken."""
+
+    repository_id: str | None
+    head: Head | None
+    path: Path | None = None
+
+    def swap(self, new_file: Path) -> None:
+        """Rename ``new_file`` over the target (call only after checking what it holds).
+
+        The old file's ``-wal`` and ``-shm`` go first: they belong to the old database
+        and would otherwise be read as the new one's (connections still open on the old
+        file keep their descriptors, so nothing of theirs reaches the new file).
+        """
+        assert self.path is not None
+        for p in (Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+            p.unlink(missing_ok=True)
+        os.replace(new_file, self.path)
+        fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextmanager
+def replacing_sqlite(path: Path, timeout_s: float = 60.0) -> Iterator[ExistingTarget]:
+    """Hold the writer lock of the SQLite repository at ``path`` while the caller renames
+    another file over it; leave a ``replaced`` tombstone in the old file.
+
+    Order (DESIGN.md "one writer"): ``BEGIN IMMEDIATE`` waits for an active writer to
+    commit (or gives up after ``timeout_s``, refusing the restore rather than cutting a
+    capture off); the caller checks what the target holds, then renames; the tombstone
+    commits last, so a writer that was waiting on the old file's lock finds it and
+    refuses — it never acknowledges into a file that is no longer the repository. An
+    existing file that is not a readable repository is replaced without ceremony.
+    """
+    import sqlite3
+
+    if not path.exists():
+        yield ExistingTarget(None, None, path)
+        return
+    try:
+        con = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
+    except sqlite3.Error:
+        yield ExistingTarget(None, None, path)
+        return
+    try:
+        try:
+            con.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreError(
+                    f"cannot replace {path}: a writer has held it for more than"
+                    f" {timeout_s:g} s; stop the captures (or `backup follow`) and run the"
+                    " restore again"
+                ) from None
+            yield ExistingTarget(None, None, path)
+            return
+        except sqlite3.DatabaseError:
+            yield ExistingTarget(None, None, path)
+            return
+        try:
+            rid = con.execute("SELECT value FROM meta WHERE key = 'repository_id'").fetchone()
+            row = con.execute(
+                "SELECT seq, chain_hash, recorded_at FROM log ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            existing = ExistingTarget(
+                None if rid is None else str(rid[0]),
+                Head(0, GENESIS, None) if row is None else Head(int(row[0]), row[1], row[2]),
+                path,
+            )
+            usable = True
+        except sqlite3.DatabaseError:  # damaged, or not a repository: nothing to protect
+            existing = ExistingTarget(None, None, path)
+            usable = False
+        yield existing
+        if usable:
+            try:
+                con.execute(f"DELETE FROM meta WHERE key = '{RESTORE_STATE}'")
+                con.execute(f"INSERT INTO meta(key, value) VALUES ('{RESTORE_STATE}', 'replaced')")
+                con.execute("COMMIT")
+            except sqlite3.DatabaseError:
+                pass
+    finally:
+        with suppress(Exception):
+            con.close()
+
+
+def existing_target(conn: Connection) -> ExistingTarget:
+    """The repository id and head a database holds (inside the caller's transaction),
+    or nothing when it holds no serialvault schema."""
+    if not sa.inspect(conn).has_table("log") or not sa.inspect(conn).has_table("meta"):
+        return ExistingTarget(None, None)
+    rid = conn.execute(
+        sa.select(schema.meta.c.value).where(schema.meta.c.key == "repository_id")
+    ).scalar()
+    return ExistingTarget(None if rid is None else str(rid), read_head(conn))

@@ -1,0 +1,231 @@
+"""Attacks on "a restore gives back everything backed up": rolled-back copies, damaged or
+forged manifests, mixed repositories, forks — on file and S3 copies.
+
+Each test is a reproduction of a hole a restore or verify once let through: it must
+fail on the old behaviour (an older point taken silently, a copy called clean).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from serialvault.backup import restore as rs
+from serialvault.backup import service, verify
+from serialvault.backup.anchors import Witness, witness_path
+from serialvault.backup.crypto import load_encryption_key, load_signing_key, load_verify_key
+from serialvault.backup.manifest import Manifest
+from serialvault.errors import BackupError, IntegrityFailure, OlderRecoveryPoint
+from serialvault.store.repository import Repository
+from tests.backup.conftest import copy_of, grow, new_repo, policy_for
+
+
+@pytest.fixture
+def two_copies(
+    tmp_path: Path, keys: dict[str, str], target_url: str
+) -> tuple[Repository, list[str], list[Manifest]]:
+    """A full and two incrementals on a file copy and on a second copy (file or S3)."""
+    repo = new_repo(str(tmp_path / "live.db"))
+    grow(repo, products=True)
+    urls = [(tmp_path / "a").as_uri(), target_url]
+    copies = [copy_of(urls[0], "a"), copy_of(urls[1], "b")]
+    pol = policy_for(keys)
+    ms = [service.full_backup(repo, pol, copies, actor="t").manifest]
+    for _ in range(2):
+        grow(repo)
+        ms.append(service.incremental_backup(repo, pol, copies, actor="t")[0].manifest)
+    return repo, urls, [m for m in ms if m is not None]
+
+
+def _restore(urls: list[str], into: Path, keys: dict[str, str], **kw: object) -> rs.RestoreResult:
+    return rs.restore(
+        [copy_of(u, n) for u, n in zip(urls, "ab", strict=False)],
+        str(into),
+        verify_key=load_verify_key(keys["public_key"]),
+        key=load_encryption_key(keys["encryption_key"]),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _delete(url: str, name: str) -> None:
+    copy_of(url).open().target.delete(name)
+
+
+def _witness(repo: Repository) -> list[Witness]:
+    rid = repo.meta()["repository_id"]
+    return [Witness(witness_path(Path(repo.url.removeprefix("sqlite:///")), rid))]
+
+
+def test_a_copy_that_lost_its_newest_backup_is_not_restored_from(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    repo, urls, ms = two_copies
+    _delete(urls[0], f"manifests/{ms[-1].id}.json")
+    res = _restore(urls, tmp_path / "x.db", keys)  # copy a first, as `--from a`
+    assert res.head_seq == ms[-1].last_seq == repo.head().seq, "the other copy holds it"
+    reports = verify.verify_copies(
+        [copy_of(urls[0], "a"), copy_of(urls[1], "b")],
+        load_verify_key(keys["public_key"]),
+        signer=load_signing_key(keys["signing_key"]),
+    )
+    a, b = reports
+    assert [(f.code, f.backup) for f in a.findings] == [("rollback", ms[-1].id)]
+    assert b.ok, b.findings
+
+
+def test_a_single_copy_rolled_back_fails_with_its_own_exit_code(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    _repo, urls, ms = two_copies
+    _delete(urls[0], f"manifests/{ms[-1].id}.json")
+    with pytest.raises(OlderRecoveryPoint) as err:
+        _restore(urls[:1], tmp_path / "x.db", keys)
+    msg = str(err.value)
+    assert ms[-1].id in msg
+    assert f"seq {ms[-1].last_seq}" in msg
+    assert f"{ms[-1].last_seq - ms[-2].last_seq} record(s) would be lost" in msg
+    assert f"--at {ms[-2].last_seq}" in msg
+    assert err.value.exit_code == 14
+    assert err.value.available_seq == ms[-2].last_seq
+    assert not (tmp_path / "x.db").exists(), "nothing is written before it refuses"
+    # the older point, asked for explicitly
+    res = _restore(urls[:1], tmp_path / "x.db", keys, at=str(ms[-2].last_seq))
+    assert res.head_seq == ms[-2].last_seq
+
+
+def test_manifest_and_checkpoint_gone_the_witness_still_knows(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    repo, urls, ms = two_copies
+    for name in (f"manifests/{ms[-1].id}.json", f"checkpoints/{ms[-1].id}.json"):
+        _delete(urls[0], name)
+    with pytest.raises(OlderRecoveryPoint, match="witness file"):
+        _restore(urls[:1], tmp_path / "x.db", keys, witnesses=_witness(repo))
+
+
+def test_check_records_remember_what_a_copy_held(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    _repo, urls, ms = two_copies
+    vk, signer = load_verify_key(keys["public_key"]), load_signing_key(keys["signing_key"])
+    assert verify.verify_copy(copy_of(urls[0], "a"), vk, signer=signer).ok
+    for name in (f"manifests/{ms[-1].id}.json", f"checkpoints/{ms[-1].id}.json"):
+        _delete(urls[0], name)
+    rep = verify.verify_copy(copy_of(urls[0], "a"), vk, signer=signer)
+    assert [(f.code, f.backup) for f in rep.findings] == [("rollback", ms[-1].id)]
+    assert "check record" in rep.findings[0].message
+    with pytest.raises(OlderRecoveryPoint, match="check record"):
+        _restore(urls[:1], tmp_path / "x.db", keys)
+
+
+def test_one_byte_changed_in_the_newest_manifest_is_a_failure_not_a_note(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    _repo, urls, ms = two_copies
+    target = copy_of(urls[0]).open().target
+    name = f"manifests/{ms[-1].id}.json"
+    raw = bytearray(target.get(name))
+    raw[raw.index(b'"actor"') + 10] ^= 0x01
+    target.put(name, bytes(raw))
+    with pytest.raises(OlderRecoveryPoint, match=r"does not match|unreadable manifest|checkpoint"):
+        _restore(urls[:1], tmp_path / "x.db", keys)
+    rep = verify.verify_copy(copy_of(urls[0], "a"), load_verify_key(keys["public_key"]))
+    assert ("bad-signature", ms[-1].id) in [(f.code, f.backup) for f in rep.findings]
+    # with the intact second copy, the newest point is served from it
+    res = _restore(urls, tmp_path / "y.db", keys)
+    assert res.head_seq == ms[-1].last_seq
+    assert any("bad-signature" in f for f in res.findings)
+
+
+def test_a_prune_is_not_a_rollback(tmp_path: Path, keys: dict[str, str]) -> None:
+    from serialvault.backup.prune import prune_copy
+
+    repo = new_repo(str(tmp_path / "live.db"))
+    grow(repo, products=True)
+    url = (tmp_path / "c").as_uri()
+    pol = policy_for(keys)
+    for _ in range(2):
+        service.full_backup(repo, pol, [copy_of(url)], actor="t")
+        grow(repo)
+    service.incremental_backup(repo, pol, [copy_of(url)], actor="t")
+    vk, signer = load_verify_key(keys["public_key"]), load_signing_key(keys["signing_key"])
+    assert verify.verify_copy(copy_of(url), vk, signer=signer).ok
+    rep = prune_copy(copy_of(url), vk, keep_fulls=1, keep_days=0, signer=signer)
+    assert rep.removed
+    assert verify.verify_copy(copy_of(url), vk, signer=signer).ok
+    # but a forged prune record (not signed by the key) does not excuse a deletion
+    target = copy_of(url).open().target
+    newest = max(rep.kept)
+    target.put(
+        "prunes/99999999T999999Z.json",
+        orjson.dumps({"format": "serialvault.prune/1", "removed": [newest]}),
+    )
+    target.delete(f"manifests/{newest}.json")
+    found = verify.verify_copy(copy_of(url), vk, signer=signer)
+    codes = {f.code for f in found.findings}
+    assert "rollback" in codes
+    assert "bad-prune-record" in codes
+
+
+def test_a_copy_holding_two_repositories_is_reported(tmp_path: Path, keys: dict[str, str]) -> None:
+    url = (tmp_path / "shared").as_uri()
+    pol = policy_for(keys)
+    for name in ("one", "two"):
+        repo = new_repo(str(tmp_path / f"{name}.db"))
+        grow(repo, products=True)
+        service.full_backup(repo, pol, [copy_of(url)], actor="t")
+    rep = verify.verify_copy(copy_of(url), load_verify_key(keys["public_key"]))
+    assert [f.code for f in rep.findings] == ["mixed-repositories"]
+    with pytest.raises(BackupError, match="name the backup to restore with --backup"):
+        _restore([url], tmp_path / "x.db", keys)
+
+
+def test_copies_holding_two_histories_are_a_fork(tmp_path: Path, keys: dict[str, str]) -> None:
+    a, b = (tmp_path / "a").as_uri(), (tmp_path / "b").as_uri()
+    pol = policy_for(keys)
+    repo = new_repo(str(tmp_path / "live.db"))
+    grow(repo, products=True)
+    service.full_backup(repo, pol, [copy_of(a)], actor="t")
+    # a copy of the file written differently, backed up to b (the same repository id)
+    twin = Path(tmp_path / "twin.db")
+    twin.write_bytes(Path(repo.url.removeprefix("sqlite:///")).read_bytes())
+    grow(repo)
+    service.full_backup(repo, pol, [copy_of(a)], actor="t")
+    other = Repository.open(str(twin))
+    grow(other)
+    service.full_backup(other, pol, [copy_of(b)], actor="t")
+    reports = verify.verify_copies(
+        [copy_of(a, "a"), copy_of(b, "b")], load_verify_key(keys["public_key"])
+    )
+    assert all("fork" in {f.code for f in r.findings} for r in reports), [
+        r.findings for r in reports
+    ]
+    with pytest.raises(IntegrityFailure, match="two histories"):
+        _restore([a, b], tmp_path / "x.db", keys)
+
+
+def test_restore_over_a_repository_with_newer_records_refuses(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+) -> None:
+    repo, urls, ms = two_copies
+    grow(repo)  # written after the newest backup: only the live file holds them
+    live = Path(repo.url.removeprefix("sqlite:///"))
+    before = repo.head()
+    with pytest.raises(OlderRecoveryPoint, match="would discard"):
+        _restore(urls, live, keys, force=True)
+    assert Repository.open(str(live)).head() == before, "the live file is untouched"
+    res = _restore(urls, live, keys, force=True, at=str(ms[-1].last_seq))  # explicitly
+    assert res.head_seq == ms[-1].last_seq
