@@ -9,6 +9,9 @@
     must also satisfy — typically the ratified GS1 EPCIS 2.0 JSON schema downloaded from
     https://ref.gs1.org/standards/epcis/artefacts. serialvault always validates with its
     own schema (``epcis.schema``); this adds the official one where a site requires it.
+``SERIALVAULT_MAX_DOCUMENT_MB`` / ``SERIALVAULT_MAX_FIELD_KB``
+    The largest EPCIS document capture and validation accept (default 1024 MB) and the
+    largest single name or value in it (default 64 KB); see ``epcis.limits``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,30 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from serialvault.errors import StoreError
+from serialvault.epcis.limits import DEFAULT_LIMITS, KB, MB, Limits
+from serialvault.errors import StoreError, UsageError
+
+
+def _size(name: str, unit: int, default: int) -> int:
+    """Bytes from a variable that counts ``unit``s (fractions allowed), or ``default``."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value * unit < 1 << 50:
+        raise UsageError(f"{name}={raw!r}: a positive number is needed")
+    return max(1, int(value * unit))
+
+
+def input_limits() -> Limits:
+    """The document and field size limits, from the environment (defaults otherwise)."""
+    return Limits(
+        document_bytes=_size("SERIALVAULT_MAX_DOCUMENT_MB", MB, DEFAULT_LIMITS.document_bytes),
+        field_bytes=_size("SERIALVAULT_MAX_FIELD_KB", KB, DEFAULT_LIMITS.field_bytes),
+    )
 
 
 @cache

@@ -245,7 +245,9 @@ def test_missing_or_wrong_key_is_a_clear_error(keys: dict[str, str], tmp_path: P
     assert not (tmp_path / "r1.db").exists()
     assert not (tmp_path / "r2.db").exists()
     # a manifest signed by someone else is not trusted
-    with pytest.raises(BackupError, match="no copy holds a usable backup.*not with the trusted key"):
+    with pytest.raises(
+        BackupError, match=r"no copy holds a usable backup.*not with the trusted key"
+    ):
         rs.restore(
             [copy_of(url)],
             str(tmp_path / "r3.db"),

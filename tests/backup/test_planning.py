@@ -238,8 +238,8 @@ def test_cli_inventory_and_plan(tmp_path: Path, keys: dict[str, str]) -> None:
     assert checked.returncode == 12, "one copy and no measured restore: warnings stand"
     assert "[schedule]" in checked.stdout or "at least two" in checked.stdout
     bad = sv("backup", "plan", "--rpo", "soon", "--rto", "4h", "--to", url)
-    assert bad.returncode == 10
-    assert "--rpo 'soon'" in bad.stdout + bad.stderr
+    assert bad.returncode == 2
+    assert "--rpo 'soon' is not a duration" in bad.stdout + bad.stderr
 
 
 def test_cli_incremental_records_the_fingerprint_only_when_asked(

@@ -9,10 +9,11 @@ from typing import Annotated, Any
 import typer
 
 from serialvault.cli.common import JsonOpt, err, handled, make_app, out, print_json, write_output
+from serialvault.epcis.limits import check_document_size
 from serialvault.epcis.model import EpcisDocument
 from serialvault.epcis.reader import read_document
 from serialvault.errors import InputError, SerialvaultError, ValidationError
-from serialvault.settings import load_extra_schemas
+from serialvault.settings import input_limits, load_extra_schemas
 
 app = make_app("EPCIS documents: validate, compute event hash IDs, convert JSON-LD <-> XML.")
 
@@ -22,10 +23,20 @@ Files = Annotated[
 
 
 def _read(name: str) -> EpcisDocument:
+    """Read one document, refusing it unread when it is over the size limit."""
+    limit = input_limits().document_bytes
     try:
-        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        if name == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+            size = len(data) + sum(
+                len(b) for b in iter(lambda: sys.stdin.buffer.read(1 << 20), b"")
+            )
+        else:
+            size = Path(name).stat().st_size
+            data = b"" if size > limit else Path(name).read_bytes()
     except OSError as exc:
         raise InputError(f"{name}: cannot read: {exc.strerror}") from None
+    check_document_size(size, name, input_limits())
     return read_document(data, name)
 
 
@@ -39,7 +50,9 @@ def validate(files: Files, json_out: JsonOpt = False) -> None:
     for name in files:
         try:
             doc = _read(name)
-            issues = validate_document(doc, extra_schemas=load_extra_schemas())
+            issues = validate_document(
+                doc, extra_schemas=load_extra_schemas(), limits=input_limits()
+            )
         except SerialvaultError as exc:
             worst = max(worst, exc.exit_code)
             reports.append({"document": name, "valid": False, "error": exc.to_dict()})

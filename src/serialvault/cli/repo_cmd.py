@@ -27,7 +27,7 @@ from serialvault.cli.common import (
     table,
 )
 from serialvault.errors import InputError, SerialvaultError
-from serialvault.settings import load_extra_schemas
+from serialvault.settings import input_limits, load_extra_schemas
 from serialvault.store import queries
 from serialvault.store.capture import Capturer, CaptureResult
 from serialvault.store.fingerprint import fingerprint
@@ -90,7 +90,7 @@ def _outcomes(
         yield from ((str(f), o) for f, o in capturer.capture_files(files))
         files = []
         try:
-            yield name, capturer.capture_bytes(sys.stdin.buffer.read(), name)
+            yield name, capturer.capture_stream(sys.stdin.buffer, name)
         except SerialvaultError as exc:
             yield name, exc
     yield from ((str(f), o) for f, o in capturer.capture_files(files))
@@ -121,6 +121,7 @@ def capture(
             actor=actor_name(actor),
             reason=reason or "EPCIS capture",
             extra_schemas=load_extra_schemas(),
+            limits=input_limits(),
         )
         with progress(json_out) as bar:
             task = bar.add_task("capturing", total=len(inputs))

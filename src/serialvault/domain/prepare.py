@@ -26,6 +26,7 @@ from serialvault.canonical import canonical_json
 from serialvault.domain.facts import EventFacts, extract_facts
 from serialvault.domain.records import Source, event_body
 from serialvault.epcis.hashing import event_hash
+from serialvault.epcis.limits import DEFAULT_LIMITS, Limits, check_document_size
 from serialvault.epcis.model import EpcisDocument
 from serialvault.epcis.reader import read_document
 from serialvault.epcis.validate import validate_document
@@ -66,18 +67,25 @@ class Prepared:
         return sum(f.epc_count for f in self.facts)
 
 
-def prepare_bytes(data: bytes, name: str, extra_schemas: Sequence[Any] = ()) -> Prepared:
+def prepare_bytes(
+    data: bytes, name: str, extra_schemas: Sequence[Any] = (), limits: Limits = DEFAULT_LIMITS
+) -> Prepared:
     """Stage 1 for a document given as bytes (JSON-LD or XML, EPCIS 2.0 or 1.2)."""
     sha = hashlib.sha256(data).hexdigest()
     try:
+        check_document_size(len(data), name, limits)
         doc = read_document(data, name)
     except InputError as exc:
         return Prepared(name, sha, problem="input", message=exc.message)
-    return prepare_document(doc, sha, extra_schemas)
+    return prepare_document(doc, sha, extra_schemas, limits=limits)
 
 
 def prepare_document(
-    doc: EpcisDocument, sha256: str, extra_schemas: Sequence[Any] = (), offset: int = 0
+    doc: EpcisDocument,
+    sha256: str,
+    extra_schemas: Sequence[Any] = (),
+    offset: int = 0,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Prepared:
     """Stage 1 for a document already read.
 
@@ -86,7 +94,7 @@ def prepare_document(
     issues count from the start of the whole document.
     """
     p = Prepared(doc.name, sha256, doc.syntax, doc.source_version, len(doc.events), offset=offset)
-    issues = validate_document(doc, extra_schemas=extra_schemas)
+    issues = validate_document(doc, extra_schemas=extra_schemas, limits=limits)
     if offset:
         issues = [
             replace(i, event_index=i.event_index + offset) if i.event_index is not None else i

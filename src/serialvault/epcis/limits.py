@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from serialvault.errors import InputError
 
 MB = 1 << 20
@@ -33,14 +35,19 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
+def document_too_large(size: int, name: str, limits: Limits) -> InputError:
+    """The refusal of a document of ``size`` bytes, over ``limits.document_bytes``."""
+    return InputError(
+        f"{name}: the document is {size:,} bytes, more than the limit of"
+        f" {limits.document_bytes:,} bytes ({limits.document_bytes / MB:g} MB);"
+        " split it, or raise SERIALVAULT_MAX_DOCUMENT_MB"
+    )
+
+
 def check_document_size(size: int, name: str, limits: Limits) -> None:
     """Refuse a document larger than the limit, before it is read."""
     if size > limits.document_bytes:
-        raise InputError(
-            f"{name}: the document is {size:,} bytes, more than the limit of"
-            f" {limits.document_bytes:,} bytes ({limits.document_bytes / MB:g} MB);"
-            " split it, or raise SERIALVAULT_MAX_DOCUMENT_MB"
-        )
+        raise document_too_large(size, name, limits)
 
 
 def _utf8_len(text: str, limit: int) -> int:
@@ -52,7 +59,20 @@ def oversized(value: Any, path: str, limit: int) -> Iterator[tuple[str, int]]:
     """(field path, UTF-8 bytes) of every name or string inside ``value`` over ``limit``.
 
     Paths are written as validation writes them (``ilmd.lotNumber``, ``epcList[3]``).
+    Every string's UTF-8 form appears inside the value's JSON serialisation (escaping
+    only lengthens it), so a value whose serialisation fits the limit holds nothing over
+    it: one C-speed ``orjson.dumps`` spares the walk for nearly every event.
     """
+    if isinstance(value, dict | list):
+        try:
+            if len(orjson.dumps(value)) <= limit:
+                return
+        except TypeError:  # a value orjson cannot write (a huge integer): walk it
+            pass
+    yield from _walk(value, path, limit)
+
+
+def _walk(value: Any, path: str, limit: int) -> Iterator[tuple[str, int]]:
     if isinstance(value, str):
         n = _utf8_len(value, limit)
         if n > limit:
@@ -60,9 +80,10 @@ def oversized(value: Any, path: str, limit: int) -> Iterator[tuple[str, int]]:
     elif isinstance(value, dict):
         for k, v in value.items():
             sub = f"{path}.{k}" if path else str(k)
-            if isinstance(k, str) and _utf8_len(k, limit) > limit:
-                yield (path or "(document)") + " (a name)", _utf8_len(k, limit + 1)
-            yield from oversized(v, sub, limit)
+            n = _utf8_len(k, limit) if isinstance(k, str) else 0
+            if n > limit:
+                yield (path or "(document)") + " (a name)", n
+            yield from _walk(v, sub, limit)
     elif isinstance(value, list):
         for i, v in enumerate(value):
-            yield from oversized(v, f"{path}[{i}]", limit)
+            yield from _walk(v, f"{path}[{i}]", limit)

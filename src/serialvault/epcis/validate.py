@@ -33,6 +33,7 @@ from typing import Any
 
 from serialvault.epcis import vocab
 from serialvault.epcis.hashing import document_ignore_fields, event_hash
+from serialvault.epcis.limits import DEFAULT_LIMITS, KB, Limits, oversized
 from serialvault.epcis.model import EVENT_TYPES, EpcisDocument, namespaces_from_context
 from serialvault.epcis.schema import CompiledSchema, SchemaError, builtin_schema
 from serialvault.errors import DocumentInvalid, Issue
@@ -94,8 +95,14 @@ def validate_document(
     *,
     extra_schemas: Iterable[CompiledSchema | Any] = (),
     max_issues: int = MAX_ISSUES,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> list[Issue]:
     """Every problem in ``doc`` (at most ``max_issues``, then one "truncated" issue).
+
+    A name or value longer than ``limits.field_bytes`` is reported first and alone
+    (``field-too-large``, naming the event and the field): the schema's messages quote
+    the values they refuse, and a megabyte of one sender's text belongs neither in a
+    message nor in the exception register.
 
     ``extra_schemas`` are further compiled schemas (:func:`~serialvault.epcis.schema.
     compile_schema`, or a raw ``jsonschema_rs`` validator) checked after ours; an issue
@@ -105,6 +112,8 @@ def validate_document(
     definition and CBV go; business rules are checked elsewhere.
     """
     out = _Issues(doc, max_issues)
+    if _too_large(doc, limits.field_bytes, out):
+        return out.result()
     _schema_issues(builtin_schema(), doc, out, extra=False)
     for extra in extra_schemas:
         if out.truncated:
@@ -119,6 +128,26 @@ def validate_document(
         if isinstance(event, dict):
             _check_event(index, event, namespaces, out)
     return out.result()
+
+
+def _too_large(doc: EpcisDocument, limit: int, out: _Issues) -> bool:
+    """Add a ``field-too-large`` issue per oversized name or value; whether any was."""
+    rest = {k: v for k, v in doc.body.items() if k != "epcisBody"}
+    found: list[tuple[int | None, str, int]] = [(None, p, n) for p, n in oversized(rest, "", limit)]
+    for i, event in enumerate(doc.events):
+        found += [(i, p, n) for p, n in oversized(event, "", limit)]
+        if len(found) > out.capacity:
+            break
+    for index, path, size in found:
+        out.add(
+            f"{path} is {size:,} bytes, more than the limit of {limit:,} bytes"
+            f" ({limit / KB:g} KB) for a single name or value; raise SERIALVAULT_MAX_FIELD_KB"
+            " if such values are genuine",
+            "field-too-large",
+            index,
+            path,
+        )
+    return bool(found)
 
 
 def require_valid(
@@ -150,6 +179,11 @@ class _Issues:
         self._max = max(1, max_issues)
         self.full = False
         self.truncated = False
+
+    @property
+    def capacity(self) -> int:
+        """How many issues the collector holds before it reports truncation."""
+        return self._max
 
     def event_id(self, index: int | None) -> str | None:
         if index is None or index >= len(self._events):

@@ -29,7 +29,7 @@ from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 import sqlalchemy as sa
@@ -39,6 +39,12 @@ from serialvault.domain.facts import EventFacts
 from serialvault.domain.lifecycle import Engine
 from serialvault.domain.prepare import Prepared, prepare_bytes, prepare_document
 from serialvault.domain.records import EVENT, EXCEPTION, LOCATION, PRODUCT, Source
+from serialvault.epcis.limits import (
+    DEFAULT_LIMITS,
+    Limits,
+    check_document_size,
+    document_too_large,
+)
 from serialvault.epcis.model import EpcisDocument
 from serialvault.epcis.reader import sniff_syntax
 from serialvault.epcis.stream import LARGE_DOCUMENT, iter_event_chunks, scan_skeleton
@@ -120,13 +126,20 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _prepare_file(path: str) -> Prepared:
-    """Worker entry: read and prepare one file (runs in the preparing process)."""
+def _prepare_file(path: str, limits: Limits = DEFAULT_LIMITS) -> Prepared:
+    """Worker entry: read and prepare one file (runs in the preparing process).
+
+    The size is checked before the file is read, so an oversized document costs no
+    memory; its SHA-256 is still taken (streamed) for the exception record.
+    """
     try:
+        check_document_size(Path(path).stat().st_size, path, limits)
         data = Path(path).read_bytes()
     except OSError as exc:
         return Prepared(path, "", problem="input", message=f"{path}: cannot read: {exc.strerror}")
-    return prepare_bytes(data, path, load_extra_schemas())
+    except InputError as exc:
+        return Prepared(path, _file_sha256(Path(path)), problem="input", message=exc.message)
+    return prepare_bytes(data, path, load_extra_schemas(), limits)
 
 
 _FIELD = re.compile(r"^(\w+)(?:\[(\d+)\])?$")
@@ -204,6 +217,7 @@ class Capturer:
         extra_schemas: Sequence[Any] = (),
         batch_epcs: int = BATCH_EPCS,
         on_progress: Callable[[int], None] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.repo = repo
         self.actor = actor
@@ -211,14 +225,35 @@ class Capturer:
         self.extra_schemas = tuple(extra_schemas)
         self.batch_epcs = batch_epcs
         self.on_progress = on_progress
+        self.limits = limits
 
     # ------------------------------------------------------------------ entry points
     def capture_bytes(self, data: bytes, name: str) -> CaptureResult:
         """Capture one document given as bytes; raises the rejection, if any."""
-        return self.capture_prepared(prepare_bytes(data, name, self.extra_schemas))
+        return self.capture_prepared(prepare_bytes(data, name, self.extra_schemas, self.limits))
+
+    def capture_stream(self, fh: BinaryIO, name: str) -> CaptureResult:
+        """Capture one document read from a stream (stdin), never holding more than the limit.
+
+        Past the document limit the rest is read only to be counted and hashed, so the
+        refusal (and its exception record) names the true size and SHA-256.
+        """
+        limit = self.limits.document_bytes
+        data = fh.read(limit + 1)
+        if len(data) <= limit:
+            return self.capture_bytes(data, name)
+        h, size = hashlib.sha256(data), len(data)
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+            size += len(block)
+        refusal = document_too_large(size, name, self.limits)
+        self._record_exception("input", refusal.message, [], name, h.hexdigest())
+        raise refusal
 
     def capture_document(self, doc: EpcisDocument, sha256: str) -> CaptureResult:
-        return self.capture_prepared(prepare_document(doc, sha256, self.extra_schemas))
+        return self.capture_prepared(
+            prepare_document(doc, sha256, self.extra_schemas, limits=self.limits)
+        )
 
     def capture_files(
         self, paths: Sequence[Path], *, parallel: bool = True
@@ -244,7 +279,7 @@ class Capturer:
 
             def submit(i: int) -> Future[Prepared] | None:
                 if i < len(paths) and paths[i] not in large:
-                    return pool.submit(_prepare_file, str(paths[i]))
+                    return pool.submit(_prepare_file, str(paths[i]), self.limits)
                 return None
 
             pending = submit(0)
@@ -261,7 +296,7 @@ class Capturer:
                 return self.capture_large(path)
             except SerialvaultError as exc:
                 return exc
-        return self._outcome(partial(_prepare_file, str(path)))
+        return self._outcome(partial(_prepare_file, str(path), self.limits))
 
     def _outcome(self, get: Callable[[], Prepared]) -> CaptureResult | SerialvaultError:
         try:
@@ -337,6 +372,7 @@ class Capturer:
         name = str(path)
         sha = _file_sha256(path)
         try:
+            check_document_size(path.stat().st_size, name, self.limits)
             with path.open("rb") as fh:
                 skeleton = scan_skeleton(fh, name)
         except InputError as exc:
@@ -344,7 +380,9 @@ class Capturer:
             raise
         result = CaptureResult(document=name, sha256=sha, events=skeleton.event_count)
         try:
-            head = prepare_document(skeleton.document([]), sha, self.extra_schemas)
+            head = prepare_document(
+                skeleton.document([]), sha, self.extra_schemas, limits=self.limits
+            )
             self.repo.refresh_statistics(("units",), threshold=1.0)
             if head.problem is not None:
                 raise _Rejected(DocumentInvalid(name, head.issues), head.issues, "validation")
@@ -359,7 +397,7 @@ class Capturer:
                 with path.open("rb") as fh:
                     for chunk in iter_event_chunks(fh, skeleton, self.batch_epcs):
                         p = prepare_document(
-                            skeleton.document(chunk), sha, self.extra_schemas, offset
+                            skeleton.document(chunk), sha, self.extra_schemas, offset, self.limits
                         )
                         if p.problem is not None:
                             raise _Rejected(DocumentInvalid(name, p.issues), p.issues, "validation")
