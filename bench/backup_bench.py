@@ -10,8 +10,9 @@ figure against a peer measured in the same run:
 2. **incr** — after that full, the held-back ~1 % of the workload is captured and
    ``serialvault backup incr`` taken, with the state fingerprint (the default) and with
    ``--no-fingerprint``: time and size as fractions of the full's (targets ≤ 3 %, ≤ 2 %);
-3. **restore** — ``serialvault restore --from file://DIR --into NEW --force --json`` of the
-   full (every object, the chain and the fingerprint checked) into a fresh database;
+3. **restore** — ``serialvault restore --from file://DIR --backup FULL --into NEW --force
+   --json`` of the full (every object, the chain and the fingerprint checked) into a
+   fresh database;
    peer: a file copy plus ``PRAGMA integrity_check`` (SQLite), ``pg_restore -j2`` of the
    ``pg_dump`` file into a fresh database (PostgreSQL); target ≤ 1.5× the peer;
 4. **budget** — this machine's compress + hash + encrypt + fsync'd write rate, measured
@@ -480,6 +481,9 @@ class EngineBench:
         shutil.rmtree(rdir, ignore_errors=True)
         rdir.mkdir(parents=True)
         self.reset_work()
+        # each repeat is a fresh site: the reset repository must not meet the checkpoints
+        # the previous repeat's backups left in its witness (it would be a truncation)
+        os.environ["SERIALVAULT_WITNESS"] = str(rdir / "witness")
         out: dict[str, Any] = {}
         full_dir = rdir / "full"
         peer = {"full", "restore"} & set(self.sections)
@@ -509,7 +513,7 @@ class EngineBench:
             out["incr"] = self.incr(rdir, full_dir, full, ours_first)
             follow_copy = rdir / "incr-fp"
         if "restore" in self.sections:
-            out["restore"] = self.restore(rdir, full_dir, ours_first)
+            out["restore"] = self.restore(rdir, full_dir, full["id"], ours_first)
         if "follow" in self.sections and self.load is not None:
             out["follow"] = self.follow(rdir, follow_copy, r)
         if not self.args.keep:
@@ -632,7 +636,7 @@ class EngineBench:
         return row
 
     # ------------------------------------------------------------------ restore
-    def restore(self, rdir: Path, full_dir: Path, ours_first: bool) -> dict[str, Any]:
+    def restore(self, rdir: Path, full_dir: Path, full_id: str, ours_first: bool) -> dict[str, Any]:
         res: dict[str, Any] = {}
 
         def ours() -> None:
@@ -642,7 +646,19 @@ class EngineBench:
             else:
                 into = str(rdir / "restored.db")
             wall, doc, _ = sv(
-                ["restore", "--from", full_dir.as_uri(), "--into", into, "--force", "--json"],
+                # this full, named: the witness knows of the incrementals taken after it (on
+                # the other folders), so restore would otherwise refuse the older point
+                [
+                    "restore",
+                    "--from",
+                    full_dir.as_uri(),
+                    "--backup",
+                    full_id,
+                    "--into",
+                    into,
+                    "--force",
+                    "--json",
+                ],
                 self.cwd,
             )
             if not doc.get("ok") or doc.get("fingerprint") != doc.get(
