@@ -229,3 +229,44 @@ def test_restore_over_a_repository_with_newer_records_refuses(
     assert Repository.open(str(live)).head() == before, "the live file is untouched"
     res = _restore(urls, live, keys, force=True, at=str(ms[-1].last_seq))  # explicitly
     assert res.head_seq == ms[-1].last_seq
+
+
+@pytest.mark.parametrize("forgery", ["attacker-key", "unsigned"])
+def test_a_forged_newer_manifest_is_a_finding_and_never_a_recovery_point(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+    tmp_path: Path,
+    forgery: str,
+) -> None:
+    """An attacker who can write to one copy plants a manifest that claims a newer backup
+    (more records, a later head). Its claim is unsigned or signed by a key that is not
+    ours, so it proves nothing: it is neither restored from nor allowed to make the
+    genuine newest point look like a rollback — it is reported as foreign. (A manifest
+    signed with our key that does not match is damaged, and is a failure: see above.)"""
+    from serialvault.backup.crypto import generate_keys
+
+    _repo, urls, ms = two_copies
+    target = copy_of(urls[0]).open().target
+    newest = orjson.loads(target.get(f"manifests/{ms[-1].id}.json"))
+    fake = dict(newest)
+    fake.pop("signature")
+    fake["seq"] = {"first": ms[-1].last_seq + 1, "last": ms[-1].last_seq + 500}
+    fake["parent"] = ms[-1].id
+    fake["id"] = fake_id = "29991231T235959000000Z-incr-" + f"{ms[-1].last_seq + 500:012d}"
+    fake["prev_chain"] = ms[-1].chain_head
+    fake["chain_head"] = "ab" * 32
+    if forgery == "attacker-key":
+        fake = load_signing_key(generate_keys(tmp_path / "attacker")["signing_key"]).sign(fake)
+    target.put(f"manifests/{fake_id}.json", orjson.dumps(fake))
+
+    vk = load_verify_key(keys["public_key"])
+    rep = verify.verify_copy(copy_of(urls[0], "a"), vk)
+    assert [(f.code, f.backup) for f in rep.findings] == [("foreign-manifest", fake_id)]
+    assert not rep.ok, "a copy holding a forged manifest is not clean"
+    # the forged claim is not a recovery point, and the genuine newest one is taken
+    for which in (urls[:1], urls):
+        into = tmp_path / f"x-{len(which)}.db"
+        res = _restore(which, into, keys)
+        assert res.head_seq == ms[-1].last_seq
+        assert any(fake_id in f and "foreign-manifest" in f for f in res.findings), res.findings
+        assert Repository.open(str(into)).head().seq == ms[-1].last_seq

@@ -128,6 +128,7 @@ def test_every_scenario_passes_on_a_healthy_system(
         assert any("restore refused" in f and "Missing or unusable" in f for f in res.findings)
     if scenario == "rollback":
         assert statuses["rollback detected"] == rules.PASS
+        assert statuses["forged newer manifest refused"] == rules.PASS
         assert res.rpo_records == 0, "the other copy still has the newest backup"
     if scenario == "tampered-primary":
         assert statuses["tampering of the primary detected"] == rules.PASS
@@ -180,6 +181,7 @@ def test_rollback_of_the_only_copy_is_caught_by_the_witness(
     res = _run(plan, text, repo, keys, copies[:1], tmp_path)
     statuses = _crit(res)
     assert statuses["rollback detected"] == rules.PASS
+    assert statuses["forged newer manifest refused"] == rules.PASS
     assert statuses["no silent older recovery point"] == rules.PASS
     assert res.rpo_records
     assert res.rpo_records > 0

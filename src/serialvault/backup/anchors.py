@@ -423,6 +423,8 @@ def read_view(state: CopyState, verify: VerifyKey | None) -> CopyView:
     view.manifests, bad = read_manifests(state, verify)
     view.findings += bad
     for f in bad:
+        if f.code == "foreign-manifest":
+            continue  # its name is a claim anyone could write, not evidence of a backup
         parsed = parse_backup_id(f.backup or "")
         if parsed is not None and f.backup:
             view.unreadable.append((f.backup, parsed[1]))

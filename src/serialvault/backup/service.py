@@ -162,9 +162,13 @@ def read_manifests(
         if verify is not None:
             problem = verify.check(doc)
             if problem is not None:
-                findings.append(
-                    Finding("bad-signature", f"manifest {info.name}: {problem}", state.name, bid)
-                )
+                sig = doc.get("signature")
+                ours = isinstance(sig, dict) and sig.get("key_id") == verify.key_id
+                # Signed with our key but not matching: a damaged backup of ours, which a
+                # restore must not step over silently. Unsigned or another key's: never
+                # ours, a forgery or a stranger's file — reported, and no recovery point.
+                code = "bad-signature" if ours else "foreign-manifest"
+                findings.append(Finding(code, f"manifest {info.name}: {problem}", state.name, bid))
                 continue
         try:
             m = Manifest.from_dict(doc, info.name)

@@ -35,8 +35,8 @@ SCENARIOS: dict[str, str] = {
     "bad-change": "a bad change was made; restore to the point before it",
     "tampered-backup": "a backup object is altered; it must be detected, another copy used",
     "post-backup-writes": "records written after the last backup: the RPO is what is lost",
-    "rollback": "a copy is rolled back to an older state; it must be caught, no older point"
-    " taken silently",
+    "rollback": "a copy is rolled back to an older state and a forged newer manifest planted"
+    " on it; both must be caught, no older point taken silently",
     "tampered-primary": "the primary's file is altered (a projection row, a log body, a"
     " rewritten or truncated log); the checks must catch it, backups refuse it",
 }

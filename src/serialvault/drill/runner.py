@@ -25,10 +25,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from serialvault import __version__
 from serialvault.backup import restore as restore_mod
 from serialvault.backup import verify as verify_mod
-from serialvault.backup.anchors import CHECKS, Witness, checkpoint_path, stamp, witness_path
+from serialvault.backup.anchors import (
+    CHECKS,
+    Witness,
+    checkpoint_path,
+    parse_backup_id,
+    stamp,
+    witness_path,
+)
 from serialvault.backup.crypto import EncryptionKey, VerifyKey
 from serialvault.backup.manifest import Manifest, manifest_path, object_path
 from serialvault.backup.policy import Policy
@@ -291,6 +300,30 @@ def _roll_back(copy: Copy, verify_key: VerifyKey, repository_id: str | None) -> 
         if info.name.rsplit("/", 1)[-1] >= stamp(newest.created_at):
             st.target.delete(info.name)
     return newest.id
+
+
+def _plant_forged_manifest(copy: Copy, rolled_back: str | None) -> str | None:
+    """Write an unsigned manifest on a (sandbox) copy that claims a backup newer than the
+    one removed — what someone hiding a rollback would plant. It must be reported as
+    foreign and never become a recovery point (a forged claim proves nothing)."""
+    if rolled_back is None:
+        return None
+    st = copy.open()
+    parsed = parse_backup_id(rolled_back)
+    if parsed is None:
+        return None
+    seq = parsed[1] + 1000
+    forged = f"29991231T235959000000Z-incr-{seq:012d}"
+    body = {
+        "format": "serialvault.manifest/1",
+        "id": forged,
+        "type": "incr",
+        "parent": rolled_back,
+        "seq": {"first": parsed[1] + 1, "last": seq},
+        "note": "planted by a drill: unsigned",
+    }
+    st.target.put(manifest_path(forged), orjson.dumps(body))
+    return forged
 
 
 def _detect_tampering(
@@ -634,27 +667,44 @@ def _inject(
         )
         victim = clones[victim_at]
         gone = _roll_back(victim, verify_key, base.repository_id)
+        forged = _plant_forged_manifest(victim, gone)
         f.use = [victim] + [c for c in clones if c is not victim]  # the rolled-back one first
         reports = verify_mod.verify_copies(
             f.use, verify_key, witnesses=_live_witnesses(source, policy, base.repository_id)
         )
-        named = [
-            x.message
-            for r in reports
-            for x in r.findings
-            if x.code == "rollback" and x.backup == gone
-        ]
+
+        def named(code: str, backup: str | None) -> list[str]:
+            return [
+                x.message
+                for r in reports
+                for x in r.findings
+                if (x.code, x.backup) == (code, backup)
+            ]
+
+        lost, fake = named("rollback", gone), named("foreign-manifest", forged)
         f.criteria.append(
             Criterion(
                 "rollback detected",
                 "backup verify reports the copy that lost a backup it once held",
-                named[0][:300] if named else f"NOT reported (backup {gone} removed)",
-                rules.PASS if named else rules.FAIL,
+                lost[0][:300] if lost else f"NOT reported (backup {gone} removed)",
+                rules.PASS if lost else rules.FAIL,
+            )
+        )
+        f.criteria.append(
+            Criterion(
+                "forged newer manifest refused",
+                "an unsigned manifest claiming a newer backup is reported as foreign and is"
+                " no recovery point",
+                fake[0][:300] if fake else f"NOT reported (manifest {forged} planted)",
+                rules.PASS if fake else rules.FAIL,
             )
         )
         if len(clones) == 1:
             f.expect_refusal = "no silent older recovery point"
-        f.detail = f"copy {copies[victim_at].name} rolled back: backup {gone} removed from it"
+        f.detail = (
+            f"copy {copies[victim_at].name} rolled back: backup {gone} removed from it, and an"
+            f" unsigned manifest {forged} claiming a newer backup planted on it"
+        )
         return f
     if scenario == "tampered-primary":
         damaged = sandbox / "primary-tampered.db"
