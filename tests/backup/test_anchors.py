@@ -270,3 +270,21 @@ def test_a_forged_newer_manifest_is_a_finding_and_never_a_recovery_point(
         assert res.head_seq == ms[-1].last_seq
         assert any(fake_id in f and "foreign-manifest" in f for f in res.findings), res.findings
         assert Repository.open(str(into)).head().seq == ms[-1].last_seq
+
+
+def test_a_genuine_manifest_under_a_newer_name_is_misnamed_not_a_newer_backup(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """Signed content under a false name: the signature proves the content, not the file
+    name, so the name's seq is no evidence of a newer backup."""
+    _repo, urls, ms = two_copies
+    target = copy_of(urls[0]).open().target
+    fake_id = f"29991231T235959000000Z-incr-{ms[-1].last_seq + 500:012d}"
+    target.put(f"manifests/{fake_id}.json", target.get(f"manifests/{ms[-1].id}.json"))
+    rep = verify.verify_copy(copy_of(urls[0], "a"), load_verify_key(keys["public_key"]))
+    assert [(f.code, f.backup) for f in rep.findings] == [("misnamed-manifest", fake_id)]
+    assert ms[-1].id in rep.findings[0].message
+    res = _restore(urls[:1], tmp_path / "x.db", keys)
+    assert res.head_seq == ms[-1].last_seq

@@ -423,7 +423,7 @@ def read_view(state: CopyState, verify: VerifyKey | None) -> CopyView:
     view.manifests, bad = read_manifests(state, verify)
     view.findings += bad
     for f in bad:
-        if f.code == "foreign-manifest":
+        if f.code in ("foreign-manifest", "misnamed-manifest"):
             continue  # its name is a claim anyone could write, not evidence of a backup
         parsed = parse_backup_id(f.backup or "")
         if parsed is not None and f.backup:

@@ -176,8 +176,14 @@ def read_manifests(
             findings.append(Finding("bad-manifest", str(exc), state.name, bid))
             continue
         if m.id != bid:
+            # a genuine manifest under another name: the name, not the backup, is false
             findings.append(
-                Finding("bad-manifest", f"{info.name} holds backup {m.id}", state.name, bid)
+                Finding(
+                    "misnamed-manifest",
+                    f"{info.name} holds backup {m.id} (ending at seq {m.last_seq}), not {bid}",
+                    state.name,
+                    bid,
+                )
             )
             continue
         out.append(m)
