@@ -246,7 +246,7 @@ def test_a_forged_newer_manifest_is_a_finding_and_never_a_recovery_point(
     from serialvault.backup.crypto import generate_keys
 
     _repo, urls, ms = two_copies
-    target = copy_of(urls[0]).open().target
+    target = copy_of(urls[1]).open().target  # the second copy: file or S3
     newest = orjson.loads(target.get(f"manifests/{ms[-1].id}.json"))
     fake = dict(newest)
     fake.pop("signature")
@@ -260,11 +260,11 @@ def test_a_forged_newer_manifest_is_a_finding_and_never_a_recovery_point(
     target.put(f"manifests/{fake_id}.json", orjson.dumps(fake))
 
     vk = load_verify_key(keys["public_key"])
-    rep = verify.verify_copy(copy_of(urls[0], "a"), vk)
+    rep = verify.verify_copy(copy_of(urls[1], "b"), vk)
     assert [(f.code, f.backup) for f in rep.findings] == [("foreign-manifest", fake_id)]
     assert not rep.ok, "a copy holding a forged manifest is not clean"
     # the forged claim is not a recovery point, and the genuine newest one is taken
-    for which in (urls[:1], urls):
+    for which in (urls[1:], urls):
         into = tmp_path / f"x-{len(which)}.db"
         res = _restore(which, into, keys)
         assert res.head_seq == ms[-1].last_seq
