@@ -129,6 +129,8 @@ def test_every_scenario_passes_on_a_healthy_system(
     if scenario == "rollback":
         assert statuses["rollback detected"] == rules.PASS
         assert statuses["forged newer manifest refused"] == rules.PASS
+        measured = {c.name: c.measured for c in res.criteria}
+        assert "newest backup known: backup " in measured["forged newer manifest refused"]
         assert res.rpo_records == 0, "the other copy still has the newest backup"
     if scenario == "tampered-primary":
         assert statuses["tampering of the primary detected"] == rules.PASS

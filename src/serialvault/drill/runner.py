@@ -34,6 +34,7 @@ from serialvault.backup.anchors import (
     CHECKS,
     Witness,
     checkpoint_path,
+    gather,
     parse_backup_id,
     stamp,
     witness_path,
@@ -669,9 +670,8 @@ def _inject(
         gone = _roll_back(victim, verify_key, base.repository_id)
         forged = _plant_forged_manifest(victim, gone)
         f.use = [victim] + [c for c in clones if c is not victim]  # the rolled-back one first
-        reports = verify_mod.verify_copies(
-            f.use, verify_key, witnesses=_live_witnesses(source, policy, base.repository_id)
-        )
+        witnesses = _live_witnesses(source, policy, base.repository_id)
+        reports = verify_mod.verify_copies(f.use, verify_key, witnesses=witnesses)
 
         def named(code: str, backup: str | None) -> list[str]:
             return [
@@ -690,13 +690,29 @@ def _inject(
                 rules.PASS if lost else rules.FAIL,
             )
         )
+        # what a restore would plan against: the newest backup all copies and the witness prove
+        known_newest = gather([c.open() for c in f.use], verify_key, witnesses).newest_known(
+            base.repository_id or ""
+        )
+        counted = known_newest is not None and known_newest.backup == forged
+        if forged is None:
+            measured = "not run: the copy holds no backup to hide"
+        elif not fake:
+            measured = f"NOT reported (manifest {forged} planted)"
+        elif counted:
+            measured = f"reported, but taken as the newest backup known: {fake[0][:200]}"
+        else:
+            known = (
+                f"backup {known_newest.backup} (seq {known_newest.seq})" if known_newest else "none"
+            )
+            measured = f"{fake[0][:240]}; newest backup known: {known}"
         f.criteria.append(
             Criterion(
                 "forged newer manifest refused",
                 "an unsigned manifest claiming a newer backup is reported as foreign and is"
-                " no recovery point",
-                fake[0][:300] if fake else f"NOT reported (manifest {forged} planted)",
-                rules.PASS if fake else rules.FAIL,
+                " not counted as the newest backup known",
+                measured,
+                rules.PASS if fake and not counted else rules.FAIL,
             )
         )
         if len(clones) == 1:
