@@ -19,8 +19,9 @@ import sqlalchemy as sa
 from serialvault.backup.crypto import load_verify_key
 from serialvault.backup.service import Copy, full_backup
 from serialvault.domain import reconcile as rules
+from serialvault.domain.records import DRILL_RUN as RUN_KIND
 from serialvault.drill import plan as p
-from serialvault.drill.runner import RUN_KIND, DrillResult
+from serialvault.drill.runner import DrillResult
 from serialvault.errors import IntegrityFailure
 from serialvault.store import schema
 from serialvault.store.fingerprint import fingerprint

@@ -33,11 +33,10 @@ from serialvault.backup.manifest import Manifest, lineage, object_path
 from serialvault.backup.objects import CopyState
 from serialvault.backup.segments import decode
 from serialvault.domain.chain import GENESIS, Anchor, AnchorCheck, ChainVerifier, LogRecord
+from serialvault.domain.records import TIMELINE
 from serialvault.errors import IntegrityFailure, SerialvaultError
-from serialvault.store.capture import open_exception
+from serialvault.store.exceptions import open_exception
 from serialvault.store.repository import Repository, iter_log, records_of_kind
-
-TIMELINE = "backup.timeline"
 
 
 @dataclass

@@ -34,7 +34,6 @@ from serialvault import __version__
 from serialvault.backup.anchors import Witness, checkpoint_of, checkpoint_path, witness_path
 from serialvault.backup.crypto import Sealer, VerifyKey
 from serialvault.backup.guard import (
-    TIMELINE,
     Anchors,
     LogGuard,
     Refused,
@@ -56,11 +55,12 @@ from serialvault.backup.policy import Policy
 from serialvault.backup.segments import encode
 from serialvault.backup.targets import open_target
 from serialvault.domain.chain import GENESIS, LogRecord
+from serialvault.domain.records import TIMELINE
 from serialvault.errors import BackupError, IntegrityFailure, SerialvaultError
 from serialvault.redact import redact_url
 from serialvault.store import schema
-from serialvault.store.capture import open_exception
 from serialvault.store.engine import sqlite_path
+from serialvault.store.exceptions import open_exception
 from serialvault.store.fingerprint import (
     Fingerprint,
     ReadSource,
@@ -450,8 +450,7 @@ def full_backup(
                 "--new-timeline: the log agrees with every earlier backup; nothing abandoned"
             )
         else:
-            with repo.write() as (_conn, log):
-                log.append(TIMELINE, body, actor, new_timeline)
+            repo.append(TIMELINE, body, actor, new_timeline)
             anchors = anchors.without({(a["seq"], a["chain_hash"]) for a in body["abandoned"]})
             abandons = [[a["seq"], a["chain_hash"]] for a in body["abandoned"]]
             notes.append(

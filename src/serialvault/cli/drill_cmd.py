@@ -22,6 +22,7 @@ from serialvault.cli.common import (
     table,
     write_output,
 )
+from serialvault.domain.records import DRILL_SIGNOFF
 from serialvault.drill import plan as plan_mod
 from serialvault.drill.register import plan_history, record_plan
 from serialvault.errors import (
@@ -464,20 +465,19 @@ def evidence_sign_off(
                 )
         repo = open_repo(db)
         doc, path = sign_off(package, key, signer=name, meaning=meaning, signed_at=now_utc())
-        with repo.write() as (_conn, log):
-            rec = log.append(
-                "drill.signoff",
-                {
-                    "drill_id": signer_doc.get("drill_id"),
-                    "signer": name,
-                    "meaning": meaning,
-                    "signed_at": doc["signed_at"],
-                    "key_id": doc["signature"]["key_id"],
-                    "checksums_sha256": doc["checksums_sha256"],
-                },
-                name,
-                f"{meaning} of drill {signer_doc.get('drill_id')}",
-            )
+        rec = repo.append(
+            DRILL_SIGNOFF,
+            {
+                "drill_id": signer_doc.get("drill_id"),
+                "signer": name,
+                "meaning": meaning,
+                "signed_at": doc["signed_at"],
+                "key_id": doc["signature"]["key_id"],
+                "checksums_sha256": doc["checksums_sha256"],
+            },
+            name,
+            f"{meaning} of drill {signer_doc.get('drill_id')}",
+        )
         d = {
             "signoff": str(path),
             "seq": rec.seq,

@@ -23,6 +23,65 @@ PRODUCT = "masterdata.product"
 LOCATION = "masterdata.location"
 EXCEPTION = "exception"
 INIT = "repository.init"
+REBUILD = "maintenance.rebuild"
+TIMELINE = "backup.timeline"
+DRILL_PLAN = "drill.plan"
+DRILL_RUN = "drill.run"
+DRILL_SIGNOFF = "drill.signoff"
+
+#: Who writes a record kind. The roles are those of the accounts to come (21 CFR
+#: 11.10(d), (g): authority checks); ``system`` marks records serialvault writes on its
+#: own in the course of another operation (a rejection, a drill deviation).
+ROLES = frozenset({"operator", "qa", "auditor", "admin", "service", "system"})
+
+
+@dataclass(frozen=True, slots=True)
+class RecordKind:
+    """One kind of log record: its name, the version of its body's shape, who may
+    write it, and whether replaying it writes projection rows (``rebuild``, restore)."""
+
+    kind: str
+    version: int
+    writers: frozenset[str]
+    projected: bool
+    about: str
+
+
+def _kind(kind: str, writers: str, about: str, *, projected: bool = False) -> RecordKind:
+    return RecordKind(kind, 1, frozenset(writers.split()), projected, about)
+
+
+#: The catalogue of every record kind the log holds — the one place a new kind is
+#: declared. ``LogAppender.append`` refuses a kind that is not here, so a record nobody
+#: declared cannot enter the chain (ALCOA+ "consistent": every record has a known meaning).
+CATALOGUE: dict[str, RecordKind] = {
+    k.kind: k
+    for k in (
+        _kind(INIT, "admin", "genesis: repository id, log format, schema and tool version"),
+        _kind(
+            EVENT, "operator service", "an EPCIS event as received (EPCIS 2.0 §7)", projected=True
+        ),
+        _kind(PRODUCT, "admin qa", "a version of a product's master data", projected=True),
+        _kind(LOCATION, "operator service admin", "a version of a location (GLN)", projected=True),
+        _kind(EXCEPTION, "system operator qa", "a rejection or deviation", projected=True),
+        _kind(REBUILD, "admin", "projections rebuilt from the log, with both fingerprints"),
+        _kind(TIMELINE, "admin", "earlier backup heads abandoned on purpose, and why"),
+        _kind(DRILL_PLAN, "admin qa", "a version of a backup/restore drill plan"),
+        _kind(DRILL_RUN, "admin qa", "a drill's verdict, RTO and RPO"),
+        _kind(DRILL_SIGNOFF, "qa", "a reviewer's sign-off of a drill's evidence"),
+    )
+}
+
+
+def record_kind(kind: str) -> RecordKind | None:
+    """The catalogue entry of ``kind`` (``None`` for a kind serialvault never writes).
+
+    >>> record_kind("epcis.event").projected
+    True
+    >>> record_kind("no.such.kind") is None
+    True
+    """
+    return CATALOGUE.get(kind)
 
 
 @dataclass(frozen=True, slots=True)

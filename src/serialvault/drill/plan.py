@@ -23,7 +23,6 @@ from serialvault.errors import InputError
 from serialvault.redact import has_secret, redact_url
 
 FORMAT = "serialvault.drill-plan/1"
-RECORD_KIND = "drill.plan"
 
 #: Scenario → what it simulates (DESIGN.md "Drills"; the issue's list).
 SCENARIOS: dict[str, str] = {

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
 
-from serialvault.drill.plan import RECORD_KIND, DrillPlan, plan_sha256
-from serialvault.store import schema
-from serialvault.store.repository import Repository
+from serialvault.domain.records import DRILL_PLAN, DRILL_RUN
+from serialvault.drill.plan import DrillPlan, plan_sha256
+from serialvault.store.repository import Repository, records_of_kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +43,10 @@ class PlanVersion:
 
 
 def _versions(conn: Any, plan_id: str | None) -> list[PlanVersion]:
-    lg = schema.log
-    rows = conn.execute(
-        sa.select(lg.c.seq, lg.c.recorded_at, lg.c.actor, lg.c.reason, lg.c.body)
-        .where(lg.c.kind == RECORD_KIND)
-        .order_by(lg.c.seq)
-    ).all()
     out: list[PlanVersion] = []
     counts: dict[str, int] = {}
-    for seq, at, actor, reason, body in rows:
-        doc = orjson.loads(body)
+    for rec in records_of_kind(conn, DRILL_PLAN):
+        doc = orjson.loads(rec.body)
         pid = str(doc["plan"]["id"])
         counts[pid] = counts.get(pid, 0) + 1
         if plan_id is None or pid == plan_id:
@@ -61,10 +54,10 @@ def _versions(conn: Any, plan_id: str | None) -> list[PlanVersion]:
                 PlanVersion(
                     pid,
                     counts[pid],
-                    int(seq),
-                    str(at),
-                    str(actor),
-                    str(reason),
+                    rec.seq,
+                    rec.recorded_at,
+                    rec.actor,
+                    rec.reason,
                     str(doc["sha256"]),
                     str(doc.get("file", "")),
                 )
@@ -92,7 +85,7 @@ def record_plan(
         if versions and versions[-1].sha256 == sha:
             return versions[-1], False
         rec = log.append(
-            RECORD_KIND,
+            DRILL_PLAN,
             {"plan": plan.to_dict(), "sha256": sha, "file": file},
             actor,
             reason,
@@ -105,38 +98,26 @@ def record_plan(
 
 # --------------------------------------------------------------------------- runs
 
-RUN_KIND = "drill.run"
-
 
 def drill_runs(repo: Repository, plan_id: str | None = None) -> list[dict[str, Any]]:
     """Every drill run recorded in the log (oldest first): the register."""
-    lg = schema.log
     with repo.read() as conn:
-        rows = conn.execute(
-            sa.select(lg.c.seq, lg.c.recorded_at, lg.c.actor, lg.c.body)
-            .where(lg.c.kind == RUN_KIND)
-            .order_by(lg.c.seq)
-        ).all()
+        recs = records_of_kind(conn, DRILL_RUN)
     out = []
-    for row in rows:
-        doc = orjson.loads(str(row[3]))
+    for rec in recs:
+        doc = orjson.loads(rec.body)
         if plan_id is None or doc.get("plan") == plan_id:
-            out.append(
-                {"seq": int(str(row[0])), "recorded_at": str(row[1]), "actor": str(row[2]), **doc}
-            )
+            out.append({"seq": rec.seq, "recorded_at": rec.recorded_at, "actor": rec.actor, **doc})
     return out
 
 
 def latest_plans(repo: Repository) -> dict[str, dict[str, Any]]:
     """The newest recorded version of every plan: plan id → the plan as recorded."""
-    lg = schema.log
     with repo.read() as conn:
-        rows = conn.execute(
-            sa.select(lg.c.body).where(lg.c.kind == RECORD_KIND).order_by(lg.c.seq)
-        ).all()
+        recs = records_of_kind(conn, DRILL_PLAN)
     out: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        doc = orjson.loads(str(row[0]))
+    for rec in recs:
+        doc = orjson.loads(rec.body)
         out[str(doc["plan"]["id"])] = doc["plan"]
     return out
 

@@ -46,14 +46,14 @@ from serialvault.backup.service import Copy, full_backup, incremental_backup, re
 from serialvault.backup.targets import FileTarget
 from serialvault.domain import reconcile as rules
 from serialvault.domain.chain import Anchor
+from serialvault.domain.records import DRILL_RUN
 from serialvault.drill.plan import DrillPlan
-from serialvault.drill.register import RUN_KIND
 from serialvault.errors import OlderRecoveryPoint, SerialvaultError
 from serialvault.redact import redact_url
 from serialvault.store import reconcile as rec
 from serialvault.store import sandbox as sandbox_db
-from serialvault.store.capture import open_exception
 from serialvault.store.engine import sqlite_path
+from serialvault.store.exceptions import open_exception
 from serialvault.store.repository import Repository, first_seq_since
 from serialvault.timefmt import now_utc, parse_timestamp, utc_iso
 
@@ -219,7 +219,7 @@ def detect_corruption(path: Path, baseline: rec.Baseline) -> tuple[bool, str]:
             return True, f"PRAGMA integrity_check: {problem}"
         repo = Repository.open(str(path))
         report = rec.reconcile(repo, baseline, against="baseline")
-        repo.engine.dispose()
+        repo.close()
         bad = [r for r in report.results if r.status == rules.FAIL]
         if bad:
             return True, "; ".join(f"{r.rule}: {r.message}" for r in bad)
@@ -247,9 +247,9 @@ def _environment(source: Repository, copies: list[Copy], target: str) -> dict[st
         "restore_target": "postgresql" if "://" in target else "sqlite",
         "copies": [redact_url(c.url.split("?", 1)[0]) for c in copies],
     }
-    if source.dialect == "postgresql":
-        with source.read() as conn:
-            env["postgresql"] = str(conn.exec_driver_sql("SHOW server_version").scalar_one())
+    version = source.server_version()
+    if version is not None:
+        env["postgresql"] = version
     return env
 
 
@@ -364,7 +364,7 @@ def _detect_tampering(
             found.append(f"backup full --check-projections refused: {exc}")
         return found, refused
     finally:
-        repo.engine.dispose()
+        repo.close()
 
 
 def run_drill(
@@ -571,20 +571,19 @@ def run_drill(
             result.exceptions.append(
                 _deviation(source, drill_id, f"{crit.name}: {crit.measured}", actor)
             )
-    with source.write() as (_conn, log):
-        summary = {
-            "drill_id": drill_id,
-            "plan": plan.id,
-            "plan_sha256": plan_sha256,
-            "scenario": scenario,
-            "verdict": result.verdict,
-            "rto_s": result.rto_s,
-            "rpo_records": result.rpo_records,
-            "rpo_s": result.rpo_s,
-            "started_at": result.started_at,
-            "finished_at": result.finished_at,
-        }
-        result.run_seq = log.append(RUN_KIND, summary, actor, f"drill {plan.id}").seq
+    summary = {
+        "drill_id": drill_id,
+        "plan": plan.id,
+        "plan_sha256": plan_sha256,
+        "scenario": scenario,
+        "verdict": result.verdict,
+        "rto_s": result.rto_s,
+        "rpo_records": result.rpo_records,
+        "rpo_s": result.rpo_s,
+        "started_at": result.started_at,
+        "finished_at": result.finished_at,
+    }
+    result.run_seq = source.append(DRILL_RUN, summary, actor, f"drill {plan.id}").seq
     shutil.rmtree(sandbox / "copies", ignore_errors=True)
     for leftover in sandbox.glob("primary-*.db*"):
         leftover.unlink(missing_ok=True)
@@ -830,7 +829,7 @@ def _reconcile(
             ),
         )
     finally:
-        restored_repo.engine.dispose()
+        restored_repo.close()
     # RTO: fault → restored and verified (the simulated fault itself takes no time;
     # computing the expected state is the drill's own work, not recovery)
     result.rto_s = sum(

@@ -32,13 +32,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from serialvault.domain.facts import EventFacts
 from serialvault.domain.lifecycle import Engine
 from serialvault.domain.prepare import Prepared, prepare_bytes, prepare_document
-from serialvault.domain.records import EVENT, EXCEPTION, LOCATION, PRODUCT, Source
+from serialvault.domain.records import EVENT, LOCATION, PRODUCT, Source
 from serialvault.epcis.limits import (
     DEFAULT_LIMITS,
     Limits,
@@ -57,9 +56,8 @@ from serialvault.errors import (
 )
 from serialvault.masterdata.model import Location, Product
 from serialvault.settings import load_extra_schemas
-from serialvault.store import schema
+from serialvault.store.exceptions import MAX_REPORTED_ISSUES, record_exception
 from serialvault.store.projector import (
-    apply_exception,
     apply_location,
     apply_product,
     load_locations,
@@ -73,7 +71,6 @@ from serialvault.store.workers import worker_pool
 #: Events are applied in batches of about this many EPCs: large enough for set-based
 #: SQL to pay off, small enough to bound memory for any document size.
 BATCH_EPCS = 50_000
-MAX_REPORTED_ISSUES = 1000
 
 
 @dataclass(slots=True)
@@ -490,51 +487,3 @@ class Capturer:
             "identifiers": identifiers,
         }
         record_exception(self.repo, body, self.actor, f"rejected: {document}")
-
-
-def record_exception(repo: Repository, body: dict[str, Any], actor: str, reason: str) -> int:
-    """Append an exception record and its projection row; returns its seq."""
-    with repo.write() as (conn, app):
-        rec = app.append(EXCEPTION, body, actor, reason)
-        app.flush()
-        apply_exception(conn, rec.seq, rec.recorded_at, body)
-        return rec.seq
-
-
-def open_exception(
-    repo: Repository,
-    *,
-    source: str,
-    type: str,
-    severity: str,
-    reason: str,
-    identifiers: list[str],
-    actor: str,
-    why: str,
-    document: str | None = None,
-) -> tuple[int, bool]:
-    """Open an exception for a deviation, unless the same one is already open.
-
-    The same defect seen again (a follower retrying a forked log every second, a drill
-    run twice) links to the open exception instead of adding another: returns
-    ``(seq, created)``.
-    """
-    ex = schema.exceptions
-    with repo.read() as conn:
-        seen = conn.execute(
-            sa.select(ex.c.seq)
-            .where(ex.c.status == "open", ex.c.type == type, ex.c.reason == reason[:4000])
-            .limit(1)
-        ).scalar()
-    if seen is not None:
-        return int(seen), False
-    body: dict[str, Any] = {
-        "source": source,
-        "type": type,
-        "severity": severity,
-        "document": document,
-        "document_sha256": None,
-        "reason": reason[:4000],
-        "identifiers": identifiers[:MAX_REPORTED_ISSUES],
-    }
-    return record_exception(repo, body, actor, why), True

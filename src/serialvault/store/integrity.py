@@ -32,7 +32,14 @@ from serialvault.domain.chain import (
 )
 from serialvault.domain.facts import EventFacts
 from serialvault.domain.lifecycle import Engine
-from serialvault.domain.records import EVENT, EXCEPTION, LOCATION, PRODUCT, facts_from_body
+from serialvault.domain.records import (
+    EVENT,
+    EXCEPTION,
+    LOCATION,
+    PRODUCT,
+    REBUILD,
+    facts_from_body,
+)
 from serialvault.errors import IntegrityFailure
 from serialvault.masterdata.model import Location, Product
 from serialvault.store import schema
@@ -46,8 +53,6 @@ from serialvault.store.projector import (
 from serialvault.store.repository import Repository, iter_log, read_head
 from serialvault.store.snapshot import load_snapshot
 from serialvault.store.workers import worker_pool
-
-REBUILD = "maintenance.rebuild"
 
 
 @dataclass(frozen=True, slots=True)

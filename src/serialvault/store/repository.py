@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from serialvault import __version__
 from serialvault.canonical import canonical_json
 from serialvault.domain.chain import GENESIS, LogRecord, body_hash, chain_hash
+from serialvault.domain.records import INIT, record_kind
 from serialvault.errors import StoreError
 from serialvault.store import schema
 from serialvault.store.bulk import bulk_insert
@@ -82,6 +83,11 @@ class LogAppender:
     def append(
         self, kind: str, body: Any, actor: str, reason: str, recorded_at: str | None = None
     ) -> LogRecord:
+        if record_kind(kind) is None:  # one catalogue: domain.records.CATALOGUE
+            raise StoreError(
+                f"log record kind {kind!r} is not in the catalogue of record kinds:"
+                " nothing was recorded"
+            )
         raw = body if isinstance(body, bytes) else canonical_json(body)
         at = recorded_at or self.now()
         seq = self.seq + 1
@@ -358,7 +364,7 @@ class Repository:
                     ],
                 )
                 appender.append(
-                    "repository.init",
+                    INIT,
                     {
                         "format": LOG_FORMAT,
                         "repository_id": repo_id,
@@ -410,6 +416,23 @@ class Repository:
             for name in stale:
                 conn.exec_driver_sql(f"ANALYZE {name}")
         return stale
+
+    def append(self, kind: str, body: Any, actor: str, reason: str) -> LogRecord:
+        """Append one record in a transaction of its own (a drill's run, a sign-off, a
+        timeline): the one helper for records that are not part of a larger write."""
+        with self.write() as (_conn, log):
+            return log.append(kind, body, actor, reason)
+
+    def close(self) -> None:
+        """Close every pooled connection (before a file under it is renamed or removed)."""
+        self.engine.dispose()
+
+    def server_version(self) -> str | None:
+        """The PostgreSQL server's version (``None`` on SQLite), for drill evidence."""
+        if self.dialect != "postgresql":
+            return None
+        with self.read() as conn:
+            return str(conn.exec_driver_sql("SHOW server_version").scalar_one())
 
     def head(self) -> Head:
         with self.read() as conn:
