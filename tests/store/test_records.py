@@ -20,7 +20,7 @@ SRC = Path(records.__file__).resolve().parent.parent
 
 def test_an_undeclared_kind_is_refused_and_nothing_is_recorded(repo: Repository) -> None:
     before = repo.head()
-    with pytest.raises(StoreError, match="'drill.rogue' is not in the catalogue"):
+    with pytest.raises(StoreError, match=r"'drill\.rogue' is not in the catalogue"):
         repo.append("drill.rogue", {"x": 1}, "tester@test", "why")
     assert repo.head() == before
 
@@ -41,9 +41,11 @@ def test_every_kind_constant_is_in_the_catalogue() -> None:
         and isinstance(node.value.value, str)
         and all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets)
     }
-    assert constants and constants <= set(records.CATALOGUE)
+    assert constants
+    assert constants <= set(records.CATALOGUE)
     for kind in records.CATALOGUE.values():
-        assert kind.writers and kind.writers <= records.ROLES, kind
+        assert kind.writers, kind
+        assert kind.writers <= records.ROLES, kind
 
 
 def test_no_module_declares_a_kind_of_its_own() -> None:
