@@ -88,7 +88,7 @@ from workload import Workload, ensure_workload
 
 from serialvault.backup.crypto import EncryptionKey, Sealer, load_encryption_key, object_name
 from serialvault.backup.objects import CopyState, ObjectWriter
-from serialvault.backup.service import PG_SNAPSHOT_TABLES, SNAPSHOT_CHUNK
+from serialvault.backup.take import PG_SNAPSHOT_TABLES, SNAPSHOT_CHUNK
 from serialvault.backup.targets import FileTarget
 from serialvault.demo.generator import SiteConfig, SiteGenerator
 from serialvault.store import schema

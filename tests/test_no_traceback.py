@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from serialvault.backup import take
 from serialvault.backup.crypto import generate_keys, load_signing_key, load_verify_key
 from serialvault.backup.manifest import Manifest
 from serialvault.domain.prepare import prepare_bytes
@@ -91,9 +92,8 @@ def _manifest_doc(tmp: Path) -> dict[str, Any]:
     keys = generate_keys(tmp / "keys")
     repo = new_repo(str(tmp / "r.db"))
     grow(repo, 3, products=True)
-    from serialvault.backup import service
 
-    res = service.full_backup(repo, policy_for(keys), [copy_of((tmp / "c").as_uri())], actor="t")
+    res = take.full_backup(repo, policy_for(keys), [copy_of((tmp / "c").as_uri())], actor="t")
     assert res.manifest is not None
     return res.manifest.to_dict()
 

@@ -1,4 +1,6 @@
-"""Settings read from the environment (the CLI's start-up picks them up here).
+"""Settings read from the environment — once, at the edge (the CLI's start-up, later the
+HTTP API's), and passed into the operations as a :class:`Settings` value. Nothing below
+the edge reads the environment.
 
 ``SERIALVAULT_DB``
     Repository path or URL (see ``store.engine.resolve_url``).
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,8 +31,12 @@ from serialvault.errors import StoreError, UsageError
 
 
 def _size(name: str, unit: int, default: int) -> int:
+    return _size_in(os.environ, name, unit, default)
+
+
+def _size_in(env: Mapping[str, str], name: str, unit: int, default: int) -> int:
     """Bytes from a variable that counts ``unit``s (fractions allowed), or ``default``."""
-    raw = os.environ.get(name, "").strip()
+    raw = env.get(name, "").strip()
     if not raw:
         return default
     try:
@@ -69,3 +77,53 @@ def load_extra_schemas() -> tuple[Any, ...]:
             raise StoreError(f"SERIALVAULT_EPCIS_SCHEMA: {path} is not JSON: {exc}") from None
         compiled.append(compile_schema(schema, name=path.name))
     return tuple(compiled)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything serialvault takes from its environment, read once by :meth:`from_env`.
+
+    Fields left ``None`` mean "not set": the operation uses its documented default
+    (``./serialvault.db``, ``./serialvault.toml``, the policy's keys …).
+    """
+
+    db: str | None = None  # SERIALVAULT_DB
+    policy: str | None = None  # SERIALVAULT_POLICY
+    backup_key: str | None = None  # SERIALVAULT_BACKUP_KEY
+    signing_key: str | None = None  # SERIALVAULT_SIGNING_KEY
+    witness: str | None = None  # SERIALVAULT_WITNESS
+    #: Folder of PostgreSQL repositories' witness files ($XDG_STATE_HOME/serialvault).
+    state_dir: Path = field(default_factory=lambda: Path.home() / ".local/state/serialvault")
+    epcis_schemas: tuple[str, ...] = ()  # SERIALVAULT_EPCIS_SCHEMA, split on os.pathsep
+    limits: Limits = DEFAULT_LIMITS  # SERIALVAULT_MAX_DOCUMENT_MB, SERIALVAULT_MAX_FIELD_KB
+    reviewer_passphrase: str | None = None  # SERIALVAULT_REVIEWER_PASSPHRASE
+    debug: bool = False  # SERIALVAULT_DEBUG
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings in ``env`` (default: this process's environment)."""
+        e = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = e.get(name, "").strip()
+            return value or None
+
+        state = get("XDG_STATE_HOME")
+        schemas = get("SERIALVAULT_EPCIS_SCHEMA")
+        return cls(
+            db=get("SERIALVAULT_DB"),
+            policy=get("SERIALVAULT_POLICY"),
+            backup_key=get("SERIALVAULT_BACKUP_KEY"),
+            signing_key=get("SERIALVAULT_SIGNING_KEY"),
+            witness=get("SERIALVAULT_WITNESS"),
+            state_dir=(Path(state) if state else Path.home() / ".local/state") / "serialvault",
+            epcis_schemas=tuple(p for p in (schemas or "").split(os.pathsep) if p),
+            limits=Limits(
+                document_bytes=_size_in(
+                    e, "SERIALVAULT_MAX_DOCUMENT_MB", MB, DEFAULT_LIMITS.document_bytes
+                ),
+                field_bytes=_size_in(e, "SERIALVAULT_MAX_FIELD_KB", KB, DEFAULT_LIMITS.field_bytes),
+            ),
+            reviewer_passphrase=e.get("SERIALVAULT_REVIEWER_PASSPHRASE") or None,
+            debug=bool(get("SERIALVAULT_DEBUG")),
+        )

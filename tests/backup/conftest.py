@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from serialvault.backup.copies import Copy
 from serialvault.backup.crypto import generate_keys
 from serialvault.backup.policy import CopySpec, Policy
-from serialvault.backup.service import Copy
 from serialvault.store.capture import Capturer
 from serialvault.store.repository import Repository
 from tests import builders as b

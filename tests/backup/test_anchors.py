@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from serialvault.backup import restore as rs
-from serialvault.backup import service, verify
+from serialvault.backup import take, verify
 from serialvault.backup.anchors import Witness, witness_path
 from serialvault.backup.crypto import load_encryption_key, load_signing_key, load_verify_key
 from serialvault.backup.manifest import Manifest
@@ -32,10 +32,10 @@ def two_copies(
     urls = [(tmp_path / "a").as_uri(), target_url]
     copies = [copy_of(urls[0], "a"), copy_of(urls[1], "b")]
     pol = policy_for(keys)
-    ms = [service.full_backup(repo, pol, copies, actor="t").manifest]
+    ms = [take.full_backup(repo, pol, copies, actor="t").manifest]
     for _ in range(2):
         grow(repo)
-        ms.append(service.incremental_backup(repo, pol, copies, actor="t")[0].manifest)
+        ms.append(take.incremental_backup(repo, pol, copies, actor="t")[0].manifest)
     return repo, urls, [m for m in ms if m is not None]
 
 
@@ -157,9 +157,9 @@ def test_a_prune_is_not_a_rollback(tmp_path: Path, keys: dict[str, str]) -> None
     url = (tmp_path / "c").as_uri()
     pol = policy_for(keys)
     for _ in range(2):
-        service.full_backup(repo, pol, [copy_of(url)], actor="t")
+        take.full_backup(repo, pol, [copy_of(url)], actor="t")
         grow(repo)
-    service.incremental_backup(repo, pol, [copy_of(url)], actor="t")
+    take.incremental_backup(repo, pol, [copy_of(url)], actor="t")
     vk, signer = load_verify_key(keys["public_key"]), load_signing_key(keys["signing_key"])
     assert verify.verify_copy(copy_of(url), vk, signer=signer).ok
     rep = prune_copy(copy_of(url), vk, keep_fulls=1, keep_days=0, signer=signer)
@@ -185,7 +185,7 @@ def test_a_copy_holding_two_repositories_is_reported(tmp_path: Path, keys: dict[
     for name in ("one", "two"):
         repo = new_repo(str(tmp_path / f"{name}.db"))
         grow(repo, products=True)
-        service.full_backup(repo, pol, [copy_of(url)], actor="t")
+        take.full_backup(repo, pol, [copy_of(url)], actor="t")
     rep = verify.verify_copy(copy_of(url), load_verify_key(keys["public_key"]))
     assert [f.code for f in rep.findings] == ["mixed-repositories"]
     with pytest.raises(BackupError, match="name the backup to restore with --backup"):
@@ -197,15 +197,15 @@ def test_copies_holding_two_histories_are_a_fork(tmp_path: Path, keys: dict[str,
     pol = policy_for(keys)
     repo = new_repo(str(tmp_path / "live.db"))
     grow(repo, products=True)
-    service.full_backup(repo, pol, [copy_of(a)], actor="t")
+    take.full_backup(repo, pol, [copy_of(a)], actor="t")
     # a copy of the file written differently, backed up to b (the same repository id)
     twin = Path(tmp_path / "twin.db")
     twin.write_bytes(Path(repo.url.removeprefix("sqlite:///")).read_bytes())
     grow(repo)
-    service.full_backup(repo, pol, [copy_of(a)], actor="t")
+    take.full_backup(repo, pol, [copy_of(a)], actor="t")
     other = Repository.open(str(twin))
     grow(other)
-    service.full_backup(other, pol, [copy_of(b)], actor="t")
+    take.full_backup(other, pol, [copy_of(b)], actor="t")
     reports = verify.verify_copies(
         [copy_of(a, "a"), copy_of(b, "b")], load_verify_key(keys["public_key"])
     )

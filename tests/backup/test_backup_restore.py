@@ -12,10 +12,10 @@ import orjson
 import pytest
 
 from serialvault.backup import restore as rs
-from serialvault.backup import service
+from serialvault.backup import take
+from serialvault.backup.copies import read_manifests
 from serialvault.backup.crypto import load_encryption_key, load_verify_key
 from serialvault.backup.manifest import Manifest
-from serialvault.backup.service import read_manifests
 from serialvault.errors import (
     BackupError,
     ConflictError,
@@ -53,7 +53,7 @@ def test_full_then_incrementals_restore_exactly(
     grow(repo, products=True)
     pol = policy_for(keys)
     copies = [copy_of(target_url)]
-    full = service.full_backup(repo, pol, copies, actor="t")
+    full = take.full_backup(repo, pol, copies, actor="t")
     assert full.ok
     assert full.manifest is not None
     assert full.manifest.type == "full"
@@ -61,9 +61,9 @@ def test_full_then_incrementals_restore_exactly(
     assert full.manifest.encryption is not None
     at_full = fp(repo)
     grow(repo)
-    (inc1,) = service.incremental_backup(repo, pol, copies, actor="t")
+    (inc1,) = take.incremental_backup(repo, pol, copies, actor="t")
     grow(repo)
-    (inc2,) = service.incremental_backup(repo, pol, copies, actor="t", with_fingerprint=True)
+    (inc2,) = take.incremental_backup(repo, pol, copies, actor="t", with_fingerprint=True)
     assert inc1.manifest is not None
     assert inc2.manifest is not None
     assert inc1.manifest.fingerprint is None, "an incremental records it only when asked"
@@ -73,7 +73,7 @@ def test_full_then_incrementals_restore_exactly(
     now = fp(repo)
     assert inc2.manifest.fingerprint == now[0]
     # nothing new: no backup is written
-    (same,) = service.incremental_backup(repo, pol, copies, actor="t")
+    (same,) = take.incremental_backup(repo, pol, copies, actor="t")
     assert same.manifest is None
     assert same.note
     assert "up to date" in same.note
@@ -97,11 +97,11 @@ def test_point_in_time_between_backups_and_before_the_snapshot(
     early_time = repo.head().recorded_at
     grow(repo)
     pol = policy_for(keys)
-    service.full_backup(repo, pol, [copy_of(target_url)], actor="t")
+    take.full_backup(repo, pol, [copy_of(target_url)], actor="t")
     grow(repo)
     middle = fp(repo)
     grow(repo)
-    service.incremental_backup(repo, pol, [copy_of(target_url)], actor="t")
+    take.incremental_backup(repo, pol, [copy_of(target_url)], actor="t")
 
     # a seq inside the incremental: snapshot, then replay up to it
     res = do_restore(target_url, str(tmp_path / "mid.db"), keys, at=str(middle[1]))
@@ -122,9 +122,9 @@ def test_across_engines_through_the_log(pg_url: str, keys: dict[str, str], tmp_p
     grow(lite, products=True)
     pol = policy_for(keys)
     a = (tmp_path / "a").as_uri()
-    service.full_backup(lite, pol, [copy_of(a)], actor="t")
+    take.full_backup(lite, pol, [copy_of(a)], actor="t")
     grow(lite)
-    service.incremental_backup(lite, pol, [copy_of(a)], actor="t")
+    take.incremental_backup(lite, pol, [copy_of(a)], actor="t")
     want = fp(lite)
     res = do_restore(a, pg_url, keys)
     assert not res.plan.use_snapshot  # a SQLite file is no use to PostgreSQL
@@ -134,7 +134,7 @@ def test_across_engines_through_the_log(pg_url: str, keys: dict[str, str], tmp_p
     assert pg.meta()["repository_id"] == lite.meta()["repository_id"]
     # and back: PostgreSQL backup into SQLite
     b = (tmp_path / "b").as_uri()
-    service.full_backup(pg, pol, [copy_of(b)], actor="t")
+    take.full_backup(pg, pol, [copy_of(b)], actor="t")
     res = do_restore(b, str(tmp_path / "back.db"), keys)
     assert (res.fingerprint, res.head_seq, res.chain_head) == want
 
@@ -145,7 +145,7 @@ def test_restore_refuses_a_non_empty_target_without_force(
     repo = new_repo(db_url)
     grow(repo, products=True)
     url = (tmp_path / "copy").as_uri()
-    service.full_backup(repo, policy_for(keys), [copy_of(url)], actor="t")
+    take.full_backup(repo, policy_for(keys), [copy_of(url)], actor="t")
     other = new_repo(str(tmp_path / "other.db"))
     before = fp(other)
     with pytest.raises(ConflictError, match="not empty"):
@@ -159,7 +159,7 @@ def test_dry_run_writes_nothing(keys: dict[str, str], tmp_path: Path) -> None:
     repo = new_repo(str(tmp_path / "src.db"))
     grow(repo, products=True)
     url = (tmp_path / "copy").as_uri()
-    service.full_backup(repo, policy_for(keys), [copy_of(url)], actor="t")
+    take.full_backup(repo, policy_for(keys), [copy_of(url)], actor="t")
     res = do_restore(url, str(tmp_path / "dry.db"), keys, dry_run=True)
     assert res.dry_run
     assert res.head_seq == repo.head().seq
@@ -169,7 +169,7 @@ def test_dry_run_writes_nothing(keys: dict[str, str], tmp_path: Path) -> None:
 def test_incremental_needs_a_full_first(keys: dict[str, str], tmp_path: Path) -> None:
     repo = new_repo(str(tmp_path / "src.db"))
     url = (tmp_path / "copy").as_uri()
-    (res,) = service.incremental_backup(repo, policy_for(keys), [copy_of(url)], actor="t")
+    (res,) = take.incremental_backup(repo, policy_for(keys), [copy_of(url)], actor="t")
     assert not res.ok
     assert "has no backup of this repository" in (res.copies[0].error or "")
 
@@ -181,27 +181,27 @@ def test_a_forked_log_is_refused_until_a_new_timeline_is_declared(
     pol = policy_for(keys)
     repo = new_repo(str(tmp_path / "src.db"))
     grow(repo, products=True)
-    service.full_backup(repo, pol, [copy_of(url)], actor="t")
+    take.full_backup(repo, pol, [copy_of(url)], actor="t")
     # the same repository restored to an earlier point, then written differently
     do_restore(url, str(tmp_path / "fork.db"), keys, at="3")
     fork = Repository.open(str(tmp_path / "fork.db"))
     grow(fork)
     with pytest.raises(IntegrityFailure, match=r"refused: .*first difference at seq 4"):
-        service.incremental_backup(fork, pol, [copy_of(url)], actor="t")
+        take.incremental_backup(fork, pol, [copy_of(url)], actor="t")
     with pytest.raises(IntegrityFailure, match=r"full backup refused: .*seq 4"):
-        service.full_backup(fork, pol, [copy_of(url)], actor="t")
+        take.full_backup(fork, pol, [copy_of(url)], actor="t")
     with fork.read() as conn:
         opened = queries.exceptions(conn, "open")
     assert len(opened) == 2, "each refusal opens one exception (the same defect: linked)"
     assert all(e["type"] == "log-integrity" for e in opened)
     # the operator declares the restore's history the one to keep: recorded, then backed up
-    res = service.full_backup(
+    res = take.full_backup(
         fork, pol, [copy_of(url)], actor="t", new_timeline="restored to seq 3 after a bad change"
     )
     assert res.manifest is not None
     assert any("new timeline" in w for w in res.warnings)
     grow(fork)
-    (inc,) = service.incremental_backup(fork, pol, [copy_of(url)], actor="t")
+    (inc,) = take.incremental_backup(fork, pol, [copy_of(url)], actor="t")
     assert inc.manifest is not None
     assert inc.manifest.parent == res.manifest.id
 
@@ -212,7 +212,7 @@ def test_unencrypted_backup_when_no_key(tmp_path: Path, keys: dict[str, str]) ->
     url = (tmp_path / "copy").as_uri()
     pol = policy_for(keys)
     plain = type(pol)(signing_key=pol.signing_key)
-    res = service.full_backup(repo, plain, [copy_of(url)], actor="t")
+    res = take.full_backup(repo, plain, [copy_of(url)], actor="t")
     assert res.manifest is not None
     assert res.manifest.encryption is None
     out = rs.restore(
@@ -230,7 +230,7 @@ def test_missing_or_wrong_key_is_a_clear_error(keys: dict[str, str], tmp_path: P
     repo = new_repo(str(tmp_path / "src.db"))
     grow(repo, products=True)
     url = (tmp_path / "copy").as_uri()
-    service.full_backup(repo, policy_for(keys), [copy_of(url)], actor="t")
+    take.full_backup(repo, policy_for(keys), [copy_of(url)], actor="t")
     vk = load_verify_key(keys["public_key"])
     with pytest.raises(KeyProblem, match="encrypted with key"):
         rs.restore([copy_of(url)], str(tmp_path / "r1.db"), verify_key=vk, key=None)
@@ -266,7 +266,7 @@ def test_manifest_names_everything_and_no_secret(keys: dict[str, str], tmp_path:
     repo = new_repo(str(tmp_path / "src.db"))
     grow(repo, products=True)
     url = (tmp_path / "copy").as_uri()
-    res = service.full_backup(repo, policy_for(keys), [copy_of(url)], actor="qa@site")
+    res = take.full_backup(repo, policy_for(keys), [copy_of(url)], actor="qa@site")
     m = res.manifest
     assert m is not None
     raw = (tmp_path / "copy" / "manifests" / f"{m.id}.json").read_bytes()
@@ -309,7 +309,7 @@ def test_an_interrupted_sqlite_restore_never_looks_like_a_repository(
     repo = new_repo(str(tmp_path / "src.db"))
     grow(repo, products=True)
     url = (tmp_path / "copy").as_uri()
-    service.full_backup(repo, policy_for(keys), [copy_of(url)], actor="t")
+    take.full_backup(repo, policy_for(keys), [copy_of(url)], actor="t")
 
     def boom(name: str, done: int, total: int | None) -> None:
         if name == "check":
@@ -336,7 +336,7 @@ def test_read_manifests_reports_bad_ones(keys: dict[str, str], tmp_path: Path) -
     repo = new_repo(str(tmp_path / "src.db"))
     grow(repo, products=True)
     url = (tmp_path / "copy").as_uri()
-    service.full_backup(repo, policy_for(keys), [copy_of(url)], actor="t")
+    take.full_backup(repo, policy_for(keys), [copy_of(url)], actor="t")
     (tmp_path / "copy" / "manifests" / "junk.json").write_text("{not json")
     ms, findings = read_manifests(copy_of(url).open(), load_verify_key(keys["public_key"]))
     assert len(ms) == 1
@@ -358,7 +358,7 @@ def test_leftovers_of_killed_runs_are_removed_on_the_next_backup_and_named(
     grow(repo, 5, products=True)
     url = (tmp_path / "copy").as_uri()
     policy = policy_for(keys, c=url)
-    service.full_backup(repo, policy, [copy_of(url, "c")], actor="t@test")
+    take.full_backup(repo, policy, [copy_of(url, "c")], actor="t@test")
     dead = _dead_pid()
     snap = tmp_path / f".repo.db.backup-{dead}.tmp"
     snap.write_bytes(b"x" * 4096)
@@ -371,7 +371,7 @@ def test_leftovers_of_killed_runs_are_removed_on_the_next_backup_and_named(
     young = old.with_name(".tmp-def-456")
     young.write_bytes(b"w")
     grow(repo, 2)
-    (res,) = service.incremental_backup(repo, policy, [copy_of(url, "c")], actor="t@test")
+    (res,) = take.incremental_backup(repo, policy, [copy_of(url, "c")], actor="t@test")
     assert res.ok
     said = "\n".join(res.warnings)
     assert f".repo.db.backup-{dead}.tmp (4,096 bytes) left by an interrupted backup" in said

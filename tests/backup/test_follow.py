@@ -17,9 +17,9 @@ import orjson
 import pytest
 
 from serialvault.backup import restore, verify
+from serialvault.backup.copies import Copy, read_manifests
 from serialvault.backup.crypto import load_encryption_key, load_verify_key
 from serialvault.backup.follow import Follower, follower_summary, prometheus_text, read_status
-from serialvault.backup.service import Copy, read_manifests
 from serialvault.store.repository import Repository
 from tests.backup.conftest import cli_env, copy_of, grow, new_repo, policy_for
 

@@ -20,9 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from serialvault.backup import planning, restore
+from serialvault.backup.copies import Copy
 from serialvault.backup.crypto import load_encryption_key, load_verify_key
 from serialvault.backup.planning import Figures, RestoreRates, recommend
-from serialvault.backup.service import Copy, full_backup
+from serialvault.backup.take import full_backup
 from serialvault.errors import BackupError
 from serialvault.store import schema
 from tests.backup.conftest import cli_env, copy_of, grow, new_repo, policy_for

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from serialvault.backup import restore as rs
-from serialvault.backup import service
+from serialvault.backup import take
 from serialvault.backup.crypto import load_encryption_key, load_verify_key
 from serialvault.errors import OlderRecoveryPoint, SerialvaultError, StoreError
 from serialvault.store.integrity import verify_chain
@@ -119,7 +119,7 @@ def test_captures_during_a_restore_are_never_acknowledged_then_lost(
         grow(repo, products=True)
         copy = (tmp_path / "copy").as_uri()
         pol = policy_for(keys)
-        service.full_backup(repo, pol, [copy_of(copy)], actor="t")
+        take.full_backup(repo, pol, [copy_of(copy)], actor="t")
         # writers are other processes, as captures are (a fork of this process while
         # a thread of it held a library lock would deadlock the restore's workers)
         writers = [
@@ -147,7 +147,7 @@ def test_captures_during_a_restore_are_never_acknowledged_then_lost(
                     )
                 except OlderRecoveryPoint as exc:  # captures got in first: refused, fine
                     outcomes.append(exc)
-                service.full_backup(Repository.open(url), pol, [copy_of(copy)], actor="t")
+                take.full_backup(Repository.open(url), pol, [copy_of(copy)], actor="t")
         finally:
             for w in writers:
                 w.terminate()

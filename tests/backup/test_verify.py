@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from serialvault.backup import restore as rs
-from serialvault.backup import service, verify
+from serialvault.backup import take, verify
 from serialvault.backup.crypto import load_encryption_key, load_signing_key, load_verify_key
 from serialvault.backup.manifest import Manifest
 from serialvault.errors import IntegrityFailure
@@ -31,13 +31,11 @@ def site(tmp_path: Path, keys: dict[str, str]) -> tuple[Path, list[Manifest], di
     grow(repo, products=True)
     pol = policy_for(keys)
     copies = [copy_of((tmp_path / "a").as_uri(), "a"), copy_of((tmp_path / "b").as_uri(), "b")]
-    out = [service.full_backup(repo, pol, copies, actor="t").manifest]
+    out = [take.full_backup(repo, pol, copies, actor="t").manifest]
     for _ in range(2):
         grow(repo)
         out.append(
-            service.incremental_backup(repo, pol, copies, actor="t", with_fingerprint=True)[
-                0
-            ].manifest
+            take.incremental_backup(repo, pol, copies, actor="t", with_fingerprint=True)[0].manifest
         )
     return tmp_path, [m for m in out if m is not None], keys
 
@@ -181,9 +179,9 @@ def test_prune_removes_old_chains_and_keeps_what_kept_backups_need(
     url = (tmp_path / "c").as_uri()
     chains = []
     for _ in range(3):
-        full = service.full_backup(repo, pol, [copy_of(url)], actor="t").manifest
+        full = take.full_backup(repo, pol, [copy_of(url)], actor="t").manifest
         grow(repo)
-        service.incremental_backup(repo, pol, [copy_of(url)], actor="t")
+        take.incremental_backup(repo, pol, [copy_of(url)], actor="t")
         chains.append(full)
     vk = load_verify_key(keys["public_key"])
     dry = prune_copy(copy_of(url), vk, keep_fulls=1, keep_days=0, dry_run=True)
@@ -229,11 +227,9 @@ def test_restore_falls_back_between_an_s3_copy_and_a_file_copy(
     onsite = (tmp_path / "onsite").as_uri()
     pol = policy_for(keys)
     copies = [copy_of(cloud, "cloud"), copy_of(onsite, "onsite")]
-    full = service.full_backup(repo, pol, copies, actor="t").manifest
+    full = take.full_backup(repo, pol, copies, actor="t").manifest
     grow(repo)
-    incr = service.incremental_backup(repo, pol, copies, actor="t", with_fingerprint=True)[
-        0
-    ].manifest
+    incr = take.incremental_backup(repo, pol, copies, actor="t", with_fingerprint=True)[0].manifest
     assert full is not None
     assert incr is not None
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from serialvault.backup.copies import Copy
 from serialvault.backup.crypto import load_encryption_key, load_signing_key, load_verify_key
-from serialvault.backup.service import Copy
 from serialvault.drill import evidence as ev
 from serialvault.drill import plan as p
 from serialvault.drill.runner import DrillResult, run_drill

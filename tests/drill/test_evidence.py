@@ -17,8 +17,8 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
+from serialvault.backup.copies import Copy
 from serialvault.backup.crypto import load_signing_key, load_verify_key
-from serialvault.backup.service import Copy
 from serialvault.drill import evidence as ev
 from serialvault.drill import plan as p
 from serialvault.drill.runner import DrillResult

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from serialvault.backup.service import Copy
+from serialvault.backup.copies import Copy
 from serialvault.drill import plan as p
 from serialvault.drill.register import drill_runs, due, record_plan
 from serialvault.timefmt import now_utc, parse_timestamp, utc_iso

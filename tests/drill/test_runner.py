@@ -16,8 +16,9 @@ import orjson
 import pytest
 import sqlalchemy as sa
 
+from serialvault.backup.copies import Copy
 from serialvault.backup.crypto import load_verify_key
-from serialvault.backup.service import Copy, full_backup
+from serialvault.backup.take import full_backup
 from serialvault.domain import reconcile as rules
 from serialvault.domain.records import DRILL_RUN as RUN_KIND
 from serialvault.drill import plan as p

@@ -417,7 +417,7 @@ class CopyView:
 
 def read_view(state: CopyState, verify: VerifyKey | None) -> CopyView:
     """Everything a copy says about its backups (raises when the copy is unreachable)."""
-    from serialvault.backup.service import read_manifests
+    from serialvault.backup.copies import read_manifests
 
     view = CopyView(state)
     view.manifests, bad = read_manifests(state, verify)

@@ -33,17 +33,11 @@ from typing import Any
 
 import orjson
 
+from serialvault.backup.copies import Copy, newest, read_manifests
 from serialvault.backup.manifest import Manifest
 from serialvault.backup.objects import CopyState
 from serialvault.backup.policy import Policy
-from serialvault.backup.service import (
-    BackupResult,
-    Copy,
-    full_backup,
-    incremental_backup,
-    newest,
-    read_manifests,
-)
+from serialvault.backup.take import BackupResult, full_backup, incremental_backup
 from serialvault.backup.targets import Target
 from serialvault.errors import SerialvaultError, UsageError
 from serialvault.store.repository import Repository

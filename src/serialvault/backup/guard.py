@@ -158,7 +158,7 @@ def _segment_records(
     verify: VerifyKey,
 ) -> dict[int, LogRecord]:
     """Records ``lo < seq <= hi`` as backup ``backup`` holds them (from any copy)."""
-    from serialvault.backup.service import read_manifests
+    from serialvault.backup.copies import read_manifests
 
     for st in states:
         try:

@@ -32,9 +32,9 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from serialvault.backup.copies import Copy, newest, read_manifests
 from serialvault.backup.policy import Policy, format_duration
 from serialvault.backup.restore import MEASUREMENT_FORMAT
-from serialvault.backup.service import Copy, newest, read_manifests
 from serialvault.domain.records import EVENT, EXCEPTION, INIT, LOCATION, PRODUCT
 from serialvault.errors import BackupError, SerialvaultError
 from serialvault.store import schema

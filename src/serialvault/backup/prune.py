@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from serialvault.backup.anchors import PRUNES, checkpoint_path, prune_record, stamp, write_signed
+from serialvault.backup.copies import Copy, read_manifests
 from serialvault.backup.crypto import SigningKey, VerifyKey
 from serialvault.backup.manifest import Manifest, manifest_path, object_path
-from serialvault.backup.service import Copy, read_manifests
 from serialvault.timefmt import now_utc, parse_timestamp
 
 

@@ -40,12 +40,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from serialvault.backup.anchors import History, Sighting, Witness, gather
+from serialvault.backup.copies import Copy
 from serialvault.backup.crypto import EncryptionKey, VerifyKey, unseal
 from serialvault.backup.leftovers import clean_restores
 from serialvault.backup.manifest import Manifest, ObjectRef, lineage, object_path
 from serialvault.backup.objects import CopyState
 from serialvault.backup.segments import check_chain, decode
-from serialvault.backup.service import PG_SNAPSHOT_TABLES, Copy
+from serialvault.backup.take import PG_SNAPSHOT_TABLES
 from serialvault.backup.targets import FileTarget, ObjectMissing
 from serialvault.domain.chain import GENESIS, LogRecord
 from serialvault.errors import (

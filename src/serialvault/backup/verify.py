@@ -43,11 +43,11 @@ from serialvault.backup.anchors import (
     read_view,
     stamp,
 )
+from serialvault.backup.copies import Copy, read_manifests
 from serialvault.backup.crypto import EncryptionKey, SigningKey, VerifyKey, unseal
 from serialvault.backup.manifest import Finding, Manifest, analyse, object_path
 from serialvault.backup.objects import CopyState
 from serialvault.backup.segments import check_chain, decode
-from serialvault.backup.service import Copy, read_manifests
 from serialvault.errors import BackupError, IntegrityFailure, KeyProblem, SerialvaultError
 from serialvault.store.repository import Head
 from serialvault.timefmt import now_utc, parse_timestamp

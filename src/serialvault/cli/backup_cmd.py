@@ -13,8 +13,9 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from serialvault.backup import copies as copies_mod
 from serialvault.backup import follow as follow_mod
-from serialvault.backup import planning, service, verify
+from serialvault.backup import planning, take, verify
 from serialvault.backup import prune as prune_mod
 from serialvault.backup import restore as restore_mod
 from serialvault.backup.anchors import Witness, witness_files
@@ -110,9 +111,9 @@ def _witnesses(pol: Policy, *dbs: str | None) -> list[Witness]:
     return witness_files(pol.witness, files)
 
 
-def _copies(pol: Policy, copy: list[str] | None, to: list[str] | None) -> list[service.Copy]:
+def _copies(pol: Policy, copy: list[str] | None, to: list[str] | None) -> list[copies_mod.Copy]:
     """``--copy NAME`` and ``--to URL`` (a name with ``://`` is a URL too); default: all."""
-    return service.select_copies(pol, [*(copy or []), *(to or [])])
+    return copies_mod.select_copies(pol, [*(copy or []), *(to or [])])
 
 
 @keys_app.command("generate")
@@ -136,7 +137,7 @@ def keys_generate(
             )
 
 
-def _show_backup(results: list[service.BackupResult], json_out: bool) -> int:
+def _show_backup(results: list[take.BackupResult], json_out: bool) -> int:
     docs = [r.to_dict() for r in results]
     failed = any(not r.ok for r in results)
     if json_out:
@@ -225,7 +226,7 @@ def backup_full(
         repo = open_repo(db)
         bar, on_phase = _phase_progress(json_out)
         with bar:
-            res = service.full_backup(
+            res = take.full_backup(
                 repo,
                 pol,
                 copies,
@@ -264,7 +265,7 @@ def backup_incr(
         repo = open_repo(db)
         bar, on_phase = _phase_progress(json_out)
         with bar:
-            res = service.incremental_backup(
+            res = take.incremental_backup(
                 repo,
                 pol,
                 copies,
@@ -768,7 +769,7 @@ def restore(
         copies = _copies(pol, from_, None)
         if from_:  # the named copies first, the policy's others as fallbacks
             copies += [
-                service.Copy(c.name, c.url, c.settings)
+                copies_mod.Copy(c.name, c.url, c.settings)
                 for c in pol.copies.values()
                 if c.name not in from_
             ]

@@ -172,8 +172,8 @@ def drill_run(
     Exit 0 only when every criterion passes; 8 when one fails; 13 when none fails but
     one is inconclusive.
     """
+    from serialvault.backup.copies import select_copies
     from serialvault.backup.policy import load_policy
-    from serialvault.backup.service import select_copies
     from serialvault.drill.runner import run_drill
 
     with handled(json_out):

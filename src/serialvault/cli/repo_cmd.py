@@ -331,9 +331,9 @@ def audit_verify(
     outside the database (witness file, copies): names the first broken link, or the seq
     where history was rewritten or cut off."""
     from serialvault.backup.anchors import Witness, witness_path
+    from serialvault.backup.copies import select_copies
     from serialvault.backup.guard import audit_log
     from serialvault.backup.policy import load_policy
-    from serialvault.backup.service import select_copies
     from serialvault.store.engine import sqlite_path
 
     with handled(json_out):

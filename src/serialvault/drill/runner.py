@@ -39,10 +39,11 @@ from serialvault.backup.anchors import (
     stamp,
     witness_path,
 )
+from serialvault.backup.copies import Copy, read_manifests
 from serialvault.backup.crypto import EncryptionKey, VerifyKey
 from serialvault.backup.manifest import Manifest, manifest_path, object_path
 from serialvault.backup.policy import Policy
-from serialvault.backup.service import Copy, full_backup, incremental_backup, read_manifests
+from serialvault.backup.take import full_backup, incremental_backup
 from serialvault.backup.targets import FileTarget
 from serialvault.domain import reconcile as rules
 from serialvault.domain.chain import Anchor
@@ -338,7 +339,7 @@ def _detect_tampering(
     """Every check that should see a tampered primary: the chain against the anchors on
     the copies (``audit verify``), the projections against the log (R9), and a full
     backup with --check-projections, which must refuse. Returns what each found."""
-    from serialvault.backup.service import full_backup
+    from serialvault.backup.take import full_backup
     from serialvault.store.integrity import check_projections, verify_chain
 
     found: list[str] = []

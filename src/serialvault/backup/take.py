@@ -23,7 +23,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ import sqlalchemy as sa
 
 from serialvault import __version__
 from serialvault.backup.anchors import Witness, checkpoint_of, checkpoint_path, witness_path
+from serialvault.backup.copies import Copy, newest, read_manifests
 from serialvault.backup.crypto import Sealer, VerifyKey
 from serialvault.backup.guard import (
     Anchors,
@@ -44,7 +45,6 @@ from serialvault.backup.guard import (
 )
 from serialvault.backup.leftovers import clean_backup_snapshots
 from serialvault.backup.manifest import (
-    Finding,
     Manifest,
     ObjectRef,
     backup_id,
@@ -53,11 +53,9 @@ from serialvault.backup.manifest import (
 from serialvault.backup.objects import CopyState, ObjectWriter
 from serialvault.backup.policy import Policy
 from serialvault.backup.segments import encode
-from serialvault.backup.targets import open_target
 from serialvault.domain.chain import GENESIS, LogRecord
 from serialvault.domain.records import TIMELINE
 from serialvault.errors import BackupError, IntegrityFailure, SerialvaultError
-from serialvault.redact import redact_url
 from serialvault.store import schema
 from serialvault.store.engine import sqlite_path
 from serialvault.store.exceptions import open_exception
@@ -93,102 +91,6 @@ Phase = Callable[[str, int, int | None], None]
 
 def _no_phase(_name: str, _done: int, _total: int | None) -> None:
     return None
-
-
-# --------------------------------------------------------------------------- copies
-
-
-@dataclass(frozen=True, slots=True)
-class Copy:
-    name: str
-    url: str
-    settings: dict[str, Any] = field(default_factory=dict)
-    origin: str | None = None  # a drill's sandbox clone: the URL of the copy it clones
-
-    def open(self) -> CopyState:
-        return CopyState(self.name, open_target(self.url, self.settings), origin=self.origin)
-
-
-def select_copies(
-    policy: Policy, names: Iterable[str] = (), urls: Iterable[str] = ()
-) -> list[Copy]:
-    """The copies named (by policy name or URL), or every copy of the policy."""
-    names, urls = list(names), list(urls)
-    out: list[Copy] = []
-    for n in names:
-        if "://" in n:
-            urls.append(n)
-            continue
-        spec = policy.copies.get(n)
-        if spec is None:
-            known = ", ".join(policy.copies) or "none"
-            where = f"policy {policy.path}" if policy.path else "no policy file"
-            raise BackupError(f"no copy named {n!r} ({where}; copies: {known})")
-        out.append(Copy(spec.name, spec.url, spec.settings))
-    out += [Copy(redact_url(u), u) for u in urls]  # a name is shown: never a secret in it
-    if not names and not urls:
-        out = [Copy(s.name, s.url, s.settings) for s in policy.copies.values()]
-    if not out:
-        raise BackupError(
-            "no backup copy: name one with --to URL, or list copies in a policy file"
-            " (serialvault.toml, --policy or SERIALVAULT_POLICY)"
-        )
-    return out
-
-
-def read_manifests(
-    state: CopyState, verify: Any | None = None
-) -> tuple[list[Manifest], list[Finding]]:
-    """Every readable manifest of a copy (oldest first) and findings about the others.
-
-    ``verify`` (a :class:`~serialvault.backup.crypto.VerifyKey`) checks signatures; a
-    manifest with a bad signature is reported and left out.
-    """
-    out: list[Manifest] = []
-    findings: list[Finding] = []
-    for info in state.target.list("manifests/"):
-        if not info.name.endswith(".json"):
-            continue
-        bid = info.name.rsplit("/", 1)[-1][: -len(".json")]
-        try:
-            doc = orjson.loads(state.target.get(info.name))
-            if not isinstance(doc, dict):
-                raise ValueError("not an object")
-        except (orjson.JSONDecodeError, ValueError):
-            findings.append(
-                Finding("bad-manifest", f"manifest {info.name} is not JSON", state.name, bid)
-            )
-            continue
-        if verify is not None:
-            problem = verify.check(doc)
-            if problem is not None:
-                sig = doc.get("signature")
-                ours = isinstance(sig, dict) and sig.get("key_id") == verify.key_id
-                # Signed with our key but not matching: a damaged backup of ours, which a
-                # restore must not step over silently. Unsigned or another key's: never
-                # ours, a forgery or a stranger's file — reported, and no recovery point.
-                code = "bad-signature" if ours else "foreign-manifest"
-                findings.append(Finding(code, f"manifest {info.name}: {problem}", state.name, bid))
-                continue
-        try:
-            m = Manifest.from_dict(doc, info.name)
-        except BackupError as exc:
-            findings.append(Finding("bad-manifest", str(exc), state.name, bid))
-            continue
-        if m.id != bid:
-            # a genuine manifest under another name: the name, not the backup, is false
-            findings.append(
-                Finding(
-                    "misnamed-manifest",
-                    f"{info.name} holds backup {m.id} (ending at seq {m.last_seq}), not {bid}",
-                    state.name,
-                    bid,
-                )
-            )
-            continue
-        out.append(m)
-    out.sort(key=lambda m: (m.created_at, m.id))
-    return out, findings
 
 
 # --------------------------------------------------------------------------- results
@@ -709,20 +611,6 @@ def _pg_full_in(
 
 
 # --------------------------------------------------------------------------- incremental
-
-
-def newest(
-    manifests: list[Manifest], repo_id: str, abandoned: set[tuple[int, str]] | None = None
-) -> Manifest | None:
-    """The backup of ``repo_id`` reaching furthest, leaving out heads a new timeline
-    abandoned."""
-    gone = abandoned or set()
-    mine = [
-        m
-        for m in manifests
-        if m.repository_id == repo_id and (m.last_seq, m.chain_head) not in gone
-    ]
-    return max(mine, key=lambda m: (m.last_seq, m.created_at), default=None)
 
 
 def incremental_backup(
