@@ -21,6 +21,7 @@ import pytest
 from serialvault.backup import restore as rs
 from serialvault.backup import take
 from serialvault.backup.crypto import load_encryption_key, load_verify_key
+from serialvault.domain.records import DRILL_RUN
 from serialvault.errors import OlderRecoveryPoint, SerialvaultError, StoreError
 from serialvault.store.integrity import verify_chain
 from serialvault.store.repository import Repository, replacing_sqlite
@@ -54,7 +55,7 @@ while not stop:
 
 def _append(repo: Repository, note: str) -> int:
     with repo.write() as (_conn, log):
-        return log.append("test.note", {"note": note}, "tester@test", "race").seq
+        return log.append(DRILL_RUN, {"note": note}, "tester@test", "race").seq
 
 
 def test_a_writer_that_waited_for_the_swap_records_nothing(tmp_path: Path) -> None:
@@ -93,7 +94,7 @@ def test_a_writer_never_acknowledges_into_a_file_moved_away(tmp_path: Path) -> N
         pytest.raises(StoreError, match="was replaced while this command had it open"),
         repo.write() as (_conn, log),
     ):
-        log.append("test.note", {"note": "late"}, "tester@test", "race")
+        log.append(DRILL_RUN, {"note": "late"}, "tester@test", "race")
         (tmp_path / "twin.db").replace(live)  # an operator's mv, mid-transaction
     assert Repository.open(str(live)).head().seq == 1
 

@@ -47,7 +47,6 @@ No secret is ever in this file: it names key files, which must be mode 0600.
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -63,6 +62,7 @@ from serialvault.backup.crypto import (
     load_verify_key,
 )
 from serialvault.errors import BackupError, KeyProblem
+from serialvault.settings import Settings
 
 FORMAT = "serialvault.policy/1"
 DEFAULT_POLICY = "serialvault.toml"
@@ -248,9 +248,15 @@ def load_policy(
     key: str | None = None,
     signing_key: str | None = None,
     public_key: str | None = None,
+    settings: Settings | None = None,
 ) -> Policy:
-    """The policy in force, with command-line key overrides applied."""
-    chosen = path or os.environ.get("SERIALVAULT_POLICY")
+    """The policy in force, with command-line key overrides applied.
+
+    ``settings`` (read at the edge) supply what the environment names: the policy file,
+    the keys and the witness, each below an explicit argument.
+    """
+    env = settings or Settings()
+    chosen = path or env.policy
     if chosen:
         p = Path(chosen).expanduser()
         try:
@@ -269,15 +275,15 @@ def load_policy(
             signing_key=sig.resolve() if sig.is_file() else None,
         )
     over: dict[str, Any] = {}
-    key = key or os.environ.get("SERIALVAULT_BACKUP_KEY")
-    signing_key = signing_key or os.environ.get("SERIALVAULT_SIGNING_KEY")
+    key = key or env.backup_key
+    signing_key = signing_key or env.signing_key
     if key:
         over["encryption_key"] = Path(key).expanduser().resolve()
     if signing_key:
         over["signing_key"] = Path(signing_key).expanduser().resolve()
     if public_key:
         over["public_key"] = Path(public_key).expanduser().resolve()
-    witness = os.environ.get("SERIALVAULT_WITNESS")
+    witness = env.witness
     if witness:
         over["witness"] = Path(witness).expanduser().resolve()
     if over:

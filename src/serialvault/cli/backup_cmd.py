@@ -33,6 +33,7 @@ from serialvault.cli.common import (
     out,
     print_json,
     progress,
+    settings,
     table,
 )
 from serialvault.errors import (
@@ -96,7 +97,7 @@ def _duration(text: str, flag: str) -> float:
 def _policy(
     policy: str | None, key: str | None, signing: str | None, pub: str | None = None
 ) -> Policy:
-    return load_policy(policy, key=key, signing_key=signing, public_key=pub)
+    return load_policy(policy, key=key, signing_key=signing, public_key=pub, settings=settings())
 
 
 def _witnesses(pol: Policy, *dbs: str | None) -> list[Witness]:

@@ -28,6 +28,7 @@ from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
 from serialvault.errors import InputError, SerialvaultError, StoreError
+from serialvault.settings import Settings
 from serialvault.store.repository import Repository
 
 # When output goes to a file or pipe, use a wide fixed width so tables are not cut.
@@ -59,6 +60,17 @@ ActorOpt = Annotated[
 ReasonOpt = Annotated[
     str | None, typer.Option("--reason", help="Why (recorded in the log with the change).")
 ]
+
+
+_SETTINGS: list[Settings] = []
+
+
+def settings() -> Settings:
+    """The process's settings, read from the environment once (the edge reads them; the
+    operations get them passed in)."""
+    if not _SETTINGS:
+        _SETTINGS.append(Settings.from_env())
+    return _SETTINGS[0]
 
 
 def actor_name(actor: str | None) -> str:

@@ -19,6 +19,7 @@ from serialvault.cli.common import (
     open_repo,
     out,
     print_json,
+    settings,
     table,
     write_output,
 )
@@ -179,7 +180,7 @@ def drill_run(
     with handled(json_out):
         text = _read(plan_file)
         plan = plan_mod.parse_plan(text, str(plan_file))
-        pol = load_policy(policy, key=key, signing_key=signing_key)
+        pol = load_policy(policy, key=key, signing_key=signing_key, settings=settings())
         copies = select_copies(pol, [*plan.copies, *(to or [])])
         repo = open_repo(plan.source or db)
         who = actor_name(actor)
@@ -369,7 +370,11 @@ def evidence_verify(
     from serialvault.drill.evidence import verify_package
 
     with handled(json_out):
-        vk = load_verify_key(public_key) if public_key else load_policy(None).load_verify_key()
+        vk = (
+            load_verify_key(public_key)
+            if public_key
+            else load_policy(None, settings=settings()).load_verify_key()
+        )
         check = verify_package(package, vk, [load_verify_key(r) for r in (reviewer or [])])
         if json_out:
             print_json(check.to_dict())
@@ -454,7 +459,7 @@ def evidence_sign_off(
         from serialvault.backup.policy import load_policy
 
         try:
-            vk = load_policy(None).load_verify_key()
+            vk = load_policy(None, settings=settings()).load_verify_key()
         except SerialvaultError:
             vk = None  # no key here to check with: the reviewer signs what they reviewed
         if vk is not None:

@@ -24,6 +24,7 @@ from serialvault.cli.common import (
     out,
     print_json,
     progress,
+    settings,
     table,
 )
 from serialvault.errors import InputError, SerialvaultError
@@ -338,7 +339,7 @@ def audit_verify(
 
     with handled(json_out):
         repo = open_repo(db)
-        pol = load_policy(policy, public_key=public_key)
+        pol = load_policy(policy, public_key=public_key, settings=settings())
         try:
             vk = pol.load_verify_key()
         except SerialvaultError:
