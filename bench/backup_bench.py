@@ -88,11 +88,12 @@ from workload import Workload, ensure_workload
 
 from serialvault.backup.crypto import EncryptionKey, Sealer, load_encryption_key, object_name
 from serialvault.backup.objects import CopyState, ObjectWriter
-from serialvault.backup.take import PG_SNAPSHOT_TABLES, SNAPSHOT_CHUNK
+from serialvault.backup.take import SNAPSHOT_CHUNK
 from serialvault.backup.targets import FileTarget
 from serialvault.demo.generator import SiteConfig, SiteGenerator
 from serialvault.store import schema
 from serialvault.store.capture import Capturer
+from serialvault.store.export import PG_SNAPSHOT_TABLES
 from serialvault.store.repository import Repository
 
 log = logger("backup-bench")

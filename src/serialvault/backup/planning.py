@@ -25,21 +25,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from serialvault.backup.copies import Copy, newest, read_manifests
 from serialvault.backup.policy import Policy, format_duration
 from serialvault.backup.restore import MEASUREMENT_FORMAT
 from serialvault.domain.records import EVENT, EXCEPTION, INIT, LOCATION, PRODUCT
 from serialvault.errors import BackupError, SerialvaultError
-from serialvault.store import schema
 from serialvault.store.repository import Repository
-from serialvault.timefmt import now_utc, parse_timestamp, utc_iso
+from serialvault.store.stats import LogStats, database_bytes, log_stats, table_bytes, table_rows
+from serialvault.timefmt import now_utc, parse_timestamp
 
 INVENTORY_FORMAT = "serialvault.inventory/1"
 PLAN_FORMAT = "serialvault.backup-plan/1"
@@ -64,110 +61,6 @@ CONTINUOUS_BELOW_S = 60.0
 # --------------------------------------------------------------------------- inventory
 
 
-def _octets(conn: Connection, col: Any) -> Any:
-    if conn.dialect.name == "postgresql":
-        return sa.func.octet_length(col)
-    return sa.func.length(sa.cast(col, sa.LargeBinary))
-
-
-def _table_bytes(conn: Connection) -> dict[str, int] | None:
-    """Bytes on disk per table, indexes included (``None`` where the engine cannot say)."""
-    if conn.dialect.name == "postgresql":
-        rows = conn.execute(
-            sa.text(
-                "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c"
-                " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
-            )
-        ).all()
-        return {str(r[0]): int(r[1]) for r in rows}
-    try:
-        rows = conn.execute(
-            sa.text(
-                "SELECT m.tbl_name, sum(s.pgsize) FROM dbstat s"
-                " JOIN sqlite_master m ON m.name = s.name GROUP BY m.tbl_name"
-            )
-        ).all()
-    except sa.exc.OperationalError:  # SQLite built without the dbstat table
-        return None
-    return {str(r[0]): int(r[1]) for r in rows}
-
-
-def _database_bytes(conn: Connection) -> int:
-    if conn.dialect.name == "postgresql":
-        return int(
-            conn.execute(
-                sa.text(
-                    "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
-                    " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                    " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
-                )
-            ).scalar_one()
-        )
-    pages = int(conn.exec_driver_sql("PRAGMA page_count").scalar_one())
-    size = int(conn.exec_driver_sql("PRAGMA page_size").scalar_one())
-    return pages * size
-
-
-@dataclass
-class LogStats:
-    """Counts and bytes of log records by kind, over all time and over a window."""
-
-    by_kind: dict[str, dict[str, Any]]
-    window_by_kind: dict[str, dict[str, int]]
-    window_days: float
-    peak_records_per_minute: int
-    first_at: str | None
-    last_at: str | None
-    head_seq: int
-
-
-def log_stats(conn: Connection, window_days: float, now: str) -> LogStats:
-    """One grouped scan of the log for all time, one for the window (set-based)."""
-    lg = schema.log
-    octets = _octets(conn, lg.c.body)
-    rows = conn.execute(
-        sa.select(
-            lg.c.kind,
-            sa.func.count(),
-            sa.func.coalesce(sa.func.sum(octets), 0),
-            sa.func.min(lg.c.recorded_at),
-            sa.func.max(lg.c.recorded_at),
-        ).group_by(lg.c.kind)
-    ).all()
-    by_kind = {
-        str(r[0]): {"records": int(r[1]), "bytes": int(r[2]), "first": r[3], "last": r[4]}
-        for r in rows
-    }
-    since = utc_iso(parse_timestamp(now) - timedelta(days=window_days))
-    wrows = conn.execute(
-        sa.select(lg.c.kind, sa.func.count(), sa.func.coalesce(sa.func.sum(octets), 0))
-        .where(lg.c.recorded_at >= since)
-        .group_by(lg.c.kind)
-    ).all()
-    window = {str(r[0]): {"records": int(r[1]), "bytes": int(r[2])} for r in wrows}
-    minute = sa.func.substr(lg.c.recorded_at, 1, 16)
-    peak = conn.execute(
-        sa.select(sa.func.count())
-        .where(lg.c.recorded_at >= since)
-        .group_by(minute)
-        .order_by(sa.func.count().desc())
-        .limit(1)
-    ).scalar()
-    firsts = [v["first"] for v in by_kind.values() if v["first"]]
-    lasts = [v["last"] for v in by_kind.values() if v["last"]]
-    head = conn.execute(sa.select(sa.func.max(lg.c.seq))).scalar()
-    return LogStats(
-        by_kind,
-        window,
-        window_days,
-        int(peak or 0),
-        min(firsts, default=None),
-        max(lasts, default=None),
-        int(head or 0),
-    )
-
-
 def _window_span_days(stats: LogStats, now: str) -> float:
     """Days the growth figures are averaged over: the window, or the log's age if less."""
     if stats.first_at is None:
@@ -185,12 +78,9 @@ def inventory(
     now = now_utc()
     with repo.read() as conn:
         stats = log_stats(conn, window_days, now)
-        rows = {
-            t.name: int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
-            for t in schema.metadata.sorted_tables
-        }
-        tbytes = _table_bytes(conn)
-        db_bytes = _database_bytes(conn)
+        rows = table_rows(conn)
+        tbytes = table_bytes(conn)
+        db_bytes = database_bytes(conn)
     span = _window_span_days(stats, now)
     kinds: list[dict[str, Any]] = []
     all_kinds = set(stats.by_kind)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -36,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from serialvault.backup.anchors import History, Sighting, Witness, gather
@@ -46,7 +44,6 @@ from serialvault.backup.leftovers import clean_restores
 from serialvault.backup.manifest import Manifest, ObjectRef, lineage, object_path
 from serialvault.backup.objects import CopyState
 from serialvault.backup.segments import check_chain, decode
-from serialvault.backup.take import PG_SNAPSHOT_TABLES
 from serialvault.backup.targets import FileTarget, ObjectMissing
 from serialvault.domain.chain import GENESIS, LogRecord
 from serialvault.errors import (
@@ -56,8 +53,8 @@ from serialvault.errors import (
     OlderRecoveryPoint,
     SerialvaultError,
 )
-from serialvault.store import schema
 from serialvault.store.engine import connect, make_engine, redact, resolve_url, sqlite_path
+from serialvault.store.export import PG_SNAPSHOT_TABLES
 from serialvault.store.fingerprint import (
     ReadSource,
     fingerprint,
@@ -73,6 +70,17 @@ from serialvault.store.repository import (
     migrate_on,
     read_head,
     replacing_sqlite,
+)
+from serialvault.store.restoring import (
+    checkpoint_sqlite,
+    clear_mark,
+    drop_repository,
+    mark_loading,
+    meta_from_genesis,
+    pg_bulk_load,
+    record_restored_from,
+    target_is_empty,
+    unmark_sqlite,
 )
 from serialvault.timefmt import now_utc
 
@@ -308,24 +316,6 @@ def _parse_at(at: str | None) -> tuple[int | None, str | None]:
         ) from None
 
 
-def _target_is_empty(url: str) -> bool:
-    path = sqlite_path(url)
-    if url.startswith("sqlite"):
-        return path is None or not path.exists() or path.stat().st_size == 0
-    engine = make_engine(url)
-    try:
-        with connect(engine) as conn:
-            n: Any = conn.execute(
-                sa.text(
-                    "SELECT count(*) FROM information_schema.tables"
-                    " WHERE table_schema = current_schema()"
-                )
-            ).scalar_one()
-    finally:
-        engine.dispose()
-    return int(n) == 0
-
-
 class _Timer:
     def __init__(self) -> None:
         self.phases: dict[str, float] = {}
@@ -494,7 +484,7 @@ def restore(
     pruned = hist.pruned
     if not explicit and newest is not None and newest.seq > end.last_seq:
         raise _older_point(hist, repo_id, end, newest, pruned)
-    if not force and not dry_run and not _target_is_empty(url):
+    if not force and not dry_run and not target_is_empty(url):
         raise ConflictError(
             f"restore target {redact(url)} is not empty: choose a new database, or --force to"
             " replace it"
@@ -702,21 +692,10 @@ def _replay_into(
         t0 = time.perf_counter()
         insert_log(conn, batch)
         if batch[0].seq == 1:
-            _meta_from_genesis(conn, batch[0])
+            meta_from_genesis(conn, batch[0])
         replay(conn, iter(batch), parallel=len(batch) > 200)
         timer.add("replay", time.perf_counter() - t0)
         on_phase("replay", batch[-1].seq, plan.point_seq)
-
-
-def _meta_from_genesis(conn: Connection, genesis: LogRecord) -> None:
-    body = orjson.loads(genesis.body)
-    rows = [
-        {"key": "format", "value": str(body.get("format", ""))},
-        {"key": "repository_id", "value": str(body.get("repository_id", ""))},
-        {"key": "created_at", "value": genesis.recorded_at},
-    ]
-    conn.execute(sa.delete(schema.meta).where(schema.meta.c.key.in_([r["key"] for r in rows])))
-    conn.execute(schema.meta.insert(), rows)
 
 
 def _expected_head(plan: Plan) -> tuple[int | None, str | None, str | None]:
@@ -768,17 +747,6 @@ def _check(
                 f"restored fingerprint {fp.value} differs from the manifest's {fp_expected}"
             )
         return audit.head_seq, audit.head_chain, fp.value, fp_expected
-
-
-def _mark(conn: Connection, plan: Plan, actor: str) -> None:
-    last = plan.chain[-1]
-    rows = [
-        {"key": "restored_from", "value": last.id},
-        {"key": "restored_at", "value": now_utc()},
-        {"key": "restored_by", "value": actor},
-    ]
-    conn.execute(sa.delete(schema.meta).where(schema.meta.c.key.in_([r["key"] for r in rows])))
-    conn.execute(schema.meta.insert(), rows)
 
 
 def _open_snapshot_object(
@@ -841,7 +809,7 @@ def _restore_sqlite(
                             f"snapshot of {plan.full.id} holds seq {head.seq}, manifest says"
                             f" {plan.snapshot_seq}"
                         )
-                conn.execute(schema.meta.insert(), [{"key": "restore_state", "value": "loading"}])
+                mark_loading(conn)
             with connect(repo.engine, write=True) as conn:
                 _replay_into(conn, plan, fetched, key, timer, on_phase)
             # committed but still marked `loading`: the check reads the file from worker
@@ -851,14 +819,10 @@ def _restore_sqlite(
                     conn, plan, timer, on_phase, ReadSource(sqlite_file=str(tmp))
                 )
             with connect(repo.engine, write=True) as conn:
-                _mark(conn, plan, actor)
+                record_restored_from(conn, plan.chain[-1].id, actor, now_utc())
         finally:
-            repo.engine.dispose()
-        con = sqlite3.connect(tmp)
-        try:
-            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            con.close()
+            repo.close()
+        checkpoint_sqlite(tmp)
         # the swap, under the old file's writer lock: an active capture finishes first,
         # and one that waits for the lock meets the tombstone and records nothing
         with replacing_sqlite(path) as existing:
@@ -866,13 +830,7 @@ def _restore_sqlite(
             # renamed still marked, then unmarked in place: at no moment is there a
             # complete, unmarked repository anywhere but at the target path
             existing.swap(tmp)
-        con = sqlite3.connect(path)
-        try:
-            with con:
-                con.execute("DELETE FROM meta WHERE key = 'restore_state'")
-            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        finally:
-            con.close()
+        unmark_sqlite(path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -895,26 +853,6 @@ def _refuse_newer_target(
             f" `serialvault backup incr` first, or accept the loss explicitly with --at {point}",
             available_seq=point,
         )
-
-
-def _constraint_defs(conn: Connection, tables: tuple[str, ...]) -> list[tuple[str, str, str]]:
-    """Primary-key and unique constraints of ``tables``: (table, name, definition)."""
-    rows = conn.exec_driver_sql(
-        "SELECT t.relname, c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c"
-        " JOIN pg_class t ON t.oid = c.conrelid"
-        " JOIN pg_namespace n ON n.oid = t.relnamespace"
-        " WHERE n.nspname = current_schema() AND c.contype IN ('p', 'u')"
-    ).all()
-    return [(str(r[0]), str(r[1]), str(r[2])) for r in rows if str(r[0]) in tables]
-
-
-def _index_defs(conn: Connection) -> list[tuple[str, str]]:
-    rows = conn.exec_driver_sql(
-        "SELECT i.indexname, i.indexdef FROM pg_indexes i"
-        " WHERE i.schemaname = current_schema() AND NOT EXISTS ("
-        "  SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
-    ).all()
-    return [(str(r[0]), str(r[1])) for r in rows]
 
 
 def _restore_pg(
@@ -940,21 +878,18 @@ def _restore_pg(
                     _refuse_newer_target(
                         existing_target(conn), guard, repo_id, redact(url), plan.chain[-1].last_seq
                     )
-                    for t in (*reversed(schema.metadata.sorted_tables),):
-                        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {t.name} CASCADE")
-                    conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+                    drop_repository(conn)
                 migrate_on(conn)
                 if plan.use_snapshot:
                     _load_pg_snapshot(conn, plan, fetched, key, timer, on_phase)
-                conn.execute(sa.delete(schema.meta).where(schema.meta.c.key == "restore_state"))
-                conn.execute(schema.meta.insert(), [{"key": "restore_state", "value": "loading"}])
+                mark_loading(conn)
             _replay_into(conn, plan, fetched, key, timer, on_phase)
         # committed, so worker processes can hash it while this one walks the chain
         with connect(engine) as conn:
             seq, chain, fp, expected = _check(conn, plan, timer, on_phase, ReadSource(url=url))
         with connect(engine, write=True) as conn:
-            _mark(conn, plan, actor)
-            conn.execute(sa.delete(schema.meta).where(schema.meta.c.key == "restore_state"))
+            record_restored_from(conn, plan.chain[-1].id, actor, now_utc())
+            clear_mark(conn)
     finally:
         engine.dispose()
     Repository(url).refresh_statistics()
@@ -969,17 +904,7 @@ def _load_pg_snapshot(
     timer: _Timer,
     on_phase: Phase,
 ) -> None:
-    # As pg_restore does: load the rows into bare tables, build every index once after
-    # (sorted builds, with memory for them) instead of maintaining it row by row.
-    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
-    indexes = _index_defs(conn)
-    for name, _ in indexes:
-        conn.exec_driver_sql(f"DROP INDEX {name}")
-    keyed = tuple(t for t in PG_SNAPSHOT_TABLES if t != "meta")
-    constraints = _constraint_defs(conn, keyed)
-    for table, name, _ in constraints:
-        conn.exec_driver_sql(f"ALTER TABLE {table} DROP CONSTRAINT {name}")
-    raw: Any = conn.connection.driver_connection
+    # As pg_restore does: load the rows into bare tables, build every index once after.
     parts: dict[str, list[tuple[int, ObjectRef]]] = {}
     for ref in plan.full.snapshot_objects:
         table, _, idx = (ref.part or "").partition(":")
@@ -987,20 +912,21 @@ def _load_pg_snapshot(
             raise IntegrityFailure(f"snapshot object {ref.name} names unknown table {table!r}")
         parts.setdefault(table, []).append((int(idx or 0), ref))
     done = 0
-    for table in PG_SNAPSHOT_TABLES:
-        if table == "meta":
-            conn.exec_driver_sql("DELETE FROM meta")
-        with raw.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN (FORMAT binary)") as cp:
-            for _, ref in sorted(parts.get(table, []), key=lambda p: p[0]):
-                plain = _open_snapshot_object(fetched, ref, key, timer)
-                cp.write(plain)
-                done += len(plain)
-                on_phase("load", done, None)
-    # the log up to the snapshot travels as segments
-    snap_plan = Plan(plan.copy, [plan.full], plan.full.last_seq, None, False, plan.target_engine)
-    for batch in _records(snap_plan, fetched, key, timer):
-        insert_log(conn, [r for r in batch if r.seq <= plan.snapshot_seq])
-    for table, name, definition in constraints:
-        conn.exec_driver_sql(f"ALTER TABLE {table} ADD CONSTRAINT {name} {definition}")
-    for _, ddl in indexes:
-        conn.exec_driver_sql(ddl)
+
+    def chunks(table: str) -> Iterator[bytes]:
+        nonlocal done
+        for _, ref in sorted(parts.get(table, []), key=lambda p: p[0]):
+            plain = _open_snapshot_object(fetched, ref, key, timer)
+            yield plain
+            done += len(plain)
+            on_phase("load", done, None)
+
+    with pg_bulk_load(conn) as load:
+        for table in PG_SNAPSHOT_TABLES:
+            load.copy_in(table, chunks(table))
+        # the log up to the snapshot travels as segments
+        snap_plan = Plan(
+            plan.copy, [plan.full], plan.full.last_seq, None, False, plan.target_engine
+        )
+        for batch in _records(snap_plan, fetched, key, timer):
+            insert_log(conn, [r for r in batch if r.seq <= plan.snapshot_seq])

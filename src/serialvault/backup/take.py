@@ -20,7 +20,6 @@ of backup data checked).
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,7 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
 
 from serialvault import __version__
 from serialvault.backup.anchors import Witness, checkpoint_of, checkpoint_path, witness_path
@@ -56,9 +54,16 @@ from serialvault.backup.segments import encode
 from serialvault.domain.chain import GENESIS, LogRecord
 from serialvault.domain.records import TIMELINE
 from serialvault.errors import BackupError, IntegrityFailure, SerialvaultError
-from serialvault.store import schema
 from serialvault.store.engine import sqlite_path
 from serialvault.store.exceptions import open_exception
+from serialvault.store.export import (
+    PG_SNAPSHOT_TABLES,
+    SCHEMA_VERSION,
+    SqliteSnapshot,
+    copy_sqlite,
+    pg_copy_out,
+    pg_export_snapshot,
+)
 from serialvault.store.fingerprint import (
     Fingerprint,
     ReadSource,
@@ -82,9 +87,6 @@ from serialvault.timefmt import now_utc
 SEGMENT_BYTES = 16 << 20
 #: Plain bytes of snapshot per object.
 SNAPSHOT_CHUNK = 32 << 20
-#: Tables a PostgreSQL snapshot copies (the log travels as segments; Alembic's own
-#: version table is recreated by the migration at restore).
-PG_SNAPSHOT_TABLES = ("meta", *(t.name for t in schema.PROJECTIONS))
 
 Phase = Callable[[str, int, int | None], None]
 
@@ -457,22 +459,11 @@ def _sqlite_full(
     tmp.unlink(missing_ok=True)
     try:
         on_phase("snapshot", 0, None)
-        src = sqlite3.connect(src_path)
-        dst = sqlite3.connect(tmp)
-        try:
-            src.backup(dst)  # one step: a single read transaction, consistent
-            # the copy carries the source's WAL flag: make it one self-contained file
-            dst.execute("PRAGMA journal_mode=DELETE")
-        finally:
-            dst.close()
-            src.close()
-        uri = f"file:{tmp}?mode=ro"
-        snap = sa.create_engine(
-            "sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
-        )
+        copy_sqlite(src_path, tmp)  # one read transaction: consistent
+        snap = SqliteSnapshot(tmp)
         pool = fingerprint_pool()
         try:
-            with snap.connect() as conn:
+            with snap.read() as conn:
                 pending = (
                     start_fingerprint(conn, ReadSource(sqlite_file=str(tmp)), pool)
                     if pool is not None
@@ -509,7 +500,7 @@ def _sqlite_full(
                 if pending is not None:
                     fp = pending.result()
                 else:
-                    with snap.connect() as conn:
+                    with snap.read() as conn:
                         fp = fingerprint(conn)
             finally:
                 feeder.join()
@@ -518,7 +509,7 @@ def _sqlite_full(
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
-            snap.dispose()
+            snap.close()
         return (
             head,
             first_time,
@@ -527,7 +518,7 @@ def _sqlite_full(
                 "engine": "sqlite",
                 "format": "sqlite-file",
                 "seq": head.seq,
-                "schema_version": schema.SCHEMA_VERSION,
+                "schema_version": SCHEMA_VERSION,
                 "bytes": size,
             },
             proj,
@@ -563,26 +554,24 @@ def _pg_full_in(
     with repo.read() as conn:  # REPEATABLE READ: one snapshot for all of it
         pending = None
         if pool is not None:  # workers import this snapshot: the same state, in parallel
-            snap_id = str(conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
+            snap_id = pg_export_snapshot(conn)
             pending = start_fingerprint(conn, ReadSource(url=repo.url, snapshot=snap_id), pool)
         head = read_head(conn)
         first_time = time_at(conn, 1)
-        raw: Any = conn.connection.driver_connection
         rows: dict[str, int] = {}
         done = 0
         for table in PG_SNAPSHOT_TABLES:
             on_phase("snapshot", done, None)
             buf = bytearray()
             i = 0
-            with raw.cursor() as cur, cur.copy(f"COPY {table} TO STDOUT (FORMAT binary)") as cp:
-                for data in cp:
-                    buf += data
-                    if len(buf) >= SNAPSHOT_CHUNK:
-                        writer.add(bytes(buf), kind="snapshot", part=f"{table}:{i}")
-                        done += len(buf)
-                        buf.clear()
-                        i += 1
-                        on_phase("snapshot", done, None)
+            for data in pg_copy_out(conn, table):
+                buf += data
+                if len(buf) >= SNAPSHOT_CHUNK:
+                    writer.add(bytes(buf), kind="snapshot", part=f"{table}:{i}")
+                    done += len(buf)
+                    buf.clear()
+                    i += 1
+                    on_phase("snapshot", done, None)
             writer.add(bytes(buf), kind="snapshot", part=f"{table}:{i}")
             done += len(buf)
             rows[table] = i + 1
@@ -602,7 +591,7 @@ def _pg_full_in(
             "engine": "postgresql",
             "format": "pg-copy-binary",
             "seq": head.seq,
-            "schema_version": schema.SCHEMA_VERSION,
+            "schema_version": SCHEMA_VERSION,
             "tables": list(PG_SNAPSHOT_TABLES),
             "bytes": done,
         },

@@ -19,21 +19,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from serialvault.domain.chain import body_hash, chain_hash
 from serialvault.errors import StoreError
 from serialvault.store.engine import sqlite_path
+from serialvault.store.export import copy_sqlite
 from serialvault.store.repository import Repository
 
 TAMPER_KINDS = ("projection", "log-body", "log-rewrite", "truncate")
-
-
-def copy_sqlite(src: Path, dest: Path) -> None:
-    """A consistent copy of a live SQLite repository (online backup API), one file."""
-    dest.unlink(missing_ok=True)
-    s, d = sqlite3.connect(src), sqlite3.connect(dest)
-    try:
-        s.backup(d)
-        d.execute("PRAGMA journal_mode=DELETE")
-    finally:
-        d.close()
-        s.close()
 
 
 def clone_primary(repo: Repository, dest: Path) -> None:
