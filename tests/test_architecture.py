@@ -81,3 +81,102 @@ def test_the_check_itself_catches_an_io_import(tmp_path: Path) -> None:
     sample = tmp_path / "m.py"
     sample.write_text("def f():\n    import sqlite3\n    from os import path\n")
     assert {n for n in _imports(sample) if _banned(n)} == {"sqlite3", "os"}
+
+
+# --------------------------------------------------------------------------- layers
+#
+# Only the store talks to a database (DESIGN.md "Parts"; issue: the store owns every
+# database operation). The rooms around it reach the database through named store
+# functions; the store in turn knows nothing of the settings or of the rooms above it.
+
+DATABASE = {"sqlalchemy", "sqlite3", "psycopg", "alembic", "serialvault.store.schema"}
+NO_DATABASE = ["backup", "drill", "cli", "app", "demo", "settings.py"]
+ABOVE_STORE = {
+    "serialvault.settings",
+    "serialvault.backup",
+    "serialvault.drill",
+    "serialvault.cli",
+    "serialvault.app",
+}
+
+
+def _files(entries: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for entry in entries:
+        p = SRC / entry
+        files += sorted(p.rglob("*.py")) if p.is_dir() else [p]
+    return files
+
+
+def _imported(path: Path) -> set[str]:
+    """Modules imported, and ``module.name`` for each name taken from a module (so that
+    ``from serialvault.store import schema`` is seen as ``serialvault.store.schema``)."""
+    names = set(_imports(path))
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def _hits(path: Path, banned: set[str]) -> list[str]:
+    return sorted(
+        n for n in _imported(path) if any(n == b or n.startswith(b + ".") for b in banned)
+    )
+
+
+@pytest.mark.parametrize("path", _files(NO_DATABASE), ids=lambda p: str(p.relative_to(SRC)))
+def test_only_the_store_talks_to_a_database(path: Path) -> None:
+    bad = _hits(path, DATABASE)
+    assert not bad, f"{path.relative_to(SRC)} imports {bad}: go through a store function"
+
+
+@pytest.mark.parametrize("path", _files(["store"]), ids=lambda p: str(p.relative_to(SRC)))
+def test_the_store_imports_nothing_above_it(path: Path) -> None:
+    bad = _hits(path, ABOVE_STORE)
+    assert not bad, f"{path.relative_to(SRC)} imports {bad}"
+
+
+@pytest.mark.parametrize("path", _files(["cli"]), ids=lambda p: str(p.relative_to(SRC)))
+def test_the_cli_calls_operations_not_libraries(path: Path) -> None:
+    """The CLI parses, calls one operation of ``app`` and renders: it reaches neither the
+    store's queries and writers nor the backup and drill machinery directly (types and
+    constants it renders excepted)."""
+    allowed = {
+        "serialvault.store.engine",  # DATABASE_ERRORS, store_error: the error mapping
+        "serialvault.store.capture",  # CaptureResult, rendered
+        "serialvault.store.queries",  # EventQuery, built from the options
+        "serialvault.backup.take",  # BackupResult, rendered
+        "serialvault.backup.follow",  # Follower, rendered at start
+        "serialvault.backup.policy",  # DEFAULT_KEY_DIR
+        "serialvault.drill.plan",  # SCENARIOS, for the help text
+    }
+    reached = _hits(path, {"serialvault.store", "serialvault.backup", "serialvault.drill"})
+    bad = [n for n in reached if n not in allowed and n.rsplit(".", 1)[0] not in allowed]
+    assert not bad, f"{path.relative_to(SRC)} imports {bad}: call serialvault.app instead"
+
+
+def _reads_environment(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
+            return True
+    return False
+
+
+def test_only_the_settings_read_the_environment() -> None:
+    """Settings are read once, at the edge (``Settings.from_env``) and passed in."""
+    readers = sorted(str(p.relative_to(SRC)) for p in SRC.rglob("*.py") if _reads_environment(p))
+    assert readers == ["settings.py"]
+
+
+def test_the_layer_checks_catch_what_they_look_for(tmp_path: Path) -> None:
+    sample = tmp_path / "m.py"
+    sample.write_text(
+        "import os\nfrom serialvault.store import schema\nx = os.environ['A']\n"
+        "from serialvault.backup.restore import restore\n"
+    )
+    assert _hits(sample, DATABASE) == ["serialvault.store.schema"]
+    assert _reads_environment(sample)
+    assert _hits(sample, {"serialvault.backup"}) == [
+        "serialvault.backup.restore",
+        "serialvault.backup.restore.restore",
+    ]

@@ -24,14 +24,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from serialvault.epcis.limits import DEFAULT_LIMITS, KB, MB, Limits
+from serialvault.epcis.schema import CompiledSchema, compile_schema
 from serialvault.errors import StoreError, UsageError
-
-
-def _size(name: str, unit: int, default: int) -> int:
-    return _size_in(os.environ, name, unit, default)
 
 
 def _size_in(env: Mapping[str, str], name: str, unit: int, default: int) -> int:
@@ -48,24 +44,11 @@ def _size_in(env: Mapping[str, str], name: str, unit: int, default: int) -> int:
     return max(1, int(value * unit))
 
 
-def input_limits() -> Limits:
-    """The document and field size limits, from the environment (defaults otherwise)."""
-    return Limits(
-        document_bytes=_size("SERIALVAULT_MAX_DOCUMENT_MB", MB, DEFAULT_LIMITS.document_bytes),
-        field_bytes=_size("SERIALVAULT_MAX_FIELD_KB", KB, DEFAULT_LIMITS.field_bytes),
-    )
-
-
 @cache
-def load_extra_schemas() -> tuple[Any, ...]:
-    """Compiled extra EPCIS schemas named by ``SERIALVAULT_EPCIS_SCHEMA``."""
-    from serialvault.epcis.schema import compile_schema
-
-    value = os.environ.get("SERIALVAULT_EPCIS_SCHEMA", "").strip()
-    if not value:
-        return ()
+def _compile_schemas(paths: tuple[str, ...]) -> tuple[CompiledSchema, ...]:
+    """Read and compile the extra schemas once per process (they are large)."""
     compiled = []
-    for part in value.split(os.pathsep):
+    for part in paths:
         path = Path(part).expanduser()
         try:
             schema = json.loads(path.read_text(encoding="utf-8"))
@@ -98,6 +81,10 @@ class Settings:
     limits: Limits = DEFAULT_LIMITS  # SERIALVAULT_MAX_DOCUMENT_MB, SERIALVAULT_MAX_FIELD_KB
     reviewer_passphrase: str | None = None  # SERIALVAULT_REVIEWER_PASSPHRASE
     debug: bool = False  # SERIALVAULT_DEBUG
+
+    def extra_schemas(self) -> tuple[CompiledSchema, ...]:
+        """The extra EPCIS schemas named by ``SERIALVAULT_EPCIS_SCHEMA``, compiled."""
+        return _compile_schemas(self.epcis_schemas)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

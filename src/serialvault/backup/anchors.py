@@ -52,6 +52,9 @@ CHECKPOINTS = "checkpoints/"
 CHECKS = "checks/"
 PRUNES = "prunes/"
 WITNESS_SUFFIX = ".witness"
+#: Where PostgreSQL repositories' witness files live when the edge names no state folder
+#: (it passes ``$XDG_STATE_HOME/serialvault`` from the settings).
+DEFAULT_STATE_DIR = Path("~/.local/state/serialvault")
 #: A witness file is compacted (oldest lines thinned to one per day) beyond this size.
 WITNESS_COMPACT_BYTES = 8 << 20
 WITNESS_KEEP_LINES = 20_000
@@ -170,23 +173,20 @@ def _signed_docs(
 # --------------------------------------------------------------------------- witness
 
 
-def default_witness_dir() -> Path:
-    """Where PostgreSQL repositories' witness files live: ``$XDG_STATE_HOME/serialvault``
-    (``~/.local/state/serialvault``)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "serialvault"
-
-
 def witness_path(
-    sqlite_file: Path | None, repository_id: str, explicit: Path | None = None
+    sqlite_file: Path | None,
+    repository_id: str,
+    explicit: Path | None = None,
+    state_dir: Path | None = None,
 ) -> Path:
     """The witness of a repository: ``explicit`` (policy ``[witness] path`` or
-    ``SERIALVAULT_WITNESS``), else beside a SQLite file, else in the state folder."""
+    ``SERIALVAULT_WITNESS``), else beside a SQLite file, else in the state folder
+    (``Policy.state_dir``: ``$XDG_STATE_HOME/serialvault``, read at the edge)."""
     if explicit is not None:
         return explicit
     if sqlite_file is not None:
         return sqlite_file.with_name(sqlite_file.name + WITNESS_SUFFIX)
-    return default_witness_dir() / f"{repository_id}{WITNESS_SUFFIX}"
+    return (state_dir or DEFAULT_STATE_DIR).expanduser() / f"{repository_id}{WITNESS_SUFFIX}"
 
 
 @dataclass
@@ -321,9 +321,10 @@ def witness_files(explicit: Path | None, sqlite_files: Iterable[Path | None]) ->
     return _existing(found)
 
 
-def state_witnesses(repositories: Iterable[str]) -> list[Witness]:
+def state_witnesses(repositories: Iterable[str], state_dir: Path | None) -> list[Witness]:
     """The state folder's witness files of these repositories (PostgreSQL ones)."""
-    return _existing(default_witness_dir() / f"{r}{WITNESS_SUFFIX}" for r in repositories)
+    base = (state_dir or DEFAULT_STATE_DIR).expanduser()
+    return _existing(base / f"{r}{WITNESS_SUFFIX}" for r in repositories)
 
 
 def _existing(paths: Iterable[Path]) -> list[Witness]:
@@ -604,7 +605,10 @@ class History:
 
 
 def gather(
-    states: list[CopyState], verify: VerifyKey | None, witnesses: Iterable[Witness] = ()
+    states: list[CopyState],
+    verify: VerifyKey | None,
+    witnesses: Iterable[Witness] = (),
+    state_dir: Path | None = None,
 ) -> History:
     """Read every reachable copy and witness; an unreachable one is a problem, not a stop.
 
@@ -627,7 +631,9 @@ def gather(
         repos |= v.repositories
     files = list(witnesses)
     if repos:
-        files = _existing([*(w.path for w in files), *(w.path for w in state_witnesses(repos))])
+        files = _existing(
+            [*(w.path for w in files), *(w.path for w in state_witnesses(repos, state_dir))]
+        )
     checkpoints: list[Checkpoint] = []
     for w in files:
         try:

@@ -114,6 +114,8 @@ class Policy:
     status_file: Path = Path("serialvault-follow.json")
     metrics_file: Path | None = None
     witness: Path | None = None
+    #: Folder of PostgreSQL repositories' witness files (from the settings).
+    state_dir: Path | None = None
 
     # ------------------------------------------------------------------ keys
     def load_encryption_key(self) -> EncryptionKey | None:
@@ -286,6 +288,7 @@ def load_policy(
     witness = env.witness
     if witness:
         over["witness"] = Path(witness).expanduser().resolve()
+    over["state_dir"] = env.state_dir
     if over:
         fields = {f: getattr(policy, f) for f in Policy.__dataclass_fields__}
         fields.update(over)

@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy.engine import Connection
 
 from serialvault.backup.anchors import History, Sighting, Witness, gather
 from serialvault.backup.copies import Copy
@@ -53,7 +52,14 @@ from serialvault.errors import (
     OlderRecoveryPoint,
     SerialvaultError,
 )
-from serialvault.store.engine import connect, make_engine, redact, resolve_url, sqlite_path
+from serialvault.store.engine import (
+    Connection,
+    connect,
+    make_engine,
+    redact,
+    resolve_url,
+    sqlite_path,
+)
 from serialvault.store.export import PG_SNAPSHOT_TABLES
 from serialvault.store.fingerprint import (
     ReadSource,
@@ -401,6 +407,7 @@ def restore(
     actor: str = "restore",
     on_phase: Phase = _no_phase,
     witnesses: list[Witness] | None = None,
+    state_dir: Path | None = None,
     discard_newer: bool = False,
 ) -> RestoreResult:
     """Restore from what *all* reachable copies hold together.
@@ -421,7 +428,7 @@ def restore(
     findings: list[str] = clean_stale_restores(url)
     states = [c.open() for c in copies]
     with timer.phase("fetch"):
-        hist = gather(states, verify_key, witnesses or [])
+        hist = gather(states, verify_key, witnesses or [], state_dir)
     for v in hist.views:
         findings += [str(f) for f in v.findings]
     findings += hist.problems

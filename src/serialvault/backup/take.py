@@ -289,7 +289,7 @@ def _clean_leftovers(repo: Repository, states: list[CopyState]) -> list[str]:
 
 
 def _witness(repo: Repository, repo_id: str, policy: Policy) -> Witness:
-    return Witness(witness_path(sqlite_path(repo.url), repo_id, policy.witness))
+    return Witness(witness_path(sqlite_path(repo.url), repo_id, policy.witness, policy.state_dir))
 
 
 def _repository_id(repo: Repository) -> str:

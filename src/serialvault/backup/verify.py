@@ -29,6 +29,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -119,12 +120,13 @@ def verify_copies(
     full: bool = False,
     subset: tuple[int, int] | None = None,
     witnesses: list[Witness] | None = None,
+    state_dir: Path | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> list[VerifyReport]:
     """Verify each copy, then compare the copies with each other, with their own earlier
     check records and checkpoints, and with the witness: rollback, mixing, forks."""
     states = [c.open() for c in copies]
-    history = gather(states, verify_key, witnesses or [])
+    history = gather(states, verify_key, witnesses or [], state_dir)
     views = {v.name: v for v in history.views}
     reports: list[VerifyReport] = []
     for c, st in zip(copies, states, strict=True):

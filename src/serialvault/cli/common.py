@@ -11,7 +11,6 @@ terminal.
 from __future__ import annotations
 
 import getpass
-import os
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -25,11 +24,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy.exc import SQLAlchemyError
 
-from serialvault.errors import InputError, SerialvaultError, StoreError
+from serialvault.app.files import write_file
+from serialvault.errors import SerialvaultError
 from serialvault.settings import Settings
-from serialvault.store.repository import Repository
+from serialvault.store.engine import DATABASE_ERRORS, store_error
 
 # When output goes to a file or pipe, use a wide fixed width so tables are not cut.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -62,15 +61,11 @@ ReasonOpt = Annotated[
 ]
 
 
-_SETTINGS: list[Settings] = []
-
-
 def settings() -> Settings:
-    """The process's settings, read from the environment once (the edge reads them; the
-    operations get them passed in)."""
-    if not _SETTINGS:
-        _SETTINGS.append(Settings.from_env())
-    return _SETTINGS[0]
+    """The settings in the environment, read by the command at the edge; the operations
+    get them passed in. Not cached: a command run in-process (tests, an embedding
+    program) sees the environment as it is when it runs."""
+    return Settings.from_env()
 
 
 def actor_name(actor: str | None) -> str:
@@ -79,29 +74,14 @@ def actor_name(actor: str | None) -> str:
         return actor
     try:
         user = getpass.getuser()
-    except Exception:
-        user = os.environ.get("USER", "unknown")
+    except Exception:  # no user database entry and no LOGNAME/USER: still attributable
+        user = "unknown"
     return f"{user}@{socket.gethostname()}"
 
 
-def open_repo(db: str | None) -> Repository:
-    return Repository.open(db)
-
-
 def write_output(path: Path, data: bytes) -> None:
-    """Write a file the user asked for atomically (temp + rename); a missing folder or
-    a permission problem is a named error, not a traceback."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        missing = not path.parent.is_dir()
-        raise InputError(
-            f"cannot write {path}: "
-            + (f"folder {path.parent} does not exist" if missing else str(exc.strerror or exc))
-        ) from None
+    """Write a file the user asked for atomically; a missing folder is a named error."""
+    write_file(path, data)
 
 
 def print_json(data: Any, compact: bool = False) -> None:
@@ -119,8 +99,8 @@ def handled(json_out: bool) -> Iterator[None]:
     except SerialvaultError as exc:
         _report(exc, json_out)
         raise typer.Exit(exc.exit_code) from None
-    except SQLAlchemyError as exc:
-        store_exc = StoreError(f"database error: {str(getattr(exc, 'orig', exc)).strip()}")
+    except DATABASE_ERRORS as exc:
+        store_exc = store_error(exc)
         _report(store_exc, json_out)
         raise typer.Exit(store_exc.exit_code) from None
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 
+from serialvault.app import demo as ops
 from serialvault.cli.common import JsonOpt, handled, kv, make_app, print_json
-from serialvault.demo.generator import SiteConfig, SiteGenerator
-from serialvault.errors import InputError
 
 app = make_app("The reference workload (a realistic packaging site as EPCIS 2.0 JSON-LD).")
 
@@ -32,25 +30,8 @@ def generate(
 ) -> None:
     """Write the site's EPCIS documents, in capture order, to --out."""
     with handled(json_out):
-        if units < 1:
-            raise InputError("--units must be at least 1")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        existing = sorted(out_dir.glob("*.jsonld"))
-        if existing and not force:
-            raise InputError(
-                f"{out_dir} already holds {len(existing)} .jsonld documents:"
-                " use --force to replace them"
-            )
-        for f in existing:
-            f.unlink()
-        gen = SiteGenerator(SiteConfig(units=units, seed=seed, max_epcs=max_epcs))
-        size = 0
-        for name, doc in gen.run():
-            data = orjson.dumps(doc)
-            (out_dir / name).write_bytes(data)
-            size += len(data)
-        s = gen.summary
-        data_out = {"out": str(out_dir), "bytes": size, **s.to_dict()}
+        res = ops.generate(out_dir, units=units, seed=seed, max_epcs=max_epcs, force=force)
+        s, size, data_out = res.summary, res.bytes, res.to_dict()
         if json_out:
             print_json(data_out)
         else:

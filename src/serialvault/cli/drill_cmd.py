@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 
+from serialvault.app import drill as ops
 from serialvault.cli.common import (
     ActorOpt,
     DbOpt,
@@ -16,39 +16,20 @@ from serialvault.cli.common import (
     actor_name,
     handled,
     kv,
-    open_repo,
     out,
     print_json,
     settings,
     table,
-    write_output,
 )
-from serialvault.domain.records import DRILL_SIGNOFF
-from serialvault.drill import plan as plan_mod
-from serialvault.drill.register import plan_history, record_plan
-from serialvault.errors import (
-    ConflictError,
-    DrillInconclusive,
-    InputError,
-    IntegrityFailure,
-    SerialvaultError,
-)
+from serialvault.drill.plan import SCENARIOS
+from serialvault.errors import IntegrityFailure
 
 app = typer.Typer(help="Backup/restore drills: plans under change control.", no_args_is_help=True)
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read plan {path}: {exc.strerror or exc}") from None
-
-
 @app.command("new")
 def drill_new(
-    scenario: Annotated[
-        str, typer.Option("--scenario", help=f"One of: {', '.join(plan_mod.SCENARIOS)}.")
-    ],
+    scenario: Annotated[str, typer.Option("--scenario", help=f"One of: {', '.join(SCENARIOS)}.")],
     out_file: Annotated[Path, typer.Option("--out", help="The plan file to write (TOML).")],
     plan_id: Annotated[
         str | None, typer.Option("--id", help="Plan id [default: the scenario name].")
@@ -61,26 +42,21 @@ def drill_new(
 ) -> None:
     """Write a commented plan that runs as it is; record it in the log."""
     with handled(json_out):
-        text = plan_mod.template(scenario, plan_id)
-        plan = plan_mod.parse_plan(text, str(out_file))
-        if out_file.exists() and not force:
-            raise ConflictError(f"{out_file} exists: choose another --out, or --force")
-        repo = open_repo(db)
-        out_file.parent.mkdir(parents=True, exist_ok=True)
-        write_output(out_file, text.encode("utf-8"))
-        version, _new = record_plan(
-            repo,
-            plan,
-            text,
-            out_file.name,
+        rec = ops.new_plan(
+            settings(),
+            db,
+            scenario,
+            out_file,
+            plan_id=plan_id,
+            force=force,
             actor=actor_name(actor),
-            reason=reason or "plan created",
+            reason=reason,
         )
-        d = {"plan": str(out_file), **version.to_dict()}
+        d = {"plan": str(out_file), **rec.version.to_dict()}
         if json_out:
             print_json(d)
         else:
-            kv(f"plan {plan.id} written and recorded", list(d.items()))
+            kv(f"plan {rec.plan.id} written and recorded", list(d.items()))
 
 
 @app.command("validate")
@@ -90,7 +66,7 @@ def drill_validate(
 ) -> None:
     """Check a plan; every problem is named (field and what is wrong)."""
     with handled(json_out):
-        plan = plan_mod.parse_plan(_read(plan_file), str(plan_file))
+        plan = ops.validate_plan(plan_file)
         if json_out:
             print_json(plan.to_dict())
         else:
@@ -107,15 +83,12 @@ def drill_record(
 ) -> None:
     """Record the plan's current text in the log (nothing new if it did not change)."""
     with handled(json_out):
-        text = _read(plan_file)
-        plan = plan_mod.parse_plan(text, str(plan_file))
-        version, new = record_plan(
-            open_repo(db), plan, text, plan_file.name, actor=actor_name(actor), reason=reason
-        )
-        d = {"recorded": new, **version.to_dict()}
+        rec = ops.record(settings(), db, plan_file, actor=actor_name(actor), reason=reason)
+        version, plan = rec.version, rec.plan
+        d = {"recorded": rec.new, **version.to_dict()}
         if json_out:
             print_json(d)
-        elif new:
+        elif rec.new:
             kv(f"plan {plan.id} version {version.version} recorded", list(d.items()))
         else:
             out.print(
@@ -131,7 +104,7 @@ def drill_plans(
 ) -> None:
     """Recorded plan versions: who recorded which text (SHA-256), when and why."""
     with handled(json_out):
-        versions = plan_history(open_repo(db), plan_id)
+        versions = ops.plans(settings(), db, plan_id)
         if json_out:
             print_json([v.to_dict() for v in versions])
             return
@@ -173,56 +146,28 @@ def drill_run(
     Exit 0 only when every criterion passes; 8 when one fails; 13 when none fails but
     one is inconclusive.
     """
-    from serialvault.backup.copies import select_copies
-    from serialvault.backup.policy import load_policy
-    from serialvault.drill.runner import run_drill
+
+    def step(phase: str, message: str) -> None:
+        if not json_out:
+            out.print(f"[bold]{phase}[/bold]: {message}")
 
     with handled(json_out):
-        text = _read(plan_file)
-        plan = plan_mod.parse_plan(text, str(plan_file))
-        pol = load_policy(policy, key=key, signing_key=signing_key, settings=settings())
-        copies = select_copies(pol, [*plan.copies, *(to or [])])
-        repo = open_repo(plan.source or db)
-        who = actor_name(actor)
-        record_plan(repo, plan, text, plan_file.name, actor=who, reason="used by drill run")
-
-        def step(phase: str, message: str) -> None:
-            if not json_out:
-                out.print(f"[bold]{phase}[/bold]: {message}")
-
-        result = run_drill(
-            plan,
-            plan_mod.plan_sha256(text),
-            source=repo,
-            policy=pol,
-            copies=copies,
-            verify_key=pol.load_verify_key(),
-            key=pol.load_encryption_key(),
+        run = ops.run(
+            settings(),
+            db,
+            plan_file,
+            policy=policy,
+            copies=to or [],
+            key=key,
+            signing_key=signing_key,
             workdir=workdir,
-            actor=who,
             seed=seed,
+            actor=actor_name(actor),
             on_step=step,
         )
-        from serialvault.drill.evidence import write_package
-
-        doc = result.to_dict()
-        folder = (workdir / result.drill_id).resolve()
-        from serialvault.drill.register import drill_runs
-
-        package, zipped = write_package(
-            result, folder / "evidence", pol.load_signing_key(), drill_runs(repo, plan.id)[-50:]
-        )
-        (folder / "result.json").write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
-        doc["result_file"] = str(folder / "result.json")
-        doc["evidence"] = {
-            "folder": str(package),
-            "zip": str(zipped),
-            "report_html": str(package / "report.html"),
-            "report_pdf": str(package / "report.pdf"),
-            "evidence_json": str(package / "evidence.json"),
-        }
+        result, package = run.result, run.outputs.package
         if json_out:
-            print_json(doc)
+            print_json(run.to_dict())
         else:
             table(
                 f"drill {result.drill_id}: {result.verdict.upper()}",
@@ -232,11 +177,8 @@ def drill_run(
             for f in result.findings:
                 out.print(f"  finding: {f}")
             out.print(f"report: {package / 'report.html'} and {package / 'report.pdf'}")
-            out.print(f"evidence package: {zipped}")
-    code = {"pass": 0, "fail": IntegrityFailure.exit_code}.get(
-        result.verdict, DrillInconclusive.exit_code
-    )
-    raise typer.Exit(code)
+            out.print(f"evidence package: {run.outputs.zipped}")
+    raise typer.Exit(run.exit_code)
 
 
 @app.command("list")
@@ -246,10 +188,8 @@ def drill_list(
     json_out: JsonOpt = False,
 ) -> None:
     """The drill register: every run, its plan, verdict, RTO and RPO, when and by whom."""
-    from serialvault.drill.register import drill_runs
-
     with handled(json_out):
-        runs = drill_runs(open_repo(db), plan_id)
+        runs = ops.register(settings(), db, plan_id)
         if json_out:
             print_json(runs)
             return
@@ -282,22 +222,12 @@ def drill_show(
     json_out: JsonOpt = False,
 ) -> None:
     """One run: its log record, and its full result when the result file is here."""
-    from serialvault.drill.register import drill_runs
-    from serialvault.errors import NotFound
-
     with handled(json_out):
-        found = [r for r in drill_runs(open_repo(db)) if r["drill_id"] == drill_id]
-        if not found:
-            raise NotFound(f"no drill {drill_id!r} in the register (see drill list)")
-        doc: dict[str, object] = {"record": found[0]}
-        result = workdir / drill_id / "result.json"  # written next to evidence/
-        if result.is_file():
-            doc["result"] = orjson.loads(result.read_bytes())
-            doc["result_file"] = str(result.resolve())
+        doc = ops.show(settings(), db, drill_id, workdir)
         if json_out:
             print_json(doc)
             return
-        kv(f"drill {drill_id}", list(found[0].items()))
+        kv(f"drill {drill_id}", list(doc["record"].items()))
         if "result" in doc:
             res = doc["result"]
             assert isinstance(res, dict)
@@ -310,17 +240,14 @@ def drill_show(
                 ],
             )
         else:
-            out.print(f"(no result file at {result})")
+            out.print(f"(no result file at {workdir / drill_id / 'result.json'})")
 
 
 @app.command("due")
 def drill_due(db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """Plans overdue for their frequency, or never run (most overdue first)."""
-    from serialvault.drill.register import due
-    from serialvault.timefmt import now_utc
-
     with handled(json_out):
-        rows = due(open_repo(db), now_utc())
+        rows = ops.due(settings(), db)
         if json_out:
             print_json(rows)
             return
@@ -365,17 +292,10 @@ def evidence_verify(
     json_out: JsonOpt = False,
 ) -> None:
     """Check every byte of a package against its signed checksums; exit 8 on a finding."""
-    from serialvault.backup.crypto import load_verify_key
-    from serialvault.backup.policy import load_policy
-    from serialvault.drill.evidence import verify_package
-
     with handled(json_out):
-        vk = (
-            load_verify_key(public_key)
-            if public_key
-            else load_policy(None, settings=settings()).load_verify_key()
+        check = ops.verify_evidence(
+            settings(), package, public_key=public_key, reviewer_keys=reviewer or []
         )
-        check = verify_package(package, vk, [load_verify_key(r) for r in (reviewer or [])])
         if json_out:
             print_json(check.to_dict())
         elif check.ok:
@@ -397,9 +317,7 @@ def evidence_verify(
 
 
 def _passphrase(confirm: bool) -> bytes:
-    import os
-
-    env = os.environ.get("SERIALVAULT_REVIEWER_PASSPHRASE")
+    env = settings().reviewer_passphrase
     if env:
         return env.encode()
     return str(typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm)).encode()
@@ -411,15 +329,8 @@ def evidence_reviewer_key(
     json_out: JsonOpt = False,
 ) -> None:
     """Create a reviewer's own signing key, encrypted with their passphrase (mode 0600)."""
-    from serialvault.drill.evidence import generate_reviewer_key
-
     with handled(json_out):
-        pub = generate_reviewer_key(out_file, _passphrase(confirm=True))
-        d = {
-            "key": str(out_file),
-            "public_key": str(out_file.with_suffix(".pub")),
-            "key_id": pub.key_id,
-        }
+        d = ops.reviewer_key(out_file, _passphrase(confirm=True))
         if json_out:
             print_json(d)
         else:
@@ -442,52 +353,16 @@ def evidence_sign_off(
     21 CFR 11.50: the printed name, the date and time, and the meaning of the signature.
     The signer is identified by their own key and passphrase; user accounts come later.
     """
-    from serialvault.drill.evidence import load_reviewer_key, sign_off, verify_package
-    from serialvault.timefmt import now_utc
-
     with handled(json_out):
-        key = load_reviewer_key(key_file, _passphrase(confirm=False))
-        sig = package / "signature.json"
-        if not sig.is_file():
-            raise InputError(f"{package} is not an evidence folder (no signature.json)")
-        try:
-            signer_doc = orjson.loads(sig.read_bytes())
-        except orjson.JSONDecodeError:
-            signer_doc = None
-        if not isinstance(signer_doc, dict):
-            raise IntegrityFailure(f"{sig} is not a signature document: not signing it")
-        from serialvault.backup.policy import load_policy
-
-        try:
-            vk = load_policy(None, settings=settings()).load_verify_key()
-        except SerialvaultError:
-            vk = None  # no key here to check with: the reviewer signs what they reviewed
-        if vk is not None:
-            check = verify_package(package, vk)
-            if not check.ok:
-                raise IntegrityFailure(
-                    f"{package} does not verify: {'; '.join(check.findings)}; not signing it"
-                )
-        repo = open_repo(db)
-        doc, path = sign_off(package, key, signer=name, meaning=meaning, signed_at=now_utc())
-        rec = repo.append(
-            DRILL_SIGNOFF,
-            {
-                "drill_id": signer_doc.get("drill_id"),
-                "signer": name,
-                "meaning": meaning,
-                "signed_at": doc["signed_at"],
-                "key_id": doc["signature"]["key_id"],
-                "checksums_sha256": doc["checksums_sha256"],
-            },
-            name,
-            f"{meaning} of drill {signer_doc.get('drill_id')}",
+        d = ops.sign_off_evidence(
+            settings(),
+            db,
+            package,
+            key_file=key_file,
+            passphrase=_passphrase(confirm=False),
+            name=name,
+            meaning=meaning,
         )
-        d = {
-            "signoff": str(path),
-            "seq": rec.seq,
-            **{k: doc[k] for k in ("signer", "meaning", "signed_at")},
-        }
         if json_out:
             print_json(d)
         else:
@@ -502,17 +377,9 @@ def drill_trend(
     json_out: JsonOpt = False,
 ) -> None:
     """Chart RTO and RPO per drill over time (PNG), from the register."""
-    from serialvault.drill.chart import trend_png
-    from serialvault.drill.register import drill_runs
-    from serialvault.errors import NotFound
-
     with handled(json_out):
-        runs = drill_runs(open_repo(db), plan_id)
-        if not runs:
-            raise NotFound(f"no drill{' of plan ' + plan_id if plan_id else ''} in the register")
-        write_output(out_file, trend_png(runs, f"{plan_id or 'all plans'}: RTO and RPO per drill"))
-        d = {"chart": str(out_file), "drills": len(runs)}
+        d = ops.trend(settings(), db, out_file, plan_id)
         if json_out:
             print_json(d)
         else:
-            out.print(f"{out_file}: {len(runs)} drill(s)")
+            out.print(f"{out_file}: {d['drills']} drill(s)")

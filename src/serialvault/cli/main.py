@@ -14,10 +14,12 @@ from serialvault.cli import (
     demo_cmd,
     drill_cmd,
     epcis_cmd,
+    keys_cmd,
     product_cmd,
     query_cmd,
     reconcile_cmd,
     repo_cmd,
+    restore_cmd,
 )
 
 app = typer.Typer(
@@ -59,9 +61,9 @@ app.command("ancestors")(query_cmd.ancestors)
 app.command("events")(query_cmd.events)
 app.add_typer(epcis_cmd.app, name="epcis")
 app.add_typer(demo_cmd.app, name="demo")
-app.add_typer(backup_cmd.keys_app, name="keys")
+app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(backup_cmd.app, name="backup")
-app.command("restore")(backup_cmd.restore)
+app.command("restore")(restore_cmd.restore)
 app.command("baseline")(reconcile_cmd.baseline)
 app.command("reconcile")(reconcile_cmd.reconcile)
 app.add_typer(drill_cmd.app, name="drill")
@@ -76,8 +78,9 @@ def run() -> None:
     reported as one line (JSON with ``--json``), exit code 1, and nothing the command
     had not committed is kept; ``SERIALVAULT_DEBUG=1`` shows the traceback.
     """
-    import os
     import sys
+
+    from serialvault.cli.common import settings
 
     try:
         app()
@@ -85,7 +88,11 @@ def run() -> None:
         sys.stderr.write("interrupted: nothing uncommitted was kept\n")
         sys.exit(130)
     except Exception as exc:
-        if os.environ.get("SERIALVAULT_DEBUG"):
+        try:
+            debug = settings().debug
+        except Exception:  # the settings themselves are what failed
+            debug = False
+        if debug:
             raise
         what = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         from serialvault.redact import redact_text

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from serialvault.app import products as ops
 from serialvault.cli.common import (
     ActorOpt,
     DbOpt,
@@ -15,35 +16,13 @@ from serialvault.cli.common import (
     handled,
     kv,
     make_app,
-    open_repo,
     out,
     print_json,
+    settings,
     table,
 )
-from serialvault.errors import IdentifierError, ValidationError
-from serialvault.gs1.gtin import Gtin
-from serialvault.gs1.ndc import Ndc
-from serialvault.masterdata.model import PACKAGING_ATTRIBUTES, Product
-from serialvault.store.masterdata import add_product, get_product, list_products
 
 app = make_app("Product master data (GTIN, NDC, name, dosage form, packaging).")
-
-
-def _gtin_and_ndc(gtin: str | None, ndc: str | None, indicator: int) -> tuple[str, str | None]:
-    """Resolve the product's GTIN-14 from ``--gtin`` and/or ``--ndc``, checking they agree."""
-    parsed_ndc = Ndc.parse(ndc) if ndc else None
-    if gtin is None:
-        if parsed_ndc is None:
-            raise ValidationError("give --gtin, or --ndc to derive the NDC-based GTIN")
-        return parsed_ndc.to_gtin14(indicator), str(parsed_ndc)
-    g = Gtin.parse(gtin)
-    if parsed_ndc is not None:
-        embedded = Ndc.from_gtin(g.gtin14, configuration=parsed_ndc.configuration)
-        if embedded.digits != parsed_ndc.digits:
-            raise IdentifierError(
-                f"GTIN {g.gtin14} embeds NDC {embedded} but --ndc says {parsed_ndc}"
-            )
-    return g.gtin14, str(parsed_ndc) if parsed_ndc else None
 
 
 @app.command("add")
@@ -75,34 +54,23 @@ def add(
 ) -> None:
     """Add a product (or, with --update and --reason, record a new version of it)."""
     with handled(json_out):
-        if update and not reason:
-            raise ValidationError("--update needs --reason: a master-data change must say why")
-        gtin14, ndc_text = _gtin_and_ndc(gtin, ndc, indicator)
-        attrs: dict[str, object] = {}
-        for key, value in (
-            ("packagingLevel", level),
-            ("unitsPerCase", units_per_case),
-            ("casesPerPallet", cases_per_pallet),
-        ):
-            if value is not None:
-                attrs[PACKAGING_ATTRIBUTES[key]] = value
-        product = Product(
-            gtin=gtin14,
+        product = ops.ProductInput(
             name=name,
-            ndc=ndc_text,
+            gtin=gtin,
+            ndc=ndc,
+            indicator=indicator,
             form=form,
             strength=strength,
             net_content=net_content,
             manufacturer=manufacturer,
-            attributes=attrs,
+            packaging={
+                "packagingLevel": level,
+                "unitsPerCase": units_per_case,
+                "casesPerPallet": cases_per_pallet,
+            },
         )
-        repo = open_repo(db)
-        change = add_product(
-            repo,
-            product,
-            actor=actor_name(actor),
-            reason=reason or "product added",
-            update=update,
+        change = ops.add(
+            settings(), db, product, actor=actor_name(actor), reason=reason, update=update
         )
         if json_out:
             print_json(change.to_dict())
@@ -118,7 +86,7 @@ def add(
 def list_cmd(db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """List products."""
     with handled(json_out):
-        rows = list_products(open_repo(db))
+        rows = ops.products(settings(), db)
         if json_out:
             print_json(rows)
             return
@@ -140,7 +108,7 @@ def show(
 ) -> None:
     """Show one product with all its attributes."""
     with handled(json_out):
-        p = get_product(open_repo(db), Gtin.parse(gtin).gtin14)
+        p = ops.product(settings(), db, gtin)
         if json_out:
             print_json(p)
             return

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from serialvault.cli.common import DbOpt, JsonOpt, handled, kv, open_repo, out, print_json, table
-from serialvault.store import queries
-from serialvault.timefmt import now_utc
+from serialvault.app import query as ops
+from serialvault.cli.common import DbOpt, JsonOpt, handled, kv, out, print_json, settings, table
+from serialvault.store.queries import EventQuery
 
 
 def unit(
@@ -20,15 +20,11 @@ def unit(
 ) -> None:
     """A unit's current state and its full history."""
     with handled(json_out):
-        key = queries.resolve_key(epc)
-        repo = open_repo(db)
-        with repo.read() as conn:
-            state = queries.unit_state(conn, key)
-            history = queries.unit_history(conn, key)
+        view = ops.unit(settings(), db, epc)
         if json_out:
-            print_json({"state": state, "history": history})
+            print_json(view.to_dict())
             return
-        kv(f"unit {key}", list(state.items()))
+        kv(f"unit {view.key}", list(view.state.items()))
         table(
             "history",
             ["seq", "event time (UTC)", "type", "action", "bizStep", "disposition", "role", "note"],
@@ -45,7 +41,7 @@ def unit(
                     if h["declared_by_seq"]
                     else "",
                 ]
-                for h in history
+                for h in view.history
             ],
         )
 
@@ -61,34 +57,18 @@ def contents(
 ) -> None:
     """Everything inside a container, at any depth."""
     with handled(json_out):
-        key = queries.resolve_key(epc)
-        repo = open_repo(db)
-        with repo.read() as conn:
-            rows = queries.contents_detail(conn, key, depth)
-        groups: dict[tuple[int, str, str], int] = {}
-        for r in rows:
-            g = (r["depth"], r["kind"], r["status"] or "-")
-            groups[g] = groups.get(g, 0) + 1
+        view = ops.contents(settings(), db, epc, depth, summary)
+        rows, key = view.rows, view.container
         if json_out:
-            data: dict[str, Any] = {"container": key, "count": len(rows)}
-            data["by_depth"] = [
-                {"depth": d, "kind": k, "status": st, "count": n}
-                for (d, k, st), n in sorted(groups.items())
-            ]
-            if not summary:
-                data["contents"] = rows
-            print_json(data)
+            print_json(view.to_dict())
             return
         if summary:
             table(
                 f"contents of {key}: {len(rows)} identifiers",
                 ["depth", "kind", "status", "count"],
-                [[d, k, st, n] for (d, k, st), n in sorted(groups.items())],
+                [list(g) for g in view.groups()],
             )
             return
-        by_depth: dict[int, int] = {}
-        for r in rows:
-            by_depth[r["depth"]] = by_depth.get(r["depth"], 0) + 1
         table(
             f"contents of {key}",
             ["depth", "key", "kind", "GTIN", "status", "lot", "expiry", "parent"],
@@ -102,7 +82,7 @@ def contents(
         )
         out.print(
             f"{len(rows)} identifiers: "
-            + ", ".join(f"depth {d}: {n}" for d, n in sorted(by_depth.items()))
+            + ", ".join(f"depth {d}: {n}" for d, n in view.by_depth().items())
         )
 
 
@@ -113,17 +93,14 @@ def ancestors(
 ) -> None:
     """The containers around a unit, innermost first."""
     with handled(json_out):
-        key = queries.resolve_key(epc)
-        repo = open_repo(db)
-        with repo.read() as conn:
-            rows = queries.ancestors(conn, key)
+        view = ops.ancestors(settings(), db, epc)
         if json_out:
-            print_json({"unit": key, "ancestors": rows})
+            print_json(view.to_dict())
             return
         table(
-            f"ancestors of {key}",
+            f"ancestors of {view.unit}",
             ["depth", "key", "kind", "status"],
-            [[r["depth"], r["key"], r["kind"], r["status"]] for r in rows],
+            [[r["depth"], r["key"], r["kind"], r["status"]] for r in view.ancestors],
         )
 
 
@@ -181,7 +158,7 @@ def events(
             match["MATCH_parentID"] = parent
         if any_epc:
             match["MATCH_anyEPC"] = any_epc
-        q = queries.EventQuery(
+        q = EventQuery(
             event_types=event_type or (),
             ge_event_time=since,
             lt_event_time=until,
@@ -198,15 +175,10 @@ def events(
             order_desc=desc,
             limit=limit,
         )
-        repo = open_repo(db)
-        with repo.read() as conn:
-            rows = queries.query_events(conn, q)
-            bodies = queries.event_bodies(conn, [r["seq"] for r in rows]) if full else {}
-        if full:
-            print_json(_query_document(rows, bodies))
-            return
-        if json_out:
-            print_json(rows)
+        view = ops.events(settings(), db, q, full)
+        rows = view.rows
+        if full or json_out:
+            print_json(view.to_dict())
             return
         table(
             f"{len(rows)} events",
@@ -234,36 +206,3 @@ def events(
                 for r in rows
             ],
         )
-
-
-def _query_document(
-    rows: list[dict[str, Any]], bodies: dict[int, dict[str, Any]]
-) -> dict[str, Any]:
-    """An EPCIS 2.0 query document (EPCIS 2.0 §8.2.7) holding the stored events."""
-    from serialvault.epcis.model import STANDARD_PREFIXES
-
-    context: list[Any] = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
-    namespaces: dict[str, str] = {}
-    event_list = []
-    for r in rows:
-        body = bodies[r["seq"]]
-        event = dict(body["event"])
-        event["recordTime"] = r["record_time"]
-        event_list.append(event)
-        for prefix, iri in (body.get("namespaces") or {}).items():
-            if prefix not in STANDARD_PREFIXES:
-                namespaces.setdefault(prefix, iri)
-    if namespaces:
-        context.append(namespaces)
-    return {
-        "@context": context,
-        "type": "EPCISQueryDocument",
-        "schemaVersion": "2.0",
-        "creationDate": now_utc(),
-        "epcisBody": {
-            "queryResults": {
-                "queryName": "SimpleEventQuery",
-                "resultsBody": {"eventList": event_list},
-            }
-        },
-    }

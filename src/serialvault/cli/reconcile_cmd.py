@@ -3,29 +3,24 @@ check a repository against it (or against another repository) rule by rule."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 from rich.markup import escape
 
+from serialvault.app import reconcile as ops
 from serialvault.cli.common import (
     DbOpt,
     JsonOpt,
     handled,
     kv,
-    open_repo,
     out,
     print_json,
+    settings,
     table,
-    write_output,
 )
-from serialvault.errors import InputError, IntegrityFailure
-from serialvault.redact import redact_url
-from serialvault.store import reconcile as rec
-from serialvault.store.repository import Repository
+from serialvault.errors import IntegrityFailure
 
 
 def baseline(
@@ -35,51 +30,11 @@ def baseline(
 ) -> None:
     """Record a baseline: counts per (GTIN, lot, status), chain head and fingerprint."""
     with handled(json_out):
-        b = rec.take_baseline(open_repo(db))
-        data = b.to_dict()
-        write_output(out_file, orjson.dumps(data, option=orjson.OPT_INDENT_2))
-        summary = {
-            "baseline": str(out_file),
-            "head_seq": b.head_seq,
-            "chain_head": b.chain_head,
-            "fingerprint": b.fingerprint["fingerprint"],
-            "groups": len(b.counts),
-            "units": sum(b.counts.values()),
-        }
+        summary = ops.baseline(settings(), db, out_file).to_dict()
         if json_out:
             print_json(summary)
         else:
             kv("baseline written", list(summary.items()))
-
-
-def _expected(against: str) -> rec.Baseline:
-    path = Path(against)
-    if path.suffix.lower() == ".json":
-        try:
-            return rec.load_baseline(path.read_bytes(), str(path))
-        except OSError as exc:
-            raise InputError(f"cannot read baseline {path}: {exc.strerror or exc}") from None
-    return rec.take_baseline(Repository.open(against))
-
-
-EPCIS_SUFFIXES = (".jsonld", ".json-ld", ".xml")
-
-
-def _export_files(against: str) -> list[Path] | None:
-    """The EPCIS documents ``--against`` names (a file or a folder of them), else None."""
-    path = Path(against)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in EPCIS_SUFFIXES)
-        if not files:
-            raise InputError(
-                f"--against {redact_url(against)}: the folder holds no .jsonld or .xml file"
-            )
-        return files
-    if path.suffix.lower() in EPCIS_SUFFIXES:
-        if not path.is_file():
-            raise InputError(f"--against {redact_url(against)}: no such EPCIS file")
-        return [path]
-    return None
 
 
 def reconcile(
@@ -115,17 +70,9 @@ def reconcile(
     Each gives pass, fail or inconclusive with counts and example identifiers.
     """
     with handled(json_out):
-        export = _export_files(against)
-        if export is not None:  # R7: the other system's EPCIS export
-            with tempfile.TemporaryDirectory(prefix="sv-reconcile-") as work:
-                report = rec.cross_system(
-                    open_repo(db), export, Path(work), scope=scope, limit=limit
-                )
-        else:
-            expected = _expected(against)
-            report = rec.reconcile(
-                open_repo(db), expected, against=against, limit=limit, lifecycle=lifecycle
-            )
+        report = ops.reconcile(
+            settings(), db, against, scope=scope, limit=limit, lifecycle=lifecycle
+        )
         d = report.to_dict()
         if json_out:
             print_json(d)

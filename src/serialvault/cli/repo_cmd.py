@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.text import Text
 
+from serialvault.app import repository as ops
 from serialvault.cli.common import (
     ActorOpt,
     DbOpt,
@@ -20,81 +19,27 @@ from serialvault.cli.common import (
     handled,
     kv,
     make_app,
-    open_repo,
     out,
     print_json,
     progress,
     settings,
     table,
 )
-from serialvault.errors import InputError, SerialvaultError
-from serialvault.settings import input_limits, load_extra_schemas
-from serialvault.store import queries
-from serialvault.store.capture import Capturer, CaptureResult
-from serialvault.store.fingerprint import fingerprint
-from serialvault.store.integrity import rebuild
-from serialvault.store.repository import Repository
+from serialvault.errors import IntegrityFailure, SerialvaultError
+from serialvault.store.capture import CaptureResult
 
 audit_app = make_app("Audit trail: verify the hash-chained log.")
-
-DOC_SUFFIXES = (".json", ".jsonld", ".xml")
 
 
 def init(db: DbOpt = None, actor: ActorOpt = None, json_out: JsonOpt = False) -> None:
     """Create the repository (or bring its schema up to date). Safe to run again."""
     with handled(json_out):
-        repo = Repository.open(db, must_exist=False)
-        created, head = repo.init(actor_name(actor))
-        data = {
-            "db": repo.display_url,
-            "created": created,
-            "head_seq": head.seq,
-            "head_chain": head.chain_hash,
-        }
+        res = ops.init(settings(), db, actor=actor_name(actor))
         if json_out:
-            print_json(data)
+            print_json(res.to_dict())
         else:
-            what = "initialised" if created else "already initialised (schema up to date)"
-            out.print(f"{repo.display_url}: {what}; head seq {head.seq}")
-
-
-def _inputs(paths: list[str]) -> list[tuple[str, Path | None]]:
-    found: list[tuple[str, Path | None]] = []
-    for p in paths:
-        if p == "-":
-            found.append(("-", None))
-            continue
-        path = Path(p)
-        if path.is_dir():
-            files = sorted(
-                f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in DOC_SUFFIXES
-            )
-            if not files:
-                raise InputError(f"{p}: no .json, .jsonld or .xml documents in this folder")
-            found += [(str(f), f) for f in files]
-        elif path.is_file():
-            found.append((p, path))
-        else:
-            raise InputError(f"{p}: no such file or folder")
-    return found
-
-
-def _outcomes(
-    capturer: Capturer, inputs: list[tuple[str, Path | None]]
-) -> Iterator[tuple[str, CaptureResult | SerialvaultError]]:
-    """Capture outcomes in input order: files through the two-process pipeline, stdin inline."""
-    files: list[Path] = []
-    for name, path in inputs:
-        if path is not None:
-            files.append(path)
-            continue
-        yield from ((str(f), o) for f, o in capturer.capture_files(files))
-        files = []
-        try:
-            yield name, capturer.capture_stream(sys.stdin.buffer, name)
-        except SerialvaultError as exc:
-            yield name, exc
-    yield from ((str(f), o) for f, o in capturer.capture_files(files))
+            what = "initialised" if res.created else "already initialised (schema up to date)"
+            out.print(f"{res.db}: {what}; head seq {res.head_seq}")
 
 
 def capture(
@@ -111,89 +56,71 @@ def capture(
     json_out: JsonOpt = False,
 ) -> None:
     """Capture EPCIS documents (JSON-LD or XML, EPCIS 2.0 or 1.2), each all-or-nothing."""
-    results: list[dict[str, Any]] = []
-    failures: list[dict[str, Any]] = []
-    exit_code = 0
     with handled(json_out):
-        inputs = _inputs(paths)
-        repo = open_repo(db)
-        capturer = Capturer(
-            repo,
-            actor=actor_name(actor),
-            reason=reason or "EPCIS capture",
-            extra_schemas=load_extra_schemas(),
-            limits=input_limits(),
-        )
+        count = len(ops.capture_inputs(paths))
         with progress(json_out) as bar:
-            task = bar.add_task("capturing", total=len(inputs))
-            for name, outcome in _outcomes(capturer, inputs):
-                if isinstance(outcome, SerialvaultError):
-                    exit_code = exit_code or outcome.exit_code
-                    failures.append({"document": name, **outcome.to_dict()})
-                    if not json_out:
-                        err.print(Text.assemble(("rejected: ", "bold red"), outcome.message))
-                    bar.advance(task)
-                    if not keep_going:
-                        break
-                    continue
-                res = outcome
-                results.append(res.to_dict())
-                if not json_out:
-                    out.print(
-                        f"{name}: {res.recorded} events recorded"
-                        + (f", {res.duplicates} duplicates skipped" if res.duplicates else "")
-                        + (f", {res.products_added} products added" if res.products_added else "")
-                        + f" ({res.epcs} EPCs, {res.seconds:.2f}s) head seq {res.head_seq}"
-                    )
-                    for w in res.warnings:
-                        err.print(f"[yellow]warning:[/] {w}")
+            task = bar.add_task("capturing", total=count)
+
+            def shown(name: str, outcome: CaptureResult | SerialvaultError) -> None:
                 bar.advance(task)
-    if results:
-        repo.refresh_statistics()
+                if json_out:
+                    return
+                if isinstance(outcome, SerialvaultError):
+                    err.print(Text.assemble(("rejected: ", "bold red"), outcome.message))
+                    return
+                _show_capture(name, outcome)
+
+            batch = ops.capture(
+                settings(),
+                db,
+                paths,
+                actor=actor_name(actor),
+                reason=reason,
+                keep_going=keep_going,
+                stdin=sys.stdin.buffer,
+                on_outcome=shown,
+            )
     if json_out:
-        print_json({"captured": results, "rejected": failures})
-    elif len(inputs) > 1:
+        print_json(batch.to_dict())
+    elif batch.documents > 1:
         out.print(
-            f"{len(results)} of {len(inputs)} documents captured"
-            + (f", {len(failures)} rejected" if failures else "")
+            f"{len(batch.captured)} of {batch.documents} documents captured"
+            + (f", {len(batch.rejected)} rejected" if batch.rejected else "")
         )
-    if exit_code:
-        raise typer.Exit(exit_code)
+    if batch.exit_code:
+        raise typer.Exit(batch.exit_code)
+
+
+def _show_capture(name: str, res: CaptureResult) -> None:
+    out.print(
+        f"{name}: {res.recorded} events recorded"
+        + (f", {res.duplicates} duplicates skipped" if res.duplicates else "")
+        + (f", {res.products_added} products added" if res.products_added else "")
+        + f" ({res.epcs} EPCs, {res.seconds:.2f}s) head seq {res.head_seq}"
+    )
+    for w in res.warnings:
+        err.print(f"[yellow]warning:[/] {w}")
 
 
 def status(db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """Summary: identifiers by kind and status, row counts, chain head, fingerprint."""
     with handled(json_out):
-        repo = open_repo(db)
-        with repo.read() as conn:
-            counts = queries.counts(conn)
-            units = queries.unit_summary(conn)
-            fp = fingerprint(conn)
-        head = repo.head()
-        data = {
-            "db": repo.display_url,
-            "units": units,
-            "counts": counts,
-            "head_seq": head.seq,
-            "head_chain": head.chain_hash,
-            "head_recorded_at": head.recorded_at,
-            "fingerprint": fp.value,
-        }
+        st = ops.status(settings(), db)
         if json_out:
-            print_json(data)
+            print_json(st.to_dict())
             return
-        items: list[tuple[str, Any]] = [("repository", repo.display_url)]
-        for kind, by_status in units.items():
+        items: list[tuple[str, Any]] = [("repository", st.db)]
+        for kind, by_status in st.units.items():
             total = sum(by_status.values())
             detail = ", ".join(f"{s} {n}" for s, n in by_status.items())
             items.append((kind, f"{total} ({detail})"))
         items += [
-            ("events", counts["events"]),
-            ("products", counts["products"]),
-            ("exceptions", counts["exceptions"]),
-            ("log records", counts["log"]),
-            ("chain head", f"seq {head.seq} {head.chain_hash}"),
-            ("fingerprint", fp.value),
+            ("events", st.counts["events"]),
+            ("products", st.counts["products"]),
+            ("exceptions", st.counts["exceptions"]),
+            ("log records", st.counts["log"]),
+            ("chain head", f"seq {st.head_seq} {st.head_chain}"),
+            ("fingerprint", st.fingerprint),
         ]
         kv("serialvault status", items)
 
@@ -207,9 +134,7 @@ def exceptions(
 ) -> None:
     """List exception records (rejected input and other deviations)."""
     with handled(json_out):
-        repo = open_repo(db)
-        with repo.read() as conn:
-            rows = queries.exceptions(conn, status_filter)
+        rows = ops.exceptions(settings(), db, status_filter)
         if json_out:
             print_json(rows)
             return
@@ -233,11 +158,9 @@ def exceptions(
 def fingerprint_cmd(db: DbOpt = None, json_out: JsonOpt = False) -> None:
     """Print the order-independent digest of every projection (identical after rebuild/restore)."""
     with handled(json_out):
-        repo = open_repo(db)
         with progress(json_out) as bar:
             task = bar.add_task("fingerprint", total=7)
-            with repo.read() as conn:
-                fp = fingerprint(conn, on_table=lambda _n: bar.advance(task))
+            fp = ops.state_fingerprint(settings(), db, on_table=lambda _n: bar.advance(task))
         if json_out:
             print_json(fp.to_dict())
             return
@@ -265,12 +188,8 @@ def rebuild_cmd(
 ) -> None:
     """Recreate every projection from the log; the fingerprint must not change."""
     with handled(json_out):
-        repo = open_repo(db)
         if check:
-            from serialvault.store.integrity import check_projections
-
-            with repo.read() as conn:
-                pc = check_projections(conn)
+            pc = ops.check_projections_against_log(settings(), db)
             if json_out:
                 print_json(pc.to_dict())
             elif pc.ok:
@@ -280,15 +199,15 @@ def rebuild_cmd(
                 for x in pc.examples:
                     err.print(f"  {x}")
             if not pc.ok:
-                raise typer.Exit(8)
+                raise typer.Exit(IntegrityFailure.exit_code)
             return
-        head = repo.head()
         with progress(json_out) as bar:
-            task = bar.add_task("replaying log", total=head.seq)
-            res = rebuild(
-                repo,
+            task = bar.add_task("replaying log", total=ops.head_seq(settings(), db))
+            res = ops.rebuild_projections(
+                settings(),
+                db,
                 actor=actor_name(actor),
-                reason=reason or "projections rebuilt from the log",
+                reason=reason,
                 on_progress=lambda s: bar.update(task, completed=s),
             )
         if json_out:
@@ -305,7 +224,7 @@ def rebuild_cmd(
                     f" tables differing: {res.to_dict()['tables_differing']}"
                 )
         if not res.identical:
-            raise typer.Exit(8)
+            raise typer.Exit(IntegrityFailure.exit_code)
 
 
 @audit_app.command("verify")
@@ -331,37 +250,15 @@ def audit_verify(
     """Walk the hash chain from genesis and compare it with the signed checkpoints kept
     outside the database (witness file, copies): names the first broken link, or the seq
     where history was rewritten or cut off."""
-    from serialvault.backup.anchors import Witness, witness_path
-    from serialvault.backup.copies import select_copies
-    from serialvault.backup.guard import audit_log
-    from serialvault.backup.policy import load_policy
-    from serialvault.store.engine import sqlite_path
-
     with handled(json_out):
-        repo = open_repo(db)
-        pol = load_policy(policy, public_key=public_key, settings=settings())
-        try:
-            vk = pol.load_verify_key()
-        except SerialvaultError:
-            vk = None
-        states = []
-        if copies and pol.copies:
-            states = [c.open() for c in select_copies(pol)]
-        try:
-            enc = pol.load_encryption_key()
-        except SerialvaultError:
-            enc = None
-        rid = repo.meta().get("repository_id", "")
-        witness = Witness(witness_path(sqlite_path(repo.url), rid, pol.witness))
-        head = repo.head()
         with progress(json_out) as bar:
-            task = bar.add_task("verifying chain", total=head.seq)
-            res = audit_log(
-                repo,
-                verify=vk,
-                witness=witness,
-                states=states,
-                key=enc,
+            task = bar.add_task("verifying chain", total=ops.head_seq(settings(), db))
+            res = ops.audit_verify(
+                settings(),
+                db,
+                policy=policy,
+                public_key=public_key,
+                use_copies=copies,
                 on_progress=lambda n: bar.update(task, completed=n),
             )
         a = res.audit
@@ -388,4 +285,4 @@ def audit_verify(
             for p in res.problems:
                 err.print(f"  anchor problem: {p}")
         if not res.ok:
-            raise typer.Exit(8)
+            raise typer.Exit(IntegrityFailure.exit_code)

@@ -35,7 +35,7 @@ from jinja2 import Environment, StrictUndefined, select_autoescape
 from serialvault.backup.crypto import SigningKey, VerifyKey
 from serialvault.domain import reconcile as rules
 from serialvault.drill.runner import DrillResult
-from serialvault.errors import InputError
+from serialvault.errors import InputError, IntegrityFailure
 
 FORMAT = "serialvault.evidence/1"
 SIGNATURE_FORMAT = "serialvault.evidence-signature/1"
@@ -217,6 +217,54 @@ def write_package(
     )
     (folder / SIGNATURE).write_bytes(orjson.dumps(signed, option=orjson.OPT_INDENT_2))
     return folder, zip_package(folder)
+
+
+@dataclass(frozen=True)
+class RunOutputs:
+    """Where a drill run's result file and evidence package were written."""
+
+    result_file: Path
+    package: Path
+    zipped: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "folder": str(self.package),
+            "zip": str(self.zipped),
+            "report_html": str(self.package / "report.html"),
+            "report_pdf": str(self.package / "report.pdf"),
+            "evidence_json": str(self.package / "evidence.json"),
+        }
+
+
+def write_run(
+    result: DrillResult,
+    run_folder: Path,
+    signer: SigningKey,
+    history: list[dict[str, Any]] | None = None,
+) -> RunOutputs:
+    """Everything a drill run leaves in its folder: the signed evidence package (folder
+    and zip, ``evidence/``) and ``result.json`` (the full result, for ``drill show``)."""
+    package, zipped = write_package(result, run_folder / "evidence", signer, history)
+    result_file = run_folder / "result.json"
+    result_file.write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
+    return RunOutputs(result_file, package, zipped)
+
+
+def package_drill_id(folder: Path) -> str | None:
+    """The drill id a package folder's signature document names (before signing it off);
+    a folder without one is not a package, a damaged one is an integrity failure."""
+    sig = folder / SIGNATURE
+    if not sig.is_file():
+        raise InputError(f"{folder} is not an evidence folder (no {SIGNATURE})")
+    try:
+        doc = orjson.loads(sig.read_bytes())
+    except orjson.JSONDecodeError:
+        doc = None
+    if not isinstance(doc, dict):
+        raise IntegrityFailure(f"{sig} is not a signature document: not signing it")
+    drill_id = doc.get("drill_id")
+    return drill_id if isinstance(drill_id, str) else None
 
 
 def zip_package(folder: Path) -> Path:

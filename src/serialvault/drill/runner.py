@@ -466,6 +466,7 @@ def run_drill(
             force=True,
             actor=actor,
             witnesses=witnesses,
+            state_dir=policy.state_dir,
             discard_newer=True,
         )
 
@@ -593,7 +594,7 @@ def run_drill(
 
 def _live_witnesses(source: Repository, policy: Policy, repository_id: str | None) -> list[Witness]:
     """The live repository's witness: what restores in a drill must not go behind."""
-    w = witness_path(sqlite_path(source.url), repository_id or "", policy.witness)
+    w = witness_path(sqlite_path(source.url), repository_id or "", policy.witness, policy.state_dir)
     return [Witness(w)] if w.is_file() else []
 
 
@@ -671,7 +672,9 @@ def _inject(
         forged = _plant_forged_manifest(victim, gone)
         f.use = [victim] + [c for c in clones if c is not victim]  # the rolled-back one first
         witnesses = _live_witnesses(source, policy, base.repository_id)
-        reports = verify_mod.verify_copies(f.use, verify_key, witnesses=witnesses)
+        reports = verify_mod.verify_copies(
+            f.use, verify_key, witnesses=witnesses, state_dir=policy.state_dir
+        )
 
         def named(code: str, backup: str | None) -> list[str]:
             return [
@@ -691,9 +694,9 @@ def _inject(
             )
         )
         # what a restore would plan against: the newest backup all copies and the witness prove
-        known_newest = gather([c.open() for c in f.use], verify_key, witnesses).newest_known(
-            base.repository_id or ""
-        )
+        known_newest = gather(
+            [c.open() for c in f.use], verify_key, witnesses, policy.state_dir
+        ).newest_known(base.repository_id or "")
         counted = known_newest is not None and known_newest.backup == forged
         if forged is None:
             measured = "not run: the copy holds no backup to hide"

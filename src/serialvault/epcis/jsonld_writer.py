@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from serialvault.epcis.model import EpcisDocument
+from serialvault.epcis.model import STANDARD_PREFIXES, EpcisDocument
 
 #: The EPCIS 2.0 JSON-LD context (EPCIS 2.0 §12).
 EPCIS_CONTEXT_URL = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -162,3 +162,36 @@ def to_jsonld(doc: EpcisDocument, *, indent: bool = False) -> bytes:
     """Serialise ``doc`` as EPCIS 2.0 JSON-LD (UTF-8 bytes; two-space indent if asked)."""
     option = orjson.OPT_INDENT_2 if indent else 0
     return orjson.dumps(jsonld_body(doc), option=option)
+
+
+def query_document(
+    events: list[tuple[dict[str, Any], dict[str, str]]], created: str
+) -> dict[str, Any]:
+    """An EPCIS 2.0 query document (EPCIS 2.0 §8.2.7, SimpleEventQuery results) holding
+    stored events: each ``(event, its namespace prefixes)``; the prefixes that are not
+    standard ones are declared once in the ``@context``.
+
+    >>> doc = query_document([({"type": "ObjectEvent"}, {"ex": "https://ex.org/"})], "T")
+    >>> doc["@context"][1], doc["epcisBody"]["queryResults"]["queryName"]
+    ({'ex': 'https://ex.org/'}, 'SimpleEventQuery')
+    """
+    context: list[Any] = [EPCIS_CONTEXT_URL]
+    namespaces: dict[str, str] = {}
+    for _, prefixes in events:
+        for prefix, iri in prefixes.items():
+            if prefix not in STANDARD_PREFIXES:
+                namespaces.setdefault(prefix, iri)
+    if namespaces:
+        context.append(namespaces)
+    return {
+        "@context": context,
+        "type": "EPCISQueryDocument",
+        "schemaVersion": "2.0",
+        "creationDate": created,
+        "epcisBody": {
+            "queryResults": {
+                "queryName": "SimpleEventQuery",
+                "resultsBody": {"eventList": [e for e, _ in events]},
+            }
+        },
+    }

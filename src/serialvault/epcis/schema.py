@@ -30,6 +30,7 @@ from functools import lru_cache
 from typing import Any
 
 import jsonschema_rs
+import orjson
 
 from serialvault.epcis.model import EVENT_TYPES
 from serialvault.errors import InputError
@@ -535,6 +536,11 @@ class CompiledSchema:
     schema: dict[str, Any] = field(repr=False)
     validator: Any = field(repr=False, compare=False)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its source: the compiled validator cannot cross to the process
+        that prepares documents, so that process compiles it again (once, cached)."""
+        return (_recompile, (orjson.dumps(self.schema, option=orjson.OPT_SORT_KEYS), self.name))
+
     def is_valid(self, instance: Any) -> bool:
         return bool(self.validator.is_valid(instance))
 
@@ -604,6 +610,11 @@ def compile_schema(schema: Mapping[str, Any], *, name: str = "schema") -> Compil
     except (ValueError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError) as exc:
         raise InputError(f"{name}: not a usable JSON schema: {exc}") from None
     return CompiledSchema(name=name, schema=dict(schema), validator=validator)
+
+
+@lru_cache(maxsize=8)
+def _recompile(source: bytes, name: str) -> CompiledSchema:
+    return compile_schema(orjson.loads(source), name=name)
 
 
 @lru_cache(maxsize=1)

@@ -55,7 +55,6 @@ from serialvault.errors import (
     SerialvaultError,
 )
 from serialvault.masterdata.model import Location, Product
-from serialvault.settings import load_extra_schemas
 from serialvault.store.exceptions import MAX_REPORTED_ISSUES, record_exception
 from serialvault.store.projector import (
     apply_location,
@@ -123,8 +122,11 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _prepare_file(path: str, limits: Limits = DEFAULT_LIMITS) -> Prepared:
-    """Worker entry: read and prepare one file (runs in the preparing process).
+def _prepare_file(
+    path: str, limits: Limits = DEFAULT_LIMITS, extra_schemas: Sequence[Any] = ()
+) -> Prepared:
+    """Worker entry: read and prepare one file (runs in the preparing process), with the
+    caller's limits and extra schemas — the worker reads no settings of its own.
 
     The size is checked before the file is read, so an oversized document costs no
     memory; its SHA-256 is still taken (streamed) for the exception record.
@@ -136,7 +138,7 @@ def _prepare_file(path: str, limits: Limits = DEFAULT_LIMITS) -> Prepared:
         return Prepared(path, "", problem="input", message=f"{path}: cannot read: {exc.strerror}")
     except InputError as exc:
         return Prepared(path, _file_sha256(Path(path)), problem="input", message=exc.message)
-    return prepare_bytes(data, path, load_extra_schemas(), limits)
+    return prepare_bytes(data, path, extra_schemas, limits)
 
 
 _FIELD = re.compile(r"^(\w+)(?:\[(\d+)\])?$")
@@ -276,7 +278,9 @@ class Capturer:
 
             def submit(i: int) -> Future[Prepared] | None:
                 if i < len(paths) and paths[i] not in large:
-                    return pool.submit(_prepare_file, str(paths[i]), self.limits)
+                    return pool.submit(
+                        _prepare_file, str(paths[i]), self.limits, self.extra_schemas
+                    )
                 return None
 
             pending = submit(0)
@@ -293,7 +297,7 @@ class Capturer:
                 return self.capture_large(path)
             except SerialvaultError as exc:
                 return exc
-        return self._outcome(partial(_prepare_file, str(path), self.limits))
+        return self._outcome(partial(_prepare_file, str(path), self.limits, self.extra_schemas))
 
     def _outcome(self, get: Callable[[], Prepared]) -> CaptureResult | SerialvaultError:
         try:

@@ -17,7 +17,6 @@ differences live here and only here:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,17 +29,35 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from serialvault.errors import StoreError
 
+__all__ = [
+    "DATABASE_ERRORS",
+    "DEFAULT_DB",
+    "WRITER_LOCK_KEY",
+    "Connection",
+    "Engine",
+    "check_same_file",
+    "connect",
+    "connection_error",
+    "is_sqlite",
+    "make_engine",
+    "redact",
+    "resolve_url",
+    "sqlite_path",
+    "store_error",
+]
+
 DEFAULT_DB = "serialvault.db"
 #: Advisory lock key of the log writer (any fixed 64-bit value; "svlog" in ASCII).
 WRITER_LOCK_KEY = 0x7376_6C6F_67
 
 
 def resolve_url(db: str | None) -> str:
-    """Turn ``--db`` / ``SERIALVAULT_DB`` / the default into an SQLAlchemy URL.
+    """Turn ``--db`` (the edge fills in ``SERIALVAULT_DB``) or the default into an
+    SQLAlchemy URL.
 
     A plain path means SQLite; ``postgresql://`` and ``postgres://`` use psycopg 3.
     """
-    value = db or os.environ.get("SERIALVAULT_DB") or DEFAULT_DB
+    value = db or DEFAULT_DB
     if value.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + value.split("://", 1)[1]
     if value.startswith(("postgresql+psycopg://", "sqlite://")):
@@ -183,3 +200,13 @@ def connect(engine: Engine, *, write: bool = False) -> Iterator[Connection]:
             yield conn
     finally:
         conn.close()
+
+
+#: The database library's own errors: an edge turns any that escapes into a
+#: :class:`StoreError` (exit 7) with :func:`store_error`, so no edge imports the library.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (sa.exc.SQLAlchemyError,)
+
+
+def store_error(exc: Exception) -> StoreError:
+    """A database library error as the one-line :class:`StoreError` a user sees."""
+    return StoreError(f"database error: {str(getattr(exc, 'orig', exc)).strip()}")

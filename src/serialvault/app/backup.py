@@ -1,0 +1,288 @@
+"""Backups: keys, full and incremental backups, continuous mode, inventory and planning,
+the catalog, verification and retention (DESIGN.md "Backup"; EU GMP Annex 11 §7.1:
+data secured by regular back-ups whose integrity and accuracy are checked).
+
+Every function takes the copy selection as plain names or URLs and opens the backup
+context the same way (:class:`~serialvault.app.context.Backups`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from serialvault.app.context import Backups, Phase, no_phase, open_repository
+from serialvault.backup import follow as follow_mod
+from serialvault.backup import planning, take, verify
+from serialvault.backup.crypto import generate_keys
+from serialvault.backup.policy import parse_duration
+from serialvault.backup.prune import PruneReport, prune_copy
+from serialvault.backup.take import BackupResult
+from serialvault.backup.verify import VerifyReport
+from serialvault.errors import BackupError, SerialvaultError, UsageError
+from serialvault.settings import Settings
+
+
+def duration(text: str, flag: str) -> float:
+    """Seconds in a duration option (``30s``, ``15m``, ``4h``, ``7d``); a bad or
+    non-positive one is a usage error naming the option."""
+    try:
+        seconds = parse_duration(text, flag)
+    except BackupError as exc:
+        raise UsageError(exc.message) from None
+    if seconds <= 0:
+        raise UsageError(f"{flag} {text!r}: must be more than 0")
+    return seconds
+
+
+def keys_generate(folder: Path, *, force: bool = False) -> dict[str, str]:
+    """Create an AES-256 backup key and an Ed25519 signing key pair (mode 0600)."""
+    return generate_keys(folder, force=force)
+
+
+@dataclass(frozen=True)
+class BackupOptions:
+    """What every backup command takes to find its copies and keys."""
+
+    policy: str | None = None
+    copies: Sequence[str] = ()
+    key: str | None = None
+    signing_key: str | None = None
+    public_key: str | None = None
+
+    def load(self, settings: Settings) -> Backups:
+        return Backups.load(
+            settings,
+            policy=self.policy,
+            copies=self.copies,
+            key=self.key,
+            signing_key=self.signing_key,
+            public_key=self.public_key,
+        )
+
+
+def full(
+    settings: Settings,
+    db: str | None,
+    options: BackupOptions,
+    *,
+    actor: str,
+    check_projections: bool = False,
+    new_timeline: bool = False,
+    reason: str | None = None,
+    on_phase: Phase | None = None,
+) -> BackupResult:
+    """A full backup to each copy: a consistent snapshot plus the whole log. Refused
+    (exit 8, an exception opened) when the chain does not verify from genesis or
+    disagrees with a head an earlier backup or checkpoint recorded; ``new_timeline``
+    (with its ``reason``) records that such earlier backups are abandoned on purpose."""
+    if new_timeline and not reason:
+        raise UsageError("--new-timeline needs --reason: why the earlier history is abandoned")
+    ctx = options.load(settings)
+    repo = open_repository(settings, db)
+    return take.full_backup(
+        repo,
+        ctx.policy,
+        ctx.copies,
+        actor=actor,
+        on_phase=on_phase or no_phase,
+        check_projections=check_projections,
+        new_timeline=reason if new_timeline else None,
+    )
+
+
+def incremental(
+    settings: Settings,
+    db: str | None,
+    options: BackupOptions,
+    *,
+    actor: str,
+    with_fingerprint: bool = False,
+    on_phase: Phase | None = None,
+) -> list[BackupResult]:
+    """The log records after each copy's newest backup, chain-checked from its head."""
+    ctx = options.load(settings)
+    repo = open_repository(settings, db)
+    return take.incremental_backup(
+        repo,
+        ctx.policy,
+        ctx.copies,
+        actor=actor,
+        with_fingerprint=with_fingerprint,
+        on_phase=on_phase or no_phase,
+    )
+
+
+def follow(
+    settings: Settings,
+    db: str | None,
+    options: BackupOptions,
+    *,
+    actor: str,
+    interval: str | None = None,
+    for_: str | None = None,
+    status_file: Path | None = None,
+    metrics_file: Path | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    on_start: Callable[[follow_mod.Follower], None] | None = None,
+    handle_signals: bool = True,
+) -> dict[str, Any]:
+    """Continuous mode: ship new records to every copy before they are ``interval`` old,
+    until ``for_`` has passed or SIGTERM/Ctrl-C (what is waiting is shipped first).
+    Returns the follower's final status (per copy: shipped seq, lag, error)."""
+    every = duration(interval, "--interval") if interval else None
+    stop_after = duration(for_, "--for") if for_ else None
+    ctx = options.load(settings)
+    repo = open_repository(settings, db)
+    follower = follow_mod.Follower(
+        repo,
+        ctx.policy,
+        ctx.copies,
+        actor=actor,
+        interval=every if every is not None else ctx.policy.follow_interval,
+        status_path=status_file or ctx.policy.status_file,
+        metrics_path=metrics_file or ctx.policy.metrics_file,
+        on_event=on_event,
+    )
+    if handle_signals:
+        follower.install_signal_handlers()
+    if on_start is not None:
+        on_start(follower)
+    return follower.run(stop_after)
+
+
+def inventory(
+    settings: Settings, db: str | None, *, policy: str | None = None, window: str = "7d"
+) -> dict[str, Any]:
+    """The critical data kinds: log records and bytes, rows, bytes on disk, growth."""
+    days = duration(window, "--window") / 86400
+    ctx = Backups.load(settings, policy=policy)
+    return planning.inventory(open_repository(settings, db), ctx.policy, days)
+
+
+def plan(
+    settings: Settings,
+    db: str | None,
+    options: BackupOptions,
+    *,
+    rpo: str,
+    rto: str,
+    window: str = "7d",
+) -> dict[str, Any]:
+    """The schedule the measured figures call for to meet RPO and RTO, with warnings
+    (``ok`` false while one stands)."""
+    ctx = options.load(settings)
+    rpo_s, rto_s = duration(rpo, "--rpo"), duration(rto, "--rto")
+    summary = follow_mod.follower_summary(ctx.policy.status_file)
+    figures = planning.gather(
+        open_repository(settings, db),
+        ctx.policy,
+        ctx.copies,
+        rpo_s=rpo_s,
+        rto_s=rto_s,
+        follow_running=bool(summary and summary["running"]),
+        window_days=duration(window, "--window") / 86400,
+    )
+    return planning.recommend(figures)
+
+
+@dataclass
+class Catalog:
+    """Every copy's chains with the RPO exposure now, and the follower's state."""
+
+    copies: list[dict[str, Any]] = field(default_factory=list)
+    signatures_checked: bool = False
+    follower: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "copies": self.copies,
+            "signatures_checked": self.signatures_checked,
+            "follower": self.follower,
+        }
+
+
+def catalog(
+    settings: Settings,
+    db: str | None,
+    options: BackupOptions,
+    *,
+    status_file: Path | None = None,
+) -> Catalog:
+    """Every copy's backups, sizes and ages; the exposure is measured against the live
+    repository when it can be opened (a catalog is useful without it too)."""
+    ctx = options.load(settings)
+    vk = ctx.verify_key_if_any()
+    head = time_of = None
+    try:
+        repo = open_repository(settings, db)
+        head, time_of = repo.head(), repo.time_of
+    except SerialvaultError:
+        head = None
+    result = Catalog(signatures_checked=vk is not None)
+    for c in ctx.copies:
+        try:
+            result.copies.append(verify.catalog(c, vk, head, time_of))
+        except SerialvaultError as exc:
+            result.copies.append({"copy": c.name, "url": c.url, "error": str(exc)})
+    result.follower = follow_mod.follower_summary(status_file or ctx.policy.status_file)
+    return result
+
+
+def verify_copies(
+    settings: Settings,
+    db: str | None,
+    options: BackupOptions,
+    *,
+    full: bool = False,
+    subset: str | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> list[VerifyReport]:
+    """Check each copy (``full``: every object read, hashed, decrypted, chain-checked;
+    ``subset`` ``n/t``: one share of that), compare the copies with each other, their
+    signed check records and the witness, and leave a signed check record."""
+    share = verify.parse_subset(subset)
+    ctx = options.load(settings)
+    vk = ctx.verify_key()
+    enc = ctx.encryption_key() if (full or share) else None
+    return verify.verify_copies(
+        ctx.copies,
+        vk,
+        key=enc,
+        signer=ctx.signing_key_if_any(),
+        full=full,
+        subset=share,
+        witnesses=ctx.witnesses(db or settings.db),
+        state_dir=ctx.policy.state_dir,
+        on_progress=on_progress,
+    )
+
+
+def prune(
+    settings: Settings,
+    options: BackupOptions,
+    *,
+    keep_fulls: int | None = None,
+    keep_days: float | None = None,
+    dry_run: bool = False,
+) -> list[PruneReport]:
+    """Apply retention: whole chains neither among the newest ``keep_fulls`` nor younger
+    than ``keep_days`` go; an object a kept backup names never does. A signed prune
+    record says what went, so that ``verify`` does not take it for a rollback."""
+    ctx = options.load(settings)
+    vk = ctx.verify_key()
+    signer = None if dry_run else ctx.signing_key()
+    pol = ctx.policy
+    return [
+        prune_copy(
+            c,
+            vk,
+            keep_fulls=pol.keep_fulls if keep_fulls is None else keep_fulls,
+            keep_days=pol.keep_days if keep_days is None else keep_days,
+            dry_run=dry_run,
+            signer=signer,
+        )
+        for c in ctx.copies
+    ]

@@ -1,0 +1,293 @@
+"""Backup/restore drills and their evidence (DESIGN.md "Drills"; EU GMP Annex 11 §7.2:
+the ability to restore checked periodically; 21 CFR 11.50/11.70: a sign-off shows who,
+when and what it means, and is bound to what it signs).
+
+Plans are files under change control: every version used is recorded in the log. A run
+leaves its verdict (``drill.run``), its deviations (exceptions) and a sign-off its own
+record (``drill.signoff``) — all appended here or below, never by an edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from serialvault.app.context import Backups, open_repository
+from serialvault.app.files import read_text, write_file
+from serialvault.backup.crypto import load_verify_key
+from serialvault.backup.policy import load_policy
+from serialvault.domain.records import DRILL_SIGNOFF
+from serialvault.drill import plan as plan_mod
+from serialvault.drill.chart import trend_png
+from serialvault.drill.evidence import (
+    PackageCheck,
+    RunOutputs,
+    generate_reviewer_key,
+    load_reviewer_key,
+    package_drill_id,
+    sign_off,
+    verify_package,
+    write_run,
+)
+from serialvault.drill.register import PlanVersion, drill_runs, plan_history, record_plan
+from serialvault.drill.register import due as due_plans
+from serialvault.drill.runner import DrillResult, run_drill
+from serialvault.errors import (
+    ConflictError,
+    DrillInconclusive,
+    IntegrityFailure,
+    NotFound,
+    SerialvaultError,
+)
+from serialvault.settings import Settings
+from serialvault.timefmt import now_utc
+
+#: Where runs keep their sandboxes, results and evidence by default.
+DEFAULT_WORKDIR = Path("drill-runs")
+
+
+def _quiet(_phase: str, _message: str) -> None:
+    return None
+
+
+def _parse(path: Path) -> tuple[str, plan_mod.DrillPlan]:
+    text = read_text(path, "plan")
+    return text, plan_mod.parse_plan(text, str(path))
+
+
+@dataclass(frozen=True)
+class PlanRecorded:
+    plan: plan_mod.DrillPlan
+    version: PlanVersion
+    new: bool
+    path: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"plan": str(self.path), "recorded": self.new, **self.version.to_dict()}
+
+
+def new_plan(
+    settings: Settings,
+    db: str | None,
+    scenario: str,
+    out: Path,
+    *,
+    plan_id: str | None = None,
+    force: bool = False,
+    actor: str,
+    reason: str | None = None,
+) -> PlanRecorded:
+    """Write a commented plan for ``scenario`` that is valid as it is, and record it."""
+    text = plan_mod.template(scenario, plan_id)
+    plan = plan_mod.parse_plan(text, str(out))
+    if out.exists() and not force:
+        raise ConflictError(f"{out} exists: choose another --out, or --force")
+    repo = open_repository(settings, db)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_file(out, text.encode("utf-8"))
+    version, new = record_plan(
+        repo, plan, text, out.name, actor=actor, reason=reason or "plan created"
+    )
+    return PlanRecorded(plan, version, new, out)
+
+
+def validate_plan(path: Path) -> plan_mod.DrillPlan:
+    """The plan, parsed and checked: every problem names its field."""
+    return _parse(path)[1]
+
+
+def record(
+    settings: Settings, db: str | None, path: Path, *, actor: str, reason: str
+) -> PlanRecorded:
+    """Record the plan's current text (nothing new when it did not change)."""
+    text, plan = _parse(path)
+    version, new = record_plan(
+        open_repository(settings, db), plan, text, path.name, actor=actor, reason=reason
+    )
+    return PlanRecorded(plan, version, new, path)
+
+
+def plans(settings: Settings, db: str | None, plan_id: str | None = None) -> list[PlanVersion]:
+    """Every recorded version of the plans (or of one)."""
+    return plan_history(open_repository(settings, db), plan_id)
+
+
+@dataclass(frozen=True)
+class DrillRun:
+    """A finished drill and where its evidence is."""
+
+    result: DrillResult
+    outputs: RunOutputs
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every criterion passed, 8 when one failed, 13 when none failed but one
+        could not be judged."""
+        return {"pass": 0, "fail": IntegrityFailure.exit_code}.get(
+            self.result.verdict, DrillInconclusive.exit_code
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.result.to_dict(),
+            "result_file": str(self.outputs.result_file),
+            "evidence": self.outputs.to_dict(),
+        }
+
+
+def run(
+    settings: Settings,
+    db: str | None,
+    path: Path,
+    *,
+    policy: str | None = None,
+    copies: Sequence[str] = (),
+    key: str | None = None,
+    signing_key: str | None = None,
+    workdir: Path = DEFAULT_WORKDIR,
+    seed: int | None = None,
+    actor: str,
+    on_step: Callable[[str, str], None] | None = None,
+) -> DrillRun:
+    """Run a drill on sandboxes: baseline, backup, fault, timed restore, reconciliation,
+    verdict; record the plan version and the run, write the signed evidence package."""
+    text, plan = _parse(path)
+    ctx = Backups.load(
+        settings,
+        policy=policy,
+        copies=[*plan.copies, *copies],
+        key=key,
+        signing_key=signing_key,
+    )
+    repo = open_repository(settings, plan.source or db)
+    record_plan(repo, plan, text, path.name, actor=actor, reason="used by drill run")
+    result = run_drill(
+        plan,
+        plan_mod.plan_sha256(text),
+        source=repo,
+        policy=ctx.policy,
+        copies=ctx.copies,
+        verify_key=ctx.verify_key(),
+        key=ctx.encryption_key(),
+        workdir=workdir,
+        actor=actor,
+        seed=seed,
+        on_step=on_step or _quiet,
+    )
+    outputs = write_run(
+        result,
+        (workdir / result.drill_id).resolve(),
+        ctx.signing_key(),
+        drill_runs(repo, plan.id)[-50:],
+    )
+    return DrillRun(result, outputs)
+
+
+def register(settings: Settings, db: str | None, plan_id: str | None = None) -> list[Any]:
+    """The drill register: every run with its plan, verdict, RTO, RPO, when, by whom."""
+    return drill_runs(open_repository(settings, db), plan_id)
+
+
+def show(
+    settings: Settings, db: str | None, drill_id: str, workdir: Path = DEFAULT_WORKDIR
+) -> dict[str, Any]:
+    """One run: its log record and, where its result file is, the full result."""
+    found = [r for r in drill_runs(open_repository(settings, db)) if r["drill_id"] == drill_id]
+    if not found:
+        raise NotFound(f"no drill {drill_id!r} in the register (see drill list)")
+    doc: dict[str, Any] = {"record": found[0]}
+    result = workdir / drill_id / "result.json"  # written next to evidence/
+    if result.is_file():
+        doc["result"] = orjson.loads(result.read_bytes())
+        doc["result_file"] = str(result.resolve())
+    return doc
+
+
+def due(settings: Settings, db: str | None) -> list[dict[str, Any]]:
+    """Plans not run within their frequency, or never run (Annex 11 §7.2: periodically)."""
+    return due_plans(open_repository(settings, db), now_utc())
+
+
+def trend(
+    settings: Settings, db: str | None, out: Path, plan_id: str | None = None
+) -> dict[str, Any]:
+    """Chart RTO and RPO per drill over time (PNG) from the register."""
+    runs = drill_runs(open_repository(settings, db), plan_id)
+    if not runs:
+        raise NotFound(f"no drill{' of plan ' + plan_id if plan_id else ''} in the register")
+    write_file(out, trend_png(runs, f"{plan_id or 'all plans'}: RTO and RPO per drill"))
+    return {"chart": str(out), "drills": len(runs)}
+
+
+def verify_evidence(
+    settings: Settings,
+    package: Path,
+    *,
+    public_key: Path | None = None,
+    reviewer_keys: Sequence[Path] = (),
+) -> PackageCheck:
+    """Check a package with the public key alone (no repository): every file against the
+    signed checksums, ``evidence.json`` against its schema; a sign-off counts only when
+    its signature verifies with one of the reviewer keys given."""
+    vk = (
+        load_verify_key(public_key)
+        if public_key
+        else load_policy(None, settings=settings).load_verify_key()
+    )
+    return verify_package(package, vk, [load_verify_key(r) for r in reviewer_keys])
+
+
+def reviewer_key(out: Path, passphrase: bytes) -> dict[str, Any]:
+    """Create a reviewer's own Ed25519 key, encrypted with their passphrase (0600)."""
+    pub = generate_reviewer_key(out, passphrase)
+    return {"key": str(out), "public_key": str(out.with_suffix(".pub")), "key_id": pub.key_id}
+
+
+def sign_off_evidence(
+    settings: Settings,
+    db: str | None,
+    package: Path,
+    *,
+    key_file: Path,
+    passphrase: bytes,
+    name: str,
+    meaning: str = "review",
+) -> dict[str, Any]:
+    """Countersign a package (name, meaning, UTC time; 21 CFR 11.50) and record the
+    sign-off in the log. A package that does not verify is not signed."""
+    key = load_reviewer_key(key_file, passphrase)
+    drill_id = package_drill_id(package)
+    try:
+        vk = load_policy(None, settings=settings).load_verify_key()
+    except SerialvaultError:
+        vk = None  # no key here to check with: the reviewer signs what they reviewed
+    if vk is not None:
+        check = verify_package(package, vk)
+        if not check.ok:
+            raise IntegrityFailure(
+                f"{package} does not verify: {'; '.join(check.findings)}; not signing it"
+            )
+    repo = open_repository(settings, db)
+    doc, path = sign_off(package, key, signer=name, meaning=meaning, signed_at=now_utc())
+    rec = repo.append(
+        DRILL_SIGNOFF,
+        {
+            "drill_id": drill_id,
+            "signer": name,
+            "meaning": meaning,
+            "signed_at": doc["signed_at"],
+            "key_id": doc["signature"]["key_id"],
+            "checksums_sha256": doc["checksums_sha256"],
+        },
+        name,
+        f"{meaning} of drill {drill_id}",
+    )
+    return {
+        "signoff": str(path),
+        "seq": rec.seq,
+        **{k: doc[k] for k in ("signer", "meaning", "signed_at")},
+    }

@@ -1,0 +1,98 @@
+"""Baselines and reconciliation (DESIGN.md "Reconciliation rules").
+
+A baseline records what the repository holds at one seq; ``reconcile`` checks a
+repository rule by rule against a baseline, another repository (R1–R6, R3 and R9 on
+request), or another system's EPCIS export (R7: L3 against L4, a partner's shipment).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from serialvault.app.context import open_repository
+from serialvault.app.files import read_bytes, write_file
+from serialvault.errors import InputError
+from serialvault.redact import redact_url
+from serialvault.settings import Settings
+from serialvault.store import reconcile as rec
+from serialvault.store.repository import Repository
+
+#: File endings that make ``--against`` an EPCIS export rather than a baseline.
+EPCIS_SUFFIXES = (".jsonld", ".json-ld", ".xml")
+
+
+@dataclass(frozen=True)
+class BaselineWritten:
+    path: Path
+    baseline: rec.Baseline
+
+    def to_dict(self) -> dict[str, Any]:
+        b = self.baseline
+        return {
+            "baseline": str(self.path),
+            "head_seq": b.head_seq,
+            "chain_head": b.chain_head,
+            "fingerprint": b.fingerprint["fingerprint"],
+            "groups": len(b.counts),
+            "units": sum(b.counts.values()),
+        }
+
+
+def baseline(settings: Settings, db: str | None, out: Path) -> BaselineWritten:
+    """Record a baseline (``serialvault.baseline/1``): units per (GTIN, lot, status),
+    chain head and fingerprint of one consistent read."""
+    b = rec.take_baseline(open_repository(settings, db))
+    write_file(out, orjson.dumps(b.to_dict(), option=orjson.OPT_INDENT_2))
+    return BaselineWritten(out, b)
+
+
+def _export_files(against: str) -> list[Path] | None:
+    """The EPCIS documents ``against`` names (a file or a folder of them), else None."""
+    path = Path(against)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in EPCIS_SUFFIXES)
+        if not files:
+            raise InputError(
+                f"--against {redact_url(against)}: the folder holds no .jsonld or .xml file"
+            )
+        return files
+    if path.suffix.lower() in EPCIS_SUFFIXES:
+        if not path.is_file():
+            raise InputError(f"--against {redact_url(against)}: no such EPCIS file")
+        return [path]
+    return None
+
+
+def _expected(against: str) -> rec.Baseline:
+    path = Path(against)
+    if path.suffix.lower() == ".json":
+        return rec.load_baseline(read_bytes(path, "baseline"), str(path))
+    return rec.take_baseline(Repository.open(against))
+
+
+def reconcile(
+    settings: Settings,
+    db: str | None,
+    against: str,
+    *,
+    scope: str = "full",
+    limit: int = 10,
+    lifecycle: bool = False,
+) -> rec.Report:
+    """Reconcile the repository against a baseline file, another repository (path or
+    URL) or an EPCIS export (a ``.jsonld``/``.xml`` file or folder: R7)."""
+    export = _export_files(against)
+    if export is not None:
+        with tempfile.TemporaryDirectory(prefix="sv-reconcile-") as work:
+            return rec.cross_system(
+                open_repository(settings, db), export, Path(work), scope=scope, limit=limit
+            )
+    expected = _expected(against)
+    return rec.reconcile(
+        open_repository(settings, db), expected, against=against, limit=limit, lifecycle=lifecycle
+    )

@@ -1,0 +1,61 @@
+"""Restore: a repository from what all copies hold, to the newest or a chosen point
+(DESIGN.md "Restore"; EU GMP Annex 11 §7.2, 21 CFR 11.10(c): records protected so they
+can be retrieved accurately throughout the retention period).
+
+Never silently older: without ``at``/``backup`` the point must be the newest backup any
+copy, checkpoint, check record or witness proves, or the restore fails (exit 14) naming
+what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from serialvault.app.context import Backups, Phase, no_phase
+from serialvault.backup import restore as restore_mod
+from serialvault.backup.copies import Copy
+from serialvault.backup.restore import RestoreResult
+from serialvault.settings import Settings
+
+
+def restore(
+    settings: Settings,
+    into: str,
+    *,
+    sources: Sequence[str] = (),
+    at: str | None = None,
+    backup: str | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    policy: str | None = None,
+    key: str | None = None,
+    public_key: str | None = None,
+    db: str | None = None,
+    actor: str,
+    on_phase: Phase | None = None,
+) -> RestoreResult:
+    """Restore into ``into`` (a SQLite path or PostgreSQL URL). ``sources`` (copy names
+    or URLs) are tried first, the policy's other copies after them; the live repository
+    ``db`` (default from the settings) lends its witness file."""
+    ctx = Backups.load(settings, policy=policy, copies=sources, key=key, public_key=public_key)
+    copies = list(ctx.copies)
+    if sources:  # the named copies first, the policy's others as fallbacks
+        copies += [
+            Copy(c.name, c.url, c.settings)
+            for c in ctx.policy.copies.values()
+            if c.name not in sources
+        ]
+    return restore_mod.restore(
+        copies,
+        into,
+        verify_key=ctx.verify_key(),
+        key=ctx.encryption_key(),
+        at=at,
+        backup=backup,
+        dry_run=dry_run,
+        force=force,
+        actor=actor,
+        on_phase=on_phase or no_phase,
+        witnesses=ctx.witnesses(db or settings.db, into),
+        state_dir=ctx.policy.state_dir,
+    )
