@@ -180,3 +180,24 @@ def test_the_layer_checks_catch_what_they_look_for(tmp_path: Path) -> None:
         "serialvault.backup.restore",
         "serialvault.backup.restore.restore",
     ]
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(SRC.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def test_no_two_modules_import_each_other() -> None:
+    """A pair of modules that import each other (even inside a function) is one module
+    split in two, or a helper in the wrong place."""
+    graph = {
+        _module_name(p): {n for n in _imported(p) if n.startswith("serialvault.")}
+        for p in SRC.rglob("*.py")
+    }
+    pairs = sorted(
+        (a, b) for a, deps in graph.items() for b in deps if a < b and a in graph.get(b, set())
+    )
+    assert not pairs, f"modules importing each other: {pairs}"

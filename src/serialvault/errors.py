@@ -6,29 +6,12 @@ the mapping documented in the README is the code itself. Messages always name *w
 was wrong — the value, the field, the event — because ALCOA+ "accurate" and a useful
 exception record both depend on it.
 
-Exit codes (also in the README):
+Exit codes: each class below that derives directly from :class:`SerialvaultError`
+owns one code and says what it means (``meaning``); :func:`exit_codes` lists them, and
+the README's table is tested to be exactly that list.
 
-====  =====================================================================
-code  meaning
-====  =====================================================================
-0     success
-1     unexpected internal error
-2     command-line usage error
-3     input could not be read (malformed JSON/XML, unreadable file)
-4     input is invalid (schema, vocabulary, identifier, check digit)
-5     a business rule rejected the input (lifecycle, hierarchy, master data)
-6     the thing asked for does not exist (unit, product, event)
-7     database or configuration problem (unreachable URL, not initialised)
-8     integrity failure (broken hash chain, fingerprint mismatch)
-9     conflict with existing data (e.g. product re-added with other values)
-10    backup copy unusable (unreachable target, missing backup, bad policy)
-11    key problem (missing, unreadable or wrong encryption or signing key)
-12    a backup plan check found a warning (``backup plan --check``)
-13    a drill was inconclusive (no criterion failed, one could not be judged)
-14    a restore would go back in time: a newer backup is known than any copy can
-      serve, or the target holds records the recovery point does not (name the
-      point with ``--at`` / ``--backup`` to accept it)
-====  =====================================================================
+>>> [code for code, _ in exit_codes()][:4]
+[0, 1, 2, 3]
 """
 
 from __future__ import annotations
@@ -42,6 +25,8 @@ class SerialvaultError(Exception):
 
     exit_code: int = 1
     kind: str = "error"
+    #: What the exit code means, as the README's table says it (one line).
+    meaning: str = "unexpected internal error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -54,11 +39,21 @@ class SerialvaultError(Exception):
         return {"error": self.kind, "message": self.message, "exit_code": self.exit_code}
 
 
+class InternalError(SerialvaultError):
+    """Anything serialvault did not expect: a defect, reported in one line (exit 1) with
+    nothing uncommitted kept; ``SERIALVAULT_DEBUG=1`` shows the traceback."""
+
+    exit_code = 1
+    kind = "internal"
+    meaning = "unexpected internal error"
+
+
 class UsageError(SerialvaultError):
     """A command-line value is out of range or contradicts another (the usage code)."""
 
     exit_code = 2
     kind = "usage"
+    meaning = "command-line usage error"
 
 
 class InputError(SerialvaultError):
@@ -66,6 +61,7 @@ class InputError(SerialvaultError):
 
     exit_code = 3
     kind = "input"
+    meaning = "input could not be read (malformed JSON/XML, unreadable file)"
 
 
 class ValidationError(SerialvaultError):
@@ -73,6 +69,7 @@ class ValidationError(SerialvaultError):
 
     exit_code = 4
     kind = "validation"
+    meaning = "input is invalid (schema, vocabulary, identifier, check digit)"
 
 
 class IdentifierError(ValidationError, ValueError):
@@ -91,6 +88,7 @@ class RuleViolation(SerialvaultError):
 
     exit_code = 5
     kind = "rule"
+    meaning = "a business rule rejected the input"
 
 
 class NotFound(SerialvaultError):
@@ -98,6 +96,7 @@ class NotFound(SerialvaultError):
 
     exit_code = 6
     kind = "not_found"
+    meaning = "not found (unit, product, event)"
 
 
 class StoreError(SerialvaultError):
@@ -105,6 +104,7 @@ class StoreError(SerialvaultError):
 
     exit_code = 7
     kind = "store"
+    meaning = "database or configuration problem (unreachable or wrong URL, not initialised)"
 
 
 class IntegrityFailure(SerialvaultError):
@@ -112,6 +112,7 @@ class IntegrityFailure(SerialvaultError):
 
     exit_code = 8
     kind = "integrity"
+    meaning = "integrity failure (broken hash chain, fingerprint changed on rebuild)"
 
 
 class ConflictError(SerialvaultError):
@@ -119,6 +120,10 @@ class ConflictError(SerialvaultError):
 
     exit_code = 9
     kind = "conflict"
+    meaning = (
+        "conflict with recorded data (e.g. a product re-added with other values; a restore "
+        "into a non-empty target without `--force`)"
+    )
 
 
 class BackupError(SerialvaultError):
@@ -126,6 +131,10 @@ class BackupError(SerialvaultError):
 
     exit_code = 10
     kind = "backup"
+    meaning = (
+        "backup copy unusable (unreachable target, no such backup, bad policy); also when one "
+        "of several copies failed"
+    )
 
 
 class KeyProblem(SerialvaultError):
@@ -133,6 +142,10 @@ class KeyProblem(SerialvaultError):
 
     exit_code = 11
     kind = "key"
+    meaning = (
+        "key problem (missing, unreadable, group/world-readable, or not the key the backup "
+        "was made with)"
+    )
 
 
 class PlanWarning(SerialvaultError):
@@ -140,6 +153,10 @@ class PlanWarning(SerialvaultError):
 
     exit_code = 12
     kind = "plan"
+    meaning = (
+        "`backup plan --check`: the configured backups cannot meet the RPO/RTO given (see its "
+        "warnings)"
+    )
 
 
 class DrillInconclusive(SerialvaultError):
@@ -147,6 +164,10 @@ class DrillInconclusive(SerialvaultError):
 
     exit_code = 13
     kind = "inconclusive"
+    meaning = (
+        "`drill run`: no criterion failed, but at least one is inconclusive (a failed "
+        "criterion exits 8)"
+    )
 
 
 class OlderRecoveryPoint(SerialvaultError):
@@ -163,6 +184,13 @@ class OlderRecoveryPoint(SerialvaultError):
 
     exit_code = 14
     kind = "older_recovery_point"
+    meaning = (
+        "`restore` would go back in time: a newer backup is known (on another copy, in a "
+        "checkpoint, a signed check record or the witness) than any copy can serve, or the "
+        "target holds records after the recovery point; the message names the backup, where "
+        "it was seen and how many records; `--at` or `--backup` accepts the older point "
+        "explicitly"
+    )
 
     def __init__(self, message: str, *, available_seq: int | None = None) -> None:
         super().__init__(message)
@@ -172,6 +200,15 @@ class OlderRecoveryPoint(SerialvaultError):
         d = super().to_dict()
         d["available_seq"] = self.available_seq
         return d
+
+
+def exit_codes() -> list[tuple[int, str]]:
+    """Every exit code with its meaning, in order: 0 (success) and one per error class
+    that derives directly from :class:`SerialvaultError` (its subclasses share it)."""
+    table = {0: "success"}
+    for cls in SerialvaultError.__subclasses__():
+        table.setdefault(cls.exit_code, cls.meaning)
+    return sorted(table.items())
 
 
 @dataclass(frozen=True, slots=True)

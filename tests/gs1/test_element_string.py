@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import doctest
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from serialvault.errors import IdentifierError
-from serialvault.gs1 import element_string as es_module
 from serialvault.gs1.charset import CS82
 from serialvault.gs1.element_string import ElementString, ScanResult, parse_element_string
 from serialvault.gs1.gln import Gln, Sgln
@@ -34,12 +32,6 @@ def error(text: str) -> str:
     with pytest.raises(IdentifierError) as info:
         parse(text)
     return str(info.value)
-
-
-def test_doctests() -> None:
-    result = doctest.testmod(es_module)
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 def test_scan_result_is_the_same_type() -> None:

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from serialvault.errors import IdentifierError
-from serialvault.gs1 import gln as gln_module
 from serialvault.gs1.charset import CS82
 from serialvault.gs1.checkdigit import gs1_check_digit
 from serialvault.gs1.gln import Gln, Sgln, check_extension
 
 GLN = "0614141123452"
-
-
-def test_doctests() -> None:
-    result = doctest.testmod(gln_module)
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 def test_parse_valid() -> None:

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from serialvault.errors import IdentifierError, ValidationError
-from serialvault.gs1 import gtin as gtin_module
 from serialvault.gs1.checkdigit import gs1_check_digit
 from serialvault.gs1.gtin import Gtin, normalize_gtin
 
 digits = st.text(alphabet="0123456789", min_size=12, max_size=12)
 indicators = st.sampled_from("0123456789")
-
-
-def test_doctests() -> None:
-    result = doctest.testmod(gtin_module)
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 @pytest.mark.parametrize(

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import doctest
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from serialvault.errors import IdentifierError
-from serialvault.gs1 import lot as lot_module
 from serialvault.gs1.charset import CS82
 from serialvault.gs1.lot import Expiry, Lot, century_for
-
-
-def test_doctests() -> None:
-    result = doctest.testmod(lot_module)
-    assert result.attempted > 0
-    assert result.failed == 0
-
 
 # -- Lot ---------------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 from pathlib import Path
 
 import pytest
@@ -10,17 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from serialvault.errors import IdentifierError
-from serialvault.gs1 import ndc as ndc_module
 from serialvault.gs1.gtin import Gtin
 from serialvault.gs1.ndc import CONFIGURATIONS, Ndc
 
 AMBIGUOUS = "give its configuration (4-4-2, 5-3-2 or 5-4-1)"
-
-
-def test_doctests() -> None:
-    result = doctest.testmod(ndc_module)
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 @pytest.mark.parametrize(

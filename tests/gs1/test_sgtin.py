@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from serialvault.errors import IdentifierError
-from serialvault.gs1 import sgtin as sgtin_module
 from serialvault.gs1.charset import CS82
 from serialvault.gs1.gtin import Gtin
 from serialvault.gs1.sgtin import Sgtin, parse_serial
 
 GTIN = "09521234543213"
 cs82_serials = st.text(alphabet=sorted(CS82), min_size=1, max_size=20)
-
-
-def test_doctests() -> None:
-    result = doctest.testmod(sgtin_module)
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 def test_parse_valid() -> None:

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import doctest
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from serialvault.errors import IdentifierError
-from serialvault.gs1 import sscc as sscc_module
 from serialvault.gs1.checkdigit import gs1_check_digit
 from serialvault.gs1.sscc import Sscc
-
-
-def test_doctests() -> None:
-    result = doctest.testmod(sscc_module)
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 def test_parse_valid() -> None:

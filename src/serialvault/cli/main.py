@@ -98,20 +98,19 @@ def run() -> None:
         from serialvault.redact import redact_text
 
         what = redact_text(what)[:500]
-        message = (
+        from serialvault.errors import InternalError
+
+        defect = InternalError(
             f"internal error ({what}): this is a defect in serialvault {__version__}, please"
             " report it; nothing uncommitted was kept (SERIALVAULT_DEBUG=1 shows the traceback)"
         )
         if "--json" in sys.argv:
             import orjson
 
-            sys.stdout.write(
-                orjson.dumps({"error": "internal", "message": message, "exit_code": 1}).decode()
-                + "\n"
-            )
+            sys.stdout.write(orjson.dumps(defect.to_dict()).decode() + "\n")
         else:
-            sys.stderr.write(f"error: {message}\n")
-        sys.exit(1)
+            sys.stderr.write(f"error: {defect.message}\n")
+        sys.exit(defect.exit_code)
 
 
 if __name__ == "__main__":

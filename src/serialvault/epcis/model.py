@@ -129,3 +129,23 @@ def namespaces_from_context(context: Any) -> dict[str, str]:
             if isinstance(iri, str) and ":" in iri:
                 found[key] = iri
     return found
+
+
+def wrap_event(event: dict[str, Any]) -> dict[str, Any]:
+    """Wrap a bare event into an EPCISDocument, moving its ``@context`` up (the REST
+    binding's ``POST /events`` takes one event; the readers of both syntaxes give the
+    rest of the pipeline one shape)."""
+    event = dict(event)
+    context = event.pop("@context", None)
+    doc: dict[str, Any] = {}
+    if context is not None:
+        doc["@context"] = context
+    doc.update(
+        {
+            "type": "EPCISDocument",
+            "schemaVersion": "2.0",
+            "creationDate": event.get("recordTime") or event.get("eventTime"),
+            "epcisBody": {"eventList": [event]},
+        }
+    )
+    return doc

@@ -11,7 +11,12 @@ from __future__ import annotations
 from typing import Any
 
 from serialvault.epcis import jsonparse
-from serialvault.epcis.model import EVENT_TYPES, EpcisDocument, namespaces_from_context
+from serialvault.epcis.model import (
+    EVENT_TYPES,
+    EpcisDocument,
+    namespaces_from_context,
+    wrap_event,
+)
 from serialvault.errors import InputError
 
 
@@ -57,21 +62,3 @@ def read_json(data: bytes, name: str = "<document>") -> EpcisDocument:
         name=name,
         namespaces=namespaces_from_context(body.get("@context")),
     )
-
-
-def wrap_event(event: dict[str, Any]) -> dict[str, Any]:
-    """Wrap a bare event into an EPCISDocument, moving its ``@context`` up."""
-    event = dict(event)
-    context = event.pop("@context", None)
-    doc: dict[str, Any] = {}
-    if context is not None:
-        doc["@context"] = context
-    doc.update(
-        {
-            "type": "EPCISDocument",
-            "schemaVersion": "2.0",
-            "creationDate": event.get("recordTime") or event.get("eventTime"),
-            "epcisBody": {"eventList": [event]},
-        }
-    )
-    return doc

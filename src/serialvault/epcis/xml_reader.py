@@ -94,8 +94,7 @@ from typing import Any, cast
 from lxml import etree
 
 from serialvault.epcis.jsonld_writer import EPCIS_CONTEXT_URL
-from serialvault.epcis.model import EVENT_TYPES, STANDARD_PREFIXES, EpcisDocument
-from serialvault.epcis.reader import wrap_event
+from serialvault.epcis.model import EVENT_TYPES, STANDARD_PREFIXES, EpcisDocument, wrap_event
 from serialvault.errors import InputError
 
 NS_EPCIS_1 = "urn:epcglobal:epcis:xsd:1"
