@@ -429,68 +429,21 @@ def restore(
     states = [c.open() for c in copies]
     with timer.phase("fetch"):
         hist = gather(states, verify_key, witnesses or [], state_dir)
-    for v in hist.views:
-        findings += [str(f) for f in v.findings]
-    findings += hist.problems
-    pool, holders, conflicts = hist.pooled()
-    findings += [str(f) for f in conflicts]
-    if not pool:
-        known = sorted(
-            {
-                (c.seq, c.backup or "", f"checkpoint on copy {v.name}")
-                for v in hist.views
-                for c in v.checkpoints
-            }
-            | {(c.seq, c.backup or "", "witness file") for c in hist.witness},
-            reverse=True,
-        )
-        lost = (
-            "; backups once written and now missing: "
-            + ", ".join(f"{b} (seq {q}, {w})" for q, b, w in known[:5])
-            if known
-            else ""
-        )
-        raise BackupError(
-            "no copy holds a usable backup"
-            + lost
-            + (f" ({'; '.join(findings)})" if findings else "")
-        )
-    repos = hist.repositories()
-    if backup is not None:
-        if backup not in pool:
-            raise BackupError(
-                f"no copy holds backup {backup}" + (f" ({'; '.join(findings)})" if findings else "")
-            )
-        repo_id = pool[backup].repository_id
-    elif len(repos) > 1:
-        raise BackupError(
-            "the copies hold backups of "
-            + ", ".join(f"repository {r} (copies {', '.join(c)})" for r, c in repos.items())
-            + ": name the backup to restore with --backup"
-        )
-    else:
-        repo_id = next(iter(repos))
+    pool, holders = _pool(hist, findings)
+    repo_id = _repository_of(hist, pool, backup, findings)
     gone = hist.abandoned(repo_id)
     mine = [
         m
         for m in pool.values()
         if m.repository_id == repo_id and ((m.last_seq, m.chain_head) not in gone or m.id == backup)
     ]
-    forks = hist.forks(repo_id)
-    if forks and not explicit:
-        a, b = forks[0]
-        raise IntegrityFailure(
-            f"the copies hold two histories of repository {repo_id}: seq {a.seq} has chain"
-            f" hash {a.chain_hash} in {a.where} (backup {a.backup}) and {b.chain_hash} in"
-            f" {b.where} (backup {b.backup}); `backup verify` shows which, and --backup"
-            " names the one to restore"
-        )
+    if not explicit:
+        _refuse_fork(hist, repo_id)
     plans = _plans(mine, engine_name, at_seq, at_time, backup)
     end = plans[0].chain[-1]
     newest = hist.newest_known(repo_id)
-    pruned = hist.pruned
     if not explicit and newest is not None and newest.seq > end.last_seq:
-        raise _older_point(hist, repo_id, end, newest, pruned)
+        raise _older_point(hist, repo_id, end, newest, hist.pruned)
     if not force and not dry_run and not target_is_empty(url):
         raise ConflictError(
             f"restore target {redact(url)} is not empty: choose a new database, or --force to"
@@ -498,39 +451,9 @@ def restore(
         )
     staging = Path(tempfile.mkdtemp(prefix="sv-restore-"))
     try:
-        fetched: Fetched | None = None
-        plan = plans[0]
-        failures: list[str] = []
-        for plan in plans:
-            holding = {h for m in plan.chain for h in holders.get(m.id, [])}
-            ordered = [s for s in states if s.name in holding] + [
-                s for s in states if s.name not in holding
-            ]
-            with timer.phase("fetch"):
-                try:
-                    fetched = fetch_objects(plan, ordered, staging, on_phase)
-                    break
-                except IntegrityFailure as exc:
-                    failures.append(str(exc))
-        if fetched is not None:
-            plan.copy = ", ".join(sorted(set(fetched.sources.values()))) or plan.copy
+        plan, fetched, failures = _fetch_any(plans, states, holders, staging, timer, on_phase)
         if fetched is None:
-            older = sorted(
-                (m for m in mine if m.last_seq < end.last_seq),
-                key=lambda m: m.last_seq,
-                reverse=True,
-            )
-            hint = (
-                f"; the newest older backup is {older[0].id} (seq {older[0].last_seq}):"
-                f" restore it explicitly with --backup {older[0].id} if that loss is accepted"
-                if older
-                else ""
-            )
-            raise IntegrityFailure(
-                f"the newest recovery point, seq {end.last_seq}, cannot be restored: "
-                + "; ".join(failures)
-                + hint
-            )
+            raise _unrestorable(end, mine, failures)
         findings += failures + fetched.findings
         with timer.phase("verify"):
             _check_key(plan, fetched, key)
@@ -548,28 +471,143 @@ def restore(
                 findings,
                 dry_run=True,
             )
-        elif engine_name == "sqlite":
-            res = _restore_sqlite(
-                plan, fetched, url, key, timer, force, actor, on_phase, guard, repo_id
-            )
         else:
-            res = _restore_pg(
-                plan, fetched, url, key, timer, force, actor, on_phase, guard, repo_id
-            )
+            apply = _restore_sqlite if engine_name == "sqlite" else _restore_pg
+            res = apply(plan, fetched, url, key, timer, force, actor, on_phase, guard, repo_id)
         res.findings = findings
         res.fetched_from = _count(fetched)
         res.newest_known = None if newest is None else newest.to_dict()
         res.projections_checked = (plan.chain[0].checks or {}).get("projections", "not checked")
-        main = max(res.fetched_from, key=lambda n: res.fetched_from[n], default=None)
-        if not dry_run and main is not None:
-            note = record_measurement(
-                next(s for s in states if s.name == main), res, engine_name, fetched.nbytes
-            )
-            if note:
-                res.findings.append(note)
+        if not dry_run:
+            _measure(res, states, engine_name, fetched)
         return res
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _pool(hist: History, findings: list[str]) -> tuple[dict[str, Manifest], dict[str, list[str]]]:
+    """Every copy's signed manifests pooled (id → manifest, id → copies holding it); the
+    copies' findings join ``findings``. No usable backup at all is an error naming the
+    backups that were once written and are now missing."""
+    for v in hist.views:
+        findings += [str(f) for f in v.findings]
+    findings += hist.problems
+    pool, holders, conflicts = hist.pooled()
+    findings += [str(f) for f in conflicts]
+    if pool:
+        return pool, holders
+    known = sorted(
+        {
+            (c.seq, c.backup or "", f"checkpoint on copy {v.name}")
+            for v in hist.views
+            for c in v.checkpoints
+        }
+        | {(c.seq, c.backup or "", "witness file") for c in hist.witness},
+        reverse=True,
+    )
+    lost = (
+        "; backups once written and now missing: "
+        + ", ".join(f"{b} (seq {q}, {w})" for q, b, w in known[:5])
+        if known
+        else ""
+    )
+    raise BackupError(
+        "no copy holds a usable backup" + lost + (f" ({'; '.join(findings)})" if findings else "")
+    )
+
+
+def _repository_of(
+    hist: History, pool: dict[str, Manifest], backup: str | None, findings: list[str]
+) -> str:
+    """The repository to restore: the named backup's, or the only one the copies hold."""
+    repos = hist.repositories()
+    if backup is not None:
+        if backup not in pool:
+            raise BackupError(
+                f"no copy holds backup {backup}" + (f" ({'; '.join(findings)})" if findings else "")
+            )
+        return pool[backup].repository_id
+    if len(repos) > 1:
+        raise BackupError(
+            "the copies hold backups of "
+            + ", ".join(f"repository {r} (copies {', '.join(c)})" for r, c in repos.items())
+            + ": name the backup to restore with --backup"
+        )
+    return next(iter(repos))
+
+
+def _refuse_fork(hist: History, repo_id: str) -> None:
+    """Two histories of one repository on the copies: which is right is a person's call."""
+    forks = hist.forks(repo_id)
+    if forks:
+        a, b = forks[0]
+        raise IntegrityFailure(
+            f"the copies hold two histories of repository {repo_id}: seq {a.seq} has chain"
+            f" hash {a.chain_hash} in {a.where} (backup {a.backup}) and {b.chain_hash} in"
+            f" {b.where} (backup {b.backup}); `backup verify` shows which, and --backup"
+            " names the one to restore"
+        )
+
+
+def _fetch_any(
+    plans: list[Plan],
+    states: list[CopyState],
+    holders: dict[str, list[str]],
+    staging: Path,
+    timer: _Timer,
+    on_phase: Phase,
+) -> tuple[Plan, Fetched | None, list[str]]:
+    """Fetch and verify the first plan whose every object some copy holds intact (the
+    copies holding its manifests first); the failures of the plans before it."""
+    failures: list[str] = []
+    plan = plans[0]
+    for plan in plans:
+        holding = {h for m in plan.chain for h in holders.get(m.id, [])}
+        ordered = [s for s in states if s.name in holding] + [
+            s for s in states if s.name not in holding
+        ]
+        with timer.phase("fetch"):
+            try:
+                fetched = fetch_objects(plan, ordered, staging, on_phase)
+            except IntegrityFailure as exc:
+                failures.append(str(exc))
+                continue
+        plan.copy = ", ".join(sorted(set(fetched.sources.values()))) or plan.copy
+        return plan, fetched, failures
+    return plan, None, failures
+
+
+def _unrestorable(end: Manifest, mine: list[Manifest], failures: list[str]) -> IntegrityFailure:
+    """The newest point cannot be restored from any copy: say why, and name the newest
+    older backup that could be taken explicitly (never taken silently)."""
+    older = sorted(
+        (m for m in mine if m.last_seq < end.last_seq), key=lambda m: m.last_seq, reverse=True
+    )
+    hint = (
+        f"; the newest older backup is {older[0].id} (seq {older[0].last_seq}):"
+        f" restore it explicitly with --backup {older[0].id} if that loss is accepted"
+        if older
+        else ""
+    )
+    return IntegrityFailure(
+        f"the newest recovery point, seq {end.last_seq}, cannot be restored: "
+        + "; ".join(failures)
+        + hint
+    )
+
+
+def _measure(
+    res: RestoreResult, states: list[CopyState], engine_name: str, fetched: Fetched
+) -> None:
+    """Leave the restore's rates on the copy it read most from (for ``backup plan``)."""
+    main = max(res.fetched_from, key=lambda n: res.fetched_from[n], default=None)
+    if main is None:
+        return
+    note = record_measurement(
+        next(s for s in states if s.name == main), res, engine_name, fetched.nbytes
+    )
+    if note:
+        res.findings.append(note)
 
 
 def clean_stale_restores(url: str) -> list[str]:

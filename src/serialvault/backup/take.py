@@ -31,7 +31,7 @@ import orjson
 from serialvault import __version__
 from serialvault.backup.anchors import Witness, checkpoint_of, checkpoint_path, witness_path
 from serialvault.backup.copies import Copy, newest, read_manifests
-from serialvault.backup.crypto import Sealer, VerifyKey
+from serialvault.backup.crypto import EncryptionKey, Sealer, VerifyKey
 from serialvault.backup.guard import (
     Anchors,
     LogGuard,
@@ -54,7 +54,7 @@ from serialvault.backup.segments import encode
 from serialvault.domain.chain import GENESIS, LogRecord
 from serialvault.domain.records import TIMELINE
 from serialvault.errors import BackupError, IntegrityFailure, SerialvaultError
-from serialvault.store.engine import sqlite_path
+from serialvault.store.engine import Connection, sqlite_path
 from serialvault.store.exceptions import open_exception
 from serialvault.store.export import (
     PG_SNAPSHOT_TABLES,
@@ -348,19 +348,8 @@ def full_backup(
     notes: list[str] = []
     abandons: list[list[Any]] = []
     if new_timeline is not None:
-        body = timeline_body(repo, anchors)
-        if body is None:
-            notes.append(
-                "--new-timeline: the log agrees with every earlier backup; nothing abandoned"
-            )
-        else:
-            repo.append(TIMELINE, body, actor, new_timeline)
-            anchors = anchors.without({(a["seq"], a["chain_hash"]) for a in body["abandoned"]})
-            abandons = [[a["seq"], a["chain_hash"]] for a in body["abandoned"]]
-            notes.append(
-                f"new timeline: {len(body['abandoned'])} earlier backup head(s) after seq"
-                f" {body['agrees_up_to_seq']} abandoned (recorded in the log)"
-            )
+        anchors, abandons, note = _new_timeline(repo, anchors, actor, new_timeline)
+        notes.append(note)
     guard = LogGuard(0, GENESIS, anchors)
     created_at = now_utc()
     writer = ObjectWriter(sealer, [s for s in states if s.error is None])
@@ -393,20 +382,7 @@ def full_backup(
         raise BackupError(f"{repo.display_url} is empty: run `serialvault init` first")
     if proj is not None and not proj.ok:
         writer.abort()
-        seq, _ = open_exception(
-            repo,
-            source="backup",
-            type="projection-mismatch",
-            severity="critical",
-            reason=proj.message,
-            identifiers=proj.examples,
-            actor=actor,
-            why="full backup refused: projections differ from the log",
-        )
-        raise IntegrityFailure(
-            f"full backup refused: {proj.message} (exception seq {seq}); `serialvault"
-            " rebuild` recreates the projections from the log"
-        )
+        raise _projections_refused(repo, proj, actor)
     result = _finish(
         "full",
         repo=repo,
@@ -436,6 +412,48 @@ def full_backup(
     )
     result.warnings = problems + notes + result.warnings
     return result
+
+
+def _new_timeline(
+    repo: Repository, anchors: Anchors, actor: str, reason: str
+) -> tuple[Anchors, list[list[Any]], str]:
+    """Record (``backup.timeline``) the earlier backup heads the log no longer agrees
+    with, abandoned on purpose after a restore to an earlier point; the anchors without
+    them, the heads abandoned, and what to tell the operator."""
+    body = timeline_body(repo, anchors)
+    if body is None:
+        return (
+            anchors,
+            [],
+            "--new-timeline: the log agrees with every earlier backup; nothing abandoned",
+        )
+    repo.append(TIMELINE, body, actor, reason)
+    kept = anchors.without({(a["seq"], a["chain_hash"]) for a in body["abandoned"]})
+    return (
+        kept,
+        [[a["seq"], a["chain_hash"]] for a in body["abandoned"]],
+        f"new timeline: {len(body['abandoned'])} earlier backup head(s) after seq"
+        f" {body['agrees_up_to_seq']} abandoned (recorded in the log)",
+    )
+
+
+def _projections_refused(repo: Repository, proj: ProjectionCheck, actor: str) -> IntegrityFailure:
+    """A full backup never certifies projections that differ from their log (R9): the
+    refusal opens a critical exception and names the rows."""
+    seq, _ = open_exception(
+        repo,
+        source="backup",
+        type="projection-mismatch",
+        severity="critical",
+        reason=proj.message,
+        identifiers=proj.examples,
+        actor=actor,
+        why="full backup refused: projections differ from the log",
+    )
+    return IntegrityFailure(
+        f"full backup refused: {proj.message} (exception seq {seq}); `serialvault"
+        " rebuild` recreates the projections from the log"
+    )
 
 
 def _sqlite_full(
@@ -630,16 +648,49 @@ def incremental_backup(
     """
     t0 = time.perf_counter()
     key = policy.load_encryption_key()
-    sealer = Sealer(key, policy.compression_level)
-    signer = policy.load_signing_key()
-    verify = signer.public
+    verify = policy.load_signing_key().public
     repo_id = _repository_id(repo)
     states = [c.open() for c in copies]
     with repo.read() as conn:
         gone = abandoned(conn)
+    groups, failed = _group_by_parent(states, parents, verify, repo_id, gone)
+    seen = {st.name: [parent] for parent, members in groups.values() for st in members}
+    anchors, problems = collect(
+        seen, repo_id, _witness(repo, repo_id, policy), verify, whole_witness=False
+    )
+    if parents is None:  # continuous mode: its scheduled fulls clean
+        problems += _clean_leftovers(repo, [m for _p, ms in groups.values() for m in ms])
+    job = _Incremental(
+        repo,
+        repo_id,
+        policy,
+        Sealer(key, policy.compression_level),
+        key,
+        verify,
+        anchors.without(gone),
+        problems,
+        actor,
+        with_fingerprint,
+        on_phase,
+    )
+    results: list[BackupResult] = []
+    if failed:
+        results.append(BackupResult(None, failed, 0, time.perf_counter() - t0))
+    results += [job.ship(parent, members) for parent, members in groups.values()]
+    return results
+
+
+def _group_by_parent(
+    states: list[CopyState],
+    parents: dict[str, Manifest] | None,
+    verify: VerifyKey,
+    repo_id: str,
+    gone: set[tuple[int, str]],
+) -> tuple[dict[str, tuple[Manifest, list[CopyState]]], list[CopyState]]:
+    """Copies grouped by their newest backup of this repository (one sealing per group),
+    and the copies that cannot take an incremental (unreachable, or no full yet)."""
     groups: dict[str, tuple[Manifest, list[CopyState]]] = {}
     failed: list[CopyState] = []
-    seen: dict[str, list[Manifest]] = {}
     for st in states:
         parent = (parents or {}).get(st.name)
         if parent is None:
@@ -657,85 +708,103 @@ def incremental_backup(
             )
             failed.append(st)
             continue
-        seen[st.name] = [parent]
         groups.setdefault(parent.id, (parent, []))[1].append(st)
-    anchors, problems = collect(
-        seen, repo_id, _witness(repo, repo_id, policy), verify, whole_witness=False
-    )
-    if parents is None:  # continuous mode: its scheduled fulls clean
-        problems += _clean_leftovers(repo, [m for _p, ms in groups.values() for m in ms])
-    anchors = anchors.without(gone)
-    results: list[BackupResult] = []
-    if failed:
-        results.append(BackupResult(None, failed, 0, time.perf_counter() - t0))
-    for parent, members in groups.values():
+    return groups, failed
+
+
+def _check_earlier(conn: Connection, anchors: Anchors, parent: Manifest, head_seq: int) -> None:
+    """The heads recorded at or before the parent still hold in the log (one indexed
+    lookup each); a different hash is a fork, a missing seq a truncation."""
+    earlier = [a for a in anchors.anchors if a.seq <= parent.last_seq]
+    for a in sorted(earlier, key=lambda a: a.seq):
+        here = chain_hash_at(conn, a.seq)
+        if here == a.chain_hash:
+            continue
+        since = max(
+            (
+                b.seq
+                for b in earlier
+                if b.seq < a.seq and chain_hash_at(conn, b.seq) == b.chain_hash
+            ),
+            default=0,
+        )
+        raise Refused(
+            "fork" if here else "truncated",
+            a.seq,
+            f"seq {a.seq} has chain hash {here}, {a.source} recorded {a.chain_hash}"
+            if here
+            else f"the log ends at seq {head_seq}, {a.source} recorded seq {a.seq}",
+            a,
+            since,
+        )
+
+
+def _anchors_after(anchors: Anchors, seq: int) -> Anchors:
+    later = Anchors()
+    for a in anchors.anchors:
+        if a.seq > seq:
+            later.add(a.seq, a.chain_hash, a.source, anchors.backup_of.get((a.seq, a.chain_hash)))
+    return later
+
+
+@dataclass
+class _Incremental:
+    """What every group of an incremental backup shares."""
+
+    repo: Repository
+    repo_id: str
+    policy: Policy
+    sealer: Sealer
+    key: EncryptionKey | None
+    verify: VerifyKey
+    anchors: Anchors
+    problems: list[str]
+    actor: str
+    with_fingerprint: bool
+    on_phase: Phase
+
+    def ship(self, parent: Manifest, members: list[CopyState]) -> BackupResult:
+        """The records after ``parent`` to the copies whose newest backup it is, their
+        chain verified from the parent's head and against every later anchor."""
         t1 = time.perf_counter()
-        writer = ObjectWriter(sealer, members)
+        writer = ObjectWriter(self.sealer, members)
         try:
-            with repo.read() as conn:
+            with self.repo.read() as conn:
                 head = read_head(conn)
-                # the heads recorded at or before the parent: one indexed lookup each
-                earlier = [a for a in anchors.anchors if a.seq <= parent.last_seq]
-                for a in sorted(earlier, key=lambda a: a.seq):
-                    here = chain_hash_at(conn, a.seq)
-                    if here != a.chain_hash:
-                        since = max(
-                            (
-                                b.seq
-                                for b in earlier
-                                if b.seq < a.seq and chain_hash_at(conn, b.seq) == b.chain_hash
-                            ),
-                            default=0,
-                        )
-                        raise Refused(
-                            "fork" if here else "truncated",
-                            a.seq,
-                            f"seq {a.seq} has chain hash {here}, {a.source} recorded {a.chain_hash}"
-                            if here
-                            else f"the log ends at seq {head.seq}, {a.source} recorded seq {a.seq}",
-                            a,
-                            since,
-                        )
+                _check_earlier(conn, self.anchors, parent, head.seq)
                 if head.seq == parent.last_seq and head.chain_hash == parent.chain_head:
                     writer.finish()
-                    results.append(
-                        BackupResult(
-                            None,
-                            members,
-                            0,
-                            time.perf_counter() - t1,
-                            note=f"up to date: newest backup {parent.id} ends at seq {head.seq}",
-                            warnings=list(problems),
-                        )
+                    return BackupResult(
+                        None,
+                        members,
+                        0,
+                        time.perf_counter() - t1,
+                        note=f"up to date: newest backup {parent.id} ends at seq {head.seq}",
+                        warnings=list(self.problems),
                     )
-                    continue
-                later = Anchors()
-                for a in anchors.anchors:
-                    if a.seq > parent.last_seq:
-                        later.add(
-                            a.seq,
-                            a.chain_hash,
-                            a.source,
-                            anchors.backup_of.get((a.seq, a.chain_hash)),
-                        )
-                guard = LogGuard(parent.last_seq, parent.chain_head, later)
+                guard = LogGuard(
+                    parent.last_seq,
+                    parent.chain_head,
+                    _anchors_after(self.anchors, parent.last_seq),
+                )
                 first_time = time_at(conn, parent.last_seq + 1)
-                _segments(iter_log(conn, parent.last_seq + 1, head.seq), writer, on_phase, guard)
+                log = iter_log(conn, parent.last_seq + 1, head.seq)
+                _segments(log, writer, self.on_phase, guard)
                 guard.finish(head.seq)
                 fp = None
-                if with_fingerprint:
-                    on_phase("fingerprint", 0, None)
+                if self.with_fingerprint:
+                    self.on_phase("fingerprint", 0, None)
                     fp = fingerprint(conn)
         except Refused as exc:
             writer.abort()
             raise refuse(
-                repo,
+                self.repo,
                 exc,
-                anchors,
+                self.anchors,
                 states=members,
-                key=key,
-                verify=verify,
-                actor=actor,
+                key=self.key,
+                verify=self.verify,
+                actor=self.actor,
                 what=f"incremental backup after {parent.id}",
             ) from None
         except BaseException:
@@ -743,10 +812,10 @@ def incremental_backup(
             raise
         result = _finish(
             "incr",
-            repo=repo,
-            repo_id=repo_id,
-            policy=policy,
-            sealer=sealer,
+            repo=self.repo,
+            repo_id=self.repo_id,
+            policy=self.policy,
+            sealer=self.sealer,
             copies=members,
             writer=writer,
             parent=parent,
@@ -756,15 +825,14 @@ def incremental_backup(
             prev_chain=parent.chain_head,
             fp=fp,
             snapshot=None,
-            actor=actor,
+            actor=self.actor,
             created_at=now_utc(),
             t0=t1,
             checks={
                 "chain": f"verified from seq {parent.last_seq} (backup {parent.id})",
-                "anchors_compared": len(anchors.anchors),
+                "anchors_compared": len(self.anchors.anchors),
                 "projections": "not checked",
             },
         )
-        result.warnings = problems + result.warnings
-        results.append(result)
-    return results
+        result.warnings = self.problems + result.warnings
+        return result
