@@ -275,110 +275,123 @@ class Finding:
 
 
 def analyse(manifests: list[Manifest], copy: str) -> list[Finding]:
-    """Structural findings: segment tiling within each backup, and parent chains."""
+    """Structural findings: segment tiling within each backup, and parent chains
+    (Litestream's way: a list of findings, never a bare bool)."""
     out: list[Finding] = []
     by_id = {m.id: m for m in manifests}
     for m in manifests:
-        nxt = m.first_seq
-        for seg in m.segments:
-            first, last = seg.first_seq or 0, seg.last_seq or 0
-            if first > nxt:
-                out.append(
-                    Finding(
-                        "seq-gap",
-                        f"backup {m.id}: records {nxt}..{first - 1} are in no segment",
-                        copy,
-                        m.id,
-                        seg.name,
-                    )
-                )
-            elif first < nxt:
-                out.append(
-                    Finding(
-                        "seq-overlap",
-                        f"backup {m.id}: segment {seg.name} starts at {first},"
-                        f" records up to {nxt - 1} are already covered",
-                        copy,
-                        m.id,
-                        seg.name,
-                    )
-                )
-            nxt = max(nxt, last + 1)
-        if nxt != m.last_seq + 1:
-            out.append(
-                Finding(
-                    "seq-gap",
-                    f"backup {m.id}: segments end at {nxt - 1}, the manifest at {m.last_seq}",
-                    copy,
-                    m.id,
-                )
-            )
+        out += _tiling(m, copy)
         if m.type == "full":
-            if m.first_seq != 1 or m.parent is not None or m.chain != m.id:
-                out.append(
-                    Finding(
-                        "bad-full",
-                        f"backup {m.id}: a full must start at seq 1 with no parent",
-                        copy,
-                        m.id,
-                    )
-                )
-            if m.snapshot is None or not m.snapshot_objects:
-                out.append(
-                    Finding("bad-full", f"backup {m.id}: full backup has no snapshot", copy, m.id)
-                )
-            continue
-        parent = by_id.get(m.parent or "")
-        if parent is None:
-            out.append(
-                Finding(
-                    "broken-parent",
-                    f"backup {m.id}: parent {m.parent} is not in this copy",
-                    copy,
-                    m.id,
-                )
-            )
-            continue
-        if parent.repository_id != m.repository_id or parent.chain != m.chain:
-            out.append(
-                Finding(
-                    "broken-parent",
-                    f"backup {m.id}: parent {parent.id} belongs to another repository or chain",
-                    copy,
-                    m.id,
-                )
-            )
-        if m.first_seq > parent.last_seq + 1:
+            out += _full_shape(m, copy)
+        else:
+            out += _parent_link(m, by_id.get(m.parent or ""), copy)
+    return out
+
+
+def _tiling(m: Manifest, copy: str) -> list[Finding]:
+    """The segments of one backup tile its seq range: no gap, no overlap."""
+    out: list[Finding] = []
+    nxt = m.first_seq
+    for seg in m.segments:
+        first, last = seg.first_seq or 0, seg.last_seq or 0
+        if first > nxt:
             out.append(
                 Finding(
                     "seq-gap",
-                    f"backup {m.id} starts at seq {m.first_seq}; its parent {parent.id} ends"
-                    f" at {parent.last_seq}: records {parent.last_seq + 1}..{m.first_seq - 1}"
-                    " are missing",
+                    f"backup {m.id}: records {nxt}..{first - 1} are in no segment",
                     copy,
                     m.id,
+                    seg.name,
                 )
             )
-        elif m.first_seq <= parent.last_seq:
+        elif first < nxt:
             out.append(
                 Finding(
                     "seq-overlap",
-                    f"backup {m.id} starts at seq {m.first_seq}, inside its parent {parent.id}"
-                    f" (ends at {parent.last_seq})",
+                    f"backup {m.id}: segment {seg.name} starts at {first},"
+                    f" records up to {nxt - 1} are already covered",
                     copy,
                     m.id,
+                    seg.name,
                 )
             )
-        elif m.prev_chain != parent.chain_head:
-            out.append(
-                Finding(
-                    "chain-discontinuity",
-                    f"backup {m.id} continues chain hash {m.prev_chain[:16]}…, its parent"
-                    f" {parent.id} ends with {parent.chain_head[:16]}…",
-                    copy,
-                    m.id,
-                )
+        nxt = max(nxt, last + 1)
+    if nxt != m.last_seq + 1:
+        out.append(
+            Finding(
+                "seq-gap",
+                f"backup {m.id}: segments end at {nxt - 1}, the manifest at {m.last_seq}",
+                copy,
+                m.id,
             )
+        )
+    return out
+
+
+def _full_shape(m: Manifest, copy: str) -> list[Finding]:
+    """A full starts a chain at seq 1, has no parent, and carries a snapshot."""
+    out: list[Finding] = []
+    if m.first_seq != 1 or m.parent is not None or m.chain != m.id:
+        out.append(
+            Finding(
+                "bad-full", f"backup {m.id}: a full must start at seq 1 with no parent", copy, m.id
+            )
+        )
+    if m.snapshot is None or not m.snapshot_objects:
+        out.append(Finding("bad-full", f"backup {m.id}: full backup has no snapshot", copy, m.id))
+    return out
+
+
+def _parent_link(m: Manifest, parent: Manifest | None, copy: str) -> list[Finding]:
+    """An incremental continues its parent: same repository and chain, the next seq, the
+    parent's chain head."""
+    if parent is None:
+        return [
+            Finding(
+                "broken-parent", f"backup {m.id}: parent {m.parent} is not in this copy", copy, m.id
+            )
+        ]
+    out: list[Finding] = []
+    if parent.repository_id != m.repository_id or parent.chain != m.chain:
+        out.append(
+            Finding(
+                "broken-parent",
+                f"backup {m.id}: parent {parent.id} belongs to another repository or chain",
+                copy,
+                m.id,
+            )
+        )
+    if m.first_seq > parent.last_seq + 1:
+        out.append(
+            Finding(
+                "seq-gap",
+                f"backup {m.id} starts at seq {m.first_seq}; its parent {parent.id} ends"
+                f" at {parent.last_seq}: records {parent.last_seq + 1}..{m.first_seq - 1}"
+                " are missing",
+                copy,
+                m.id,
+            )
+        )
+    elif m.first_seq <= parent.last_seq:
+        out.append(
+            Finding(
+                "seq-overlap",
+                f"backup {m.id} starts at seq {m.first_seq}, inside its parent {parent.id}"
+                f" (ends at {parent.last_seq})",
+                copy,
+                m.id,
+            )
+        )
+    elif m.prev_chain != parent.chain_head:
+        out.append(
+            Finding(
+                "chain-discontinuity",
+                f"backup {m.id} continues chain hash {m.prev_chain[:16]}…, its parent"
+                f" {parent.id} ends with {parent.chain_head[:16]}…",
+                copy,
+                m.id,
+            )
+        )
     return out
 
 

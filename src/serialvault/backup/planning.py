@@ -262,12 +262,9 @@ def restore_estimate(f: Figures, records_since_full: float) -> dict[str, Any] | 
     }
 
 
-def recommend(f: Figures) -> dict[str, Any]:
-    """The schedule that meets RPO and RTO, what it costs, and what stands in the way."""
-    if f.rpo_s <= 0 or f.rto_s <= 0:
-        raise BackupError("--rpo and --rto must be more than 0")
-    warnings: list[str] = []
-    # -- RPO: a record written just after an incremental starts waits interval + duration
+def _rpo_interval(f: Figures, warnings: list[str]) -> float:
+    """The incremental interval that meets the RPO: a record written just after an
+    incremental starts waits the interval plus the incremental's own duration."""
     incr_s = f.incr_seconds or 0.0
     budget = f.rpo_s - incr_s
     if budget <= 0:
@@ -279,9 +276,7 @@ def recommend(f: Figures) -> dict[str, Any]:
     else:
         interval = _nice(max(1.0, budget * RPO_SHARE))
     continuous = interval < CONTINUOUS_BELOW_S
-    worst_loss = f.policy_incremental_s + incr_s
-    if f.follow_running:
-        worst_loss = f.follow_interval_s
+    worst_loss = f.follow_interval_s if f.follow_running else f.policy_incremental_s + incr_s
     if worst_loss > f.rpo_s:
         warnings.append(
             f"the configured schedule loses up to {worst_loss:,.1f} s of records"
@@ -294,53 +289,57 @@ def recommend(f: Figures) -> dict[str, Any]:
                 else f' set [schedule] incremental_interval = "{format_duration(interval)}"'
             )
         )
-    # -- RTO: the slowest restore is at the end of a chain (most records to replay)
+    return interval
+
+
+def _rto_full_every(f: Figures, warnings: list[str]) -> tuple[float, dict[str, Any] | None]:
+    """The longest full cadence (7…1 days) whose predicted restore at the end of a chain
+    — the slowest point: most records to replay — fits the RTO's share; and the
+    prediction at the configured cadence. Without a measured restore: not assessed."""
     per_s = f.records_per_day / 86400
     full_every = 7 * 86400.0
-    at_end = None
     if f.restore is None:
         warnings.append(
             "RTO not assessed: no restore has been measured on any copy; restore into a scratch"
             " database (or run a drill) and plan again"
         )
-    else:
-        limit = f.rto_s * RTO_SHARE
-        base = restore_estimate(f, 0)
-        assert base is not None
-        if base["total_s"] > limit:
-            warnings.append(
-                f"even right after a full, a restore is predicted to take {base['total_s']:.0f} s,"
-                f" more than {RTO_SHARE:.0%} of the RTO ({limit:.0f} s), from the restore"
-                f" measured {f.restore.at}: restore to faster storage or a closer copy"
-            )
-            full_every = 86400.0
-        else:
-            est = None
-            for cand in (7, 6, 5, 4, 3, 2, 1):
-                full_every = cand * 86400.0
-                est = restore_estimate(f, per_s * full_every)
-                if est is not None and est["total_s"] <= limit:
-                    break
-            if est is not None and est["total_s"] > limit:
-                warnings.append(
-                    f"even with a daily full, a restore at the end of a chain is predicted to"
-                    f" take {est['total_s']:.0f} s, more than {RTO_SHARE:.0%} of the RTO"
-                    f" ({limit:.0f} s): the log replay is the bottleneck"
-                )
-        at_end = restore_estimate(f, per_s * f.policy_full_every_s)
-        if at_end is not None and at_end["total_s"] > limit:
-            warnings.append(
-                f"with a full every {format_duration(f.policy_full_every_s)}, a restore at the"
-                f" end of a chain is predicted to take {at_end['total_s']:.0f} s, more than"
-                f" {RTO_SHARE:.0%} of the RTO ({limit:.0f} s): set [schedule] full_every ="
-                f' "{format_duration(full_every)}"'
-            )
-    if f.copies < 2:
+        return full_every, None
+    limit = f.rto_s * RTO_SHARE
+    base = restore_estimate(f, 0)
+    assert base is not None
+    if base["total_s"] > limit:
         warnings.append(
-            f"{f.copies} backup cop{'y' if f.copies == 1 else 'ies'}: keep at least two, one"
-            " off-site (EU GMP Annex 11 §7.1; the 3-2-1 rule)"
+            f"even right after a full, a restore is predicted to take {base['total_s']:.0f} s,"
+            f" more than {RTO_SHARE:.0%} of the RTO ({limit:.0f} s), from the restore"
+            f" measured {f.restore.at}: restore to faster storage or a closer copy"
         )
-    # -- storage at the recommended cadence and the policy's retention
+        full_every = 86400.0
+    else:
+        est = None
+        for cand in (7, 6, 5, 4, 3, 2, 1):
+            full_every = cand * 86400.0
+            est = restore_estimate(f, per_s * full_every)
+            if est is not None and est["total_s"] <= limit:
+                break
+        if est is not None and est["total_s"] > limit:
+            warnings.append(
+                f"even with a daily full, a restore at the end of a chain is predicted to"
+                f" take {est['total_s']:.0f} s, more than {RTO_SHARE:.0%} of the RTO"
+                f" ({limit:.0f} s): the log replay is the bottleneck"
+            )
+    at_end = restore_estimate(f, per_s * f.policy_full_every_s)
+    if at_end is not None and at_end["total_s"] > limit:
+        warnings.append(
+            f"with a full every {format_duration(f.policy_full_every_s)}, a restore at the"
+            f" end of a chain is predicted to take {at_end['total_s']:.0f} s, more than"
+            f" {RTO_SHARE:.0%} of the RTO ({limit:.0f} s): set [schedule] full_every ="
+            f' "{format_duration(full_every)}"'
+        )
+    return full_every, at_end
+
+
+def _storage(f: Figures, full_every: float) -> dict[str, Any]:
+    """Bytes held per copy at the cadence and the policy's retention, and written a month."""
     full_bytes = f.full_stored_bytes
     if full_bytes is None:
         full_bytes = round(f.database_bytes * 0.35)
@@ -351,8 +350,30 @@ def recommend(f: Figures) -> dict[str, Any]:
     incr_day = f.log_bytes_per_day * ratio
     chains = max(f.keep_fulls, math.ceil(f.keep_days * 86400 / full_every) + 1)
     held = chains * full_bytes + chains * (full_every / 86400) * incr_day
-    written = (30 * 86400 / full_every) * full_bytes + 30 * incr_day
-    growth_month = f.log_bytes_per_day * 30 * ratio
+    return {
+        "chains_kept": chains,
+        "held_bytes": round(held),
+        "written_per_month_bytes": round((30 * 86400 / full_every) * full_bytes + 30 * incr_day),
+        "growth_per_month_bytes": round(f.log_bytes_per_day * 30 * ratio),
+    }
+
+
+def recommend(f: Figures) -> dict[str, Any]:
+    """The schedule that meets RPO and RTO, what it costs, and what stands in the way."""
+    if f.rpo_s <= 0 or f.rto_s <= 0:
+        raise BackupError("--rpo and --rto must be more than 0")
+    warnings: list[str] = []
+    interval = _rpo_interval(f, warnings)
+    continuous = interval < CONTINUOUS_BELOW_S
+    incr_s = f.incr_seconds or 0.0
+    per_s = f.records_per_day / 86400
+    full_every, at_end = _rto_full_every(f, warnings)
+    if f.copies < 2:
+        warnings.append(
+            f"{f.copies} backup cop{'y' if f.copies == 1 else 'ies'}: keep at least two, one"
+            " off-site (EU GMP Annex 11 §7.1; the 3-2-1 rule)"
+        )
+    storage = _storage(f, full_every)
     return {
         "format": PLAN_FORMAT,
         "objectives": {"rpo_s": f.rpo_s, "rto_s": f.rto_s},
@@ -389,13 +410,8 @@ def recommend(f: Figures) -> dict[str, Any]:
             "right_after_full": restore_estimate(f, 0),
             "end_of_recommended_chain": restore_estimate(f, per_s * full_every),
         },
-        "storage_per_copy": {
-            "chains_kept": chains,
-            "held_bytes": round(held),
-            "written_per_month_bytes": round(written),
-            "growth_per_month_bytes": round(growth_month),
-        },
-        "storage_all_copies_held_bytes": round(held * max(1, f.copies)),
+        "storage_per_copy": storage,
+        "storage_all_copies_held_bytes": storage["held_bytes"] * max(1, f.copies),
         "warnings": warnings,
         "notes": f.notes,
         "ok": not warnings,

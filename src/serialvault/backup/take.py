@@ -353,15 +353,9 @@ def full_backup(
     guard = LogGuard(0, GENESIS, anchors)
     created_at = now_utc()
     writer = ObjectWriter(sealer, [s for s in states if s.error is None])
+    take = _sqlite_full if repo.dialect == "sqlite" else _pg_full
     try:
-        if repo.dialect == "sqlite":
-            head, first_time, fp, snap, proj = _sqlite_full(
-                repo, writer, on_phase, guard, check_projections
-            )
-        else:
-            head, first_time, fp, snap, proj = _pg_full(
-                repo, writer, on_phase, guard, check_projections
-            )
+        head, first_time, fp, snap, proj = take(repo, writer, on_phase, guard, check_projections)
     except Refused as exc:
         writer.abort()
         raise refuse(

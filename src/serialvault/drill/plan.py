@@ -153,6 +153,12 @@ def _str(d: dict[str, Any], key: str, where: str, default: str | None = None) ->
     return value
 
 
+_TOP = frozenset(
+    {"format", "id", "title", "objectives", "scenario", "source", "restore", "rules"}
+    | {"schedule", "review"}
+)
+
+
 def parse_plan(text: str, where: str = "plan") -> DrillPlan:
     """Parse and validate a plan; every refusal names the field and what was wrong."""
     try:
@@ -161,19 +167,7 @@ def parse_plan(text: str, where: str = "plan") -> DrillPlan:
         raise InputError(f"{where}: not valid TOML: {exc}") from None
     if data.get("format") != FORMAT:
         raise InputError(f"{where}: format must be {FORMAT!r}, not {data.get('format')!r}")
-    known = {
-        "format",
-        "id",
-        "title",
-        "objectives",
-        "scenario",
-        "source",
-        "restore",
-        "rules",
-        "schedule",
-        "review",
-    }
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(data) - _TOP)
     if unknown:
         raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}")
     plan_id = _str(data, "id", where)
@@ -182,20 +176,60 @@ def parse_plan(text: str, where: str = "plan") -> DrillPlan:
             f"{where}: id {plan_id!r} must be lower-case letters, digits, '.', '_' or '-'"
         )
     title = _str(data, "title", where)
-    obj = _table(data, "objectives", where)
+    objectives = _objectives(_table(data, "objectives", where), where)
+    scenario = _scenario(_table(data, "scenario", where), where)
+    source, copies = _source(_table(data, "source", where), where)
+    target, point, window = _restore(_table(data, "restore", where), where, plan_id)
+    _refuse_secrets(
+        where,
+        [("source.db", source), ("restore.target", target)]
+        + [(f"source.copies[{i}]", c) for i, c in enumerate(copies)],
+    )
+    rules = _table(data, "rules", where).get("check", list(RULES[:5]))
+    if not isinstance(rules, list) or not rules or any(r not in RULES for r in rules):
+        raise InputError(
+            f"{where}: rules.check must be a non-empty list of {', '.join(sorted(RULES))}"
+        )
+    sched = _table(data, "schedule", where)
+    frequency = duration(sched.get("frequency", "30d"), f"{where}: schedule.frequency")
+    if frequency <= 0:
+        raise InputError(f"{where}: schedule.frequency must be more than 0")
+    role = _str(_table(data, "review", where), "role", where + ": review", "qa")
+    if role not in ROLES:
+        raise InputError(f"{where}: review.role {role!r} is not one of {', '.join(ROLES)}")
+    return DrillPlan(
+        plan_id,
+        title,
+        objectives,
+        scenario,
+        source,
+        tuple(copies),
+        target,
+        point,
+        window,
+        tuple(rules),
+        frequency,
+        role,
+        data,
+    )
+
+
+def _objectives(obj: dict[str, Any], where: str) -> Objectives:
     rpo_records = obj.get("rpo_records")
     if rpo_records is not None and (not isinstance(rpo_records, int) or rpo_records < 0):
         raise InputError(f"{where}: objectives.rpo_records must be a whole number ≥ 0")
     zero_loss = obj.get("zero_loss", False)
     if not isinstance(zero_loss, bool):
         raise InputError(f"{where}: objectives.zero_loss must be true or false")
-    objectives = Objectives(
+    return Objectives(
         rto_s=duration(obj.get("rto", "4h"), f"{where}: objectives.rto"),
         rpo_s=duration(obj.get("rpo", "15m"), f"{where}: objectives.rpo"),
         rpo_records=rpo_records,
         zero_loss=zero_loss,
     )
-    sc = _table(data, "scenario", where)
+
+
+def _scenario(sc: dict[str, Any], where: str) -> Scenario:
     name = _str(sc, "name", where + ": scenario")
     if name not in SCENARIOS:
         raise InputError(f"{where}: scenario.name {name!r} is not one of {', '.join(SCENARIOS)}")
@@ -218,15 +252,20 @@ def parse_plan(text: str, where: str = "plan") -> DrillPlan:
         raise InputError(
             f"{where}: scenario.tamper {tamper!r} is not one of {', '.join(TAMPER_KINDS)}"
         )
-    scenario = Scenario(name, before_seq, before_time, pages, tamper_copy, tamper)
-    src = _table(data, "source", where)
+    return Scenario(name, before_seq, before_time, pages, tamper_copy, tamper)
+
+
+def _source(src: dict[str, Any], where: str) -> tuple[str | None, list[str]]:
     source = src.get("db")
     if source is not None and not isinstance(source, str):
         raise InputError(f"{where}: source.db must be a path or URL")
     copies = src.get("copies", [])
     if not isinstance(copies, list) or not all(isinstance(c, str) and c for c in copies):
         raise InputError(f"{where}: source.copies must be a list of copy names or URLs")
-    rs = _table(data, "restore", where)
+    return source, copies
+
+
+def _restore(rs: dict[str, Any], where: str, plan_id: str) -> tuple[str, str, float]:
     target = _str(rs, "target", where + ": restore", f"drill-sandbox/{plan_id}.db")
     point = rs.get("recovery_point", "latest")
     if not isinstance(point, str) or not (
@@ -236,10 +275,12 @@ def parse_plan(text: str, where: str = "plan") -> DrillPlan:
     if point.startswith("seq:") and not point[4:].isdigit():
         raise InputError(f"{where}: restore.recovery_point {point!r}: seq:N needs a number")
     window = duration(rs.get("random_window", "1d"), f"{where}: restore.random_window")
-    # a plan is recorded in the hash-chained log, and goes into every evidence package:
-    # a password in it could never be removed (DESIGN.md "Security")
-    urls = [("source.db", source), ("restore.target", target)]
-    urls += [(f"source.copies[{i}]", c) for i, c in enumerate(copies)]
+    return target, point, window
+
+
+def _refuse_secrets(where: str, urls: list[tuple[str, str | None]]) -> None:
+    """A plan is recorded in the hash-chained log and goes into every evidence package:
+    a password in it could never be removed (DESIGN.md "Security")."""
     for field_name, value in urls:
         if isinstance(value, str) and has_secret(value):
             raise InputError(
@@ -247,34 +288,6 @@ def parse_plan(text: str, where: str = "plan") -> DrillPlan:
                 " is recorded in the permanent log; use ~/.pgpass, PGPASSWORD or a secret"
                 " file for database passwords, the AWS environment or profile for S3"
             )
-    rules = _table(data, "rules", where).get("check", list(RULES[:5]))
-    if not isinstance(rules, list) or not rules or any(r not in RULES for r in rules):
-        raise InputError(
-            f"{where}: rules.check must be a non-empty list of {', '.join(sorted(RULES))}"
-        )
-    sched = _table(data, "schedule", where)
-    frequency = duration(sched.get("frequency", "30d"), f"{where}: schedule.frequency")
-    if frequency <= 0:
-        raise InputError(f"{where}: schedule.frequency must be more than 0")
-    review = _table(data, "review", where)
-    role = _str(review, "role", where + ": review", "qa")
-    if role not in ROLES:
-        raise InputError(f"{where}: review.role {role!r} is not one of {', '.join(ROLES)}")
-    return DrillPlan(
-        plan_id,
-        title,
-        objectives,
-        scenario,
-        source,
-        tuple(copies),
-        target,
-        point,
-        window,
-        tuple(rules),
-        frequency,
-        role,
-        data,
-    )
 
 
 def plan_sha256(text: str) -> str:

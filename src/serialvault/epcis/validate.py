@@ -326,6 +326,34 @@ def _schema_node(schema: Mapping[str, Any], path: Sequence[str | int]) -> Any:
     return node
 
 
+def _describe_required(
+    err: SchemaError,
+    index: int | None,
+    base: str,
+    inner: list[str | int],
+    where: str,
+    node: Any,
+) -> tuple[int | None, str | None, str, str, str | None]:
+    """A missing field, with the field that made it required (``dependentRequired``)."""
+    prop = str(err.details.get("property", "?"))
+    keyword = err.schema_path[-1] if err.schema_path else ""
+    value = err.instance
+    if keyword == "dependentRequired" and isinstance(node, Mapping):
+        deps = node.get("dependentRequired", {})
+        given = [
+            k for k, req in deps.items() if prop in req and isinstance(value, dict) and k in value
+        ]
+        cause = f" because {given[0]!r} is given" if given else ""
+        return index, _join(base, prop), f"{prop!r} is required{cause}", MISSING_FIELD, None
+    message = err.rule_message or f"required field {prop!r} is missing from {where}"
+    if prop == "@context" and not inner:
+        message = (
+            "required field '@context' is missing: an EPCIS 2.0 JSON-LD document must "
+            "declare its JSON-LD context (EPCIS 2.0 §12)"
+        )
+    return index, _join(base, prop), message, MISSING_FIELD, None
+
+
 def _describe(
     err: SchemaError, doc: EpcisDocument, schema: Mapping[str, Any]
 ) -> Iterator[tuple[int | None, str | None, str, str, str | None]]:
@@ -335,41 +363,17 @@ def _describe(
     where = _owner(doc, index, inner)
     value = err.instance
     kind = err.kind
-    keyword = err.schema_path[-1] if err.schema_path else ""
     node = _schema_node(schema, err.schema_path[:-1])
 
     if kind == "Required":
-        prop = str(err.details.get("property", "?"))
-        if keyword == "dependentRequired" and isinstance(node, Mapping):
-            deps = node.get("dependentRequired", {})
-            given = [
-                k
-                for k, req in deps.items()
-                if prop in req and isinstance(value, dict) and k in value
-            ]
-            cause = f" because {given[0]!r} is given" if given else ""
-            yield index, _join(base, prop), f"{prop!r} is required{cause}", MISSING_FIELD, None
-            return
-        message = err.rule_message or f"required field {prop!r} is missing from {where}"
-        if prop == "@context" and not inner:
-            message = (
-                "required field '@context' is missing: an EPCIS 2.0 JSON-LD document must "
-                "declare its JSON-LD context (EPCIS 2.0 §12)"
-            )
-        yield index, _join(base, prop), message, MISSING_FIELD, None
+        yield _describe_required(err, index, base, inner, where, node)
         return
-
     if kind in ("AdditionalProperties", "UnevaluatedProperties"):
         allowed = sorted(node.get("properties", {})) if isinstance(node, Mapping) else []
         extensible = isinstance(node, Mapping) and bool(node.get("patternProperties"))
         for name in err.details.get("unexpected", []):
-            yield (
-                index,
-                _join(base, str(name)),
-                _unknown_field_message(str(name), where, allowed, extensible, base),
-                UNKNOWN_FIELD,
-                None,
-            )
+            message = _unknown_field_message(str(name), where, allowed, extensible, base)
+            yield index, _join(base, str(name)), message, UNKNOWN_FIELD, None
         return
 
     field = _join(base, err.rule_field) if err.rule_field else base or None
@@ -653,11 +657,22 @@ def _check_document(doc: EpcisDocument, out: _Issues) -> None:
 def _check_event(
     index: int, event: dict[str, Any], namespaces: Mapping[str, str], out: _Issues
 ) -> None:
+    """Every field check of one event, in the order of EPCIS 2.0 §7.4: times,
+    vocabulary, quantities, identifiers, extensions and ILMD."""
     context = event.get("@context")
     if context is not None:
         namespaces = {**namespaces, **namespaces_from_context(context)}
+    for check in (_check_times, _check_event_vocab, _check_quantities, _check_event_ids):
+        check(index, event, namespaces, out)
+        if out.truncated:
+            return
+    _check_extensions(index, event, namespaces, out)
 
-    # Time (EPCIS 2.0 §7.4.1)
+
+def _check_times(
+    index: int, event: dict[str, Any], namespaces: Mapping[str, str], out: _Issues
+) -> None:
+    """Times and the time zone offset (EPCIS 2.0 §7.4.1)."""
     for name in ("eventTime", "recordTime"):
         value = event.get(name)
         if isinstance(value, str):
@@ -668,7 +683,12 @@ def _check_event(
         if problem:
             out.add(problem, TIME_ZONE, index, "eventTimeZoneOffset")
 
-    # Vocabulary (CBV 2.0 §7)
+
+def _check_event_vocab(
+    index: int, event: dict[str, Any], namespaces: Mapping[str, str], out: _Issues
+) -> None:
+    """CBV 2.0 §7 vocabulary: bizStep, disposition, business transaction, source and
+    destination types, error reasons, sensor data."""
     _check_vocab("bizstep", event.get("bizStep"), namespaces, index, "bizStep", out)
     _check_vocab("disposition", event.get("disposition"), namespaces, index, "disposition", out)
     persistent = event.get("persistentDisposition")
@@ -715,7 +735,11 @@ def _check_event(
         if isinstance(element, dict):
             _check_sensor_element(element, namespaces, index, f"sensorElementList[{i}]", out)
 
-    # Quantities (EPCIS 2.0 §7.3.3.3)
+
+def _check_quantities(
+    index: int, event: dict[str, Any], namespaces: Mapping[str, str], out: _Issues
+) -> None:
+    """Quantity lists (EPCIS 2.0 §7.3.3.3): no negative quantity, a valid class."""
     for list_name in _QUANTITY_LISTS:
         for i, element in _items(event.get(list_name)):
             if not isinstance(element, dict):
@@ -735,7 +759,12 @@ def _check_event(
                 )
             _check_identifier(element.get("epcClass"), index, f"{list_name}[{i}].epcClass", out)
 
-    # Identifiers (EPC Tag Data Standard §6, GS1 Digital Link §4)
+
+def _check_event_ids(
+    index: int, event: dict[str, Any], namespaces: Mapping[str, str], out: _Issues
+) -> None:
+    """Identifiers (EPC Tag Data Standard §6, GS1 Digital Link §4): every EPC list, the
+    parent, read point and business location."""
     for list_name in _EPC_LISTS:
         epcs = event.get(list_name)
         if not isinstance(epcs, list):
@@ -755,7 +784,11 @@ def _check_event(
         if isinstance(loc, dict):
             _check_identifier(loc.get("id"), index, f"{place}.id", out)
 
-    # Extensions (EPCIS 2.0 §6.3) and ILMD (EPCIS 2.0 §7.3, CBV 2.0 ILMD attributes)
+
+def _check_extensions(
+    index: int, event: dict[str, Any], namespaces: Mapping[str, str], out: _Issues
+) -> None:
+    """Extensions (EPCIS 2.0 §6.3) and ILMD (EPCIS 2.0 §7.3, CBV 2.0 ILMD attributes)."""
     _check_extension_keys(event, namespaces, index, "", out)
     for name in _EXTENSIBLE:
         sub = event.get(name)
