@@ -201,3 +201,33 @@ def test_no_two_modules_import_each_other() -> None:
         (a, b) for a, deps in graph.items() for b in deps if a < b and a in graph.get(b, set())
     )
     assert not pairs, f"modules importing each other: {pairs}"
+
+
+# --------------------------------------------------------------------------- size
+
+MAX_FUNCTION_LINES = 80
+
+
+def _long_functions() -> list[tuple[str, int, bool]]:
+    """(where, lines without the docstring, whether the docstring says why it is long)."""
+    out = []
+    for p in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            lines = (node.end_lineno or node.lineno) - node.lineno + 1
+            doc = ast.get_docstring(node) or ""
+            first = node.body[0] if node.body else None
+            if doc and isinstance(first, ast.Expr):
+                lines -= (first.end_lineno or first.lineno) - first.lineno + 1
+            if lines > MAX_FUNCTION_LINES:
+                says_why = "long by nature" in doc.lower()
+                out.append((f"{p.relative_to(SRC)}:{node.lineno} {node.name}", lines, says_why))
+    return out
+
+
+def test_no_function_is_over_80_lines_unless_its_docstring_says_why() -> None:
+    """A long function hides its steps; where the length is the point (a migration, a
+    table), the docstring says so with the words "long by nature"."""
+    unexplained = [(where, n) for where, n, why in _long_functions() if not why]
+    assert not unexplained, f"functions over {MAX_FUNCTION_LINES} lines: {unexplained}"

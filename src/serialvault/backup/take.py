@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -226,9 +227,7 @@ def _finish(
         prev_chain=prev_chain,
         chain_head=head.chain_hash,
         fingerprint=fp.value if fp else None,
-        fingerprint_tables={str(k): {"rows": v.rows, "sum": v.sum} for k, v in fp.tables.items()}
-        if fp
-        else None,
+        fingerprint_tables=_table_sums(fp),
         snapshot=snapshot,
         objects=tuple(refs),
         encryption={"alg": "AES-256-GCM", "key_id": key.key_id} if key else None,
@@ -265,12 +264,20 @@ def _finish(
         except SerialvaultError as exc:
             result.warnings.append(str(exc))
     if key is None:
-        result.warnings.append(
-            "this backup is not encrypted (no encryption key configured): anyone who can"
-            " read the copy can read the data; set [keys] encryption_key, and"
-            " require_encryption = true to refuse unencrypted backups"
-        )
+        result.warnings.append(UNENCRYPTED)
     return result
+
+
+#: The warning of a backup written without an encryption key.
+UNENCRYPTED = (
+    "this backup is not encrypted (no encryption key configured): anyone who can"
+    " read the copy can read the data; set [keys] encryption_key, and"
+    " require_encryption = true to refuse unencrypted backups"
+)
+
+
+def _table_sums(fp: Fingerprint | None) -> dict[str, dict[str, Any]] | None:
+    return {str(k): {"rows": v.rows, "sum": v.sum} for k, v in fp.tables.items()} if fp else None
 
 
 def _clean_leftovers(repo: Repository, states: list[CopyState]) -> list[str]:
@@ -337,14 +344,7 @@ def full_backup(
     verify = policy.load_signing_key().public  # fail before any work if it is missing
     repo_id = _repository_id(repo)
     states = [c.open() for c in copies]
-    manifests = _manifests_of(states, verify)
-    anchors, problems = collect(
-        manifests, repo_id, _witness(repo, repo_id, policy), verify, whole_witness=True
-    )
-    problems += _clean_leftovers(repo, states)
-    with repo.read() as conn:
-        gone = abandoned(conn)
-    anchors = anchors.without(gone)
+    anchors, problems = _every_anchor(repo, repo_id, policy, states, verify)
     notes: list[str] = []
     abandons: list[list[Any]] = []
     if new_timeline is not None:
@@ -408,6 +408,26 @@ def full_backup(
     return result
 
 
+def _every_anchor(
+    repo: Repository,
+    repo_id: str,
+    policy: Policy,
+    states: list[CopyState],
+    verify: VerifyKey,
+) -> tuple[Anchors, list[str]]:
+    """Every chain head recorded outside the database (the copies' manifests and
+    checkpoints, the whole witness) that the log has not abandoned on purpose; and the
+    problems met reading them or cleaning what killed backups left."""
+    manifests = _manifests_of(states, verify)
+    anchors, problems = collect(
+        manifests, repo_id, _witness(repo, repo_id, policy), verify, whole_witness=True
+    )
+    problems += _clean_leftovers(repo, states)
+    with repo.read() as conn:
+        gone = abandoned(conn)
+    return anchors.without(gone), problems
+
+
 def _new_timeline(
     repo: Repository, anchors: Anchors, actor: str, reason: str
 ) -> tuple[Anchors, list[list[Any]], str]:
@@ -450,6 +470,29 @@ def _projections_refused(repo: Repository, proj: ProjectionCheck, actor: str) ->
     )
 
 
+class _FileFeed(threading.Thread):
+    """Feeds a snapshot file to the object writer in chunks, beside the fingerprint
+    workers; a failure is kept and re-raised in the caller's thread."""
+
+    def __init__(self, path: Path, size: int, writer: ObjectWriter, on_phase: Phase) -> None:
+        super().__init__(name="sv-snapshot-feed")
+        self.path, self.size, self.writer, self.on_phase = path, size, writer, on_phase
+        self.failure: list[BaseException] = []
+
+    def run(self) -> None:
+        done = 0
+        try:
+            with self.path.open("rb") as fh:
+                i = 0
+                while piece := fh.read(SNAPSHOT_CHUNK):
+                    self.writer.add(piece, kind="snapshot", part=f"file:{i}")
+                    i += 1
+                    done += len(piece)
+                    self.on_phase("snapshot", done, self.size)
+        except BaseException as exc:  # re-raised in the caller's thread
+            self.failure.append(exc)
+
+
 def _sqlite_full(
     repo: Repository,
     writer: ObjectWriter,
@@ -490,22 +533,7 @@ def _sqlite_full(
                     on_phase("projections", 0, None)
                     proj = integrity_check_projections(conn, src_path.parent)
             size = tmp.stat().st_size
-            failure: list[BaseException] = []
-
-            def feed() -> None:
-                done = 0
-                try:
-                    with tmp.open("rb") as fh:
-                        i = 0
-                        while piece := fh.read(SNAPSHOT_CHUNK):
-                            writer.add(piece, kind="snapshot", part=f"file:{i}")
-                            i += 1
-                            done += len(piece)
-                            on_phase("snapshot", done, size)
-                except BaseException as exc:  # re-raised in the caller's thread
-                    failure.append(exc)
-
-            feeder = threading.Thread(target=feed, name="sv-snapshot-feed")
+            feeder = _FileFeed(tmp, size, writer, on_phase)
             feeder.start()
             try:
                 on_phase("fingerprint", 0, None)
@@ -516,8 +544,8 @@ def _sqlite_full(
                         fp = fingerprint(conn)
             finally:
                 feeder.join()
-            if failure:
-                raise failure[0]
+            if feeder.failure:
+                raise feeder.failure[0]
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)

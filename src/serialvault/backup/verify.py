@@ -46,7 +46,7 @@ from serialvault.backup.anchors import (
 )
 from serialvault.backup.copies import Copy, read_manifests
 from serialvault.backup.crypto import EncryptionKey, SigningKey, VerifyKey, unseal
-from serialvault.backup.manifest import Finding, Manifest, analyse, object_path
+from serialvault.backup.manifest import Finding, Manifest, ObjectRef, analyse, object_path
 from serialvault.backup.objects import CopyState
 from serialvault.backup.segments import check_chain, decode
 from serialvault.errors import BackupError, IntegrityFailure, KeyProblem, SerialvaultError
@@ -317,6 +317,8 @@ def _verify_backup(
     on_progress: Callable[[int, int], None] | None,
     total: int,
 ) -> None:
+    """Read, hash, size-check, decrypt and chain-check the objects of one backup that
+    fall in ``subset`` (each object once per run: ``checked``); findings, never a stop."""
     prev: str | None = m.prev_chain
     can_open = m.encryption is None or key is not None
     for o in [*m.snapshot_objects, *m.segments]:
@@ -366,28 +368,34 @@ def _verify_backup(
         try:
             plain = unseal(data, key, name=f"object {o.name}")
             if o.kind == "segment":
-                recs = decode(plain, f"segment {o.name}")
-                if recs[0].seq != o.first_seq or recs[-1].seq != o.last_seq:
-                    raise IntegrityFailure(
-                        f"segment {o.name} holds seq {recs[0].seq}..{recs[-1].seq},"
-                        f" the manifest says {o.first_seq}..{o.last_seq}"
-                    )
-                if prev is None:
-                    check_chain(recs[1:], recs[0].chain_hash, f"segment {o.name}")
-                else:
-                    check_chain(recs, prev, f"segment {o.name}")
-                prev = recs[-1].chain_hash
-                if o.last_seq == m.last_seq and prev != m.chain_head:
-                    raise IntegrityFailure(
-                        f"segment {o.name} ends with chain hash {prev}, the manifest with"
-                        f" {m.chain_head}"
-                    )
+                prev = _segment_chain(plain, o, m, prev)
         except KeyProblem as exc:
             report.findings.append(Finding("wrong-key", str(exc), state.name, m.id, o.name))
             can_open = False
         except IntegrityFailure as exc:
             report.findings.append(Finding("bad-content", str(exc), state.name, m.id, o.name))
             prev = None
+
+
+def _segment_chain(plain: bytes, o: ObjectRef, m: Manifest, prev: str | None) -> str:
+    """Decode a segment and check its records continue the chain from ``prev`` (from its
+    own first record when the object before it was not read); its chain hash at the end."""
+    recs = decode(plain, f"segment {o.name}")
+    if recs[0].seq != o.first_seq or recs[-1].seq != o.last_seq:
+        raise IntegrityFailure(
+            f"segment {o.name} holds seq {recs[0].seq}..{recs[-1].seq},"
+            f" the manifest says {o.first_seq}..{o.last_seq}"
+        )
+    if prev is None:
+        check_chain(recs[1:], recs[0].chain_hash, f"segment {o.name}")
+    else:
+        check_chain(recs, prev, f"segment {o.name}")
+    end = recs[-1].chain_hash
+    if o.last_seq == m.last_seq and end != m.chain_head:
+        raise IntegrityFailure(
+            f"segment {o.name} ends with chain hash {end}, the manifest with {m.chain_head}"
+        )
+    return end
 
 
 def _record_check(

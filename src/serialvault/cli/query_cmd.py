@@ -104,60 +104,77 @@ def ancestors(
         )
 
 
+ManyTypes = Annotated[list[str] | None, typer.Option("--type", help="eventType (repeatable).")]
+SinceOpt = Annotated[str | None, typer.Option("--from", help="GE_eventTime (RFC 3339).")]
+UntilOpt = Annotated[str | None, typer.Option("--to", help="LT_eventTime (RFC 3339).")]
+RecordedFromOpt = Annotated[str | None, typer.Option("--recorded-from", help="GE_recordTime.")]
+RecordedToOpt = Annotated[str | None, typer.Option("--recorded-to", help="LT_recordTime.")]
+ActionOpt = Annotated[list[str] | None, typer.Option("--action", help="EQ_action.")]
+BizStepOpt = Annotated[list[str] | None, typer.Option("--biz-step", help="EQ_bizStep.")]
+DispositionOpt = Annotated[list[str] | None, typer.Option("--disposition", help="EQ_disposition.")]
+BizLocationOpt = Annotated[list[str] | None, typer.Option("--biz-location", help="EQ_bizLocation.")]
+ReadPointOpt = Annotated[list[str] | None, typer.Option("--read-point", help="EQ_readPoint.")]
+EventIdOpt = Annotated[list[str] | None, typer.Option("--event-id", help="EQ_eventID.")]
+EpcOpt = Annotated[list[str] | None, typer.Option("--epc", help="MATCH_epc (epcList, childEPCs).")]
+ParentOpt = Annotated[list[str] | None, typer.Option("--parent", help="MATCH_parentID.")]
+AnyEpcOpt = Annotated[
+    list[str] | None,
+    typer.Option("--any-epc", help="MATCH_anyEPC (any list, parent, children, inputs, outputs)."),
+]
+ViaOpt = Annotated[
+    bool,
+    typer.Option("--via", help="Also match events that reached the EPC through its container."),
+]
+LimitOpt = Annotated[int | None, typer.Option("--limit", help="eventCountLimit.")]
+DescOpt = Annotated[bool, typer.Option("--desc", help="Newest first.")]
+FullOpt = Annotated[
+    bool, typer.Option("--full", help="Output the events themselves as an EPCIS query document.")
+]
+EVENT_COLUMNS = [
+    ("seq", "seq"),
+    ("event time (UTC)", "event_time"),
+    ("type", "event_type"),
+    ("action", "action"),
+    ("bizStep", "biz_step"),
+    ("disposition", "disposition"),
+    ("EPCs", "epc_count"),
+    ("eventID", "event_id"),
+]
+
+
 def events(
-    event_type: Annotated[
-        list[str] | None, typer.Option("--type", help="eventType (repeatable).")
-    ] = None,
-    since: Annotated[str | None, typer.Option("--from", help="GE_eventTime (RFC 3339).")] = None,
-    until: Annotated[str | None, typer.Option("--to", help="LT_eventTime (RFC 3339).")] = None,
-    recorded_from: Annotated[
-        str | None, typer.Option("--recorded-from", help="GE_recordTime.")
-    ] = None,
-    recorded_to: Annotated[str | None, typer.Option("--recorded-to", help="LT_recordTime.")] = None,
-    action: Annotated[list[str] | None, typer.Option("--action", help="EQ_action.")] = None,
-    biz_step: Annotated[list[str] | None, typer.Option("--biz-step", help="EQ_bizStep.")] = None,
-    disposition: Annotated[
-        list[str] | None, typer.Option("--disposition", help="EQ_disposition.")
-    ] = None,
-    biz_location: Annotated[
-        list[str] | None, typer.Option("--biz-location", help="EQ_bizLocation.")
-    ] = None,
-    read_point: Annotated[
-        list[str] | None, typer.Option("--read-point", help="EQ_readPoint.")
-    ] = None,
-    event_id: Annotated[list[str] | None, typer.Option("--event-id", help="EQ_eventID.")] = None,
-    epc: Annotated[
-        list[str] | None, typer.Option("--epc", help="MATCH_epc (epcList, childEPCs).")
-    ] = None,
-    parent: Annotated[list[str] | None, typer.Option("--parent", help="MATCH_parentID.")] = None,
-    any_epc: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--any-epc", help="MATCH_anyEPC (any list, parent, children, inputs, outputs)."
-        ),
-    ] = None,
-    via: Annotated[
-        bool,
-        typer.Option("--via", help="Also match events that reached the EPC through its container."),
-    ] = False,
-    limit: Annotated[int | None, typer.Option("--limit", help="eventCountLimit.")] = None,
-    desc: Annotated[bool, typer.Option("--desc", help="Newest first.")] = False,
-    full: Annotated[
-        bool,
-        typer.Option("--full", help="Output the events themselves as an EPCIS query document."),
-    ] = False,
+    event_type: ManyTypes = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    recorded_from: RecordedFromOpt = None,
+    recorded_to: RecordedToOpt = None,
+    action: ActionOpt = None,
+    biz_step: BizStepOpt = None,
+    disposition: DispositionOpt = None,
+    biz_location: BizLocationOpt = None,
+    read_point: ReadPointOpt = None,
+    event_id: EventIdOpt = None,
+    epc: EpcOpt = None,
+    parent: ParentOpt = None,
+    any_epc: AnyEpcOpt = None,
+    via: ViaOpt = False,
+    limit: LimitOpt = None,
+    desc: DescOpt = False,
+    full: FullOpt = False,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Events filtered like the EPCIS 2.0 query interface (SimpleEventQuery)."""
     with handled(json_out):
-        match: dict[str, list[str]] = {}
-        if epc:
-            match["MATCH_epc"] = epc
-        if parent:
-            match["MATCH_parentID"] = parent
-        if any_epc:
-            match["MATCH_anyEPC"] = any_epc
+        match = {
+            name: values
+            for name, values in (
+                ("MATCH_epc", epc),
+                ("MATCH_parentID", parent),
+                ("MATCH_anyEPC", any_epc),
+            )
+            if values
+        }
         q = EventQuery(
             event_types=event_type or (),
             ge_event_time=since,
@@ -176,33 +193,11 @@ def events(
             limit=limit,
         )
         view = ops.events(settings(), db, q, full)
-        rows = view.rows
         if full or json_out:
             print_json(view.to_dict())
             return
         table(
-            f"{len(rows)} events",
-            [
-                "seq",
-                "event time (UTC)",
-                "type",
-                "action",
-                "bizStep",
-                "disposition",
-                "EPCs",
-                "eventID",
-            ],
-            [
-                [
-                    r["seq"],
-                    r["event_time"],
-                    r["event_type"],
-                    r["action"],
-                    r["biz_step"],
-                    r["disposition"],
-                    r["epc_count"],
-                    r["event_id"],
-                ]
-                for r in rows
-            ],
+            f"{len(view.rows)} events",
+            [title for title, _ in EVENT_COLUMNS],
+            [[r[key] for _, key in EVENT_COLUMNS] for r in view.rows],
         )

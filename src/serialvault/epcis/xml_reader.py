@@ -236,38 +236,7 @@ class _Reader:
         self._key_cache: dict[str, str] = {}
         text: Handler = self._text
         required: Handler = self._text_required
-        self._event_fields: Fields = {
-            "eventTime": ("eventTime", required),
-            "recordTime": ("recordTime", text),
-            "eventTimeZoneOffset": ("eventTimeZoneOffset", required),
-            "eventID": ("eventID", text),
-            "certificationInfo": ("certificationInfo", text),
-            "errorDeclaration": ("errorDeclaration", self._error_declaration),
-            "parentID": ("parentID", text),
-            "epcList": ("epcList", self._epcs),
-            "childEPCs": ("childEPCs", self._epcs),
-            "inputEPCList": ("inputEPCList", self._epcs),
-            "outputEPCList": ("outputEPCList", self._epcs),
-            "quantityList": ("quantityList", self._quantities),
-            "childQuantityList": ("childQuantityList", self._quantities),
-            "inputQuantityList": ("inputQuantityList", self._quantities),
-            "outputQuantityList": ("outputQuantityList", self._quantities),
-            "action": ("action", required),
-            "transformationID": ("transformationID", text),
-            "bizStep": ("bizStep", text),
-            "disposition": ("disposition", text),
-            "persistentDisposition": ("persistentDisposition", self._persistent_disposition),
-            "readPoint": ("readPoint", self._location),
-            "bizLocation": ("bizLocation", self._location),
-            "bizTransactionList": ("bizTransactionList", self._biz_transactions),
-            "sourceList": ("sourceList", self._sources),
-            "destinationList": ("destinationList", self._destinations),
-            "sensorElementList": ("sensorElementList", self._sensor_elements),
-            "ilmd": ("ilmd", self._ilmd),
-            # EPCIS 1.2 QuantityEvent (deprecated in 1.1, removed in 2.0)
-            "epcClass": ("epcClass", required),
-            "quantity": ("quantity", self._quantity),
-        }
+        self._event_fields = self._event_table()
         self._quantity_fields: Fields = {
             "epcClass": ("epcClass", required),
             "quantity": ("quantity", self._quantity),
@@ -311,6 +280,44 @@ class _Reader:
         }
         #: keys that are lists even with one element (JSON binding arrays of objects)
         self._always_list = frozenset({"sensorReport", "attributes"})
+
+    def _event_table(self) -> Fields:
+        """Every child element an event may have (EPCIS 2.0 XSD, and 1.2's
+        QuantityEvent), with the JSON key it becomes and its handler."""
+        text: Handler = self._text
+        required: Handler = self._text_required
+        return {
+            "eventTime": ("eventTime", required),
+            "recordTime": ("recordTime", text),
+            "eventTimeZoneOffset": ("eventTimeZoneOffset", required),
+            "eventID": ("eventID", text),
+            "certificationInfo": ("certificationInfo", text),
+            "errorDeclaration": ("errorDeclaration", self._error_declaration),
+            "parentID": ("parentID", text),
+            "epcList": ("epcList", self._epcs),
+            "childEPCs": ("childEPCs", self._epcs),
+            "inputEPCList": ("inputEPCList", self._epcs),
+            "outputEPCList": ("outputEPCList", self._epcs),
+            "quantityList": ("quantityList", self._quantities),
+            "childQuantityList": ("childQuantityList", self._quantities),
+            "inputQuantityList": ("inputQuantityList", self._quantities),
+            "outputQuantityList": ("outputQuantityList", self._quantities),
+            "action": ("action", required),
+            "transformationID": ("transformationID", text),
+            "bizStep": ("bizStep", text),
+            "disposition": ("disposition", text),
+            "persistentDisposition": ("persistentDisposition", self._persistent_disposition),
+            "readPoint": ("readPoint", self._location),
+            "bizLocation": ("bizLocation", self._location),
+            "bizTransactionList": ("bizTransactionList", self._biz_transactions),
+            "sourceList": ("sourceList", self._sources),
+            "destinationList": ("destinationList", self._destinations),
+            "sensorElementList": ("sensorElementList", self._sensor_elements),
+            "ilmd": ("ilmd", self._ilmd),
+            # EPCIS 1.2 QuantityEvent (deprecated in 1.1, removed in 2.0)
+            "epcClass": ("epcClass", required),
+            "quantity": ("quantity", self._quantity),
+        }
 
     # ------------------------------------------------------------------ parsing
 

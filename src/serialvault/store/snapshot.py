@@ -56,9 +56,31 @@ def load_snapshot(
         units[u.key] = u
         by_id[u.id] = u
 
-    # Complete subtrees below every named identifier, level by level. Only containers
-    # (``is_container``) can have children: the others' (empty) subtrees are complete
-    # without asking — a pallet's 4,800 units are never probed for children.
+    children, complete = _load_subtrees(conn, sel, units, by_id)
+    _load_ancestors(conn, sel, units, by_id, children)
+    gtins = gtins_of(facts) | set(extra_products)
+    products = {r[0] for r in select_in(conn, "SELECT gtin FROM products", "gtin", gtins)}
+    lots = _load_lots(conn, facts)
+    snap = Snapshot(
+        units=units,
+        children=children,
+        complete=complete,
+        products=products,
+        lots=lots,
+        next_id=next_id,
+    )
+    _load_event_refs(conn, facts, snap)
+    if any(f.declaration is not None for f in facts):
+        _load_histories(conn, facts, snap)
+    return snap
+
+
+def _load_subtrees(
+    conn: Connection, sel: str, units: dict[str, Unit], by_id: dict[int, Unit]
+) -> tuple[dict[int, set[int]], set[int]]:
+    """Complete subtrees below every named identifier, level by level. Only containers
+    (``is_container``) can have children: the others' (empty) subtrees are complete
+    without asking — a pallet's 4,800 units are never probed for children."""
     children: dict[int, set[int]] = {}
     complete: set[int] = set()
     frontier = list(by_id)
@@ -78,8 +100,18 @@ def load_snapshot(
             if u.id not in complete:
                 nxt.append(u.id)
         frontier = nxt
+    return children, complete
 
-    # Ancestors (their own children sets stay incomplete: never walked downwards).
+
+def _load_ancestors(
+    conn: Connection,
+    sel: str,
+    units: dict[str, Unit],
+    by_id: dict[int, Unit],
+    children: dict[int, set[int]],
+) -> None:
+    """Every ancestor of what is loaded (their own children sets stay incomplete: they
+    are never walked downwards)."""
     missing = {u.parent_id for u in by_id.values() if u.parent_id is not None} - by_id.keys()
     while missing:
         found = select_in(conn, sel, "id", missing)
@@ -98,9 +130,9 @@ def load_snapshot(
         if u.parent_id is not None:
             children.setdefault(u.parent_id, set()).add(u.id)
 
-    gtins = gtins_of(facts) | set(extra_products)
-    products = {r[0] for r in select_in(conn, "SELECT gtin FROM products", "gtin", gtins)}
 
+def _load_lots(conn: Connection, facts: Sequence[EventFacts]) -> dict[tuple[str, str], str | None]:
+    """The known expiry of every (GTIN, lot) the events commission."""
     lot_keys = {
         (k[22:36], f.lot) for f in facts if f.lot for k in (*f.epcs, *f.outputs) if k[22:36]
     }
@@ -111,19 +143,7 @@ def load_snapshot(
     ):
         if (gtin, lot) in lot_keys:
             lots[(gtin, lot)] = expiry
-
-    snap = Snapshot(
-        units=units,
-        children=children,
-        complete=complete,
-        products=products,
-        lots=lots,
-        next_id=next_id,
-    )
-    _load_event_refs(conn, facts, snap)
-    if any(f.declaration is not None for f in facts):
-        _load_histories(conn, facts, snap)
-    return snap
+    return lots
 
 
 _EVENT_REF_SQL = "SELECT seq, event_hash, event_id, declares_seq, declared_by_seq FROM events"

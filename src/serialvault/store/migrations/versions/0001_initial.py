@@ -25,6 +25,8 @@ T = sa.Text
 
 
 def upgrade() -> None:
+    """The initial schema as it was first released. Long by nature: one statement per
+    table and index, kept whole because a migration is never edited once shipped."""
     op.create_table(
         "meta", sa.Column("key", T, primary_key=True), sa.Column("value", T, nullable=False)
     )
