@@ -17,7 +17,7 @@ from serialvault.backup import take, verify
 from serialvault.backup.anchors import Witness, witness_path
 from serialvault.backup.crypto import load_encryption_key, load_signing_key, load_verify_key
 from serialvault.backup.manifest import Manifest
-from serialvault.errors import BackupError, IntegrityFailure, OlderRecoveryPoint
+from serialvault.errors import BackupError, ConflictError, IntegrityFailure, OlderRecoveryPoint
 from serialvault.store.repository import Repository
 from tests.backup.conftest import copy_of, grow, new_repo, policy_for
 
@@ -39,7 +39,9 @@ def two_copies(
     return repo, urls, [m for m in ms if m is not None]
 
 
-def _restore(urls: list[str], into: Path, keys: dict[str, str], **kw: object) -> rs.RestoreResult:
+def _restore(
+    urls: list[str], into: Path | str, keys: dict[str, str], **kw: object
+) -> rs.RestoreResult:
     return rs.restore(
         [copy_of(u, n) for u, n in zip(urls, "ab", strict=False)],
         str(into),
@@ -229,6 +231,31 @@ def test_restore_over_a_repository_with_newer_records_refuses(
     assert Repository.open(str(live)).head() == before, "the live file is untouched"
     res = _restore(urls, live, keys, force=True, at=str(ms[-1].last_seq))  # explicitly
     assert res.head_seq == ms[-1].last_seq
+    lost = before.seq - ms[-1].last_seq
+    assert any(f"held {lost} record(s) after the recovery point" in f for f in res.findings), (
+        "an accepted loss is counted, not silent"
+    )
+
+
+def test_restore_over_another_repository_needs_the_backup_named(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+    db_url: str,
+) -> None:
+    """Site B's backup restored with --force over site A's database would replace A's
+    records with B's, silently; it is refused unless the backup is named."""
+    _repo, urls, ms = two_copies
+    other = new_repo(db_url)
+    grow(other, products=True)
+    before = other.head()
+    rid = other.meta()["repository_id"]
+    with pytest.raises(ConflictError, match=f"holds repository {rid}") as err:
+        _restore(urls, db_url, keys, force=True)
+    assert err.value.exit_code == 9
+    assert Repository.open(db_url).head() == before, "untouched"
+    res = _restore(urls, db_url, keys, force=True, backup=ms[-1].id)
+    assert res.head_seq == ms[-1].last_seq
+    assert any(f"held repository {rid}" in f for f in res.findings)
 
 
 @pytest.mark.parametrize("forgery", ["attacker-key", "unsigned"])
@@ -288,3 +315,112 @@ def test_a_genuine_manifest_under_a_newer_name_is_misnamed_not_a_newer_backup(
     assert ms[-1].id in rep.findings[0].message
     res = _restore(urls[:1], tmp_path / "x.db", keys)
     assert res.head_seq == ms[-1].last_seq
+
+
+@pytest.mark.parametrize("lost", ["empty", "missing", "unreachable"])
+def test_a_copy_that_cannot_be_read_is_never_taken_as_holding_nothing_newer(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+    tmp_path: Path,
+    lost: str,
+) -> None:
+    """Copy a rolled back, copy b not mounted (an empty or missing folder) or unreachable:
+    b may hold the newest backup, so the point a serves is not taken silently."""
+    _repo, urls, ms = two_copies
+    for name in (f"manifests/{ms[-1].id}.json", f"checkpoints/{ms[-1].id}.json"):
+        _delete(urls[0], name)
+    b = {
+        "empty": (tmp_path / "unmounted").as_uri(),
+        "missing": (tmp_path / "no-such-folder").as_uri(),
+        "unreachable": "s3://sv-test/x?endpoint=http://127.0.0.1:9&path_style=true",
+    }[lost]
+    (tmp_path / "unmounted").mkdir()
+    with pytest.raises(OlderRecoveryPoint, match=r"could not be read|holds nothing at all") as err:
+        _restore([urls[0], b], tmp_path / "x.db", keys)
+    assert err.value.available_seq == ms[-2].last_seq
+    assert f"--at {ms[-2].last_seq}" in str(err.value)
+    assert not (tmp_path / "x.db").exists()
+    # named explicitly, the older point is restored
+    res = _restore([urls[0], b], tmp_path / "x.db", keys, at=str(ms[-2].last_seq))
+    assert res.head_seq == ms[-2].last_seq
+    # and verify says the copy could not be used (exit 10), not that it is clean
+    reports = verify.verify_copies(
+        [copy_of(urls[0], "a"), copy_of(b, "b")], load_verify_key(keys["public_key"])
+    )
+    codes = {f.code for f in reports[1].findings}
+    assert codes & {"empty-copy", "unreachable"}, codes
+    assert verify.exit_code(reports) == 10
+    assert verify.exit_code([]) == 0
+
+
+def test_junk_under_a_newer_manifest_name_holds_no_restore_hostage(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """A file that is not JSON carries no signature: nothing tells it is ours, so its
+    name (claiming seq 9,999,999) is reported but is no evidence of a newer backup."""
+    _repo, urls, ms = two_copies
+    name = "manifests/20991231T000000000000Z-incr-000009999999.json"
+    copy_of(urls[0]).open().target.put(name, b"garbage")
+    res = _restore(urls[:1], tmp_path / "x.db", keys)
+    assert res.head_seq == ms[-1].last_seq
+    assert any("unreadable-manifest" in f for f in res.findings)
+    rep = verify.verify_copy(copy_of(urls[0], "a"), load_verify_key(keys["public_key"]))
+    assert ("unreadable-manifest", "20991231T000000000000Z-incr-000009999999") in [
+        (f.code, f.backup) for f in rep.findings
+    ]
+
+
+def _rewrite_from(path: Path, seq: int) -> None:
+    """Change the actor of record ``seq`` and recompute every chain hash after it, as
+    someone with write access to the database would to hide it."""
+    import sqlite3
+
+    from serialvault.domain.chain import body_hash, chain_hash
+
+    con = sqlite3.connect(path)
+    with con:
+        prev = con.execute("SELECT chain_hash FROM log WHERE seq = ?", (seq - 1,)).fetchone()[0]
+        rows = con.execute(
+            "SELECT seq, recorded_at, kind, actor, reason, body FROM log WHERE seq >= ?"
+            " ORDER BY seq",
+            (seq,),
+        ).fetchall()
+        for s_, at, kind, actor, reason, body in rows:
+            actor = "mallory@forged" if s_ == seq else actor
+            bh = body_hash(body.encode("utf-8"))
+            prev = chain_hash(prev, s_, at, kind, actor, reason, bh)
+            con.execute(
+                "UPDATE log SET actor = ?, body_hash = ?, chain_hash = ? WHERE seq = ?",
+                (actor, bh, prev, s_),
+            )
+    con.close()
+
+
+@pytest.mark.parametrize("how", ["full", "incr"])
+def test_a_backup_to_one_copy_compares_the_heads_the_other_copies_hold(
+    tmp_path: Path, keys: dict[str, str], how: str
+) -> None:
+    """History rewritten (hashes recomputed) after the newest head copy c holds but before
+    copy a's, and the witness deleted: a backup to c alone must still refuse, because the
+    policy's other copy a holds a signed head the rewritten log disagrees with."""
+    live = tmp_path / "live.db"
+    repo = new_repo(str(live))
+    grow(repo, products=True)
+    a, c = (tmp_path / "a").as_uri(), (tmp_path / "c").as_uri()
+    pol = policy_for(keys, a=a, c=c)
+    take.full_backup(repo, pol, [copy_of(a, "a")], actor="t")
+    if how == "incr":
+        take.full_backup(repo, pol, [copy_of(c, "c")], actor="t")
+    rewrite_at = repo.head().seq + 1
+    grow(repo)
+    take.incremental_backup(repo, pol, [copy_of(a, "a")], actor="t")  # only a holds this
+    grow(repo)
+    _rewrite_from(live, rewrite_at)
+    for w in _witness(repo):
+        w.path.unlink()
+    backup = take.full_backup if how == "full" else take.incremental_backup
+    with pytest.raises(IntegrityFailure, match="copy a") as err:
+        backup(repo, pol, [copy_of(c, "c")], actor="t")
+    assert f"seq {rewrite_at}" in str(err.value)

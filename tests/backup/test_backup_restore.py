@@ -340,7 +340,7 @@ def test_read_manifests_reports_bad_ones(keys: dict[str, str], tmp_path: Path) -
     (tmp_path / "copy" / "manifests" / "junk.json").write_text("{not json")
     ms, findings = read_manifests(copy_of(url).open(), load_verify_key(keys["public_key"]))
     assert len(ms) == 1
-    assert [f.code for f in findings] == ["bad-manifest"]
+    assert [f.code for f in findings] == ["unreadable-manifest"]
 
 
 def _dead_pid() -> int:

@@ -196,6 +196,16 @@ class Catalog:
     signatures_checked: bool = False
     follower: dict[str, Any] | None = None
 
+    @property
+    def exit_code(self) -> int:
+        """10 when a copy could not be read or holds nothing at all (a listing that
+        passed over one would understate what is at risk), else 0."""
+        unusable = any(
+            "error" in c or any(p["code"] == "empty-copy" for p in c.get("problems", []))
+            for c in self.copies
+        )
+        return BackupError.exit_code if unusable else 0
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "copies": self.copies,
@@ -231,6 +241,25 @@ def catalog(
     return result
 
 
+@dataclass(frozen=True)
+class Verification:
+    """Every copy's report; exit 8 on damage, rollback or fork, 10 when a copy could not
+    be used at all (unreachable, empty), else 0."""
+
+    reports: list[VerifyReport]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.reports)
+
+    @property
+    def exit_code(self) -> int:
+        return verify.exit_code(self.reports)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "copies": [r.to_dict() for r in self.reports]}
+
+
 def verify_copies(
     settings: Settings,
     db: str | None,
@@ -239,7 +268,7 @@ def verify_copies(
     full: bool = False,
     subset: str | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
-) -> list[VerifyReport]:
+) -> Verification:
     """Check each copy (``full``: every object read, hashed, decrypted, chain-checked;
     ``subset`` ``n/t``: one share of that), compare the copies with each other, their
     signed check records and the witness, and leave a signed check record."""
@@ -247,7 +276,7 @@ def verify_copies(
     ctx = options.load(settings)
     vk = ctx.verify_key()
     enc = ctx.encryption_key() if (full or share) else None
-    return verify.verify_copies(
+    reports = verify.verify_copies(
         ctx.copies,
         vk,
         key=enc,
@@ -258,6 +287,7 @@ def verify_copies(
         state_dir=ctx.policy.state_dir,
         on_progress=on_progress,
     )
+    return Verification(reports)
 
 
 def prune(

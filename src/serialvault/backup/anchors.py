@@ -415,6 +415,19 @@ class CopyView:
     def repositories(self) -> set[str]:
         return {m.repository_id for m in self.manifests}
 
+    @property
+    def empty(self) -> bool:
+        """Holds nothing at all: no manifest, damaged or not, no checkpoint, no check
+        record — a folder not mounted, a wrong prefix; never evidence that nothing newer
+        exists."""
+        return not (
+            self.manifests
+            or self.checkpoints
+            or self.check_records
+            or self.unreadable
+            or self.findings
+        )
+
 
 def read_view(state: CopyState, verify: VerifyKey | None) -> CopyView:
     """Everything a copy says about its backups (raises when the copy is unreachable)."""
@@ -424,7 +437,7 @@ def read_view(state: CopyState, verify: VerifyKey | None) -> CopyView:
     view.manifests, bad = read_manifests(state, verify)
     view.findings += bad
     for f in bad:
-        if f.code in ("foreign-manifest", "misnamed-manifest"):
+        if f.code in ("foreign-manifest", "misnamed-manifest", "unreadable-manifest"):
             continue  # its name is a claim anyone could write, not evidence of a backup
         parsed = parse_backup_id(f.backup or "")
         if parsed is not None and f.backup:

@@ -80,8 +80,10 @@ def read_manifests(
             if not isinstance(doc, dict):
                 raise ValueError("not an object")
         except (orjson.JSONDecodeError, ValueError):
+            # no signature to tell ours from a stranger's: reported, but its name is no
+            # evidence of a backup (junk under a "newer" name must not hold restores)
             findings.append(
-                Finding("bad-manifest", f"manifest {info.name} is not JSON", state.name, bid)
+                Finding("unreadable-manifest", f"manifest {info.name} is not JSON", state.name, bid)
             )
             continue
         if verify is not None:

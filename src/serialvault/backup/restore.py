@@ -444,6 +444,8 @@ def restore(
     newest = hist.newest_known(repo_id)
     if not explicit and newest is not None and newest.seq > end.last_seq:
         raise _older_point(hist, repo_id, end, newest, hist.pruned)
+    if not explicit:
+        _refuse_unread_copies(states, hist, end)
     if not force and not dry_run and not target_is_empty(url):
         raise ConflictError(
             f"restore target {redact(url)} is not empty: choose a new database, or --force to"
@@ -457,7 +459,11 @@ def restore(
         findings += failures + fetched.findings
         with timer.phase("verify"):
             _check_key(plan, fetched, key)
-        guard = None if (explicit or discard_newer) else plan.chain[-1].last_seq
+        guard = TargetRule(
+            plan.point_seq or plan.chain[-1].last_seq,
+            keep_newer=not (explicit or discard_newer),
+            same_repository=backup is None and not discard_newer,
+        )
         if dry_run:
             res = RestoreResult(
                 plan,
@@ -474,7 +480,7 @@ def restore(
         else:
             apply = _restore_sqlite if engine_name == "sqlite" else _restore_pg
             res = apply(plan, fetched, url, key, timer, force, actor, on_phase, guard, repo_id)
-        res.findings = findings
+        res.findings = findings + guard.notes
         res.fetched_from = _count(fetched)
         res.newest_known = None if newest is None else newest.to_dict()
         res.projections_checked = (plan.chain[0].checks or {}).get("projections", "not checked")
@@ -534,6 +540,25 @@ def _repository_of(
             + ": name the backup to restore with --backup"
         )
     return next(iter(repos))
+
+
+def _refuse_unread_copies(states: list[CopyState], hist: History, end: Manifest) -> None:
+    """A copy that could not be read, or that holds nothing at all (a share not mounted,
+    a wrong prefix), may hold a newer backup than the others: the newest recovery point
+    cannot be established, so the point the others serve is not taken silently."""
+    silent = [
+        f"copy {st.name} ({st.target.url}) could not be read: {st.error}"
+        for st in states
+        if st.error
+    ]
+    silent += [f"copy {v.name} ({v.url}) holds nothing at all" for v in hist.views if v.empty]
+    if silent:
+        raise OlderRecoveryPoint(
+            f"{'; '.join(silent)}: it may hold backups newer than seq {end.last_seq}, which"
+            f" the other copies serve (backup {end.id}); check it, or accept that point"
+            f" explicitly with --at {end.last_seq} (or --backup {end.id})",
+            available_seq=end.last_seq,
+        )
 
 
 def _refuse_fork(hist: History, repo_id: str) -> None:
@@ -816,7 +841,7 @@ def _restore_sqlite(
     force: bool,
     actor: str,
     on_phase: Phase,
-    guard: int | None,
+    guard: TargetRule,
     repo_id: str,
 ) -> RestoreResult:
     path = sqlite_path(url)
@@ -871,7 +896,8 @@ def _restore_sqlite(
         # the swap, under the old file's writer lock: an active capture finishes first,
         # and one that waits for the lock meets the tombstone and records nothing
         with replacing_sqlite(path) as existing:
-            _refuse_newer_target(existing, guard, repo_id, redact(url), seq)
+            guard.point = seq
+            guard.check(existing, repo_id, redact(url))
             # renamed still marked, then unmarked in place: at no moment is there a
             # complete, unmarked repository anywhere but at the target path
             existing.swap(tmp)
@@ -885,18 +911,52 @@ def _restore_sqlite(
     return RestoreResult(plan, redact(url), seq, chain, fp, expected, timer.phases, {}, [])
 
 
-def _refuse_newer_target(
-    existing: ExistingTarget, guard: int | None, repo_id: str, where: str, point: int
-) -> None:
-    """A restore must not silently throw away records the target holds after the point."""
-    if guard is None or existing.head is None or existing.repository_id != repo_id:
-        return
-    if existing.head.seq > point:
-        raise OlderRecoveryPoint(
-            f"{where} holds {existing.head.seq - point} record(s) after the recovery point"
-            f" (seq {point + 1}..{existing.head.seq}) that this restore would discard: take"
-            f" `serialvault backup incr` first, or accept the loss explicitly with --at {point}",
-            available_seq=point,
+@dataclass
+class TargetRule:
+    """What a restore may do to a repository already at its target (``--force``).
+
+    ``keep_newer``: refuse when the target holds records after the recovery point (they
+    would be lost silently); without it — the point named with ``--at``/``--backup`` —
+    the loss is accepted and counted in ``notes``. ``same_repository``: refuse when the
+    target is another repository than the backup's (a restore of site B over site A's
+    database replaces A's records with B's); naming the backup (``--backup``) confirms it.
+    """
+
+    point: int
+    keep_newer: bool = True
+    same_repository: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    def check(self, existing: ExistingTarget, repo_id: str, where: str) -> None:
+        if existing.head is None or existing.repository_id is None:
+            return
+        if existing.repository_id != repo_id:
+            if self.same_repository:
+                raise ConflictError(
+                    f"{where} holds repository {existing.repository_id} (seq"
+                    f" {existing.head.seq}); the backup is of repository {repo_id}: restoring"
+                    " it there replaces one site's records with another's. Restore into a new"
+                    " database, or name the backup with --backup to confirm"
+                )
+            self.notes.append(
+                f"{where} held repository {existing.repository_id} (seq {existing.head.seq}),"
+                f" replaced by repository {repo_id} as --backup named"
+            )
+            return
+        if existing.head.seq <= self.point:
+            return
+        lost = existing.head.seq - self.point
+        if self.keep_newer:
+            raise OlderRecoveryPoint(
+                f"{where} holds {lost} record(s) after the recovery point"
+                f" (seq {self.point + 1}..{existing.head.seq}) that this restore would discard:"
+                f" take `serialvault backup incr` first, or accept the loss explicitly with"
+                f" --at {self.point}",
+                available_seq=self.point,
+            )
+        self.notes.append(
+            f"{where} held {lost} record(s) after the recovery point (seq {self.point + 1}.."
+            f"{existing.head.seq}); discarded, as the recovery point was named"
         )
 
 
@@ -909,7 +969,7 @@ def _restore_pg(
     force: bool,
     actor: str,
     on_phase: Phase,
-    guard: int | None,
+    guard: TargetRule,
     repo_id: str,
 ) -> RestoreResult:
     engine = make_engine(url)
@@ -920,9 +980,7 @@ def _restore_pg(
         with connect(engine, write=True) as conn:
             with timer.phase("load"):
                 if force:  # under the writer lock: no capture commits between check and drop
-                    _refuse_newer_target(
-                        existing_target(conn), guard, repo_id, redact(url), plan.chain[-1].last_seq
-                    )
+                    guard.check(existing_target(conn), repo_id, redact(url))
                     drop_repository(conn)
                 migrate_on(conn)
                 if plan.use_snapshot:

@@ -306,6 +306,28 @@ def _repository_id(repo: Repository) -> str:
     return rid
 
 
+def _other_heads(
+    policy: Policy, copies: list[Copy], verify: VerifyKey
+) -> tuple[dict[str, list[Manifest]], list[CopyState], list[str]]:
+    """The signed manifests of the policy's copies a backup was not asked to write to.
+    Their heads are anchors all the same: a full to a new copy must not certify a log
+    that forked from what the others hold. One that cannot be read is a warning."""
+    chosen = {c.name for c in copies} | {c.url for c in copies}
+    found: dict[str, list[Manifest]] = {}
+    states: list[CopyState] = []
+    problems: list[str] = []
+    for spec in policy.copies.values():
+        if spec.name in chosen or spec.url in chosen:
+            continue
+        try:
+            st = Copy(spec.name, spec.url, spec.settings).open()
+            found[spec.name], _ = read_manifests(st, verify)
+            states.append(st)
+        except SerialvaultError as exc:
+            problems.append(f"copy {spec.name} could not be read for the heads it recorded: {exc}")
+    return found, states, problems
+
+
 def _manifests_of(states: list[CopyState], verify: VerifyKey) -> dict[str, list[Manifest]]:
     """Each reachable copy's valid manifests; an unreachable copy is marked failed."""
     out: dict[str, list[Manifest]] = {}
@@ -344,7 +366,7 @@ def full_backup(
     verify = policy.load_signing_key().public  # fail before any work if it is missing
     repo_id = _repository_id(repo)
     states = [c.open() for c in copies]
-    anchors, problems = _every_anchor(repo, repo_id, policy, states, verify)
+    anchors, problems, readers = _every_anchor(repo, repo_id, policy, copies, states, verify)
     notes: list[str] = []
     abandons: list[list[Any]] = []
     if new_timeline is not None:
@@ -362,7 +384,7 @@ def full_backup(
             repo,
             exc,
             anchors,
-            states=states,
+            states=readers,
             key=key,
             verify=verify,
             actor=actor,
@@ -412,20 +434,26 @@ def _every_anchor(
     repo: Repository,
     repo_id: str,
     policy: Policy,
+    copies: list[Copy],
     states: list[CopyState],
     verify: VerifyKey,
-) -> tuple[Anchors, list[str]]:
+) -> tuple[Anchors, list[str], list[CopyState]]:
     """Every chain head recorded outside the database (the copies' manifests and
     checkpoints, the whole witness) that the log has not abandoned on purpose; and the
     problems met reading them or cleaning what killed backups left."""
     manifests = _manifests_of(states, verify)
-    anchors, problems = collect(
-        manifests, repo_id, _witness(repo, repo_id, policy), verify, whole_witness=True
+    others, other_states, problems = _other_heads(policy, copies, verify)
+    anchors, found = collect(
+        {**others, **manifests},
+        repo_id,
+        _witness(repo, repo_id, policy),
+        verify,
+        whole_witness=True,
     )
-    problems += _clean_leftovers(repo, states)
+    problems += found + _clean_leftovers(repo, states)
     with repo.read() as conn:
         gone = abandoned(conn)
-    return anchors.without(gone), problems
+    return anchors.without(gone), problems, states + other_states
 
 
 def _new_timeline(
@@ -677,9 +705,16 @@ def incremental_backup(
         gone = abandoned(conn)
     groups, failed = _group_by_parent(states, parents, verify, repo_id, gone)
     seen = {st.name: [parent] for parent, members in groups.values() for st in members}
-    anchors, problems = collect(
-        seen, repo_id, _witness(repo, repo_id, policy), verify, whole_witness=False
+    others, other_states, problems = (
+        _other_heads(policy, copies, verify) if parents is None else ({}, [], [])
     )
+    # of the other copies, like of its own, an incremental compares the newest head only:
+    # its cost stays that of the shipment, whatever the number of backups
+    others = {n: [m] for n, ms in others.items() if (m := newest(ms, repo_id, gone))}
+    anchors, found = collect(
+        {**others, **seen}, repo_id, _witness(repo, repo_id, policy), verify, whole_witness=False
+    )
+    problems += found
     if parents is None:  # continuous mode: its scheduled fulls clean
         problems += _clean_leftovers(repo, [m for _p, ms in groups.values() for m in ms])
     job = _Incremental(
@@ -694,6 +729,7 @@ def incremental_backup(
         actor,
         with_fingerprint,
         on_phase,
+        other_states,
     )
     results: list[BackupResult] = []
     if failed:
@@ -784,6 +820,8 @@ class _Incremental:
     actor: str
     with_fingerprint: bool
     on_phase: Phase
+    #: the policy's other copies: where a refusal looks for the first differing record
+    others: list[CopyState] = field(default_factory=list)
 
     def ship(self, parent: Manifest, members: list[CopyState]) -> BackupResult:
         """The records after ``parent`` to the copies whose newest backup it is, their
@@ -823,7 +861,7 @@ class _Incremental:
                 self.repo,
                 exc,
                 self.anchors,
-                states=members,
+                states=members + self.others,
                 key=self.key,
                 verify=self.verify,
                 actor=self.actor,

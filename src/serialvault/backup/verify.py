@@ -143,23 +143,44 @@ def verify_copies(
             if on_progress:
                 on_progress(name, done, total)
 
-        reports.append(
-            _verify_view(
-                view,
-                verify_key,
-                key=key,
-                signer=signer,
-                full=full,
-                subset=subset,
-                on_progress=tick,
-                history=history,
-            )
+        rep = _verify_view(
+            view,
+            verify_key,
+            key=key,
+            signer=signer,
+            full=full,
+            subset=subset,
+            on_progress=tick,
+            history=history,
         )
+        if view.empty:
+            rep.findings.append(
+                Finding(
+                    "empty-copy",
+                    "the copy holds no backup, checkpoint or check record at all: a folder"
+                    " not mounted or a wrong prefix? It proves nothing",
+                    c.name,
+                )
+            )
+        reports.append(rep)
     for p in history.problems:
         if p.startswith("witness"):
             for r in reports:
                 r.findings.append(Finding("bad-witness", p, r.copy))
     return reports
+
+
+#: Findings that say a copy could not be used at all (exit 10), not that it is damaged.
+UNUSABLE = frozenset({"unreachable", "empty-copy"})
+
+
+def exit_code(reports: list[VerifyReport]) -> int:
+    """8 when any copy shows damage, a rollback or a fork; else 10 when a copy could not
+    be used at all; else 0."""
+    codes = {f.code for r in reports for f in r.findings}
+    if codes - UNUSABLE:
+        return IntegrityFailure.exit_code
+    return BackupError.exit_code if codes else 0
 
 
 def cross_findings(view: CopyView, history: History) -> tuple[list[Finding], list[str]]:
@@ -520,12 +541,21 @@ def catalog(
                 "newest_backed_up_at": newest.last_time,
                 "head_seq": head.seq,
             }
+    problems = [f.to_dict() for f in bad]
+    if not manifests and not bad:
+        problems.append(
+            Finding(
+                "empty-copy",
+                "the copy holds no backup at all (a folder not mounted, a wrong prefix?)",
+                copy.name,
+            ).to_dict()
+        )
     return {
         "copy": copy.name,
         "url": state.target.url,
         "backups": len(manifests),
         "bytes_stored": sum(m.stored_bytes for m in manifests),
-        "problems": [f.to_dict() for f in bad],
+        "problems": problems,
         "rpo_exposure": exposure,
         "chains": [
             {

@@ -30,7 +30,6 @@ from serialvault.cli.common import (
     settings,
     table,
 )
-from serialvault.errors import IntegrityFailure
 
 
 def backup_list(
@@ -53,53 +52,60 @@ def backup_list(
             options(policy, copy, to, public_key=public_key),
             status_file=status_file,
         )
-        docs, follower = cat.copies, cat.follower
-        if json_out:
-            print_json(cat.to_dict())
-            return
-        for d in docs:
-            if "error" in d:
-                out.print(f"[bold]{d['copy']}[/bold]: [red]{d['error']}[/red]")
-                continue
-            rows = [
-                [
-                    b["id"],
-                    b["type"],
-                    f"{b['seq'][0]}..{b['seq'][1]}",
-                    b["records"],
-                    f"{b['bytes_stored']:,}",
-                    human_age(b["age_s"]),
-                    "yes" if b["encrypted"] else "no",
-                ]
-                for ch in d["chains"]
-                for b in ch["backups"]
+        _show_catalog(cat.copies, cat.follower, json_out, cat.to_dict())
+    if cat.exit_code:
+        raise typer.Exit(cat.exit_code)
+
+
+def _show_catalog(
+    docs: list[dict[str, Any]], follower: dict[str, Any] | None, json_out: bool, whole: Any
+) -> None:
+    if json_out:
+        print_json(whole)
+        return
+    for d in docs:
+        if "error" in d:
+            out.print(f"[bold]{d['copy']}[/bold]: [red]{d['error']}[/red]")
+            continue
+        rows = [
+            [
+                b["id"],
+                b["type"],
+                f"{b['seq'][0]}..{b['seq'][1]}",
+                b["records"],
+                f"{b['bytes_stored']:,}",
+                human_age(b["age_s"]),
+                "yes" if b["encrypted"] else "no",
             ]
-            table(
-                f"{d['copy']} — {d['url']} ({d['backups']} backups, {d['bytes_stored']:,} bytes)",
-                ["id", "type", "seq", "records", "bytes", "age", "encrypted"],
-                rows,
-            )
-            exp = d["rpo_exposure"]
-            if exp:
-                out.print(
-                    f"  RPO exposure now: {exp['records']} records, {exp['seconds']} s"
-                    f" since the newest backed-up record (seq {exp['newest_backed_up_seq']})"
-                )
-            for p in d["problems"]:
-                out.print(f"  [red]{p['code']}[/red]: {p['message']}")
-        if follower is not None:
-            state = "running" if follower["running"] else "[red]not running[/red]"
+            for ch in d["chains"]
+            for b in ch["backups"]
+        ]
+        table(
+            f"{d['copy']} — {d['url']} ({d['backups']} backups, {d['bytes_stored']:,} bytes)",
+            ["id", "type", "seq", "records", "bytes", "age", "encrypted"],
+            rows,
+        )
+        exp = d["rpo_exposure"]
+        if exp:
             out.print(
-                f"follower (pid {follower['pid']}, {follower['path']}): {state}, last update"
-                f" {human_age(follower['updated_age_s'])} ago"
+                f"  RPO exposure now: {exp['records']} records, {exp['seconds']} s"
+                f" since the newest backed-up record (seq {exp['newest_backed_up_seq']})"
             )
-            for c in follower["copies"]:
-                lag = c["lag_seconds"]
-                out.print(
-                    f"  {c['name']}: lag {c['lag_records']} records"
-                    + (f", {lag} s" if lag is not None else "")
-                    + (f" [red]— {c['error']}[/red]" if c["error"] else "")
-                )
+        for p in d["problems"]:
+            out.print(f"  [red]{p['code']}[/red]: {p['message']}")
+    if follower is not None:
+        state = "running" if follower["running"] else "[red]not running[/red]"
+        out.print(
+            f"follower (pid {follower['pid']}, {follower['path']}): {state}, last update"
+            f" {human_age(follower['updated_age_s'])} ago"
+        )
+        for c in follower["copies"]:
+            lag = c["lag_seconds"]
+            out.print(
+                f"  {c['name']}: lag {c['lag_records']} records"
+                + (f", {lag} s" if lag is not None else "")
+                + (f" [red]— {c['error']}[/red]" if c["error"] else "")
+            )
 
 
 def backup_verify(
@@ -118,7 +124,8 @@ def backup_verify(
     json_out: JsonOpt = False,
 ) -> None:
     """Check copies, and compare them with each other, their past and the witness; exit 8
-    on any finding (a rolled-back copy, a fork and mixed repositories included)."""
+    on any finding (a rolled-back copy, a fork and mixed repositories included), 10 when a
+    copy could not be used at all (unreachable, or holding nothing)."""
     with handled(json_out):
         bar = progress(json_out)
         with bar:
@@ -129,7 +136,7 @@ def backup_verify(
                     tasks[name] = bar.add_task(f"verify {name}", total=total)
                 bar.update(tasks[name], completed=done, total=total)
 
-            reports = ops.verify_copies(
+            run = ops.verify_copies(
                 settings(),
                 db,
                 options(policy, copy, to, key, public_key=public_key),
@@ -137,11 +144,10 @@ def backup_verify(
                 subset=subset,
                 on_progress=tick,
             )
-        ok = all(r.ok for r in reports)
         if json_out:
-            print_json({"ok": ok, "copies": [r.to_dict() for r in reports]})
+            print_json(run.to_dict())
         else:
-            for r in reports:
+            for r in run.reports:
                 state = (
                     "[green]clean[/green]" if r.ok else f"[red]{len(r.findings)} finding(s)[/red]"
                 )
@@ -167,8 +173,8 @@ def backup_verify(
                     )
                 if r.check_record is None:
                     out.print("  (no check record left: no signing key here)")
-    if not ok:  # the findings are the output (one JSON document with --json)
-        raise typer.Exit(IntegrityFailure.exit_code)
+    if run.exit_code:  # the findings are the output (one JSON document with --json)
+        raise typer.Exit(run.exit_code)
 
 
 def backup_prune(
