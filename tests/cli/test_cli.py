@@ -294,3 +294,39 @@ def test_demo_generate_is_deterministic(tmp_path: Path) -> None:
     again = sv("demo", "generate", "--units", "500", "--out", str(a))
     assert again.exit_code == 3
     assert "--force" in again.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["keys", "generate", "--out", "{f}/keys"],
+        ["epcis", "convert", "{doc}", "--to", "xml", "-o", "{f}/x.xml"],
+        ["drill", "new", "--scenario", "corruption", "--out", "{f}/p.toml", "--db", "{db}"],
+        ["baseline", "--out", "{f}/b.json", "--db", "{db}"],
+        ["demo", "generate", "--units", "10", "--out", "{f}/site"],
+    ],
+    ids=["keys", "convert", "drill-new", "baseline", "demo"],
+)
+def test_an_output_path_through_a_file_is_a_named_error(
+    tmp_path: Path, db: Path, docs: Path, args: list[str]
+) -> None:
+    """An output folder that is a file: exit 3 naming the path, not an internal error."""
+    blocker = tmp_path / "f"
+    blocker.write_text("a file, not a folder")
+    doc = next(docs.iterdir())
+    argv = [a.format(f=blocker, doc=doc, db=db) for a in args]
+    r = sv(*argv)
+    assert r.exit_code == 3, r.output
+    assert str(blocker) in r.output
+    assert "internal error" not in r.output
+    assert blocker.read_text() == "a file, not a folder"
+
+
+def test_a_reviewer_key_without_a_terminal_or_passphrase_is_a_named_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SERIALVAULT_REVIEWER_PASSPHRASE", raising=False)
+    r = sv("evidence", "reviewer-key", "--out", str(tmp_path / "r.pem"))
+    assert r.exit_code == 3
+    assert "SERIALVAULT_REVIEWER_PASSPHRASE" in r.output
+    assert not (tmp_path / "r.pem").exists()

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 
+from serialvault.app.files import make_folder
 from serialvault.demo.generator import SiteConfig, SiteGenerator, Summary
 from serialvault.errors import InputError
 
@@ -31,7 +32,7 @@ def generate(
     ``.jsonld`` documents already there)."""
     if units < 1:
         raise InputError("--units must be at least 1")
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out, "output folder")
     existing = sorted(out.glob("*.jsonld"))
     if existing and not force:
         raise InputError(

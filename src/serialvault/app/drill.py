@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from serialvault.app.context import Backups, open_repository
-from serialvault.app.files import read_text, write_file
+from serialvault.app.files import make_folder, read_text, write_file
 from serialvault.backup.crypto import load_verify_key
 from serialvault.backup.policy import load_policy
 from serialvault.domain.records import DRILL_SIGNOFF
@@ -87,7 +87,7 @@ def new_plan(
     if out.exists() and not force:
         raise ConflictError(f"{out} exists: choose another --out, or --force")
     repo = open_repository(settings, db)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(out.parent)
     write_file(out, text.encode("utf-8"))
     version, new = record_plan(
         repo, plan, text, out.name, actor=actor, reason=reason or "plan created"
@@ -156,6 +156,7 @@ def run(
     """Run a drill on sandboxes: baseline, backup, fault, timed restore, reconciliation,
     verdict; record the plan version and the run, write the signed evidence package."""
     text, plan = _parse(path)
+    make_folder(workdir, "drill work folder")
     ctx = Backups.load(
         settings,
         policy=policy,

@@ -7,6 +7,7 @@ A report, a plan or a baseline the user asked for is either there whole or not a
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -20,12 +21,24 @@ def write_file(path: Path, data: bytes) -> None:
         tmp.write_bytes(data)
         tmp.replace(path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        missing = not path.parent.is_dir()
-        raise InputError(
-            f"cannot write {path}: "
-            + (f"folder {path.parent} does not exist" if missing else str(exc.strerror or exc))
-        ) from None
+        with contextlib.suppress(OSError):  # a folder that is a file: no temp file to remove
+            tmp.unlink(missing_ok=True)
+        parent = path.parent
+        if parent.exists() and not parent.is_dir():
+            why = f"{parent} is not a folder"
+        elif not parent.exists():
+            why = f"folder {parent} does not exist"
+        else:
+            why = str(exc.strerror or exc)
+        raise InputError(f"cannot write {path}: {why}") from None
+
+
+def make_folder(path: Path, what: str = "folder") -> None:
+    """Create ``path`` (and its parents) for output; a file in the way is a named error."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create {what} {path}: {exc.strerror or exc}") from None
 
 
 def read_text(path: Path, what: str) -> str:

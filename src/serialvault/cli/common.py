@@ -26,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from serialvault.app.files import write_file
-from serialvault.errors import SerialvaultError
+from serialvault.errors import InputError, SerialvaultError
 from serialvault.settings import Settings
 from serialvault.store.engine import DATABASE_ERRORS, store_error
 
@@ -103,6 +103,11 @@ def handled(json_out: bool) -> Iterator[None]:
         store_exc = store_error(exc)
         _report(store_exc, json_out)
         raise typer.Exit(store_exc.exit_code) from None
+    except OSError as exc:  # a file or folder the user named: say which, and why
+        where = exc.filename or "a file"
+        input_exc = InputError(f"cannot use {where}: {exc.strerror or exc}")
+        _report(input_exc, json_out)
+        raise typer.Exit(input_exc.exit_code) from None
 
 
 def _report(exc: SerialvaultError, json_out: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -22,7 +23,7 @@ from serialvault.cli.common import (
     table,
 )
 from serialvault.drill.plan import SCENARIOS
-from serialvault.errors import IntegrityFailure
+from serialvault.errors import InputError, IntegrityFailure
 
 app = typer.Typer(help="Backup/restore drills: plans under change control.", no_args_is_help=True)
 
@@ -320,6 +321,11 @@ def _passphrase(confirm: bool) -> bytes:
     env = settings().reviewer_passphrase
     if env:
         return env.encode()
+    if not sys.stdin.isatty():
+        raise InputError(
+            "no passphrase: set SERIALVAULT_REVIEWER_PASSPHRASE, or run on a terminal to be"
+            " asked for it"
+        )
     return str(typer.prompt("Passphrase", hide_input=True, confirmation_prompt=confirm)).encode()
 
 

@@ -598,10 +598,12 @@ def xsd_date_problem(value: str) -> str | None:
 
 
 def _date_problem(year: int, month: int, day: int) -> str | None:
+    if year < 1:  # XSD 1.1 allows year 0000 (1 BCE); no engine, report or hash form can
+        return "year 0000 is outside years 0001–9999, the dates serialvault can record"
     if not 1 <= month <= 12:
         return f"month {month:02d} does not exist"
     try:
-        date(max(year, 1), month, day)
+        date(year, month, day)
     except ValueError:
         return f"day {day:02d} does not exist in {year:04d}-{month:02d}"
     return None

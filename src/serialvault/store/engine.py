@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from serialvault.errors import StoreError
+from serialvault.redact import redact_text, redact_url
 
 __all__ = [
     "DATABASE_ERRORS",
@@ -72,11 +73,13 @@ def resolve_url(db: str | None) -> str:
 
 
 def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
+    """The URL without its password — in the user info or as a query parameter
+    (``?password=…``) — for messages and logs."""
     try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
+        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
     except Exception:
-        return url.split("@", 1)[-1] if "@" in url else url
+        shown = url.split("@", 1)[-1] if "@" in url else url
+    return redact_url(shown)
 
 
 def is_sqlite(url: str) -> bool:
@@ -182,7 +185,7 @@ def connection_error(url: str, exc: BaseException) -> StoreError:
     """A clear message for a database that cannot be reached or used."""
     detail = str(getattr(exc, "orig", exc)).strip().splitlines()
     first = detail[0] if detail else type(exc).__name__
-    return StoreError(f"cannot use database {redact(url)}: {first}")
+    return StoreError(f"cannot use database {redact(url)}: {redact_text(first, (url,))}")
 
 
 @contextmanager
