@@ -145,13 +145,18 @@ def test_restore_refuses_a_non_empty_target_without_force(
     repo = new_repo(db_url)
     grow(repo, products=True)
     url = (tmp_path / "copy").as_uri()
-    take.full_backup(repo, policy_for(keys), [copy_of(url)], actor="t")
+    full = take.full_backup(repo, policy_for(keys), [copy_of(url)], actor="t").manifest
+    assert full is not None
     other = new_repo(str(tmp_path / "other.db"))
     before = fp(other)
     with pytest.raises(ConflictError, match="not empty"):
         do_restore(url, str(tmp_path / "other.db"), keys)
     assert fp(Repository.open(str(tmp_path / "other.db"))) == before
-    res = do_restore(url, str(tmp_path / "other.db"), keys, force=True)
+    # another repository is there: --force alone does not replace it, naming the backup does
+    with pytest.raises(ConflictError, match="holds repository"):
+        do_restore(url, str(tmp_path / "other.db"), keys, force=True)
+    assert fp(Repository.open(str(tmp_path / "other.db"))) == before
+    res = do_restore(url, str(tmp_path / "other.db"), keys, force=True, backup=full.id)
     assert res.fingerprint == fp(repo)[0]
 
 
