@@ -424,3 +424,69 @@ def test_a_backup_to_one_copy_compares_the_heads_the_other_copies_hold(
     with pytest.raises(IntegrityFailure, match="copy a") as err:
         backup(repo, pol, [copy_of(c, "c")], actor="t")
     assert f"seq {rewrite_at}" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("created_at", "0000-01-01T00:00:00Z"), ("time", {"first": "x", "last": "y"})],
+)
+def test_a_signed_manifest_with_an_impossible_time_is_malformed_not_a_crash(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+    tmp_path: Path,
+    field: str,
+    value: object,
+) -> None:
+    """Signed with the right key (a stolen key, or a bug), but holding a time no tool can
+    read: every command lists it as malformed and goes on."""
+    _repo, urls, ms = two_copies
+    target = copy_of(urls[0]).open().target
+    name = f"manifests/{ms[-1].id}.json"
+    doc = orjson.loads(target.get(name))
+    doc.pop("signature")
+    doc[field] = value
+    target.put(name, orjson.dumps(load_signing_key(keys["signing_key"]).sign(doc)))
+    vk = load_verify_key(keys["public_key"])
+    rep = verify.verify_copy(copy_of(urls[0], "a"), vk)
+    assert ("bad-manifest", ms[-1].id) in [(f.code, f.backup) for f in rep.findings]
+    listed = verify.catalog(copy_of(urls[0], "a"), vk, None)
+    assert ms[-1].id not in {b["id"] for ch in listed["chains"] for b in ch["backups"]}
+    assert any(p["code"] == "bad-manifest" for p in listed["problems"])
+    res = _restore(urls, tmp_path / "x.db", keys)  # the other copy holds it intact
+    assert res.head_seq == ms[-1].last_seq
+
+
+@pytest.mark.parametrize("where", ["manifest", "checkpoint", "witness"])
+def test_a_signed_document_naming_a_member_twice_is_refused(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+    tmp_path: Path,
+    where: str,
+) -> None:
+    """A genuine signed document with a second, earlier value inserted for one member:
+    the signature still verifies under a last-name-wins parser, but what it says depends
+    on the parser — it is reported, never used."""
+    repo, urls, ms = two_copies
+    vk = load_verify_key(keys["public_key"])
+    if where == "witness":
+        (w,) = _witness(repo)
+        lines = w.path.read_bytes().splitlines()
+        lines[-1] = lines[-1].replace(b"{", b'{"seq": 999999,', 1)
+        w.path.write_bytes(b"\n".join(lines) + b"\n")
+        entries, problems = w.entries(vk)
+        assert any("duplicate name 'seq'" in p for p in problems)
+        assert all(c.seq != 999999 for c in entries)
+        return
+    target = copy_of(urls[0]).open().target
+    folder = "manifests" if where == "manifest" else "checkpoints"
+    name = f"{folder}/{ms[-1].id}.json"
+    extra = b'{"actor": "mallory",' if where == "manifest" else b'{"seq": 999999,'
+    target.put(name, target.get(name).replace(b"{", extra, 1))
+    rep = verify.verify_copy(copy_of(urls[0], "a"), vk)
+    found = [f for f in rep.findings if "duplicate name" in f.message]
+    assert found, rep.findings
+    assert not rep.ok
+    if where == "manifest":
+        assert found[0].code == "bad-signature"  # ours, altered: a damaged backup
+        res = _restore(urls, tmp_path / "x.db", keys)  # served by the other copy
+        assert res.head_seq == ms[-1].last_seq

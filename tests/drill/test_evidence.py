@@ -341,3 +341,26 @@ def test_malformed_package_files_are_named_findings(
     check = ev.verify_package(folder, load_verify_key(keys["public_key"]))
     assert not check.ok
     assert any(needle in f for f in check.findings), check.findings
+
+
+def test_a_genuine_sign_off_with_a_name_given_twice_is_a_finding(
+    package: tuple[Path, DrillResult], keys: dict[str, str], tmp_path: Path
+) -> None:
+    """A real reviewer's sign-off, with a forged signer inserted before the genuine one:
+    a parser that keeps the last name verifies it, one that keeps the first shows the
+    forgery. What a signed file says must not depend on who reads it."""
+    folder, _res = package
+    vk = load_verify_key(keys["public_key"])
+    real = ev.generate_reviewer_key(tmp_path / "qa.pem", b"correct horse battery")
+    key = ev.load_reviewer_key(tmp_path / "qa.pem", b"correct horse battery")
+    _doc, path = ev.sign_off(
+        folder, key, signer="Dr. Jane QA", meaning="approval", signed_at="2026-11-25T10:00:00Z"
+    )
+    assert ev.verify_package(folder, vk, [real]).ok
+    raw = path.read_bytes()
+    path.write_bytes(raw.replace(b"{", b'{"signer": "Dr. Forged",', 1))
+    for target in (folder, ev.zip_package(folder)):
+        check = ev.verify_package(target, vk, [real])
+        assert not check.ok
+        assert any("duplicate name 'signer'" in f for f in check.findings), check.findings
+        assert not any(so.get("valid") for so in check.signoffs)

@@ -40,8 +40,9 @@ from typing import Any
 import orjson
 
 from serialvault.backup.crypto import SigningKey, VerifyKey
-from serialvault.backup.manifest import Finding, Manifest
+from serialvault.backup.manifest import Finding, Manifest, instant
 from serialvault.backup.objects import CopyState
+from serialvault.epcis.jsonparse import unique
 from serialvault.errors import BackupError, SerialvaultError
 from serialvault.redact import redact_url
 
@@ -117,11 +118,13 @@ class Checkpoint:
                 repository_id=str(d["repository_id"]),
                 seq=seq,
                 chain_hash=chain,
-                recorded_at=None if d.get("recorded_at") is None else str(d["recorded_at"]),
+                recorded_at=None
+                if d.get("recorded_at") is None
+                else instant(d["recorded_at"], "recorded_at"),
                 backup=None if backup is None else str(backup),
                 backup_type=None if d.get("backup_type") is None else str(d["backup_type"]),
                 copies=tuple(copies),
-                created_at=str(d["created_at"]),
+                created_at=instant(d["created_at"], "created_at"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BackupError(f"{where}: malformed checkpoint ({exc})") from None
@@ -154,9 +157,9 @@ def _signed_docs(
         if not info.name.endswith(".json"):
             continue
         try:
-            doc = orjson.loads(state.target.get(info.name))
-        except orjson.JSONDecodeError:
-            findings.append(Finding(f"bad-{what}", f"{info.name} is not JSON", state.name))
+            doc = unique(state.target.get(info.name))
+        except ValueError as exc:  # not JSON, or a name given twice
+            findings.append(Finding(f"bad-{what}", f"{info.name}: {exc}", state.name))
             continue
         if not isinstance(doc, dict):
             findings.append(Finding(f"bad-{what}", f"{info.name} is not an object", state.name))
@@ -259,9 +262,9 @@ class Witness:
         for n, raw in enumerate(self._lines(), 1):
             where = f"witness {self.path} line {n}"
             try:
-                doc = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                problems.append(f"{where} is not JSON")
+                doc = unique(raw)
+            except ValueError as exc:  # not JSON, or a name given twice
+                problems.append(f"{where}: {exc}")
                 continue
             rid = doc.get("repository_id") if isinstance(doc, dict) else None
             if repositories is not None and rid not in repositories:
@@ -295,8 +298,8 @@ class Witness:
             lines = lines[1:]  # the first may be cut
         for raw in reversed(lines):
             try:
-                doc = orjson.loads(raw)
-            except orjson.JSONDecodeError:
+                doc = unique(raw)
+            except ValueError:
                 continue
             if not isinstance(doc, dict) or doc.get("repository_id") != repository_id:
                 continue

@@ -19,6 +19,7 @@ from serialvault.backup.manifest import Finding, Manifest
 from serialvault.backup.objects import CopyState
 from serialvault.backup.policy import Policy
 from serialvault.backup.targets import open_target
+from serialvault.epcis.jsonparse import DuplicateKey, unique
 from serialvault.errors import BackupError
 from serialvault.redact import redact_url
 
@@ -75,11 +76,23 @@ def read_manifests(
         if not info.name.endswith(".json"):
             continue
         bid = info.name.rsplit("/", 1)[-1][: -len(".json")]
+        raw = state.target.get(info.name)
         try:
-            doc = orjson.loads(state.target.get(info.name))
+            doc = unique(raw)
             if not isinstance(doc, dict):
                 raise ValueError("not an object")
-        except (orjson.JSONDecodeError, ValueError):
+        except DuplicateKey as exc:
+            # what it says depends on the parser: never a backup. Its name is a sighting
+            # only when it claims our key (a signed manifest of ours, altered)
+            lenient = orjson.loads(raw)
+            sig = lenient.get("signature") if isinstance(lenient, dict) else None
+            ours = (
+                verify is not None and isinstance(sig, dict) and sig.get("key_id") == verify.key_id
+            )
+            code = "bad-signature" if ours else "foreign-manifest"
+            findings.append(Finding(code, f"manifest {info.name}: {exc}", state.name, bid))
+            continue
+        except (orjson.JSONDecodeError, ValueError, UnicodeDecodeError):
             # no signature to tell ours from a stranger's: reported, but its name is no
             # evidence of a backup (junk under a "newer" name must not hold restores)
             findings.append(

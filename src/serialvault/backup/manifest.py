@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from serialvault.errors import BackupError
+from serialvault.timefmt import parse_timestamp
 
 FORMAT = "serialvault.manifest/1"
 KNOWN_FORMATS = (FORMAT,)
@@ -92,6 +93,22 @@ def _text(value: Any, what: str) -> str:
 
 def _opt_text(value: Any, what: str) -> str | None:
     return None if value is None else _text(value, what)
+
+
+def instant(value: Any, what: str) -> str:
+    """A UTC timestamp a backup document states (created, first and last record): it
+    must be one serialvault can read back — a signed document with year 0000 in it is
+    malformed, not a crash of every command that lists it."""
+    text = _text(value, what)
+    try:
+        parse_timestamp(text)
+    except ValueError:
+        raise ValueError(f"{what} {text[:40]!r} is not a timestamp of years 0001–9999") from None
+    return text
+
+
+def _opt_instant(value: Any, what: str) -> str | None:
+    return None if value is None else instant(value, what)
 
 
 def _opt_dict(value: Any, what: str) -> dict[str, Any] | None:
@@ -221,8 +238,8 @@ class Manifest:
                 repository_id=_text(d["repository_id"], "repository_id"),
                 first_seq=first,
                 last_seq=last,
-                first_time=_opt_text(times["first"], "time.first"),
-                last_time=_opt_text(times["last"], "time.last"),
+                first_time=_opt_instant(times["first"], "time.first"),
+                last_time=_opt_instant(times["last"], "time.last"),
                 prev_chain=d["prev_chain"],
                 chain_head=d["chain_head"],
                 fingerprint=_opt_text(d.get("fingerprint"), "fingerprint"),
@@ -233,7 +250,7 @@ class Manifest:
                 compression=str(d["compression"]),
                 tool_version=str(d["tool_version"]),
                 actor=str(d["actor"]),
-                created_at=_text(d["created_at"], "created_at"),
+                created_at=instant(d["created_at"], "created_at"),
                 duration_s=float(d["duration_s"]),
                 source=dict(_opt_dict(d.get("source"), "source") or {}),
                 checks=_opt_dict(d.get("checks"), "checks"),

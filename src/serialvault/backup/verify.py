@@ -49,6 +49,7 @@ from serialvault.backup.crypto import EncryptionKey, SigningKey, VerifyKey, unse
 from serialvault.backup.manifest import Finding, Manifest, ObjectRef, analyse, object_path
 from serialvault.backup.objects import CopyState
 from serialvault.backup.segments import check_chain, decode
+from serialvault.epcis.jsonparse import unique
 from serialvault.errors import BackupError, IntegrityFailure, KeyProblem, SerialvaultError
 from serialvault.store.repository import Head
 from serialvault.timefmt import now_utc, parse_timestamp
@@ -465,8 +466,8 @@ def coverage(
     latest: dict[int, dict[str, Any]] = {}
     for info in state.target.list("checks/"):
         try:
-            doc = orjson.loads(state.target.get(info.name))
-        except (orjson.JSONDecodeError, SerialvaultError):
+            doc = unique(state.target.get(info.name))
+        except (ValueError, SerialvaultError):
             continue
         if not isinstance(doc, dict) or doc.get("format") != CHECK_FORMAT:
             continue

@@ -35,6 +35,7 @@ from jinja2 import Environment, StrictUndefined, select_autoescape
 from serialvault.backup.crypto import SigningKey, VerifyKey
 from serialvault.domain import reconcile as rules
 from serialvault.drill.runner import DrillResult
+from serialvault.epcis.jsonparse import DuplicateKey, unique
 from serialvault.errors import InputError, IntegrityFailure
 
 FORMAT = "serialvault.evidence/1"
@@ -258,8 +259,8 @@ def package_drill_id(folder: Path) -> str | None:
     if not sig.is_file():
         raise InputError(f"{folder} is not an evidence folder (no {SIGNATURE})")
     try:
-        doc = orjson.loads(sig.read_bytes())
-    except orjson.JSONDecodeError:
+        doc = unique(sig.read_bytes())
+    except ValueError:
         doc = None
     if not isinstance(doc, dict):
         raise IntegrityFailure(f"{sig} is not a signature document: not signing it")
@@ -310,8 +311,8 @@ def schema_problems(raw: bytes | None) -> list[str]:
     if raw is None:
         return ["missing"]
     try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        doc = unique(raw)
+    except ValueError as exc:
         return [f"not JSON: {exc}"]
     schema = orjson.loads((files("serialvault.drill") / "evidence.schema.json").read_bytes())
     validator = jsonschema_rs.validator_for(schema)
@@ -373,8 +374,11 @@ def _read_package(path: Path) -> tuple[dict[str, bytes], list[str]]:
 
 def _json_object(raw: bytes, name: str, findings: list[str]) -> dict[str, Any] | None:
     try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        doc = unique(raw)
+    except DuplicateKey as exc:  # what it says would depend on who reads it
+        findings.append(f"{name}: {exc}")
+        return None
+    except ValueError:
         findings.append(f"{name} is not JSON")
         return None
     if not isinstance(doc, dict):

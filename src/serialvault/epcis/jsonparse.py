@@ -68,6 +68,25 @@ def _constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value (RFC 8259 §6)")
 
 
+def unique(data: bytes | str) -> Any:
+    """Parse JSON refusing duplicate names and non-standard constants; raises
+    ``ValueError`` (:class:`DuplicateKey` for a name given twice). For signed documents
+    (manifests, checkpoints, evidence, sign-offs) as for EPCIS: a signed file whose
+    content depends on the parser is not evidence of anything.
+
+    >>> unique(b'{"a": 1, "b": [2]}')
+    {'a': 1, 'b': [2]}
+    >>> unique(b'{"signer": "Dr. Forged", "signer": "Dr. Jane QA"}')
+    Traceback (most recent call last):
+    ...
+    serialvault.epcis.jsonparse.DuplicateKey: duplicate name 'signer' in one JSON object ...
+    """
+    try:
+        return json.loads(data, object_pairs_hook=_pairs, parse_constant=_constant)
+    except RecursionError as exc:
+        raise ValueError(f"nested too deeply: {exc}") from None
+
+
 def loads(data: bytes | str, name: str) -> Any:
     """Parse a JSON document strictly; every refusal is an :class:`InputError` naming it."""
     try:
