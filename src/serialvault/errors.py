@@ -211,6 +211,23 @@ def exit_codes() -> list[tuple[int, str]]:
     return sorted(table.items())
 
 
+#: The longest value an issue repeats in full; a longer one is cut and its size given.
+MAX_SHOWN = 120
+
+
+def shorten(value: str, limit: int = MAX_SHOWN) -> str:
+    """``value`` cut to ``limit`` characters, saying how long it was.
+
+    >>> shorten("urn:uuid:" + "a" * 300)[-24:]
+    'aaaa… (309 characters)'
+    >>> shorten("short")
+    'short'
+    """
+    if len(value) <= limit:
+        return value
+    return f"{value[:limit]}… ({len(value):,} characters)"
+
+
 @dataclass(frozen=True, slots=True)
 class Issue:
     """One problem found in a document, located as precisely as the input allows.
@@ -230,6 +247,16 @@ class Issue:
     event_hash: str | None = None
     field: str | None = None
     identifier: str | None = None
+
+    def __post_init__(self) -> None:
+        # an oversized value is named, not repeated: a 100 KB eventID refused for its size
+        # must not reach the terminal and the permanent exception record whole
+        for name in ("event_id", "identifier"):
+            value = getattr(self, name)
+            if isinstance(value, str) and len(value) > MAX_SHOWN + 40:  # once: not again
+                object.__setattr__(self, name, shorten(value))  # on a shortened copy
+        if len(self.message) > 4 * MAX_SHOWN + 40:
+            object.__setattr__(self, "message", shorten(self.message, 4 * MAX_SHOWN))
 
     def where(self) -> str:
         parts: list[str] = []

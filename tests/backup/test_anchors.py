@@ -490,3 +490,26 @@ def test_a_signed_document_naming_a_member_twice_is_refused(
         assert found[0].code == "bad-signature"  # ours, altered: a damaged backup
         res = _restore(urls, tmp_path / "x.db", keys)  # served by the other copy
         assert res.head_seq == ms[-1].last_seq
+
+
+def test_damage_to_an_object_the_restore_does_not_need_is_still_named(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """A SQLite full's snapshot holds the log, so its segments are not loaded: a flipped
+    bit in one must be said all the same (the backup is not whole)."""
+    _repo, urls, ms = two_copies
+    full = ms[0]
+    seg = full.segments[0]
+    target = copy_of(urls[0]).open().target
+    name = f"objects/{seg.name[:2]}/{seg.name}"
+    raw = bytearray(target.get(name))
+    raw[len(raw) // 2] ^= 0x10
+    target.put(name, bytes(raw))
+    res = _restore(urls[:1], tmp_path / "x.db", keys)
+    assert res.head_seq == ms[-1].last_seq
+    assert any(seg.name in f and "damaged" in f for f in res.findings), res.findings
+    assert any("does not need it" in f for f in res.findings)
+    res2 = _restore(urls, tmp_path / "y.db", keys)  # the other copy holds it intact
+    assert any(seg.name in f and "intact elsewhere" in f for f in res2.findings)

@@ -174,3 +174,21 @@ def test_a_bad_limit_setting_is_a_usage_error_naming_it(
     assert r.exit_code == 2
     assert f"SERIALVAULT_MAX_FIELD_KB={value!r}" in r.output
     assert _counts(db) == (0, 0, 0)
+
+
+def test_a_refused_oversized_value_is_named_not_repeated(db: Path, tmp_path: Path) -> None:
+    """A 100 KB eventID is refused for its size; the message and the permanent exception
+    record name it (its start and its length), they do not carry it whole."""
+    ev = b.commission([b.sgtin("BIGID")])
+    ev["eventID"] = "urn:uuid:" + "a" * 100_000
+    doc = tmp_path / "big-id.jsonld"
+    doc.write_bytes(b.document(ev, header=b.products(b.GTIN)))
+    r = sv("capture", str(doc), "--db", str(db))
+    assert r.exit_code == 4
+    assert len(r.output) < 2_000, len(r.output)
+    assert "100,009 characters" in r.output
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        longest = conn.exec_driver_sql("SELECT max(length(body)) FROM log").scalar_one()
+    engine.dispose()
+    assert longest < 5_000, longest

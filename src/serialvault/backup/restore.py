@@ -128,6 +128,21 @@ class Plan:
         return out
 
     @property
+    def unused(self) -> list[ObjectRef]:
+        """The chain's objects this restore does not load (a full's segments when its
+        SQLite snapshot holds the log; what lies beyond the point): checked all the same,
+        so that damage to a backup is never passed over in silence."""
+        used = {o.name for o in self.objects}
+        seen: set[str] = set()
+        out = []
+        for m in self.chain:
+            for o in m.objects:
+                if o.name not in used and o.name not in seen:
+                    seen.add(o.name)
+                    out.append(o)
+        return out
+
+    @property
     def snapshot_seq(self) -> int:
         return int(self.full.snapshot["seq"]) if self.use_snapshot and self.full.snapshot else 0
 
@@ -229,42 +244,62 @@ def fetch_objects(
     objects = plan.objects
     total = sum(o.size for o in objects)
     for ref in objects:
-        got = False
-        for c in copies:
-            if c.error is not None:
-                continue
-            try:
-                data = c.target.get(object_path(ref.name))
-            except ObjectMissing:
-                out.findings.append(f"object {ref.name} is missing from copy {c.name}")
-                continue
-            except SerialvaultError as exc:
-                out.findings.append(f"copy {c.name}: {exc}")
-                continue
-            if len(data) != ref.size or hashlib.sha256(data).hexdigest() != ref.name:
-                out.findings.append(
-                    f"object {ref.name} in copy {c.name} is damaged"
-                    f" ({len(data)} bytes, SHA-256 {hashlib.sha256(data).hexdigest()[:16]}…)"
-                )
-                continue
-            if isinstance(c.target, FileTarget):
-                out.paths[ref.name] = c.target.root / object_path(ref.name)
-            else:
-                p = staging / ref.name
-                p.write_bytes(data)
-                out.paths[ref.name] = p
-            out.sources[ref.name] = c.name
-            out.nbytes += len(data)
-            got = True
-            break
-        if not got:
+        found = _first_intact(ref, copies, out.findings)
+        if found is None:
             raise IntegrityFailure(
                 f"object {ref.name} ({ref.kind}) needed by backup chain"
                 f" {', '.join(m.id for m in plan.chain)} is missing or damaged in every copy:"
                 f" {'; '.join(out.findings[-len(copies) :])}"
             )
+        c, data = found
+        if isinstance(c.target, FileTarget):
+            out.paths[ref.name] = c.target.root / object_path(ref.name)
+        else:
+            p = staging / ref.name
+            p.write_bytes(data)
+            out.paths[ref.name] = p
+        out.sources[ref.name] = c.name
+        out.nbytes += len(data)
         on_phase("fetch", out.nbytes, total)
+    for ref in plan.unused:
+        before = len(out.findings)
+        if _first_intact(ref, copies, out.findings) is None:
+            out.findings.append(
+                f"object {ref.name} ({ref.kind}) of the backup chain is missing or damaged in"
+                " every copy; this restore does not need it, but that backup is not whole"
+            )
+        elif len(out.findings) > before:
+            out.findings[before:] = [
+                f + " (not needed here; intact elsewhere)" for f in out.findings[before:]
+            ]
     return out
+
+
+def _first_intact(
+    ref: ObjectRef, copies: list[CopyState], findings: list[str]
+) -> tuple[CopyState, bytes] | None:
+    """The first copy holding ``ref`` intact (size and SHA-256 as its name), and its
+    bytes; every copy found lacking it or holding it damaged is a finding."""
+    for c in copies:
+        if c.error is not None:
+            continue
+        try:
+            data = c.target.get(object_path(ref.name))
+        except ObjectMissing:
+            findings.append(f"object {ref.name} is missing from copy {c.name}")
+            continue
+        except SerialvaultError as exc:
+            findings.append(f"copy {c.name}: {exc}")
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        if len(data) != ref.size or digest != ref.name:
+            findings.append(
+                f"object {ref.name} in copy {c.name} is damaged"
+                f" ({len(data)} bytes, SHA-256 {digest[:16]}…)"
+            )
+            continue
+        return c, data
+    return None
 
 
 # --------------------------------------------------------------------------- result
