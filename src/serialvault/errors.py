@@ -122,7 +122,8 @@ class ConflictError(SerialvaultError):
     kind = "conflict"
     meaning = (
         "conflict with recorded data (e.g. a product re-added with other values; a restore "
-        "into a non-empty target without `--force`)"
+        "into a non-empty target without `--force`, or over another repository without "
+        "`--backup`)"
     )
 
 
@@ -132,8 +133,9 @@ class BackupError(SerialvaultError):
     exit_code = 10
     kind = "backup"
     meaning = (
-        "backup copy unusable (unreachable target, no such backup, bad policy); also when one "
-        "of several copies failed"
+        "backup copy unusable (unreachable target, no such backup, bad policy; `backup "
+        "verify` and `backup list`: a copy that cannot be read or holds nothing); also when "
+        "one of several copies failed"
     )
 
 
@@ -186,10 +188,10 @@ class OlderRecoveryPoint(SerialvaultError):
     kind = "older_recovery_point"
     meaning = (
         "`restore` would go back in time: a newer backup is known (on another copy, in a "
-        "checkpoint, a signed check record or the witness) than any copy can serve, or the "
-        "target holds records after the recovery point; the message names the backup, where "
-        "it was seen and how many records; `--at` or `--backup` accepts the older point "
-        "explicitly"
+        "checkpoint, a signed check record or the witness) than any copy can serve, a copy "
+        "that could hold one cannot be read, or the target holds records after the recovery "
+        "point; the message names the backup, where it was seen and how many records; `--at` "
+        "or `--backup` accepts the older point explicitly"
     )
 
     def __init__(self, message: str, *, available_seq: int | None = None) -> None:

@@ -364,3 +364,20 @@ def test_a_genuine_sign_off_with_a_name_given_twice_is_a_finding(
         assert not check.ok
         assert any("duplicate name 'signer'" in f for f in check.findings), check.findings
         assert not any(so.get("valid") for so in check.signoffs)
+
+
+def test_a_sign_off_copied_under_a_second_name_is_not_a_second_approval(
+    package: tuple[Path, DrillResult], keys: dict[str, str], tmp_path: Path
+) -> None:
+    folder, _res = package
+    vk = load_verify_key(keys["public_key"])
+    real = ev.generate_reviewer_key(tmp_path / "qa.pem", b"correct horse battery")
+    key = ev.load_reviewer_key(tmp_path / "qa.pem", b"correct horse battery")
+    _doc, path = ev.sign_off(
+        folder, key, signer="Dr. Jane QA", meaning="approval", signed_at="2026-11-25T10:00:00Z"
+    )
+    (folder / "signoff-2-approval.json").write_bytes(path.read_bytes())
+    check = ev.verify_package(folder, vk, [real])
+    assert not check.ok
+    assert any("repeats the signature of signoff-1-approval.json" in f for f in check.findings)
+    assert [so["valid"] for so in check.signoffs] == [True, False]

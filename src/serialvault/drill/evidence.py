@@ -287,6 +287,8 @@ class PackageCheck:
     files: int = 0
     findings: list[str] = field(default_factory=list)
     signoffs: list[dict[str, Any]] = field(default_factory=list)
+    #: signature value → the sign-off file that carried it first
+    signatures: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -497,6 +499,12 @@ def _check_signoff(
     if doc.get("checksums_sha256") != hashlib.sha256(sums).hexdigest():
         check.findings.append(f"{name} countersigns other content than this package's")
         return out
+    value = str(sig.get("value"))
+    if value in check.signatures:  # a copy of a sign-off is not a second approval
+        first = check.signatures[value]
+        check.findings.append(f"{name} repeats the signature of {first}: a copy, not a sign-off")
+        return out
+    check.signatures[value] = name
     out["valid"] = True
     return out
 
