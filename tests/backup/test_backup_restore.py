@@ -333,7 +333,7 @@ def test_a_half_restored_file_is_refused(keys: dict[str, str], tmp_path: Path) -
     repo = new_repo(str(tmp_path / "r.db"))
     with repo.engine.begin() as conn:
         conn.execute(schema.meta.insert().values(key="restore_state", value="loading"))
-    with pytest.raises(StoreError, match="interrupted restore"):
+    with pytest.raises(StoreError, match="restore in progress or interrupted"):
         Repository.open(str(tmp_path / "r.db"))
 
 

@@ -324,8 +324,9 @@ class Repository:
             )
         if state is not None:
             raise StoreError(
-                f"{self.display_url} holds an interrupted restore ({state}), not a usable"
-                " repository: run the restore again with --force"
+                f"{self.display_url} holds a restore in progress or interrupted ({state}),"
+                " not a usable repository yet: nothing was recorded. Wait for a running"
+                " restore to finish; if none is running, run the restore again with --force"
             )
         if rev != schema.SCHEMA_VERSION:
             raise StoreError(
