@@ -220,8 +220,8 @@ MAX_SHOWN = 120
 def shorten(value: str, limit: int = MAX_SHOWN) -> str:
     """``value`` cut to ``limit`` characters, saying how long it was.
 
-    >>> shorten("urn:uuid:" + "a" * 300)[-24:]
-    'aaaa… (309 characters)'
+    >>> shorten("urn:uuid:" + "a" * 300)[-20:]
+    'aa… (309 characters)'
     >>> shorten("short")
     'short'
     """

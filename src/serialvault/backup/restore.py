@@ -466,21 +466,12 @@ def restore(
         hist = gather(states, verify_key, witnesses or [], state_dir)
     pool, holders = _pool(hist, findings)
     repo_id = _repository_of(hist, pool, backup, findings)
-    gone = hist.abandoned(repo_id)
-    mine = [
-        m
-        for m in pool.values()
-        if m.repository_id == repo_id and ((m.last_seq, m.chain_head) not in gone or m.id == backup)
-    ]
-    if not explicit:
-        _refuse_fork(hist, repo_id)
+    mine = _candidates(hist, pool, repo_id, backup)
     plans = _plans(mine, engine_name, at_seq, at_time, backup)
     end = plans[0].chain[-1]
     newest = hist.newest_known(repo_id)
-    if not explicit and newest is not None and newest.seq > end.last_seq:
-        raise _older_point(hist, repo_id, end, newest, hist.pruned)
     if not explicit:
-        _refuse_unread_copies(states, hist, end)
+        _refuse_older(hist, states, repo_id, end, newest)
     if not force and not dry_run and not target_is_empty(url):
         raise ConflictError(
             f"restore target {redact(url)} is not empty: choose a new database, or --force to"
@@ -575,6 +566,34 @@ def _repository_of(
             + ": name the backup to restore with --backup"
         )
     return next(iter(repos))
+
+
+def _candidates(
+    hist: History, pool: dict[str, Manifest], repo_id: str, backup: str | None
+) -> list[Manifest]:
+    """The repository's backups a restore may plan with: not those of a history the log
+    abandoned on purpose (a new timeline), unless named."""
+    gone = hist.abandoned(repo_id)
+    return [
+        m
+        for m in pool.values()
+        if m.repository_id == repo_id and ((m.last_seq, m.chain_head) not in gone or m.id == backup)
+    ]
+
+
+def _refuse_older(
+    hist: History,
+    states: list[CopyState],
+    repo_id: str,
+    end: Manifest,
+    newest: Sighting | None,
+) -> None:
+    """Without a named point, the newest recovery point must be the newest known: no
+    fork, no newer backup seen anywhere, no copy that could hold one left unread."""
+    _refuse_fork(hist, repo_id)
+    if newest is not None and newest.seq > end.last_seq:
+        raise _older_point(hist, repo_id, end, newest, hist.pruned)
+    _refuse_unread_copies(states, hist, end)
 
 
 def _refuse_unread_copies(states: list[CopyState], hist: History, end: Manifest) -> None:
