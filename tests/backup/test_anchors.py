@@ -513,3 +513,23 @@ def test_damage_to_an_object_the_restore_does_not_need_is_still_named(
     assert any("does not need it" in f for f in res.findings)
     res2 = _restore(urls, tmp_path / "y.db", keys)  # the other copy holds it intact
     assert any(seg.name in f and "intact elsewhere" in f for f in res2.findings)
+
+
+def test_a_restore_says_what_the_live_repository_holds_beyond_every_backup(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """Records written after the newest backup are in no backup: a restore cannot bring
+    them back, and while the live repository is readable it says how many there are."""
+    from serialvault.app import restore as app_restore
+    from serialvault.settings import Settings
+
+    repo, urls, ms = two_copies
+    grow(repo)
+    live = repo.url.removeprefix("sqlite:///")
+    settings = Settings(backup_key=keys["encryption_key"], signing_key=keys["signing_key"])
+    res = app_restore.restore(settings, str(tmp_path / "x.db"), sources=urls, db=live, actor="t")
+    assert res.head_seq == ms[-1].last_seq
+    lost = repo.head().seq - ms[-1].last_seq
+    assert any(f"holds {lost} record(s) after the recovery point" in f for f in res.findings)

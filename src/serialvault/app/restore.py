@@ -15,7 +15,10 @@ from serialvault.app.context import Backups, Phase, no_phase
 from serialvault.backup import restore as restore_mod
 from serialvault.backup.copies import Copy
 from serialvault.backup.restore import RestoreResult
+from serialvault.errors import SerialvaultError
 from serialvault.settings import Settings
+from serialvault.store.engine import resolve_url
+from serialvault.store.repository import Repository
 
 
 def restore(
@@ -45,7 +48,7 @@ def restore(
             for c in ctx.policy.copies.values()
             if c.name not in sources
         ]
-    return restore_mod.restore(
+    res = restore_mod.restore(
         copies,
         into,
         verify_key=ctx.verify_key(),
@@ -58,4 +61,31 @@ def restore(
         on_phase=on_phase or no_phase,
         witnesses=ctx.witnesses(db or settings.db, into),
         state_dir=ctx.policy.state_dir,
+    )
+    note = _unbacked_live_records(db or settings.db, into, res)
+    if note:
+        res.findings.append(note)
+    return res
+
+
+def _unbacked_live_records(live: str | None, into: str, res: RestoreResult) -> str | None:
+    """When the live repository is still readable and holds records after the recovery
+    point, say so: no backup holds them, and the restore cannot bring them back."""
+    try:
+        if resolve_url(live) == resolve_url(into):
+            return None
+        repo = Repository.open(live)
+        try:
+            same = repo.meta().get("repository_id") == res.plan.full.repository_id
+            head = repo.head()
+        finally:
+            repo.close()
+    except SerialvaultError:
+        return None  # not reachable, not a repository: nothing to compare with
+    if not same or head.seq <= res.head_seq:
+        return None
+    return (
+        f"the live repository {repo.display_url} holds {head.seq - res.head_seq} record(s)"
+        f" after the recovery point (seq {res.head_seq + 1}..{head.seq}) that this restore"
+        " does not bring back: take `serialvault backup incr` while it is still readable"
     )
