@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -22,20 +22,8 @@ from serialvault.backup.crypto import load_verify_key
 from serialvault.backup.policy import load_policy
 from serialvault.domain.records import DRILL_SIGNOFF
 from serialvault.drill import plan as plan_mod
-from serialvault.drill.chart import trend_png
-from serialvault.drill.evidence import (
-    PackageCheck,
-    RunOutputs,
-    generate_reviewer_key,
-    load_reviewer_key,
-    package_drill_id,
-    sign_off,
-    verify_package,
-    write_run,
-)
 from serialvault.drill.register import PlanVersion, drill_runs, plan_history, record_plan
 from serialvault.drill.register import due as due_plans
-from serialvault.drill.runner import DrillResult, run_drill
 from serialvault.errors import (
     ConflictError,
     DrillInconclusive,
@@ -45,6 +33,10 @@ from serialvault.errors import (
 )
 from serialvault.settings import Settings
 from serialvault.timefmt import now_utc
+
+if TYPE_CHECKING:  # the runner, evidence and chart modules load when a drill runs
+    from serialvault.drill.evidence import PackageCheck, RunOutputs
+    from serialvault.drill.runner import DrillResult
 
 #: Where runs keep their sandboxes, results and evidence by default.
 DEFAULT_WORKDIR = Path("drill-runs")
@@ -155,6 +147,9 @@ def run(
 ) -> DrillRun:
     """Run a drill on sandboxes: baseline, backup, fault, timed restore, reconciliation,
     verdict; record the plan version and the run, write the signed evidence package."""
+    from serialvault.drill.evidence import write_run
+    from serialvault.drill.runner import run_drill
+
     text, plan = _parse(path)
     make_folder(workdir, "drill work folder")
     ctx = Backups.load(
@@ -217,6 +212,8 @@ def trend(
     settings: Settings, db: str | None, out: Path, plan_id: str | None = None
 ) -> dict[str, Any]:
     """Chart RTO and RPO per drill over time (PNG) from the register."""
+    from serialvault.drill.chart import trend_png
+
     runs = drill_runs(open_repository(settings, db), plan_id)
     if not runs:
         raise NotFound(f"no drill{' of plan ' + plan_id if plan_id else ''} in the register")
@@ -234,6 +231,8 @@ def verify_evidence(
     """Check a package with the public key alone (no repository): every file against the
     signed checksums, ``evidence.json`` against its schema; a sign-off counts only when
     its signature verifies with one of the reviewer keys given."""
+    from serialvault.drill.evidence import verify_package
+
     vk = (
         load_verify_key(public_key)
         if public_key
@@ -244,6 +243,8 @@ def verify_evidence(
 
 def reviewer_key(out: Path, passphrase: bytes) -> dict[str, Any]:
     """Create a reviewer's own Ed25519 key, encrypted with their passphrase (0600)."""
+    from serialvault.drill.evidence import generate_reviewer_key
+
     pub = generate_reviewer_key(out, passphrase)
     return {"key": str(out), "public_key": str(out.with_suffix(".pub")), "key_id": pub.key_id}
 
@@ -260,6 +261,13 @@ def sign_off_evidence(
 ) -> dict[str, Any]:
     """Countersign a package (name, meaning, UTC time; 21 CFR 11.50) and record the
     sign-off in the log. A package that does not verify is not signed."""
+    from serialvault.drill.evidence import (
+        load_reviewer_key,
+        package_drill_id,
+        sign_off,
+        verify_package,
+    )
+
     key = load_reviewer_key(key_file, passphrase)
     drill_id = package_drill_id(package)
     try:
