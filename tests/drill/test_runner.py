@@ -389,3 +389,25 @@ def test_a_random_recovery_point_is_drawn_within_the_window_and_reconciled(
             assert res.baseline["expected_at_recovery_point"]["head_seq"] == point
         seen.add(point)
     assert len(seen) > 1, "three seeds drew the same point"
+
+
+@pytest.mark.parametrize("order", ["first-copy-newer", "second-copy-newer"])
+def test_a_tampered_object_is_one_the_restore_reads_whatever_chain_it_takes(
+    tmp_path: Path, keys: dict[str, str], order: str
+) -> None:
+    """Two copies with chains of their own (separate fulls, as `make demo` makes them):
+    whichever chain the restore plans, the flipped bit is in an object it reads, so the
+    drill proves detection instead of passing over an object nobody reads."""
+    repo = new_repo(str(tmp_path / "live.db"))
+    grow(repo, 30, products=True)
+    a = Copy("a", (tmp_path / "a").as_uri())
+    b_ = Copy("b", (tmp_path / "b").as_uri())
+    first, second = (a, b_) if order == "second-copy-newer" else (b_, a)
+    full_backup(repo, policy_for(keys), [first], actor="t")
+    grow(repo, 10)
+    full_backup(repo, policy_for(keys), [second], actor="t")
+    plan, text = _plan("tampered-backup", tmp_path)
+    res = _run(plan, text, repo, keys, [a, b_], tmp_path)
+    crit = {c.name: c for c in res.criteria}
+    assert crit["tampering detected"].status == rules.PASS, crit["tampering detected"]
+    assert res.verdict == rules.PASS, [c.to_dict() for c in res.criteria]

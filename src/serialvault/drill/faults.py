@@ -377,24 +377,32 @@ def tampered_primary(s: Setting) -> Fault:
 
 
 def tampered_backup(s: Setting) -> Fault:
-    """One bit flipped in the largest object of the newest chain on a clone of one copy:
-    it must be found and named, and another copy used."""
+    """One bit flipped, on a clone of a copy, in the largest object the restore will need
+    (the chain it plans for the newest point): it must be found and named, and the
+    object taken from another copy — or another chain reaching the same point — used."""
+    from serialvault.backup.restore import plan_restore
+
+    held: dict[str, list[Manifest]] = {}
+    for c in s.copies:
+        manifests, _ = read_manifests(c.open(), s.verify_key)
+        held[c.url] = [m for m in manifests if m.repository_id == s.base.repository_id]
+    pooled = {m.id: m for ms in held.values() for m in ms}
+    engine = "postgresql" if "://" in s.plan.restore_target else "sqlite"
+    needed = plan_restore(list(pooled.values()), "all copies", engine).objects
+    target_ref = max(needed, key=lambda o: o.size)
+    name = object_path(target_ref.name)
+    holders = [c for c in s.copies if c.open().target.exists(name)]
     victim = next(
-        (c for c in s.copies if s.plan.scenario.tamper_copy in (c.name, c.url)), s.copies[0]
+        (c for c in holders if s.plan.scenario.tamper_copy in (c.name, c.url)), holders[0]
     )
     clone = clone_copy(victim, s.sandbox / "copies" / "tampered")
     st = clone.open()
-    manifests, _ = read_manifests(st, s.verify_key)
-    mine = [m for m in manifests if m.repository_id == s.base.repository_id]
-    newest = max(mine, key=lambda m: (m.last_seq, m.created_at))
-    refs = [o for m in mine if m.chain == newest.chain for o in m.objects]
-    target_ref = max(refs, key=lambda o: o.size)
-    name = object_path(target_ref.name)
     st.target.put(name, flip_bit(st.target.get(name), s.rnd))
     return Fault(
         [clone] + [c for c in s.copies if c is not victim],
         s.at,
-        detail=f"one bit flipped in object {target_ref.name} of copy {victim.name}",
+        detail=f"one bit flipped in object {target_ref.name} ({target_ref.kind}, needed by the"
+        f" restore) of copy {victim.name}",
     )
 
 
