@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `make demo`: generate a small packaging site, capture it into the default SQLite
 # repository (./serialvault.db), verify the audit trail, rebuild the projections from
-# the log and show that the fingerprint is unchanged. Safe to run again: re-capturing
-# the same documents is a no-op (GS1 event hash). Then: keys, a full backup, more
+# the log and show that the fingerprint is unchanged. Then: keys, a full backup, more
 # events, an incremental, a full verification, and a restore whose fingerprint matches.
+# Safe to run again: each run starts from a new repository and new copies (the keys are
+# kept). Deleting a repository's backups would rightly be reported as a rollback by the
+# witness beside it, so the demo removes its own repository, witness and copies together.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SV=.venv/bin/serialvault
@@ -14,7 +16,10 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "1. Generate a site of ${UNITS} units (EPCIS 2.0 JSON-LD, deterministic)"
 $SV demo generate --units "$UNITS" --max-epcs 5000 --out demo-site --force
 
-step "2. Create the repository (SQLite: ./serialvault.db)"
+step "2. Create the repository (SQLite: ./serialvault.db), replacing the previous demo's"
+rm -rf serialvault.db serialvault.db-wal serialvault.db-shm serialvault.db.witness \
+  demo-restored.db demo-restored.db-wal demo-restored.db-shm demo-restored.db.witness \
+  demo-backup demo-backup-2 drill-runs drill-sandbox demo-drills
 $SV init
 
 step "3. Capture the documents but the last two (each one all-or-nothing)"
@@ -38,7 +43,6 @@ if [ -f serialvault-keys/signing.key ]; then echo "serialvault-keys/ exists: kep
 
 step "8. Full backup to the on-site copy ./demo-backup"
 BACKUP="file://$PWD/demo-backup"
-rm -rf demo-backup
 $SV backup full --to "$BACKUP"
 
 step "9. More events arrive; an incremental backup ships only them"
@@ -64,7 +68,6 @@ $SV backup plan --rpo 15m --rto 4h --to "$BACKUP"
 step "13. Drills on sandboxes: primary-loss, corruption, bad-change, tampered-backup"
 # a second on-site copy, so that a tampered object in one copy can be taken from the other
 BACKUP2="file://$PWD/demo-backup-2"
-rm -rf demo-backup-2 drill-runs drill-sandbox
 $SV backup full --to "$BACKUP2" >/dev/null
 mkdir -p demo-drills
 HEAD=$($SV status --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["head_seq"])')
