@@ -7,14 +7,18 @@
 # kept). Deleting a repository's backups would rightly be reported as a rollback by the
 # witness beside it, so the demo removes its own repository, witness and copies together.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-SV=.venv/bin/serialvault
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+SV="$ROOT/.venv/bin/serialvault"
+PY="$ROOT/.venv/bin/python"
 UNITS="${DEMO_UNITS:-24000}"
+# the demo's files go to DEMO_WORKDIR (default: the project folder)
+mkdir -p "${DEMO_WORKDIR:-$ROOT}"
+cd "${DEMO_WORKDIR:-$ROOT}"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "1. Generate a site of ${UNITS} units (EPCIS 2.0 JSON-LD, deterministic)"
-$SV demo generate --units "$UNITS" --max-epcs 5000 --out demo-site --force
+$SV demo generate --units "$UNITS" --max-epcs "${DEMO_MAX_EPCS:-5000}" --out demo-site --force
 
 step "2. Create the repository (SQLite: ./serialvault.db), replacing the previous demo's"
 rm -rf serialvault.db serialvault.db-wal serialvault.db-shm serialvault.db.witness \
@@ -31,7 +35,7 @@ step "4. Audit trail: walk the hash chain from genesis"
 $SV audit verify
 
 step "5. A pallet and what is inside it"
-PALLET=$($SV events --biz-step shipping --limit 1 --full | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0]["epcList"][0])')
+PALLET=$($SV events --biz-step shipping --limit 1 --full | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0]["epcList"][0])')
 echo "pallet: $PALLET"
 $SV contents "$PALLET" --summary
 
@@ -55,8 +59,8 @@ $SV backup verify --to "$BACKUP" --full
 
 step "11. Restore into a fresh SQLite file and compare fingerprints"
 $SV restore --from "$BACKUP" --into demo-restored.db --force
-LIVE=$($SV fingerprint --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')
-REST=$($SV fingerprint --db demo-restored.db --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')
+LIVE=$($SV fingerprint --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')
+REST=$($SV fingerprint --db demo-restored.db --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')
 echo "live repository:     $LIVE"
 echo "restored repository: $REST"
 if [ "$LIVE" = "$REST" ]; then echo "fingerprints match"; else echo "FINGERPRINTS DIFFER"; exit 8; fi
@@ -70,7 +74,7 @@ step "13. Drills on sandboxes: primary-loss, corruption, bad-change, tampered-ba
 BACKUP2="file://$PWD/demo-backup-2"
 $SV backup full --to "$BACKUP2" >/dev/null
 mkdir -p demo-drills
-HEAD=$($SV status --json | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["head_seq"])')
+HEAD=$($SV status --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["head_seq"])')
 for s in primary-loss corruption bad-change tampered-backup; do
   $SV drill new --scenario "$s" --out "demo-drills/$s.toml" --force --reason "demo plan" >/dev/null
 done
@@ -79,7 +83,7 @@ sed -i "s/^before_seq = 2 /before_seq = $((HEAD - 20)) /" demo-drills/bad-change
 FAILED=0
 for s in primary-loss corruption bad-change tampered-backup; do
   OUT=$($SV drill run "demo-drills/$s.toml" --to "$BACKUP" --to "$BACKUP2" --json) || FAILED=1
-  echo "$OUT" | .venv/bin/python scripts/drill_summary.py
+  echo "$OUT" | "$PY" "$ROOT/scripts/drill_summary.py"
 done
 $SV evidence verify "$(ls -d drill-runs/*/evidence | head -1)"
 $SV drill list
