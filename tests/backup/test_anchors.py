@@ -533,3 +533,29 @@ def test_a_restore_says_what_the_live_repository_holds_beyond_every_backup(
     assert res.head_seq == ms[-1].last_seq
     lost = repo.head().seq - ms[-1].last_seq
     assert any(f"holds {lost} record(s) after the recovery point" in f for f in res.findings)
+
+
+@pytest.mark.parametrize("folder", ["manifests", "checkpoints", "checks", "prunes"])
+def test_a_document_that_is_not_text_is_a_finding_never_a_crash(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+    tmp_path: Path,
+    folder: str,
+) -> None:
+    """A 27-byte file with a name given twice and a lone surrogate once stopped every
+    backup and restore: each reader must report it and go on."""
+    repo, urls, ms = two_copies
+    kid = load_verify_key(keys["public_key"]).key_id
+    junk = (
+        '{"a":1,"a":2,"x":"\\ud800","signature":{"alg":"Ed25519","key_id":"' + kid + '"}}'
+    ).encode()
+    copy_of(urls[0]).open().target.put(f"{folder}/20991231T000000000000Z-junk.json", junk)
+    vk = load_verify_key(keys["public_key"])
+    rep = verify.verify_copy(copy_of(urls[0], "a"), vk)
+    assert not rep.ok
+    res = _restore(urls, tmp_path / "x.db", keys)
+    assert res.head_seq == ms[-1].last_seq
+    grow(repo)
+    pol = policy_for(keys)
+    out = take.incremental_backup(repo, pol, [copy_of(urls[0], "a")], actor="t")
+    assert out[0].manifest is not None

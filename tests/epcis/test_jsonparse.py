@@ -54,3 +54,24 @@ def test_plain_gives_ordinary_dicts() -> None:
     assert type(out) is dict
     assert type(out["a"][0]) is dict
     out["a"][0]["b"] = 2  # later stages may assign freely
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"eventID": "urn:uuid:\\udcff"}',
+        b'{"a": ["x", {"b": "\\ud800"}]}',
+        b'{"\\udfff": 1}',
+        b'{"a": 1, "x": "\\ud800 \\ud800"}',
+    ],
+)
+def test_a_lone_surrogate_is_not_text_and_is_refused(text: bytes) -> None:
+    """Not Unicode: it could not be written as UTF-8, hashed or stored (RFC 8259 §8.2)."""
+    with pytest.raises(ValueError, match="lone surrogate"):
+        jsonparse.unique(text)
+    with pytest.raises(InputError, match="lone surrogate"):
+        jsonparse.loads(text, "d.json")
+
+
+def test_a_surrogate_pair_is_one_character_and_accepted() -> None:
+    assert jsonparse.unique(b'{"a": "\\ud83d\\ude00"}') == {"a": "\U0001f600"}

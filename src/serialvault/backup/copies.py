@@ -84,7 +84,10 @@ def read_manifests(
         except DuplicateKey as exc:
             # what it says depends on the parser: never a backup. Its name is a sighting
             # only when it claims our key (a signed manifest of ours, altered)
-            lenient = orjson.loads(raw)
+            try:
+                lenient = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                lenient = None
             sig = lenient.get("signature") if isinstance(lenient, dict) else None
             ours = (
                 verify is not None and isinstance(sig, dict) and sig.get("key_id") == verify.key_id

@@ -82,6 +82,12 @@ def run() -> None:
 
     from serialvault.cli.common import settings
 
+    bad = next((a for a in sys.argv[1:] if any("\udc80" <= ch <= "\udcff" for ch in a)), None)
+    if bad is not None:  # bytes that are not UTF-8 (the shell passes them through): a name,
+        # reason or actor recorded in the log must be text every reader can read back
+        shown = bad.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        sys.stderr.write(f"error: the argument {shown!r} is not UTF-8 text\n")
+        sys.exit(2)
     try:
         app()
     except KeyboardInterrupt:

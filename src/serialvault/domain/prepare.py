@@ -109,11 +109,15 @@ def prepare_document(
         try:
             h = event_hash(ev, ns)
             f = extract_facts(ev, i, h, ns)
+            body = canonical_json(event_body(ev, h, doc.namespaces, source, i))
+        except UnicodeError as exc:  # a lone surrogate: text no record can hold
+            issues.append(Issue(f"not Unicode text: {exc}", "input", event_index=i, event_id=None))
+            continue
         except ValueError as exc:
             issues.append(Issue(str(exc), "identifier", event_index=i, event_id=ev.get("eventID")))
             continue
         p.facts.append(f)
-        p.bodies.append(canonical_json(event_body(ev, h, doc.namespaces, source, i)))
+        p.bodies.append(body)
     products, locations, md_issues = master_data_from_document(doc)
     issues += md_issues
     if issues:

@@ -14,6 +14,7 @@ lists: 0.07 s for 10 MB either way), and only it reports every name of an object
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from serialvault.errors import InputError
@@ -64,6 +65,34 @@ def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+#: A ``\uD800``–``\uDFFF`` escape: the only way a JSON text can carry a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refuse_lone_surrogates(data: bytes | str, value: Any) -> None:
+    """A lone surrogate (``"\ud800"`` with no partner) is not Unicode text: it cannot be
+    written as UTF-8, hashed canonically or stored, so it is refused like malformed JSON
+    (RFC 8259 §8.2). Valid pairs were joined by the parser; only a document that escapes
+    a surrogate at all is walked."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if not _SURROGATE_ESCAPE.search(raw):
+        return
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if _SURROGATE.search(v):
+                raise ValueError(
+                    f"the text {v[:40]!r} holds a lone surrogate: not Unicode (RFC 8259 §8.2)"
+                )
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+
+
 def _constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value (RFC 8259 §6)")
 
@@ -82,15 +111,19 @@ def unique(data: bytes | str) -> Any:
     serialvault.epcis.jsonparse.DuplicateKey: duplicate name 'signer' in one JSON object ...
     """
     try:
-        return json.loads(data, object_pairs_hook=_pairs, parse_constant=_constant)
+        value = json.loads(data, object_pairs_hook=_pairs, parse_constant=_constant)
     except RecursionError as exc:
         raise ValueError(f"nested too deeply: {exc}") from None
+    _refuse_lone_surrogates(data, value)
+    return value
 
 
 def loads(data: bytes | str, name: str) -> Any:
     """Parse a JSON document strictly; every refusal is an :class:`InputError` naming it."""
     try:
-        return json.loads(data, object_pairs_hook=_pairs, parse_constant=_constant)
+        value = json.loads(data, object_pairs_hook=_pairs, parse_constant=_constant)
+        _refuse_lone_surrogates(data, value)
+        return value
     except DuplicateKey as exc:
         raise InputError(f"{name}: {exc}") from None
     except (ValueError, RecursionError, UnicodeDecodeError) as exc:
