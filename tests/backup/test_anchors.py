@@ -559,3 +559,24 @@ def test_a_document_that_is_not_text_is_a_finding_never_a_crash(
     pol = policy_for(keys)
     out = take.incremental_backup(repo, pol, [copy_of(urls[0], "a")], actor="t")
     assert out[0].manifest is not None
+
+
+def test_junk_on_a_copy_is_a_note_of_audit_verify_not_a_broken_audit_trail(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+) -> None:
+    from serialvault.backup import guard
+
+    repo, urls, _ms = two_copies
+    copy_of(urls[0]).open().target.put("checkpoints/j.json", b"junk")
+    vk = load_verify_key(keys["public_key"])
+    res = guard.audit_log(
+        repo, verify=vk, witness=_witness(repo)[0], states=[copy_of(u).open() for u in urls]
+    )
+    assert res.ok, res.problems
+    assert any("j.json" in n for n in res.notes)
+    # a witness line that does not verify is a finding of the audit itself
+    (w,) = _witness(repo)
+    w.path.write_bytes(w.path.read_bytes() + b'{"format": "serialvault.checkpoint/1"}\n')
+    res = guard.audit_log(repo, verify=vk, witness=w, states=[])
+    assert not res.ok

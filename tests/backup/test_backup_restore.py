@@ -11,8 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from serialvault.backup import guard, take
 from serialvault.backup import restore as rs
-from serialvault.backup import take
 from serialvault.backup.copies import read_manifests
 from serialvault.backup.crypto import load_encryption_key, load_verify_key
 from serialvault.backup.manifest import Manifest
@@ -199,6 +199,18 @@ def test_a_forked_log_is_refused_until_a_new_timeline_is_declared(
         opened = queries.exceptions(conn, "open")
     assert len(opened) == 2, "each refusal opens one exception (the same defect: linked)"
     assert all(e["type"] == "log-integrity" for e in opened)
+    # someone with write access to the database, but not the signing key, appends a
+    # timeline record abandoning every head: it is not honoured
+    ms = read_manifests(copy_of(url).open(), load_verify_key(keys["public_key"]))[0]
+    forged = {"abandoned": [{"seq": m.last_seq, "chain_hash": m.chain_head} for m in ms]}
+    fork.append("backup.timeline", forged, "mallory", "routine")
+    with pytest.raises(IntegrityFailure, match=r"full backup refused"):
+        take.full_backup(fork, pol, [copy_of(url)], actor="t")
+    audit = guard.audit_log(
+        fork, verify=load_verify_key(keys["public_key"]), witness=None, states=[copy_of(url).open()]
+    )
+    assert not audit.ok
+    assert any("not honoured" in p for p in audit.problems)
     # the operator declares the restore's history the one to keep: recorded, then backed up
     res = take.full_backup(
         fork, pol, [copy_of(url)], actor="t", new_timeline="restored to seq 3 after a bad change"

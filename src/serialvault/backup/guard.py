@@ -60,14 +60,24 @@ class Anchors:
         return out
 
 
-def abandoned(conn: Any) -> set[tuple[int, str]]:
-    """Anchors that ``backup.timeline`` records in this log abandoned on purpose."""
+def abandoned(conn: Any, verify: VerifyKey | None) -> tuple[set[tuple[int, str]], list[str]]:
+    """Anchors that ``backup.timeline`` records in this log abandoned on purpose, and the
+    records not honoured. A record abandons anchors only when it is signed with the
+    trusted key: write access to the database alone must not switch the anchors off."""
     out: set[tuple[int, str]] = set()
+    refused: list[str] = []
     for rec in records_of_kind(conn, TIMELINE):
         body = orjson.loads(rec.body)
+        problem = "no key to check it with" if verify is None else verify.check(body)
+        if problem is not None:
+            refused.append(
+                f"the backup.timeline record at seq {rec.seq} is not honoured ({problem}):"
+                " only a new timeline signed with the backup signing key abandons anchors"
+            )
+            continue
         for a in body.get("abandoned", []):
             out.add((int(a["seq"]), str(a["chain_hash"])))
-    return out
+    return out, refused
 
 
 def collect(
@@ -297,13 +307,16 @@ class AnchoredAudit:
 
     audit: Any  # store.integrity.AuditResult
     sources: list[str]
-    problems: list[str]  # forged or unreadable anchors (a finding), unreachable copies (not)
+    problems: list[str]  # a bad witness line, an unsigned timeline record: findings
     unanchored_reason: str | None
     first_difference: str | None = None
+    #: what is wrong on the copies (unreachable, junk or damaged files): `backup verify`'s
+    #: findings, shown here, but not a verdict on the audit trail
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return bool(self.audit.ok) and not [p for p in self.problems if not p.startswith("copy ")]
+        return bool(self.audit.ok) and not self.problems
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = dict(self.audit.to_dict())
@@ -312,6 +325,7 @@ class AnchoredAudit:
                 "ok": self.ok,
                 "anchor_sources": self.sources,
                 "anchor_problems": self.problems,
+                "copy_notes": self.notes,
                 "unanchored_reason": self.unanchored_reason,
                 "first_difference": self.first_difference,
             }
@@ -340,6 +354,7 @@ def audit_log(
     rid = repo.meta().get("repository_id", "")
     sources: list[str] = []
     problems: list[str] = []
+    notes: list[str] = []
     anchors = Anchors()
     reason: str | None = None
     if verify is None:
@@ -349,9 +364,12 @@ def audit_log(
         )
     else:
         hist = gather(states, verify, [witness] if witness and witness.path.is_file() else [])
-        problems += hist.problems
+        notes += [p for p in hist.problems if p.startswith("copy ")]
+        problems += [p for p in hist.problems if not p.startswith("copy ")]  # the witness
         for v in hist.views:
-            problems += [str(f) for f in v.findings]
+            notes += [str(f) for f in v.findings]
+            if v.empty:
+                notes.append(f"copy {v.name} holds nothing: no anchor could be read from it")
             n = 0
             for m in v.manifests:
                 if m.repository_id == rid:
@@ -372,7 +390,9 @@ def audit_log(
         if witness is not None:
             sources.append(f"witness {witness.path}: {len(w)} checkpoint(s)")
         with repo.read() as conn:
-            anchors = anchors.without(abandoned(conn))
+            gone, refused = abandoned(conn, verify)
+        anchors = anchors.without(gone)
+        problems += refused
         if not anchors.anchors:
             reason = (
                 "no checkpoint reachable (no backup yet, no witness file, no copy): truncation"
@@ -380,7 +400,7 @@ def audit_log(
             )
     with repo.read() as conn:
         res = verify_chain(conn, on_progress, anchors.anchors if verify is not None else None)
-    out = AnchoredAudit(res, sources, problems, reason)
+    out = AnchoredAudit(res, sources, problems, reason, notes=notes)
     report = res.anchors
     if report is not None and report.mismatch is not None:
         backup = anchors.backup_of.get((report.mismatch.seq, report.mismatch.chain_hash))

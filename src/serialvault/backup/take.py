@@ -32,7 +32,7 @@ import orjson
 from serialvault import __version__
 from serialvault.backup.anchors import Witness, checkpoint_of, checkpoint_path, witness_path
 from serialvault.backup.copies import Copy, newest, read_manifests
-from serialvault.backup.crypto import EncryptionKey, Sealer, VerifyKey
+from serialvault.backup.crypto import EncryptionKey, Sealer, SigningKey, VerifyKey
 from serialvault.backup.guard import (
     Anchors,
     LogGuard,
@@ -370,7 +370,9 @@ def full_backup(
     notes: list[str] = []
     abandons: list[list[Any]] = []
     if new_timeline is not None:
-        anchors, abandons, note = _new_timeline(repo, anchors, actor, new_timeline)
+        anchors, abandons, note = _new_timeline(
+            repo, anchors, actor, new_timeline, policy.load_signing_key()
+        )
         notes.append(note)
     guard = LogGuard(0, GENESIS, anchors)
     created_at = now_utc()
@@ -452,12 +454,12 @@ def _every_anchor(
     )
     problems += found + _clean_leftovers(repo, states)
     with repo.read() as conn:
-        gone = abandoned(conn)
-    return anchors.without(gone), problems, states + other_states
+        gone, refused = abandoned(conn, verify)
+    return anchors.without(gone), problems + refused, states + other_states
 
 
 def _new_timeline(
-    repo: Repository, anchors: Anchors, actor: str, reason: str
+    repo: Repository, anchors: Anchors, actor: str, reason: str, signer: SigningKey
 ) -> tuple[Anchors, list[list[Any]], str]:
     """Record (``backup.timeline``) the earlier backup heads the log no longer agrees
     with, abandoned on purpose after a restore to an earlier point; the anchors without
@@ -469,7 +471,7 @@ def _new_timeline(
             [],
             "--new-timeline: the log agrees with every earlier backup; nothing abandoned",
         )
-    repo.append(TIMELINE, body, actor, reason)
+    repo.append(TIMELINE, signer.sign(body), actor, reason)  # signed: see guard.abandoned
     kept = anchors.without({(a["seq"], a["chain_hash"]) for a in body["abandoned"]})
     return (
         kept,
@@ -702,7 +704,7 @@ def incremental_backup(
     repo_id = _repository_id(repo)
     states = [c.open() for c in copies]
     with repo.read() as conn:
-        gone = abandoned(conn)
+        gone, refused = abandoned(conn, verify)
     groups, failed = _group_by_parent(states, parents, verify, repo_id, gone)
     seen = {st.name: [parent] for parent, members in groups.values() for st in members}
     others, other_states, problems = (
@@ -714,7 +716,7 @@ def incremental_backup(
     anchors, found = collect(
         {**others, **seen}, repo_id, _witness(repo, repo_id, policy), verify, whole_witness=False
     )
-    problems += found
+    problems += found + refused
     if parents is None:  # continuous mode: its scheduled fulls clean
         problems += _clean_leftovers(repo, [m for _p, ms in groups.values() for m in ms])
     job = _Incremental(

@@ -284,5 +284,8 @@ def audit_verify(
                 err.print(f"first difference from the backup: {res.first_difference}")
             for p in res.problems:
                 err.print(f"  anchor problem: {p}")
+        if not json_out:
+            for n in res.notes:
+                err.print(f"[yellow]note[/]: {n} (see `serialvault backup verify`)")
         if not res.ok:
             raise typer.Exit(IntegrityFailure.exit_code)
