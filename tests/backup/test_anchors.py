@@ -335,7 +335,16 @@ def test_a_copy_that_cannot_be_read_is_never_taken_as_holding_nothing_newer(
         "unreachable": "s3://sv-test/x?endpoint=http://127.0.0.1:9&path_style=true",
     }[lost]
     (tmp_path / "unmounted").mkdir()
-    with pytest.raises(OlderRecoveryPoint, match=r"could not be read|holds nothing at all") as err:
+    # `backup verify` first must not make the unmounted share look like a copy
+    verify.verify_copies(
+        [copy_of(b, "b")],
+        load_verify_key(keys["public_key"]),
+        signer=load_signing_key(keys["signing_key"]),
+    )
+    if lost == "empty":
+        assert not list((tmp_path / "unmounted").rglob("*.json")), "nothing written to it"
+    (tmp_path / "unmounted" / "stray.json").write_bytes(b"junk")  # nor does a stray file
+    with pytest.raises(OlderRecoveryPoint, match=r"could not be read|holds no backup") as err:
         _restore([urls[0], b], tmp_path / "x.db", keys)
     assert err.value.available_seq == ms[-2].last_seq
     assert f"--at {ms[-2].last_seq}" in str(err.value)

@@ -593,19 +593,26 @@ def _refuse_older(
     _refuse_fork(hist, repo_id)
     if newest is not None and newest.seq > end.last_seq:
         raise _older_point(hist, repo_id, end, newest, hist.pruned)
-    _refuse_unread_copies(states, hist, end)
+    _refuse_unread_copies(states, hist, end, repo_id)
 
 
-def _refuse_unread_copies(states: list[CopyState], hist: History, end: Manifest) -> None:
-    """A copy that could not be read, or that holds nothing at all (a share not mounted,
-    a wrong prefix), may hold a newer backup than the others: the newest recovery point
-    cannot be established, so the point the others serve is not taken silently."""
+def _refuse_unread_copies(
+    states: list[CopyState], hist: History, end: Manifest, repo_id: str
+) -> None:
+    """A copy that could not be read, or that holds no backup of this repository (a share
+    not mounted, a wrong prefix, junk), may hold a newer backup than the others: the
+    newest recovery point cannot be established, so the point the others serve is not
+    taken silently."""
     silent = [
         f"copy {st.name} ({st.target.url}) could not be read: {st.error}"
         for st in states
         if st.error
     ]
-    silent += [f"copy {v.name} ({v.url}) holds nothing at all" for v in hist.views if v.empty]
+    silent += [
+        f"copy {v.name} ({v.url}) holds no backup of repository {repo_id}"
+        for v in hist.views
+        if repo_id not in v.repositories and not v.unreadable
+    ]
     if silent:
         raise OlderRecoveryPoint(
             f"{'; '.join(silent)}: it may hold backups newer than seq {end.last_seq}, which"

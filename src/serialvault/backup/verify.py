@@ -322,7 +322,10 @@ def _verify_view(
         for m in todo:
             _verify_backup(state, m, key, subset, report, checked, listed, on_progress, total)
     report.seconds = time.perf_counter() - t0
-    report.check_record = _record_check(state, report, checked, signer, manifests)
+    if view.manifests or view.unreadable:
+        report.check_record = _record_check(state, report, checked, signer, manifests)
+    else:  # a copy holding no backup: a check record would make an unmounted share look used
+        report.notes.append("no check record left: the copy holds no backup")
     if full or subset:
         report.coverage = coverage(state, verify_key, set(needed), subset)
     return report
@@ -543,11 +546,11 @@ def catalog(
                 "head_seq": head.seq,
             }
     problems = [f.to_dict() for f in bad]
-    if not manifests and not bad:
+    if not manifests:
         problems.append(
             Finding(
                 "empty-copy",
-                "the copy holds no backup at all (a folder not mounted, a wrong prefix?)",
+                "the copy holds no usable backup (a folder not mounted, a wrong prefix?)",
                 copy.name,
             ).to_dict()
         )
