@@ -589,3 +589,43 @@ def test_junk_on_a_copy_is_a_note_of_audit_verify_not_a_broken_audit_trail(
     w.path.write_bytes(w.path.read_bytes() + b'{"format": "serialvault.checkpoint/1"}\n')
     res = guard.audit_log(repo, verify=vk, witness=w, states=[])
     assert not res.ok
+
+
+def test_a_fork_hidden_by_damaged_manifests_is_caught_by_the_checkpoints(
+    tmp_path: Path, keys: dict[str, str]
+) -> None:
+    """The live repository restored to an earlier point and written differently; the
+    witness deleted and the incremental manifests of the copy damaged so that only its
+    checkpoints remember the first history: a full must still refuse, and a restore of
+    a full made elsewhere from the fork must not pass as the newest history."""
+    live = tmp_path / "live.db"
+    repo = new_repo(str(live))
+    grow(repo, products=True)
+    a = (tmp_path / "a").as_uri()
+    pol = policy_for(keys, a=a)
+    take.full_backup(repo, pol, [copy_of(a, "a")], actor="t")
+    point = repo.head().seq
+    grow(repo)
+    incr = take.incremental_backup(repo, pol, [copy_of(a, "a")], actor="t")[0].manifest
+    assert incr is not None
+    # the fork: back to `point`, then other records
+    _restore([a], live, keys, force=True, at=str(point))
+    fork = Repository.open(str(live))
+    grow(fork)
+    grow(fork)
+    for w in _witness(fork):
+        w.path.unlink()
+    target = copy_of(a).open().target
+    name = f"manifests/{incr.id}.json"
+    raw = bytearray(target.get(name))
+    raw[raw.index(b'"actor"') + 10] ^= 0x01
+    target.put(name, bytes(raw))
+    with pytest.raises(IntegrityFailure, match=r"refused"):
+        take.full_backup(fork, pol, [copy_of(a, "a")], actor="t")
+    # a full of the fork to a copy the policy does not know: a restore across both copies
+    # must not restore the fork as if it were the history the checkpoint signed
+    b = (tmp_path / "b").as_uri()
+    take.full_backup(fork, policy_for(keys), [copy_of(b, "b")], actor="t")
+    with pytest.raises(IntegrityFailure, match="differs from a signed head"):
+        _restore([a, b], tmp_path / "x.db", keys)
+    assert not (tmp_path / "x.db").exists()

@@ -173,6 +173,19 @@ def _signed_docs(
     return docs, findings
 
 
+def read_checkpoints(state: CopyState, verify: VerifyKey | None) -> list[Checkpoint]:
+    """The signed checkpoints on a copy (what it once held, even where a manifest is gone
+    or damaged); those that do not verify are left out (``read_view`` reports them)."""
+    docs, _problems = _signed_docs(state, CHECKPOINTS, verify, "checkpoint")
+    out = []
+    for name, doc in docs:
+        try:
+            out.append(Checkpoint.from_dict(doc, name))
+        except BackupError:
+            continue
+    return out
+
+
 # --------------------------------------------------------------------------- witness
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import orjson
 
-from serialvault.backup.anchors import Witness
+from serialvault.backup.anchors import Checkpoint, Witness
 from serialvault.backup.crypto import EncryptionKey, VerifyKey, unseal
 from serialvault.backup.manifest import Manifest, lineage, object_path
 from serialvault.backup.objects import CopyState
@@ -87,15 +87,21 @@ def collect(
     verify: VerifyKey,
     *,
     whole_witness: bool,
+    checkpoints: dict[str, list[Checkpoint]] | None = None,
 ) -> tuple[Anchors, list[str]]:
-    """Anchors of one repository: every manifest of the copies (copy name → manifests)
-    and the witness (whole for a full, its newest line for an incremental)."""
+    """Anchors of one repository: every manifest and checkpoint of the copies (copy name
+    → manifests, checkpoints) and the witness (whole for a full, its newest line for an
+    incremental). A checkpoint counts where its backup's manifest is gone or damaged."""
     out = Anchors()
     problems: list[str] = []
     for copy, ms in manifests.items():
         for m in ms:
             if m.repository_id == repository_id:
                 out.add(m.last_seq, m.chain_head, f"backup {m.id} on copy {copy}", m.id)
+    for copy, cps in (checkpoints or {}).items():
+        for c in cps:
+            if c.repository_id == repository_id:
+                out.add(c.seq, c.chain_hash, f"checkpoint of {c.backup} on copy {copy}", c.backup)
     if witness is not None:
         try:
             if whole_witness:

@@ -44,7 +44,7 @@ from serialvault.backup.manifest import Manifest, ObjectRef, lineage, object_pat
 from serialvault.backup.objects import CopyState
 from serialvault.backup.segments import check_chain, decode
 from serialvault.backup.targets import FileTarget, ObjectMissing
-from serialvault.domain.chain import GENESIS, LogRecord
+from serialvault.domain.chain import GENESIS, Anchor, LogRecord
 from serialvault.errors import (
     BackupError,
     ConflictError,
@@ -71,6 +71,7 @@ from serialvault.store.integrity import replay, verify_chain
 from serialvault.store.repository import (
     ExistingTarget,
     Repository,
+    chain_hash_at,
     existing_target,
     insert_log,
     migrate_on,
@@ -105,6 +106,12 @@ class Plan:
     point_time: str | None
     use_snapshot: bool
     target_engine: str
+    #: signed heads of this repository seen anywhere (copies, witness): the restored log
+    #: must agree with each at or before its head — another timeline never passes silently
+    anchors: list[Anchor] = field(default_factory=list)
+    #: a named point (--at/--backup): a disagreement is a finding, not a refusal
+    explicit: bool = False
+    disagreements: list[str] = field(default_factory=list)
 
     @property
     def full(self) -> Manifest:
@@ -472,6 +479,13 @@ def restore(
     newest = hist.newest_known(repo_id)
     if not explicit:
         _refuse_older(hist, states, repo_id, end, newest)
+    anchors = [
+        Anchor(x.seq, x.chain_hash, f"{x.where} (backup {x.backup})")
+        for x in hist.sightings(repo_id)
+        if x.chain_hash
+    ]
+    for p in plans:
+        p.anchors, p.explicit = anchors, explicit
     if not force and not dry_run and not target_is_empty(url):
         raise ConflictError(
             f"restore target {redact(url)} is not empty: choose a new database, or --force to"
@@ -506,7 +520,14 @@ def restore(
         else:
             apply = _restore_sqlite if engine_name == "sqlite" else _restore_pg
             res = apply(plan, fetched, url, key, timer, force, actor, on_phase, guard, repo_id)
-        res.findings = findings + guard.notes
+        res.findings = (
+            findings
+            + guard.notes
+            + [
+                f"the restored history differs from a signed head (the point was named): {d}"
+                for d in plan.disagreements
+            ]
+        )
         res.fetched_from = _count(fetched)
         res.newest_known = None if newest is None else newest.to_dict()
         res.projections_checked = (plan.chain[0].checks or {}).get("projections", "not checked")
@@ -837,6 +858,17 @@ def _expected_head(plan: Plan) -> tuple[int | None, str | None, str | None]:
     return plan.point_seq, None, None
 
 
+def _disagreeing(conn: Connection, anchors: list[Anchor], head_seq: int) -> list[str]:
+    """The signed heads at or before the restored head that the restored log does not
+    have (one indexed lookup each)."""
+    out = []
+    for a in sorted({(a.seq, a.chain_hash, a.source) for a in anchors if a.seq <= head_seq}):
+        here = chain_hash_at(conn, a[0])
+        if here != a[1]:
+            out.append(f"seq {a[0]} has chain hash {here}, {a[2]} recorded {a[1]}")
+    return out
+
+
 def _check(
     conn: Connection,
     plan: Plan,
@@ -856,12 +888,21 @@ def _check(
         try:
             pending = start_fingerprint(conn, source, pool) if source and pool else None
             audit = verify_chain(conn)
+            differs = _disagreeing(conn, plan.anchors, audit.head_seq)
             fp = pending.result() if pending is not None else None
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
         if not audit.ok:
             raise IntegrityFailure(f"restored log does not verify: {audit.first_break}")
+        if differs and not plan.explicit:
+            raise IntegrityFailure(
+                f"the restored history differs from a signed head: {differs[0]}"
+                + (f" (and {len(differs) - 1} more)" if len(differs) > 1 else "")
+                + "; the copies hold two histories of this repository: `backup verify` shows"
+                " them, and --backup names the one to restore"
+            )
+        plan.disagreements = differs
         seq, chain, fp_expected = _expected_head(plan)
         if seq is not None and audit.head_seq != seq:
             raise IntegrityFailure(

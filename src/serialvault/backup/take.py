@@ -30,7 +30,14 @@ from typing import Any
 import orjson
 
 from serialvault import __version__
-from serialvault.backup.anchors import Witness, checkpoint_of, checkpoint_path, witness_path
+from serialvault.backup.anchors import (
+    Checkpoint,
+    Witness,
+    checkpoint_of,
+    checkpoint_path,
+    read_checkpoints,
+    witness_path,
+)
 from serialvault.backup.copies import Copy, newest, read_manifests
 from serialvault.backup.crypto import EncryptionKey, Sealer, SigningKey, VerifyKey
 from serialvault.backup.guard import (
@@ -328,6 +335,23 @@ def _other_heads(
     return found, states, problems
 
 
+def _checkpoints_of(
+    states: list[CopyState], verify: VerifyKey, *, newest_only: bool
+) -> dict[str, list[Checkpoint]]:
+    """Each readable copy's signed checkpoints (an incremental: the newest only, so that
+    its check costs what the shipment costs)."""
+    out: dict[str, list[Checkpoint]] = {}
+    for st in states:
+        if st.error is not None:
+            continue
+        try:
+            cps = read_checkpoints(st, verify)
+        except SerialvaultError:
+            continue
+        out[st.name] = [max(cps, key=lambda c: c.seq)] if newest_only and cps else cps
+    return out
+
+
 def _manifests_of(states: list[CopyState], verify: VerifyKey) -> dict[str, list[Manifest]]:
     """Each reachable copy's valid manifests; an unreachable copy is marked failed."""
     out: dict[str, list[Manifest]] = {}
@@ -451,6 +475,7 @@ def _every_anchor(
         _witness(repo, repo_id, policy),
         verify,
         whole_witness=True,
+        checkpoints=_checkpoints_of(states + other_states, verify, newest_only=False),
     )
     problems += found + _clean_leftovers(repo, states)
     with repo.read() as conn:
@@ -713,8 +738,15 @@ def incremental_backup(
     # of the other copies, like of its own, an incremental compares the newest head only:
     # its cost stays that of the shipment, whatever the number of backups
     others = {n: [m] for n, ms in others.items() if (m := newest(ms, repo_id, gone))}
+    readers = [st for _p, ms in groups.values() for st in ms] + other_states
     anchors, found = collect(
-        {**others, **seen}, repo_id, _witness(repo, repo_id, policy), verify, whole_witness=False
+        {**others, **seen},
+        repo_id,
+        _witness(repo, repo_id, policy),
+        verify,
+        whole_witness=False,
+        # continuous mode ships every second from heads it already holds: no listings
+        checkpoints=_checkpoints_of(readers, verify, newest_only=True) if parents is None else {},
     )
     problems += found + refused
     if parents is None:  # continuous mode: its scheduled fulls clean
