@@ -629,3 +629,37 @@ def test_a_fork_hidden_by_damaged_manifests_is_caught_by_the_checkpoints(
     with pytest.raises(IntegrityFailure, match="differs from a signed head"):
         _restore([a, b], tmp_path / "x.db", keys)
     assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.parametrize("at", ["2099-01-01T00:00:00Z", "later"])
+def test_a_time_no_backup_reaches_is_refused_not_rounded_down(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+    tmp_path: Path,
+    at: str,
+) -> None:
+    """`--at TIME` after every backup's last record: what was written until then is not
+    known, so the newest backup is not taken as if it were that point."""
+    repo, urls, ms = two_copies
+    if at == "later":
+        grow(repo)
+        at = str(repo.time_of(repo.head().seq))
+    with pytest.raises(BackupError, match=rf"reaches .*--at {ms[-1].last_seq}"):
+        _restore(urls, tmp_path / "x.db", keys, at=at)
+
+
+@pytest.mark.parametrize(
+    "at",
+    ["0", "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "2026-13-01T00:00Z", "1e9"],
+)
+def test_an_impossible_point_is_a_usage_error(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+    tmp_path: Path,
+    at: str,
+) -> None:
+    from serialvault.errors import UsageError
+
+    _repo, urls, _ms = two_copies
+    with pytest.raises(UsageError, match="--at"):
+        _restore(urls, tmp_path / "x.db", keys, at=at)

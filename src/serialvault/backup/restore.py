@@ -51,6 +51,7 @@ from serialvault.errors import (
     IntegrityFailure,
     OlderRecoveryPoint,
     SerialvaultError,
+    UsageError,
 )
 from serialvault.store.engine import (
     Connection,
@@ -197,13 +198,21 @@ def plan_restore(
             reach = [m for m in ordered if m.last_seq >= at_seq]
             if not reach:
                 raise BackupError(
-                    f"no backup in copy {copy} reaches seq {at_seq}"
+                    f"no backup on {copy} reaches seq {at_seq}"
                     f" (the newest ends at seq {ordered[-1].last_seq})"
                 )
             end = reach[0]
         elif at_time is not None:
             reach = [m for m in ordered if (m.last_time or "") >= at_time]
-            end = reach[0] if reach else ordered[-1]
+            if not reach:  # what was written until then is not known: never assume nothing
+                last = ordered[-1]
+                raise BackupError(
+                    f"no backup on {copy} reaches {at_time}: the newest backed-up record is"
+                    f" seq {last.last_seq} ({last.last_time}); records written after it are"
+                    f" in no backup known here — restore it explicitly with --at"
+                    f" {last.last_seq}"
+                )
+            end = reach[0]
             if ordered[0].first_time and at_time < ordered[0].first_time:
                 raise BackupError(f"{at_time} is before the first record of any backup in {copy}")
         else:
@@ -350,17 +359,22 @@ class RestoreResult:
 
 
 def _parse_at(at: str | None) -> tuple[int | None, str | None]:
+    """``--at``: a seq (1 or more) or a UTC instant with offset, years 0001–9999 in UTC;
+    anything else is a usage error naming the value."""
     if at is None:
         return None, None
     if at.isdigit():
+        if int(at) < 1:
+            raise UsageError(f"--at {at}: a seq counts from 1 (the genesis record)")
         return int(at), None
     from serialvault.timefmt import parse_timestamp, utc_iso
 
     try:
         return None, utc_iso(parse_timestamp(at))
-    except ValueError as exc:
-        raise BackupError(
-            f"--at {at!r} is neither a seq nor a timestamp with offset: {exc}"
+    except (ValueError, OverflowError) as exc:
+        raise UsageError(
+            f"--at {at!r} is neither a seq nor a timestamp with offset (years 0001–9999 in"
+            f" UTC): {exc}"
         ) from None
 
 
@@ -415,7 +429,7 @@ def _plans(
     """Plans to try, best first: for the newest point, every chain that reaches it (a
     chain whose object is damaged everywhere gives way to another reaching the same
     point, never silently to an older one)."""
-    label = "all copies"
+    label = "any copy"
     first = plan_restore(mine, label, engine_name, at_seq=at_seq, at_time=at_time, backup=backup)
     if at_seq is not None or at_time is not None or backup is not None:
         return [first]
