@@ -381,3 +381,31 @@ def test_a_sign_off_copied_under_a_second_name_is_not_a_second_approval(
     assert not check.ok
     assert any("repeats the signature of signoff-1-approval.json" in f for f in check.findings)
     assert [so["valid"] for so in check.signoffs] == [True, False]
+
+
+def test_a_sign_off_copy_with_a_respelt_signature_is_still_a_copy(
+    package: tuple[Path, DrillResult], keys: dict[str, str], tmp_path: Path
+) -> None:
+    """Base64's spare bits: a second spelling of the same signature bytes is refused, so a
+    copy cannot pass for a second approval."""
+    folder, _res = package
+    vk = load_verify_key(keys["public_key"])
+    real = ev.generate_reviewer_key(tmp_path / "qa.pem", b"correct horse battery")
+    key = ev.load_reviewer_key(tmp_path / "qa.pem", b"correct horse battery")
+    doc, _path = ev.sign_off(
+        folder, key, signer="Dr. Jane QA", meaning="approval", signed_at="2026-11-25T10:00:00Z"
+    )
+    value = doc["signature"]["value"]
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    last = value.rstrip("=")[-1]
+    respelt = (
+        value.rstrip("=")[:-1]
+        + alphabet[alphabet.index(last) ^ 1]
+        + value[len(value.rstrip("=")) :]
+    )
+    assert respelt != value
+    copy = {**doc, "signature": {**doc["signature"], "value": respelt}}
+    (folder / "signoff-2-approval.json").write_bytes(orjson.dumps(copy))
+    check = ev.verify_package(folder, vk, [real])
+    assert not check.ok
+    assert [so["valid"] for so in check.signoffs] == [True, False]
