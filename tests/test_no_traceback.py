@@ -74,6 +74,8 @@ def _document(event_time: str, offset: str, record_time: str | None) -> bytes:
 @example("0000-01-01T00:00:00Z", "Z", None)
 @example("0000-12-31T23:00:00-05:00", "-05:00", None)
 @example("9999-12-31T23:59:59.000-05:00", "-05:00", None)
+@example("2026-06-30T12:00:00z", "Z", None)
+@example("2026-06-30t12:00:00.5z", "Z", "2026-06-30t12:00:01z")
 def test_any_timestamp_is_accepted_or_refused_by_name(
     event_time: str, offset: str, record_time: str | None
 ) -> None:

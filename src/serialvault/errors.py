@@ -253,7 +253,7 @@ class Issue:
     def __post_init__(self) -> None:
         # an oversized value is named, not repeated: a 100 KB eventID refused for its size
         # must not reach the terminal and the permanent exception record whole
-        for name in ("event_id", "identifier"):
+        for name in ("event_id", "identifier", "field"):
             value = getattr(self, name)
             if isinstance(value, str) and len(value) > MAX_SHOWN + 40:  # once: not again
                 object.__setattr__(self, name, shorten(value))  # on a shortened copy

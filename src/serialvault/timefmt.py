@@ -32,6 +32,8 @@ def parse_timestamp(value: str) -> datetime:
     microseconds are truncated (Python's resolution), which is finer than the
     millisecond precision of the event hash (CBV 2.0 §8.9).
     """
+    if value.endswith("z"):  # RFC 3339 §5.6: "Z" may be written in lower case
+        value = value[:-1] + "Z"
     dt = datetime.fromisoformat(value)
     if dt.tzinfo is None:
         raise ValueError(f"timestamp {value!r} has no time zone offset")

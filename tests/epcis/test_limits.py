@@ -192,3 +192,22 @@ def test_a_refused_oversized_value_is_named_not_repeated(db: Path, tmp_path: Pat
         longest = conn.exec_driver_sql("SELECT max(length(body)) FROM log").scalar_one()
     engine.dispose()
     assert longest < 5_000, longest
+
+
+def test_long_member_names_are_named_not_repeated(db: Path, tmp_path: Path) -> None:
+    """Forty 60 KB member names under a prefix the document never declares: each refusal
+    names its field by its start and its length, not whole."""
+    ev = b.commission([b.sgtin("BIGNAME")])
+    for i in range(40):
+        ev[f"undeclared:{i}" + "n" * 60_000] = "v"
+    doc = json.loads(b.document(ev, header=b.products(b.GTIN)))
+    path = tmp_path / "names.jsonld"
+    path.write_bytes(json.dumps(doc).encode())
+    r = sv("capture", str(path), "--db", str(db))
+    assert r.exit_code in (3, 4)
+    assert len(r.output) < 20_000, len(r.output)
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        longest = conn.exec_driver_sql("SELECT max(length(body)) FROM log").scalar_one()
+    engine.dispose()
+    assert longest < 50_000, longest

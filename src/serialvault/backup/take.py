@@ -332,6 +332,12 @@ def _other_heads(
             states.append(st)
         except SerialvaultError as exc:
             problems.append(f"copy {spec.name} could not be read for the heads it recorded: {exc}")
+            continue
+        if not found[spec.name]:
+            problems.append(
+                f"copy {spec.name} of the policy holds no backup: the heads it may have recorded"
+                " could not be compared (a share not mounted?)"
+            )
     return found, states, problems
 
 

@@ -137,12 +137,15 @@ def _pg_begin(conn: Connection) -> None:
 
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url`` with our connection settings."""
+    try:
+        sa.engine.make_url(url).port  # noqa: B018 — a port that is not a number fails here
+    except (ValueError, sa.exc.ArgumentError) as exc:
+        raise StoreError(f"cannot use database {redact(url)}: not a valid URL ({exc})") from None
     if is_sqlite(url):
         path = sqlite_path(url)
         if path is not None and not path.parent.is_dir():
-            raise StoreError(
-                f"cannot open SQLite database {path}: folder {path.parent} does not exist"
-            )
+            what = "is not a folder" if path.parent.exists() else "does not exist"
+            raise StoreError(f"cannot open SQLite database {path}: folder {path.parent} {what}")
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
         event.listen(engine, "connect", _sqlite_connect)
         if path is not None:
