@@ -228,6 +228,8 @@ def test_restore_over_a_repository_with_newer_records_refuses(
     before = repo.head()
     with pytest.raises(OlderRecoveryPoint, match="would discard"):
         _restore(urls, live, keys, force=True)
+    with pytest.raises(OlderRecoveryPoint, match="would discard"):  # a dry run says so too
+        _restore(urls, live, keys, force=True, dry_run=True)
     assert Repository.open(str(live)).head() == before, "the live file is untouched"
     res = _restore(urls, live, keys, force=True, at=str(ms[-1].last_seq))  # explicitly
     assert res.head_seq == ms[-1].last_seq
@@ -252,6 +254,8 @@ def test_restore_over_another_repository_needs_the_backup_named(
     with pytest.raises(ConflictError, match=f"holds repository {rid}") as err:
         _restore(urls, db_url, keys, force=True)
     assert err.value.exit_code == 9
+    with pytest.raises(ConflictError, match=f"holds repository {rid}"):  # a dry run too
+        _restore(urls, db_url, keys, force=True, dry_run=True)
     assert Repository.open(db_url).head() == before, "untouched"
     res = _restore(urls, db_url, keys, force=True, backup=ms[-1].id)
     assert res.head_seq == ms[-1].last_seq

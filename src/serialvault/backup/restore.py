@@ -51,6 +51,7 @@ from serialvault.errors import (
     IntegrityFailure,
     OlderRecoveryPoint,
     SerialvaultError,
+    StoreError,
     UsageError,
 )
 from serialvault.store.engine import (
@@ -85,6 +86,7 @@ from serialvault.store.restoring import (
     drop_repository,
     mark_loading,
     meta_from_genesis,
+    peek_target,
     pg_bulk_load,
     record_restored_from,
     target_is_empty,
@@ -500,7 +502,7 @@ def restore(
     ]
     for p in plans:
         p.anchors, p.explicit = anchors, explicit
-    if not force and not dry_run and not target_is_empty(url):
+    if not force and not target_is_empty(url):
         raise ConflictError(
             f"restore target {redact(url)} is not empty: choose a new database, or --force to"
             " replace it"
@@ -518,22 +520,9 @@ def restore(
             keep_newer=not (explicit or discard_newer),
             same_repository=backup is None and not discard_newer,
         )
-        if dry_run:
-            res = RestoreResult(
-                plan,
-                redact(url),
-                plan.point_seq or plan.chain[-1].last_seq,
-                plan.chain[-1].chain_head,
-                "",
-                None,
-                timer.phases,
-                _count(fetched),
-                findings,
-                dry_run=True,
-            )
-        else:
-            apply = _restore_sqlite if engine_name == "sqlite" else _restore_pg
-            res = apply(plan, fetched, url, key, timer, force, actor, on_phase, guard, repo_id)
+        res = _apply(
+            plan, fetched, url, key, timer, force, actor, on_phase, guard, repo_id, dry_run
+        )
         res.findings = (
             findings
             + guard.notes
@@ -550,6 +539,45 @@ def restore(
         return res
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _apply(
+    plan: Plan,
+    fetched: Fetched,
+    url: str,
+    key: EncryptionKey | None,
+    timer: _Timer,
+    force: bool,
+    actor: str,
+    on_phase: Phase,
+    guard: TargetRule,
+    repo_id: str,
+    dry_run: bool,
+) -> RestoreResult:
+    """Build the repository at the target (or, for a dry run, judge the target as the
+    real run would and write nothing)."""
+    if dry_run:
+        guard.check(peek_target(url), repo_id, redact(url))
+        return RestoreResult(
+            plan,
+            redact(url),
+            plan.point_seq or plan.chain[-1].last_seq,
+            plan.chain[-1].chain_head,
+            "",
+            None,
+            timer.phases,
+            _count(fetched),
+            [],
+            dry_run=True,
+        )
+    apply = _restore_sqlite if url.startswith("sqlite") else _restore_pg
+    try:
+        return apply(plan, fetched, url, key, timer, force, actor, on_phase, guard, repo_id)
+    except OSError as exc:  # the target's folder: not writable, full, gone
+        raise StoreError(
+            f"cannot restore into {redact(url)}: {exc.strerror or exc}"
+            + (f" ({exc.filename})" if exc.filename else "")
+        ) from None
 
 
 def _pool(hist: History, findings: list[str]) -> tuple[dict[str, Manifest], dict[str, list[str]]]:
@@ -962,9 +990,12 @@ def _restore_sqlite(
 ) -> RestoreResult:
     path = sqlite_path(url)
     if path is None:
-        raise BackupError("cannot restore into an in-memory SQLite database")
+        raise StoreError("cannot restore into an in-memory SQLite database")
     if not path.parent.is_dir():
-        raise BackupError(f"cannot restore into {path}: folder {path.parent} does not exist")
+        what = "is not a folder" if path.parent.exists() else "does not exist"
+        raise StoreError(f"cannot restore into {path}: folder {path.parent} {what}")
+    if not os.access(path.parent, os.W_OK):
+        raise StoreError(f"cannot restore into {path}: folder {path.parent} is not writable")
     tmp = path.with_name(f"{path.name}.restoring-{os.getpid()}")
     for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
         p.unlink(missing_ok=True)

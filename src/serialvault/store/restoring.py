@@ -26,7 +26,12 @@ from serialvault.domain.chain import LogRecord
 from serialvault.store import schema
 from serialvault.store.engine import connect, make_engine, sqlite_path
 from serialvault.store.export import PG_SNAPSHOT_TABLES
-from serialvault.store.repository import RESTORE_STATE, set_restore_state
+from serialvault.store.repository import (
+    RESTORE_STATE,
+    ExistingTarget,
+    existing_target,
+    set_restore_state,
+)
 
 #: The mark's value while a restore loads and checks.
 LOADING = "loading"
@@ -50,6 +55,19 @@ def target_is_empty(url: str) -> bool:
     finally:
         engine.dispose()
     return int(n) == 0
+
+
+def peek_target(url: str) -> ExistingTarget:
+    """The repository id and head a restore target holds, read without writing (a dry
+    run judges the target as the real run would)."""
+    if target_is_empty(url):
+        return ExistingTarget(None, None)
+    engine = make_engine(url)
+    try:
+        with connect(engine) as conn:
+            return existing_target(conn)
+    finally:
+        engine.dispose()
 
 
 def mark_loading(conn: Connection) -> None:
