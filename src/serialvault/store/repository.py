@@ -320,7 +320,8 @@ class Repository:
         if rev is None:
             raise StoreError(
                 f"{self.display_url} is not a serialvault repository (no schema):"
-                " run `serialvault init` first"
+                " run `serialvault init` first — or, if a restore into it is running, wait"
+                " for it to finish (nothing was recorded)"
             )
         if state is not None:
             raise StoreError(
