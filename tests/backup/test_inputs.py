@@ -18,7 +18,7 @@ from serialvault.backup.policy import parse_duration, parse_policy
 from serialvault.backup.restore import _parse_at
 from serialvault.backup.segments import check_chain, decode, encode
 from serialvault.domain.chain import GENESIS, LogRecord, body_hash, chain_hash
-from serialvault.errors import BackupError, IntegrityFailure
+from serialvault.errors import BackupError, IntegrityFailure, UsageError
 
 SV = [sys.executable, "-m", "serialvault.cli.main"]
 
@@ -61,9 +61,10 @@ def test_durations(text: str | int, seconds: float) -> None:
 def test_a_recovery_point_must_be_a_seq_or_a_timestamp_with_offset() -> None:
     assert _parse_at("42") == (42, None)
     assert _parse_at("2026-11-25T10:00:00+01:00") == (None, "2026-11-25T09:00:00.000000Z")
-    with pytest.raises(BackupError, match="--at 'yesterday' is neither a seq nor a timestamp"):
+    # a value that is no point at all is a usage error (2), not an unusable copy (10)
+    with pytest.raises(UsageError, match="--at 'yesterday' is neither a seq nor a timestamp"):
         _parse_at("yesterday")
-    with pytest.raises(BackupError, match="no time zone"):
+    with pytest.raises(UsageError, match="no time zone"):
         _parse_at("2026-11-25T10:00:00")
 
 
@@ -160,9 +161,9 @@ def test_cli_exit_codes_name_the_problem(tmp_path: Path) -> None:
     assert finding["code"] == "hash-mismatch"
     assert finding["object"] == obj.name
     assert finding["copy"] == url
-    # restore into a bad recovery point: 10
+    # restore to a recovery point that is none: a usage error, 2
     r = _sv(
         "restore", "--from", url, "--into", str(tmp_path / "x.db"), "--at", "soon", cwd=tmp_path
     )
-    assert r.returncode == 10
+    assert r.returncode == 2
     assert "--at 'soon'" in r.stderr
