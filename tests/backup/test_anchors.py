@@ -667,3 +667,82 @@ def test_an_impossible_point_is_a_usage_error(
     _repo, urls, _ms = two_copies
     with pytest.raises(UsageError, match="--at"):
         _restore(urls, tmp_path / "x.db", keys, at=at)
+
+
+def test_a_time_shared_by_several_records_restores_all_of_them(
+    tmp_path: Path, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clock stepped back: recorded_at never decreases, so records of two backups
+    carry the same stamp T. `--at T` must give every record at or before T — also those
+    of the later backup — not stop at the first backup that reaches T."""
+    import serialvault.store.repository as repository_mod
+
+    repo = new_repo(str(tmp_path / "live.db"))
+    grow(repo, products=True)
+    a = (tmp_path / "a").as_uri()
+    pol = policy_for(keys)
+    take.full_backup(repo, pol, [copy_of(a, "a")], actor="t")
+    monkeypatch.setattr(repository_mod, "now_utc", lambda: "2020-01-01T00:00:00.000000Z")
+    grow(repo)
+    take.incremental_backup(repo, pol, [copy_of(a, "a")], actor="t")
+    grow(repo)
+    last = take.incremental_backup(repo, pol, [copy_of(a, "a")], actor="t")[0].manifest
+    assert last is not None
+    stamp = repo.time_of(repo.head().seq)
+    assert stamp == repo.time_of(last.first_seq - 1), "both backups end at the same stamp"
+    res = _restore([a], tmp_path / "x.db", keys, at=stamp)
+    assert res.head_seq == repo.head().seq == last.last_seq
+
+
+def test_a_huge_integer_in_a_file_claiming_our_key_is_a_finding_not_a_crash(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    _repo, urls, ms = two_copies
+    kid = load_verify_key(keys["public_key"]).key_id
+    doc = (
+        '{"signature":{"alg":"Ed25519","key_id":"' + kid + '","value":"AAAA"},'
+        '"a":123456789012345678901234567890}'
+    ).encode()
+    target = copy_of(urls[1]).open().target
+    target.put("checkpoints/20991231T000000000000Z-incr-000000000099.json", doc)
+    rep = verify.verify_copy(copy_of(urls[1], "b"), load_verify_key(keys["public_key"]))
+    assert not rep.ok
+    res = _restore(urls, tmp_path / "x.db", keys)
+    assert res.head_seq == ms[-1].last_seq
+
+
+def test_signed_check_records_anchor_backups_and_the_audit_after_everything_else_is_gone(
+    tmp_path: Path, keys: dict[str, str]
+) -> None:
+    """A fork hidden by deleting the incremental manifests, their checkpoints and the
+    witness: the signed check records `backup verify` left still say what the copy held,
+    so a full refuses and audit verify fails — as verify and restore already did."""
+    from serialvault.backup import guard
+
+    live = tmp_path / "live.db"
+    repo = new_repo(str(live))
+    grow(repo, products=True)
+    a = (tmp_path / "a").as_uri()
+    pol = policy_for(keys, a=a)
+    take.full_backup(repo, pol, [copy_of(a, "a")], actor="t")
+    point = repo.head().seq
+    grow(repo)
+    incr = take.incremental_backup(repo, pol, [copy_of(a, "a")], actor="t")[0].manifest
+    assert incr is not None
+    vk, signer = load_verify_key(keys["public_key"]), load_signing_key(keys["signing_key"])
+    assert verify.verify_copy(copy_of(a, "a"), vk, signer=signer).check_record is not None
+    _restore([a], live, keys, force=True, at=str(point))
+    fork = Repository.open(str(live))
+    grow(fork)
+    grow(fork)
+    for w in _witness(fork):
+        w.path.unlink()
+    target = copy_of(a).open().target
+    target.delete(f"manifests/{incr.id}.json")
+    target.delete(f"checkpoints/{incr.id}.json")
+    audit = guard.audit_log(fork, verify=vk, witness=None, states=[copy_of(a).open()])
+    assert not audit.ok
+    with pytest.raises(IntegrityFailure, match="check record"):
+        take.full_backup(fork, pol, [copy_of(a, "a")], actor="t")

@@ -75,3 +75,11 @@ def test_a_lone_surrogate_is_not_text_and_is_refused(text: bytes) -> None:
 
 def test_a_surrogate_pair_is_one_character_and_accepted() -> None:
     assert jsonparse.unique(b'{"a": "\\ud83d\\ude00"}') == {"a": "\U0001f600"}
+
+
+def test_an_integer_beyond_64_bits_reads_as_the_double_rfc_8785_makes_of_it() -> None:
+    big = jsonparse.unique(b'{"q": 123456789012345678901234567890, "n": 7}')
+    assert big == {"q": 1.2345678901234568e29, "n": 7}
+    assert isinstance(big["n"], int)
+    with pytest.raises(ValueError, match="beyond the range of a double"):
+        jsonparse.unique(b'{"q": 1' + b"0" * 400 + b"}")

@@ -186,6 +186,31 @@ def read_checkpoints(state: CopyState, verify: VerifyKey | None) -> list[Checkpo
     return out
 
 
+def check_record_heads(
+    state: CopyState, verify: VerifyKey | None, repository_id: str
+) -> list[tuple[int, str, str, str]]:
+    """(seq, chain head, where, backup) of every backup of ``repository_id`` that a signed
+    check record on the copy says the copy held — evidence that outlives the manifests."""
+    docs, _problems = _signed_docs(state, CHECKS, verify, "check-record")
+    return heads_of([d for _n, d in docs], f"check record of copy {state.name}", repository_id)
+
+
+def heads_of(
+    records: Iterable[dict[str, Any]], where: str, repository_id: str
+) -> list[tuple[int, str, str, str]]:
+    out = []
+    for rec in records:
+        if rec.get("format") != CHECK_FORMAT:
+            continue
+        for bid, info in (rec.get("backups") or {}).items():
+            if not isinstance(info, dict) or info.get("repository_id") != repository_id:
+                continue
+            seq, head = info.get("seq"), info.get("chain_head")
+            if isinstance(seq, int) and isinstance(head, str):
+                out.append((seq, head, f"{where} ({rec.get('checked_at')})", str(bid)))
+    return out
+
+
 # --------------------------------------------------------------------------- witness
 
 

@@ -22,12 +22,13 @@ a ``backup.timeline`` record listing the anchors it abandons, and later checks s
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from serialvault.backup.anchors import Checkpoint, Witness
+from serialvault.backup.anchors import Checkpoint, Witness, heads_of
 from serialvault.backup.crypto import EncryptionKey, VerifyKey, unseal
 from serialvault.backup.manifest import Manifest, lineage, object_path
 from serialvault.backup.objects import CopyState
@@ -88,6 +89,7 @@ def collect(
     *,
     whole_witness: bool,
     checkpoints: dict[str, list[Checkpoint]] | None = None,
+    heads: Iterable[tuple[int, str, str, str]] = (),
 ) -> tuple[Anchors, list[str]]:
     """Anchors of one repository: every manifest and checkpoint of the copies (copy name
     → manifests, checkpoints) and the witness (whole for a full, its newest line for an
@@ -102,6 +104,8 @@ def collect(
         for c in cps:
             if c.repository_id == repository_id:
                 out.add(c.seq, c.chain_hash, f"checkpoint of {c.backup} on copy {copy}", c.backup)
+    for seq, head, where, backup in heads:  # signed check records (already filtered)
+        out.add(seq, head, f"backup {backup} in the {where}", backup)
     if witness is not None:
         try:
             if whole_witness:
@@ -387,6 +391,11 @@ def audit_log(
                         c.seq, c.chain_hash, f"checkpoint of {c.backup} on copy {v.name}", c.backup
                     )
                     n += 1
+            for seq, head, where, held in heads_of(
+                v.check_records, f"check record of copy {v.name}", rid
+            ):
+                anchors.add(seq, head, f"backup {held} in the {where}", held)
+                n += 1
             sources.append(f"copy {v.name}: {n} anchor(s)")
         w = [c for c in hist.witness if c.repository_id == rid]
         for c in w:

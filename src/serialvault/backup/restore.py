@@ -214,7 +214,19 @@ def plan_restore(
                     f" in no backup known here — restore it explicitly with --at"
                     f" {last.last_seq}"
                 )
-            end = reach[0]
+            # every record at or before the time: records are time-ordered, but a clock
+            # that stepped back gives several the same stamp (recorded_at never
+            # decreases), so the chain must reach every backup holding any of them — the
+            # earliest such end, whose snapshot is the most likely to be usable
+            least = max(
+                (
+                    m.last_seq if (m.last_time or "") <= at_time else m.first_seq
+                    for m in ordered
+                    if (m.first_time or "") <= at_time
+                ),
+                default=0,
+            )
+            end = next((m for m in reach if m.last_seq >= least), reach[-1])
             if ordered[0].first_time and at_time < ordered[0].first_time:
                 raise BackupError(f"{at_time} is before the first record of any backup in {copy}")
         else:
@@ -365,7 +377,7 @@ def _parse_at(at: str | None) -> tuple[int | None, str | None]:
     anything else is a usage error naming the value."""
     if at is None:
         return None, None
-    if at.isdigit():
+    if at.isascii() and at.isdigit():
         if int(at) < 1:
             raise UsageError(f"--at {at}: a seq counts from 1 (the genesis record)")
         return int(at), None

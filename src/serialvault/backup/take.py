@@ -33,6 +33,7 @@ from serialvault import __version__
 from serialvault.backup.anchors import (
     Checkpoint,
     Witness,
+    check_record_heads,
     checkpoint_of,
     checkpoint_path,
     read_checkpoints,
@@ -358,6 +359,20 @@ def _checkpoints_of(
     return out
 
 
+def _check_heads(
+    states: list[CopyState], verify: VerifyKey, repo_id: str
+) -> list[tuple[int, str, str, str]]:
+    """The heads signed check records on the copies say they held (a full compares all)."""
+    out: list[tuple[int, str, str, str]] = []
+    for st in states:
+        if st.error is None:
+            try:
+                out += check_record_heads(st, verify, repo_id)
+            except SerialvaultError:
+                continue
+    return out
+
+
 def _manifests_of(states: list[CopyState], verify: VerifyKey) -> dict[str, list[Manifest]]:
     """Each reachable copy's valid manifests; an unreachable copy is marked failed."""
     out: dict[str, list[Manifest]] = {}
@@ -482,6 +497,7 @@ def _every_anchor(
         verify,
         whole_witness=True,
         checkpoints=_checkpoints_of(states + other_states, verify, newest_only=False),
+        heads=_check_heads(states + other_states, verify, repo_id),
     )
     problems += found + _clean_leftovers(repo, states)
     with repo.read() as conn:

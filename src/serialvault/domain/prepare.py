@@ -116,6 +116,9 @@ def prepare_document(
         except ValueError as exc:
             issues.append(Issue(str(exc), "identifier", event_index=i, event_id=ev.get("eventID")))
             continue
+        except TypeError as exc:  # a value with no canonical JSON form
+            issues.append(Issue(f"cannot be recorded: {exc}", "input", event_index=i))
+            continue
         p.facts.append(f)
         p.bodies.append(body)
     products, locations, md_issues = master_data_from_document(doc)

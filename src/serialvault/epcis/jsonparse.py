@@ -93,6 +93,19 @@ def _refuse_lone_surrogates(data: bytes | str, value: Any) -> None:
             stack.extend(v)
 
 
+def _number(text: str) -> int | float:
+    """An integer as Python reads it while it fits 64 bits; beyond, the double RFC 8785
+    (§3.2.2.3) reads every JSON number as — and beyond a double's range, refused: a value
+    no canonical form, hash or database column can hold."""
+    value = int(text)
+    if -(1 << 63) <= value < (1 << 64):
+        return value
+    as_float = float(text)
+    if as_float in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:40]}… is beyond the range of a double (RFC 8259 §6)")
+    return as_float
+
+
 def _constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value (RFC 8259 §6)")
 
@@ -111,7 +124,9 @@ def unique(data: bytes | str) -> Any:
     serialvault.epcis.jsonparse.DuplicateKey: duplicate name 'signer' in one JSON object ...
     """
     try:
-        value = json.loads(data, object_pairs_hook=_pairs, parse_constant=_constant)
+        value = json.loads(
+            data, object_pairs_hook=_pairs, parse_constant=_constant, parse_int=_number
+        )
     except RecursionError as exc:
         raise ValueError(f"nested too deeply: {exc}") from None
     _refuse_lone_surrogates(data, value)
@@ -121,7 +136,9 @@ def unique(data: bytes | str) -> Any:
 def loads(data: bytes | str, name: str) -> Any:
     """Parse a JSON document strictly; every refusal is an :class:`InputError` naming it."""
     try:
-        value = json.loads(data, object_pairs_hook=_pairs, parse_constant=_constant)
+        value = json.loads(
+            data, object_pairs_hook=_pairs, parse_constant=_constant, parse_int=_number
+        )
         _refuse_lone_surrogates(data, value)
         return value
     except DuplicateKey as exc:
