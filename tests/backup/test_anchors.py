@@ -17,6 +17,7 @@ from serialvault.backup import take, verify
 from serialvault.backup.anchors import Witness, witness_path
 from serialvault.backup.crypto import load_encryption_key, load_signing_key, load_verify_key
 from serialvault.backup.manifest import Manifest
+from serialvault.backup.policy import Policy
 from serialvault.errors import BackupError, ConflictError, IntegrityFailure, OlderRecoveryPoint
 from serialvault.store.repository import Repository
 from tests.backup.conftest import copy_of, grow, new_repo, policy_for
@@ -595,13 +596,13 @@ def test_junk_on_a_copy_is_a_note_of_audit_verify_not_a_broken_audit_trail(
     assert not res.ok
 
 
-def test_a_fork_hidden_by_damaged_manifests_is_caught_by_the_checkpoints(
-    tmp_path: Path, keys: dict[str, str]
-) -> None:
-    """The live repository restored to an earlier point and written differently; the
-    witness deleted and the incremental manifests of the copy damaged so that only its
-    checkpoints remember the first history: a full must still refuse, and a restore of
-    a full made elsewhere from the fork must not pass as the newest history."""
+def _forked(
+    tmp_path: Path, keys: dict[str, str], *, check_record: bool = False
+) -> tuple[Repository, str, Policy, Manifest]:
+    """A live repository with a full and an incremental on copy a (and, when asked, the
+    signed check record of a `backup verify`), then restored to the full's point and
+    written differently, its witness deleted: (the fork, copy a, its policy, the
+    incremental the fork disagrees with)."""
     live = tmp_path / "live.db"
     repo = new_repo(str(live))
     grow(repo, products=True)
@@ -612,13 +613,26 @@ def test_a_fork_hidden_by_damaged_manifests_is_caught_by_the_checkpoints(
     grow(repo)
     incr = take.incremental_backup(repo, pol, [copy_of(a, "a")], actor="t")[0].manifest
     assert incr is not None
-    # the fork: back to `point`, then other records
+    if check_record:
+        vk, signer = load_verify_key(keys["public_key"]), load_signing_key(keys["signing_key"])
+        assert verify.verify_copy(copy_of(a, "a"), vk, signer=signer).check_record is not None
     _restore([a], live, keys, force=True, at=str(point))
     fork = Repository.open(str(live))
     grow(fork)
     grow(fork)
     for w in _witness(fork):
         w.path.unlink()
+    return fork, a, pol, incr
+
+
+def test_a_fork_hidden_by_damaged_manifests_is_caught_by_the_checkpoints(
+    tmp_path: Path, keys: dict[str, str]
+) -> None:
+    """The live repository restored to an earlier point and written differently; the
+    witness deleted and the incremental manifests of the copy damaged so that only its
+    checkpoints remember the first history: a full must still refuse, and a restore of
+    a full made elsewhere from the fork must not pass as the newest history."""
+    fork, a, pol, incr = _forked(tmp_path, keys)
     target = copy_of(a).open().target
     name = f"manifests/{incr.id}.json"
     raw = bytearray(target.get(name))
@@ -721,24 +735,8 @@ def test_signed_check_records_anchor_backups_and_the_audit_after_everything_else
     so a full refuses and audit verify fails — as verify and restore already did."""
     from serialvault.backup import guard
 
-    live = tmp_path / "live.db"
-    repo = new_repo(str(live))
-    grow(repo, products=True)
-    a = (tmp_path / "a").as_uri()
-    pol = policy_for(keys, a=a)
-    take.full_backup(repo, pol, [copy_of(a, "a")], actor="t")
-    point = repo.head().seq
-    grow(repo)
-    incr = take.incremental_backup(repo, pol, [copy_of(a, "a")], actor="t")[0].manifest
-    assert incr is not None
-    vk, signer = load_verify_key(keys["public_key"]), load_signing_key(keys["signing_key"])
-    assert verify.verify_copy(copy_of(a, "a"), vk, signer=signer).check_record is not None
-    _restore([a], live, keys, force=True, at=str(point))
-    fork = Repository.open(str(live))
-    grow(fork)
-    grow(fork)
-    for w in _witness(fork):
-        w.path.unlink()
+    fork, a, pol, incr = _forked(tmp_path, keys, check_record=True)
+    vk = load_verify_key(keys["public_key"])
     target = copy_of(a).open().target
     target.delete(f"manifests/{incr.id}.json")
     target.delete(f"checkpoints/{incr.id}.json")
