@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from serialvault.backup.anchors import Checkpoint, Witness, heads_of
+from serialvault.backup.anchors import Checkpoint, CopyView, Witness, heads_of
 from serialvault.backup.crypto import EncryptionKey, VerifyKey, unseal
 from serialvault.backup.manifest import Manifest, lineage, object_path
 from serialvault.backup.objects import CopyState
@@ -343,6 +343,24 @@ class AnchoredAudit:
         return d
 
 
+def _copy_anchors(v: CopyView, rid: str, anchors: Anchors) -> int:
+    """Add the heads a copy records for repository ``rid`` — manifests, checkpoints,
+    signed check records — to ``anchors``; how many."""
+    n = 0
+    for m in v.manifests:
+        if m.repository_id == rid:
+            anchors.add(m.last_seq, m.chain_head, f"backup {m.id} on copy {v.name}", m.id)
+            n += 1
+    for c in v.checkpoints:
+        if c.repository_id == rid:
+            anchors.add(c.seq, c.chain_hash, f"checkpoint of {c.backup} on copy {v.name}", c.backup)
+            n += 1
+    for seq, head, where, held in heads_of(v.check_records, f"check record of copy {v.name}", rid):
+        anchors.add(seq, head, f"backup {held} in the {where}", held)
+        n += 1
+    return n
+
+
 def audit_log(
     repo: Repository,
     *,
@@ -380,23 +398,7 @@ def audit_log(
             notes += [str(f) for f in v.findings]
             if v.empty:
                 notes.append(f"copy {v.name} holds nothing: no anchor could be read from it")
-            n = 0
-            for m in v.manifests:
-                if m.repository_id == rid:
-                    anchors.add(m.last_seq, m.chain_head, f"backup {m.id} on copy {v.name}", m.id)
-                    n += 1
-            for c in v.checkpoints:
-                if c.repository_id == rid:
-                    anchors.add(
-                        c.seq, c.chain_hash, f"checkpoint of {c.backup} on copy {v.name}", c.backup
-                    )
-                    n += 1
-            for seq, head, where, held in heads_of(
-                v.check_records, f"check record of copy {v.name}", rid
-            ):
-                anchors.add(seq, head, f"backup {held} in the {where}", held)
-                n += 1
-            sources.append(f"copy {v.name}: {n} anchor(s)")
+            sources.append(f"copy {v.name}: {_copy_anchors(v, rid, anchors)} anchor(s)")
         w = [c for c in hist.witness if c.repository_id == rid]
         for c in w:
             anchors.add(
