@@ -744,3 +744,22 @@ def test_signed_check_records_anchor_backups_and_the_audit_after_everything_else
     assert not audit.ok
     with pytest.raises(IntegrityFailure, match="check record"):
         take.full_backup(fork, pol, [copy_of(a, "a")], actor="t")
+
+
+def test_the_newest_checkpoint_is_found_by_name_past_junk_and_forgeries(
+    two_copies: tuple[Repository, list[str], list[Manifest]],
+    keys: dict[str, str],
+) -> None:
+    from serialvault.backup.anchors import newest_checkpoint
+
+    _repo, urls, ms = two_copies
+    target = copy_of(urls[0]).open().target
+    target.put("checkpoints/20991231T000000000000Z-incr-000009999999.json", b"junk")
+    target.put(
+        "checkpoints/20991231T000000000000Z-incr-000009999998.json",
+        orjson.dumps({"format": "serialvault.checkpoint/1", "seq": 9999998}),
+    )
+    vk = load_verify_key(keys["public_key"])
+    cp = newest_checkpoint(copy_of(urls[0]).open(), vk)
+    assert cp is not None
+    assert (cp.seq, cp.backup) == (ms[-1].last_seq, ms[-1].id)

@@ -12,6 +12,7 @@ import warnings
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -343,6 +344,16 @@ def test_malformed_package_files_are_named_findings(
     assert any(needle in f for f in check.findings), check.findings
 
 
+def _approved(folder: Path, tmp_path: Path) -> tuple[Any, tuple[dict[str, Any], Path]]:
+    """A real reviewer's approval of ``folder``: (their public key, (sign-off, its file))."""
+    real = ev.generate_reviewer_key(tmp_path / "qa.pem", b"correct horse battery")
+    key = ev.load_reviewer_key(tmp_path / "qa.pem", b"correct horse battery")
+    signed = ev.sign_off(
+        folder, key, signer="Dr. Jane QA", meaning="approval", signed_at="2026-11-25T10:00:00Z"
+    )
+    return real, signed
+
+
 def test_a_genuine_sign_off_with_a_name_given_twice_is_a_finding(
     package: tuple[Path, DrillResult], keys: dict[str, str], tmp_path: Path
 ) -> None:
@@ -351,11 +362,7 @@ def test_a_genuine_sign_off_with_a_name_given_twice_is_a_finding(
     forgery. What a signed file says must not depend on who reads it."""
     folder, _res = package
     vk = load_verify_key(keys["public_key"])
-    real = ev.generate_reviewer_key(tmp_path / "qa.pem", b"correct horse battery")
-    key = ev.load_reviewer_key(tmp_path / "qa.pem", b"correct horse battery")
-    _doc, path = ev.sign_off(
-        folder, key, signer="Dr. Jane QA", meaning="approval", signed_at="2026-11-25T10:00:00Z"
-    )
+    real, (_doc, path) = _approved(folder, tmp_path)
     assert ev.verify_package(folder, vk, [real]).ok
     raw = path.read_bytes()
     path.write_bytes(raw.replace(b"{", b'{"signer": "Dr. Forged",', 1))
@@ -371,11 +378,7 @@ def test_a_sign_off_copied_under_a_second_name_is_not_a_second_approval(
 ) -> None:
     folder, _res = package
     vk = load_verify_key(keys["public_key"])
-    real = ev.generate_reviewer_key(tmp_path / "qa.pem", b"correct horse battery")
-    key = ev.load_reviewer_key(tmp_path / "qa.pem", b"correct horse battery")
-    _doc, path = ev.sign_off(
-        folder, key, signer="Dr. Jane QA", meaning="approval", signed_at="2026-11-25T10:00:00Z"
-    )
+    real, (_doc, path) = _approved(folder, tmp_path)
     (folder / "signoff-2-approval.json").write_bytes(path.read_bytes())
     check = ev.verify_package(folder, vk, [real])
     assert not check.ok
@@ -390,11 +393,7 @@ def test_a_sign_off_copy_with_a_respelt_signature_is_still_a_copy(
     copy cannot pass for a second approval."""
     folder, _res = package
     vk = load_verify_key(keys["public_key"])
-    real = ev.generate_reviewer_key(tmp_path / "qa.pem", b"correct horse battery")
-    key = ev.load_reviewer_key(tmp_path / "qa.pem", b"correct horse battery")
-    doc, _path = ev.sign_off(
-        folder, key, signer="Dr. Jane QA", meaning="approval", signed_at="2026-11-25T10:00:00Z"
-    )
+    real, (doc, _path) = _approved(folder, tmp_path)
     value = doc["signature"]["value"]
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
     last = value.rstrip("=")[-1]

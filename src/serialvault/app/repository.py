@@ -130,11 +130,15 @@ def capture(
     keep_going: bool = False,
     stdin: BinaryIO | None = None,
     on_outcome: Callable[[str, Outcome], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> CaptureBatch:
     """Capture EPCIS documents (JSON-LD or XML, 2.0 or 1.2), each all-or-nothing, in
     order; stop at the first rejection unless ``keep_going``. The settings give the
-    size limits and extra schemas, for this process and the one that prepares."""
+    size limits and extra schemas, for this process and the one that prepares.
+    ``on_start`` is told how many documents the paths name."""
     inputs = capture_inputs(paths)
+    if on_start is not None:
+        on_start(len(inputs))
     repo = open_repository(settings, db)
     capturer = Capturer(
         repo,

@@ -186,6 +186,30 @@ def read_checkpoints(state: CopyState, verify: VerifyKey | None) -> list[Checkpo
     return out
 
 
+def newest_checkpoint(state: CopyState, verify: VerifyKey | None) -> Checkpoint | None:
+    """The copy's newest signed checkpoint, fetched by name, newest seq first (one GET in
+    the usual case, whatever the number of backups: an incremental's check must cost what
+    its shipment costs); a name that does not verify gives way to the next."""
+    named = []
+    for info in state.target.list(CHECKPOINTS):
+        bid = info.name.rsplit("/", 1)[-1].removesuffix(".json")
+        parsed = parse_backup_id(bid)
+        if parsed is not None:
+            named.append((parsed[1], info.name))
+    for _seq, name in sorted(named, reverse=True):
+        try:
+            doc = unique(state.target.get(name))
+        except (ValueError, SerialvaultError):
+            continue
+        if not isinstance(doc, dict) or (verify is not None and verify.check(doc) is not None):
+            continue
+        try:
+            return Checkpoint.from_dict(doc, name)
+        except BackupError:
+            continue
+    return None
+
+
 def check_record_heads(
     state: CopyState, verify: VerifyKey | None, repository_id: str
 ) -> list[tuple[int, str, str, str]]:
@@ -592,19 +616,10 @@ class History:
                             c.copies or (v.url,),
                         )
                     )
-            for rec in v.check_records:
-                for bid, info in (rec.get("backups") or {}).items():
-                    if isinstance(info, dict) and info.get("repository_id") == repository_id:
-                        out.append(
-                            Sighting(
-                                str(bid),
-                                repository_id,
-                                int(info.get("seq", 0)),
-                                info.get("chain_head"),
-                                f"check record of copy {v.name} ({rec.get('checked_at')})",
-                                (v.url,),
-                            )
-                        )
+            for seq, head, where, bid in heads_of(
+                v.check_records, f"check record of copy {v.name}", repository_id
+            ):
+                out.append(Sighting(bid, repository_id, seq, head, where, (v.url,)))
             if v.repositories <= {repository_id}:
                 for bid, seq in v.unreadable:
                     out.append(

@@ -73,7 +73,6 @@ from serialvault.store.integrity import replay, verify_chain
 from serialvault.store.repository import (
     ExistingTarget,
     Repository,
-    chain_hash_at,
     existing_target,
     insert_log,
     migrate_on,
@@ -507,10 +506,10 @@ def restore(
     newest = hist.newest_known(repo_id)
     if not explicit:
         _refuse_older(hist, states, repo_id, end, newest)
+    heads = {(x.seq, x.chain_hash): x for x in hist.sightings(repo_id) if x.chain_hash}
     anchors = [
-        Anchor(x.seq, x.chain_hash, f"{x.where} (backup {x.backup})")
-        for x in hist.sightings(repo_id)
-        if x.chain_hash
+        Anchor(seq, chain, f"{x.where} (backup {x.backup})")
+        for (seq, chain), x in sorted(heads.items())
     ]
     for p in plans:
         p.anchors, p.explicit = anchors, explicit
@@ -912,17 +911,6 @@ def _expected_head(plan: Plan) -> tuple[int | None, str | None, str | None]:
     return plan.point_seq, None, None
 
 
-def _disagreeing(conn: Connection, anchors: list[Anchor], head_seq: int) -> list[str]:
-    """The signed heads at or before the restored head that the restored log does not
-    have (one indexed lookup each)."""
-    out = []
-    for a in sorted({(a.seq, a.chain_hash, a.source) for a in anchors if a.seq <= head_seq}):
-        here = chain_hash_at(conn, a[0])
-        if here != a[1]:
-            out.append(f"seq {a[0]} has chain hash {here}, {a[2]} recorded {a[1]}")
-    return out
-
-
 def _check(
     conn: Connection,
     plan: Plan,
@@ -941,22 +929,29 @@ def _check(
         pool = fingerprint_pool() if source is not None else None
         try:
             pending = start_fingerprint(conn, source, pool) if source and pool else None
-            audit = verify_chain(conn)
-            differs = _disagreeing(conn, plan.anchors, audit.head_seq)
+            # the signed heads compared as the walk passes them (a dict lookup per record);
+            # those beyond the restored head belong to a later point, not to a truncation
+            audit = verify_chain(conn, anchors=plan.anchors)
             fp = pending.result() if pending is not None else None
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
-        if not audit.ok:
+        if audit.first_break is not None:
             raise IntegrityFailure(f"restored log does not verify: {audit.first_break}")
+        report = audit.anchors
+        differs = (
+            f"seq {report.mismatch.seq} has chain hash {report.found},"
+            f" {report.mismatch.source} recorded {report.mismatch.chain_hash}"
+            if report is not None and report.mismatch is not None
+            else None
+        )
         if differs and not plan.explicit:
             raise IntegrityFailure(
-                f"the restored history differs from a signed head: {differs[0]}"
-                + (f" (and {len(differs) - 1} more)" if len(differs) > 1 else "")
-                + "; the copies hold two histories of this repository: `backup verify` shows"
-                " them, and --backup names the one to restore"
+                f"the restored history differs from a signed head: {differs}; the copies hold"
+                " two histories of this repository: `backup verify` shows them, and --backup"
+                " names the one to restore"
             )
-        plan.disagreements = differs
+        plan.disagreements = [differs] if differs else []
         seq, chain, fp_expected = _expected_head(plan)
         if seq is not None and audit.head_seq != seq:
             raise IntegrityFailure(

@@ -36,6 +36,7 @@ from serialvault.backup.anchors import (
     check_record_heads,
     checkpoint_of,
     checkpoint_path,
+    newest_checkpoint,
     read_checkpoints,
     witness_path,
 )
@@ -345,17 +346,20 @@ def _other_heads(
 def _checkpoints_of(
     states: list[CopyState], verify: VerifyKey, *, newest_only: bool
 ) -> dict[str, list[Checkpoint]]:
-    """Each readable copy's signed checkpoints (an incremental: the newest only, so that
-    its check costs what the shipment costs)."""
+    """Each readable copy's signed checkpoints (an incremental: the newest only, fetched
+    by name, so that its check costs what the shipment costs)."""
     out: dict[str, list[Checkpoint]] = {}
     for st in states:
         if st.error is not None:
             continue
         try:
-            cps = read_checkpoints(st, verify)
+            if newest_only:
+                cp = newest_checkpoint(st, verify)
+                out[st.name] = [cp] if cp is not None else []
+            else:
+                out[st.name] = read_checkpoints(st, verify)
         except SerialvaultError:
             continue
-        out[st.name] = [max(cps, key=lambda c: c.seq)] if newest_only and cps else cps
     return out
 
 

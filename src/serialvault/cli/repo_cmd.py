@@ -56,30 +56,29 @@ def capture(
     json_out: JsonOpt = False,
 ) -> None:
     """Capture EPCIS documents (JSON-LD or XML, EPCIS 2.0 or 1.2), each all-or-nothing."""
-    with handled(json_out):
-        count = len(ops.capture_inputs(paths))
-        with progress(json_out) as bar:
-            task = bar.add_task("capturing", total=count)
+    with handled(json_out), progress(json_out) as bar:
+        task = bar.add_task("capturing", total=None)
 
-            def shown(name: str, outcome: CaptureResult | SerialvaultError) -> None:
-                bar.advance(task)
-                if json_out:
-                    return
-                if isinstance(outcome, SerialvaultError):
-                    err.print(Text.assemble(("rejected: ", "bold red"), outcome.message))
-                    return
-                _show_capture(name, outcome)
+        def shown(name: str, outcome: CaptureResult | SerialvaultError) -> None:
+            bar.advance(task)
+            if json_out:
+                return
+            if isinstance(outcome, SerialvaultError):
+                err.print(Text.assemble(("rejected: ", "bold red"), outcome.message))
+                return
+            _show_capture(name, outcome)
 
-            batch = ops.capture(
-                settings(),
-                db,
-                paths,
-                actor=actor_name(actor),
-                reason=reason,
-                keep_going=keep_going,
-                stdin=sys.stdin.buffer,
-                on_outcome=shown,
-            )
+        batch = ops.capture(
+            settings(),
+            db,
+            paths,
+            actor=actor_name(actor),
+            reason=reason,
+            keep_going=keep_going,
+            stdin=sys.stdin.buffer,
+            on_outcome=shown,
+            on_start=lambda n: bar.update(task, total=n),
+        )
     if json_out:
         print_json(batch.to_dict())
     elif batch.documents > 1:
