@@ -130,11 +130,19 @@ def test_kill_9_during_restore(
             cal = _run(["restore", "--from", url, "--into", pg], keys, tmp_path)
     assert cal.returncode == 0, cal.stderr
     whole = time.perf_counter() - t0
-    kills = 0
-    for trial in range(4):
+    kills = trials = 0
+    missed = False
+    while kills < 4 and trials < 10:
+        if missed:
+            # a restore finished before its kill: a warm restore runs faster than the
+            # calibration did, so aim earlier rather than certify nothing
+            whole *= 0.7
+        trial = trials
+        trials += 1
         if engine == "sqlite":
             target = tmp_path / f"r{trial}.db"
-            kills += _kill_restore(url, str(target), keys, tmp_path, rnd, whole)
+            missed = not _kill_restore(url, str(target), keys, tmp_path, rnd, whole)
+            kills += not missed
             if target.exists():  # killed after the rename: still marked, or complete
                 problem = ""
                 try:
@@ -155,9 +163,9 @@ def test_kill_9_during_restore(
                     Repository.open(str(leftover))
         else:
             with pg_schema_url() as pg:
-                killed = _kill_restore(url, pg, keys, tmp_path, rnd, whole)
-                kills += killed
-                if not killed:
+                missed = not _kill_restore(url, pg, keys, tmp_path, rnd, whole)
+                kills += not missed
+                if missed:
                     continue
                 problem = ""
                 try:
@@ -176,7 +184,7 @@ def test_kill_9_during_restore(
                 again = _run(["restore", "--from", url, "--into", pg, "--force"], keys, tmp_path)
                 assert again.returncode == 0, again.stderr
                 Repository.open(pg)
-    assert kills >= 3, f"only {kills} of 4 restores were killed before they finished"
+    assert kills >= 3, f"only {kills} of {trials} restores were killed before they finished"
 
 
 def _kill_restore(
@@ -195,3 +203,14 @@ def _kill_restore(
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     return not finished
+
+
+def test_a_restore_working_file_is_not_a_repository(tmp_path: Path) -> None:
+    """Between the snapshot's last byte and the restore mark, the working file is a whole,
+    unmarked repository of an older point: its name must keep it from being opened."""
+    work = tmp_path / "target.db.restoring-4242"
+    Repository("sqlite:///" + str(work)).init(actor="setup")
+    with pytest.raises(StoreError, match=r"working file of a restore into .*target\.db"):
+        Repository.open(str(work))
+    (tmp_path / "target.db.restoring-later.db").write_bytes(work.read_bytes())
+    Repository.open(str(tmp_path / "target.db.restoring-later.db"))  # only that name

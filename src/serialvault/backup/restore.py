@@ -78,6 +78,7 @@ from serialvault.store.repository import (
     migrate_on,
     read_head,
     replacing_sqlite,
+    restore_working_file,
 )
 from serialvault.store.restoring import (
     checkpoint_sqlite,
@@ -1003,7 +1004,7 @@ def _restore_sqlite(
         raise StoreError(f"cannot restore into {path}: folder {path.parent} {what}")
     if not os.access(path.parent, os.W_OK):
         raise StoreError(f"cannot restore into {path}: folder {path.parent} is not writable")
-    tmp = path.with_name(f"{path.name}.restoring-{os.getpid()}")
+    tmp = restore_working_file(path, os.getpid())
     for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
         p.unlink(missing_ok=True)
     try:

@@ -9,6 +9,7 @@ queries, integrity) take a repository and do one job each.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
@@ -44,6 +45,18 @@ if TYPE_CHECKING:  # Alembic is imported only to migrate: it costs ~0.1 s of eve
 LOG_FORMAT = "serialvault.log/1"
 #: meta key of the restore mark (see :func:`restore_state`).
 RESTORE_STATE = "restore_state"
+
+#: A restore into a SQLite file builds it beside the target under this name and renames
+#: it into place only when every check has passed. Until the restore mark is written the
+#: file can be a whole, unmarked snapshot of an older point, so the name itself is the
+#: mark for that window: ``Repository.open`` refuses it (Annex 11 §7.2: a restore that
+#: has not been checked is not a repository).
+RESTORE_WORKING = re.compile(r"(?P<target>.+)\.restoring-(?P<pid>\d+)")
+
+
+def restore_working_file(target: Path, pid: int) -> Path:
+    """The name a restore into ``target`` by process ``pid`` builds its file under."""
+    return target.with_name(f"{target.name}.restoring-{pid}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +270,13 @@ class Repository:
                 raise StoreError(
                     f"no repository at {path}: the file does not exist (check the path, or"
                     " run `serialvault init`)"
+                )
+            working = None if path is None else RESTORE_WORKING.fullmatch(path.name)
+            if working is not None:
+                raise StoreError(
+                    f"{path} is the working file of a restore into {working['target']}"
+                    f" (process {working['pid']}), running or interrupted, not a repository:"
+                    " run the restore again"
                 )
         repo = cls(url)
         if must_exist:
