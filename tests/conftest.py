@@ -35,3 +35,12 @@ def _state_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Witness files of PostgreSQL repositories go to the state folder: keep the tests'
     out of the user's own (``~/.local/state/serialvault``)."""
     os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Session files of the tests' users go to a folder of this run, never to the
+    user's own ``~/.config/serialvault`` (``tests.accounts`` logs users in there)."""
+    os.environ["SERIALVAULT_HOME"] = str(tmp_path_factory.mktemp("home"))
+    for name in ("SERIALVAULT_TOKEN", "SERIALVAULT_PASSWORD"):
+        os.environ.pop(name, None)

@@ -204,6 +204,32 @@ class OlderRecoveryPoint(SerialvaultError):
         return d
 
 
+class NotAuthenticated(SerialvaultError):
+    """No authenticated user: no session, an ended, expired or altered one, a wrong
+    password, a locked or disabled account (21 CFR 11.10(d), 11.300). The message says
+    which, and how to log in; it never says whether a user id exists."""
+
+    exit_code = 15
+    kind = "not_authenticated"
+    meaning = (
+        "no authenticated user: not logged in, the session ended, expired or was altered, a "
+        "wrong password or token, or the account is locked or disabled"
+    )
+
+
+class NotPermitted(SerialvaultError):
+    """The user is authenticated but their roles do not grant the operation, or the
+    operation breaks a rule of authority (approving one's own change, a service account
+    signing); the message names the roles that would (21 CFR 11.10(g))."""
+
+    exit_code = 16
+    kind = "not_permitted"
+    meaning = (
+        "the user's roles do not grant the operation (the message names the roles that "
+        "would), or it breaks a rule of authority such as approving one's own change"
+    )
+
+
 def exit_codes() -> list[tuple[int, str]]:
     """Every exit code with its meaning, in order: 0 (success) and one per error class
     that derives directly from :class:`SerialvaultError` (its subclasses share it)."""

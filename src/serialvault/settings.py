@@ -4,8 +4,15 @@ the edge reads the environment.
 
 ``SERIALVAULT_DB``
     Repository path or URL (see ``store.engine.resolve_url``).
-``SERIALVAULT_ACTOR``
-    Who is acting, recorded with every log record (default: ``user@host``).
+``SERIALVAULT_HOME``
+    The folder of this user's session files (default ``~/.config/serialvault``): who is
+    logged in is per home, so two people on one machine are two homes.
+``SERIALVAULT_TOKEN``
+    An API token (``svt_…``, from ``user token create``): a service account's only way in,
+    and a person's for unattended jobs; it takes precedence over a session.
+``SERIALVAULT_PASSWORD``
+    The password, for log-in and signature re-entry without a terminal (prefer
+    ``--password-file``: the environment of a process can be read by its owner's others).
 ``SERIALVAULT_EPCIS_SCHEMA``
     Path(s), separated by the OS path separator, of further JSON schemas every document
     must also satisfy — typically the ratified GS1 EPCIS 2.0 JSON schema downloaded from
@@ -80,6 +87,10 @@ class Settings:
     epcis_schemas: tuple[str, ...] = ()  # SERIALVAULT_EPCIS_SCHEMA, split on os.pathsep
     limits: Limits = DEFAULT_LIMITS  # SERIALVAULT_MAX_DOCUMENT_MB, SERIALVAULT_MAX_FIELD_KB
     reviewer_passphrase: str | None = None  # SERIALVAULT_REVIEWER_PASSPHRASE
+    #: Session files ($SERIALVAULT_HOME, default ~/.config/serialvault).
+    home: Path = field(default_factory=lambda: Path.home() / ".config/serialvault")
+    token: str | None = None  # SERIALVAULT_TOKEN
+    password: str | None = None  # SERIALVAULT_PASSWORD
     debug: bool = False  # SERIALVAULT_DEBUG
 
     def extra_schemas(self) -> tuple[CompiledSchema, ...]:
@@ -96,6 +107,7 @@ class Settings:
             return value or None
 
         state = get("XDG_STATE_HOME")
+        home = get("SERIALVAULT_HOME")
         schemas = get("SERIALVAULT_EPCIS_SCHEMA")
         return cls(
             db=get("SERIALVAULT_DB"),
@@ -112,5 +124,8 @@ class Settings:
                 field_bytes=_size_in(e, "SERIALVAULT_MAX_FIELD_KB", KB, DEFAULT_LIMITS.field_bytes),
             ),
             reviewer_passphrase=e.get("SERIALVAULT_REVIEWER_PASSPHRASE") or None,
+            home=Path(home).expanduser() if home else Path.home() / ".config/serialvault",
+            token=get("SERIALVAULT_TOKEN"),
+            password=e.get("SERIALVAULT_PASSWORD") or None,
             debug=bool(get("SERIALVAULT_DEBUG")),
         )

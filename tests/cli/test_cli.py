@@ -18,6 +18,7 @@ from serialvault.cli.main import app
 from serialvault.epcis.hashing import document_hashes
 from serialvault.epcis.reader import read_document
 from tests import builders as b
+from tests.accounts import PASSWORD, sign_in
 
 runner = CliRunner()
 
@@ -29,10 +30,29 @@ def sv(*args: str, db: Path | str | None = None, input: bytes | None = None) -> 
     return runner.invoke(app, argv, input=input, catch_exceptions=False)
 
 
+def init(path: Path, *extra: str) -> Any:
+    """``init`` with a first admin whose password is in a file beside the repository."""
+    pw = path.with_name("admin.pw")
+    pw.write_text(PASSWORD + "\n")
+    return sv(
+        "init",
+        "--admin",
+        "admin",
+        "--admin-name",
+        "Ada Admin",
+        "--password-file",
+        str(pw),
+        *extra,
+        db=path,
+    )
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
+    """A repository with its admin and a user holding every role, logged in."""
     path = tmp_path / "cli.db"
-    assert sv("init", db=path).exit_code == 0
+    assert init(path).exit_code == 0
+    sign_in(str(path))
     return path
 
 
@@ -60,11 +80,14 @@ def test_version() -> None:
 
 def test_init_is_idempotent_and_json(tmp_path: Path) -> None:
     path = tmp_path / "x.db"
-    first = json.loads(sv("init", "--json", db=path).stdout)
+    first = json.loads(init(path, "--json").stdout)
     second = json.loads(sv("init", "--json", db=path).stdout)
     assert first["created"] is True
+    assert first["admin"]["user"] == "admin"
+    assert first["admin"]["roles"] == ["admin"]
     assert second["created"] is False
-    assert second["head_seq"] == first["head_seq"] == 1
+    # genesis, the admin's account and first password; the second run changes nothing
+    assert second["head_seq"] == first["head_seq"] == 3
 
 
 def test_capture_folder_then_query(db: Path, docs: Path) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from serialvault.app.context import Backups, Phase, no_phase, open_repository
+from serialvault.app.context import Backups, Phase, no_phase, open_as, open_to_read
 from serialvault.backup import follow as follow_mod
 from serialvault.backup import planning, take, verify
 from serialvault.backup.crypto import generate_keys
@@ -21,6 +21,7 @@ from serialvault.backup.policy import parse_duration
 from serialvault.backup.prune import PruneReport, prune_copy
 from serialvault.backup.take import BackupResult
 from serialvault.backup.verify import VerifyReport
+from serialvault.domain.access import Action
 from serialvault.errors import BackupError, SerialvaultError, UsageError
 from serialvault.settings import Settings
 
@@ -68,7 +69,6 @@ def full(
     db: str | None,
     options: BackupOptions,
     *,
-    actor: str,
     check_projections: bool = False,
     new_timeline: bool = False,
     reason: str | None = None,
@@ -81,12 +81,12 @@ def full(
     if new_timeline and not reason:
         raise UsageError("--new-timeline needs --reason: why the earlier history is abandoned")
     ctx = options.load(settings)
-    repo = open_repository(settings, db)
+    repo, who = open_as(settings, db, Action.BACKUP)
     return take.full_backup(
         repo,
         ctx.policy,
         ctx.copies,
-        actor=actor,
+        actor=who.actor,
         on_phase=on_phase or no_phase,
         check_projections=check_projections,
         new_timeline=reason if new_timeline else None,
@@ -98,18 +98,17 @@ def incremental(
     db: str | None,
     options: BackupOptions,
     *,
-    actor: str,
     with_fingerprint: bool = False,
     on_phase: Phase | None = None,
 ) -> list[BackupResult]:
     """The log records after each copy's newest backup, chain-checked from its head."""
     ctx = options.load(settings)
-    repo = open_repository(settings, db)
+    repo, who = open_as(settings, db, Action.BACKUP)
     return take.incremental_backup(
         repo,
         ctx.policy,
         ctx.copies,
-        actor=actor,
+        actor=who.actor,
         with_fingerprint=with_fingerprint,
         on_phase=on_phase or no_phase,
     )
@@ -120,7 +119,6 @@ def follow(
     db: str | None,
     options: BackupOptions,
     *,
-    actor: str,
     interval: str | None = None,
     for_: str | None = None,
     status_file: Path | None = None,
@@ -135,12 +133,12 @@ def follow(
     every = duration(interval, "--interval") if interval else None
     stop_after = duration(for_, "--for") if for_ else None
     ctx = options.load(settings)
-    repo = open_repository(settings, db)
+    repo, who = open_as(settings, db, Action.BACKUP)
     follower = follow_mod.Follower(
         repo,
         ctx.policy,
         ctx.copies,
-        actor=actor,
+        actor=who.actor,
         interval=every if every is not None else ctx.policy.follow_interval,
         status_path=status_file or ctx.policy.status_file,
         metrics_path=metrics_file or ctx.policy.metrics_file,
@@ -159,7 +157,7 @@ def inventory(
     """The critical data kinds: log records and bytes, rows, bytes on disk, growth."""
     days = duration(window, "--window") / 86400
     ctx = Backups.load(settings, policy=policy)
-    return planning.inventory(open_repository(settings, db), ctx.policy, days)
+    return planning.inventory(open_to_read(settings, db), ctx.policy, days)
 
 
 def plan(
@@ -177,7 +175,7 @@ def plan(
     rpo_s, rto_s = duration(rpo, "--rpo"), duration(rto, "--rto")
     summary = follow_mod.follower_summary(ctx.policy.status_file)
     figures = planning.gather(
-        open_repository(settings, db),
+        open_to_read(settings, db),
         ctx.policy,
         ctx.copies,
         rpo_s=rpo_s,
@@ -227,7 +225,7 @@ def catalog(
     vk = ctx.verify_key_if_any()
     head = time_of = None
     try:
-        repo = open_repository(settings, db)
+        repo = open_to_read(settings, db)
         head, time_of = repo.head(), repo.time_of
     except SerialvaultError:
         head = None
@@ -294,6 +292,7 @@ def prune(
     settings: Settings,
     options: BackupOptions,
     *,
+    db: str | None = None,
     keep_fulls: int | None = None,
     keep_days: float | None = None,
     dry_run: bool = False,
@@ -301,6 +300,8 @@ def prune(
     """Apply retention: whole chains neither among the newest ``keep_fulls`` nor younger
     than ``keep_days`` go; an object a kept backup names never does. A signed prune
     record says what went, so that ``verify`` does not take it for a rollback."""
+    if not dry_run:  # deleting backups is an admin's act, on the repository they serve
+        open_as(settings, db, Action.BACKUP)
     ctx = options.load(settings)
     vk = ctx.verify_key()
     signer = None if dry_run else ctx.signing_key()

@@ -17,7 +17,9 @@ from serialvault.backup.anchors import Witness, witness_files
 from serialvault.backup.copies import Copy, select_copies
 from serialvault.backup.crypto import EncryptionKey, SigningKey, VerifyKey
 from serialvault.backup.policy import Policy, load_policy
+from serialvault.domain.access import Action
 from serialvault.errors import SerialvaultError
+from serialvault.identity.auth import Principal, authenticate
 from serialvault.settings import Settings
 from serialvault.store.engine import resolve_url, sqlite_path
 from serialvault.store.repository import Repository
@@ -35,6 +37,26 @@ def open_repository(settings: Settings, db: str | None, *, must_exist: bool = Tr
     """The repository named by ``db``, else by the settings (``SERIALVAULT_DB``), else
     ``./serialvault.db``; it must be initialised unless ``must_exist`` is false."""
     return Repository.open(db or settings.db, must_exist=must_exist)
+
+
+def authorize(settings: Settings, repo: Repository, action: Action) -> Principal:
+    """The authenticated user of this command (session in the settings' home, or the
+    settings' token), refused unless one of their roles grants ``action``
+    (21 CFR 11.10(d), (g))."""
+    user = authenticate(repo, settings.home, settings.token)
+    user.require(action)
+    return user
+
+
+def open_as(settings: Settings, db: str | None, action: Action) -> tuple[Repository, Principal]:
+    """Open the repository and authorize the user for ``action`` on it."""
+    repo = open_repository(settings, db)
+    return repo, authorize(settings, repo, action)
+
+
+def open_to_read(settings: Settings, db: str | None) -> Repository:
+    """Open the repository for a user who may read it (any role but ``service``)."""
+    return open_as(settings, db, Action.READ)[0]
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from serialvault.app.context import Backups, open_repository
+from serialvault.app.context import Backups, open_as, open_to_read
 from serialvault.app.files import make_folder, read_text, write_file
+from serialvault.app.identity import show_account
 from serialvault.backup.crypto import load_verify_key
 from serialvault.backup.policy import load_policy
+from serialvault.domain.access import Action
 from serialvault.domain.records import DRILL_SIGNOFF
 from serialvault.drill import plan as plan_mod
 from serialvault.drill.register import PlanVersion, drill_runs, plan_history, record_plan
@@ -29,6 +31,7 @@ from serialvault.errors import (
     DrillInconclusive,
     IntegrityFailure,
     NotFound,
+    NotPermitted,
     SerialvaultError,
 )
 from serialvault.settings import Settings
@@ -70,7 +73,6 @@ def new_plan(
     *,
     plan_id: str | None = None,
     force: bool = False,
-    actor: str,
     reason: str | None = None,
 ) -> PlanRecorded:
     """Write a commented plan for ``scenario`` that is valid as it is, and record it."""
@@ -78,11 +80,11 @@ def new_plan(
     plan = plan_mod.parse_plan(text, str(out))
     if out.exists() and not force:
         raise ConflictError(f"{out} exists: choose another --out, or --force")
-    repo = open_repository(settings, db)
+    repo, who = open_as(settings, db, Action.DRILL)
     make_folder(out.parent)
     write_file(out, text.encode("utf-8"))
     version, new = record_plan(
-        repo, plan, text, out.name, actor=actor, reason=reason or "plan created"
+        repo, plan, text, out.name, actor=who.actor, reason=reason or "plan created"
     )
     return PlanRecorded(plan, version, new, out)
 
@@ -92,20 +94,17 @@ def validate_plan(path: Path) -> plan_mod.DrillPlan:
     return _parse(path)[1]
 
 
-def record(
-    settings: Settings, db: str | None, path: Path, *, actor: str, reason: str
-) -> PlanRecorded:
+def record(settings: Settings, db: str | None, path: Path, *, reason: str) -> PlanRecorded:
     """Record the plan's current text (nothing new when it did not change)."""
     text, plan = _parse(path)
-    version, new = record_plan(
-        open_repository(settings, db), plan, text, path.name, actor=actor, reason=reason
-    )
+    repo, who = open_as(settings, db, Action.DRILL)
+    version, new = record_plan(repo, plan, text, path.name, actor=who.actor, reason=reason)
     return PlanRecorded(plan, version, new, path)
 
 
 def plans(settings: Settings, db: str | None, plan_id: str | None = None) -> list[PlanVersion]:
     """Every recorded version of the plans (or of one)."""
-    return plan_history(open_repository(settings, db), plan_id)
+    return plan_history(open_to_read(settings, db), plan_id)
 
 
 @dataclass(frozen=True)
@@ -142,7 +141,6 @@ def run(
     signing_key: str | None = None,
     workdir: Path = DEFAULT_WORKDIR,
     seed: int | None = None,
-    actor: str,
     on_step: Callable[[str, str], None] | None = None,
 ) -> DrillRun:
     """Run a drill on sandboxes: baseline, backup, fault, timed restore, reconciliation,
@@ -159,8 +157,8 @@ def run(
         key=key,
         signing_key=signing_key,
     )
-    repo = open_repository(settings, plan.source or db)
-    record_plan(repo, plan, text, path.name, actor=actor, reason="used by drill run")
+    repo, who = open_as(settings, plan.source or db, Action.DRILL)
+    record_plan(repo, plan, text, path.name, actor=who.actor, reason="used by drill run")
     result = run_drill(
         plan,
         plan_mod.plan_sha256(text),
@@ -170,7 +168,7 @@ def run(
         verify_key=ctx.verify_key(),
         key=ctx.encryption_key(),
         workdir=workdir,
-        actor=actor,
+        actor=who.actor,
         seed=seed,
         on_step=on_step or _quiet,
     )
@@ -185,14 +183,14 @@ def run(
 
 def register(settings: Settings, db: str | None, plan_id: str | None = None) -> list[Any]:
     """The drill register: every run with its plan, verdict, RTO, RPO, when, by whom."""
-    return drill_runs(open_repository(settings, db), plan_id)
+    return drill_runs(open_to_read(settings, db), plan_id)
 
 
 def show(
     settings: Settings, db: str | None, drill_id: str, workdir: Path = DEFAULT_WORKDIR
 ) -> dict[str, Any]:
     """One run: its log record and, where its result file is, the full result."""
-    found = [r for r in drill_runs(open_repository(settings, db)) if r["drill_id"] == drill_id]
+    found = [r for r in drill_runs(open_to_read(settings, db)) if r["drill_id"] == drill_id]
     if not found:
         raise NotFound(f"no drill {drill_id!r} in the register (see drill list)")
     doc: dict[str, Any] = {"record": found[0]}
@@ -205,7 +203,7 @@ def show(
 
 def due(settings: Settings, db: str | None) -> list[dict[str, Any]]:
     """Plans not run within their frequency, or never run (Annex 11 §7.2: periodically)."""
-    return due_plans(open_repository(settings, db), now_utc())
+    return due_plans(open_to_read(settings, db), now_utc())
 
 
 def trend(
@@ -214,7 +212,7 @@ def trend(
     """Chart RTO and RPO per drill over time (PNG) from the register."""
     from serialvault.drill.chart import trend_png
 
-    runs = drill_runs(open_repository(settings, db), plan_id)
+    runs = drill_runs(open_to_read(settings, db), plan_id)
     if not runs:
         raise NotFound(f"no drill{' of plan ' + plan_id if plan_id else ''} in the register")
     write_file(out, trend_png(runs, f"{plan_id or 'all plans'}: RTO and RPO per drill"))
@@ -249,6 +247,11 @@ def reviewer_key(out: Path, passphrase: bytes) -> dict[str, Any]:
     return {"key": str(out), "public_key": str(out.with_suffix(".pub")), "key_id": pub.key_id}
 
 
+def reviewer_public_key(path: Path) -> str:
+    """The key id of a reviewer's public key file (``.pub``)."""
+    return load_verify_key(path).key_id
+
+
 def sign_off_evidence(
     settings: Settings,
     db: str | None,
@@ -256,19 +259,32 @@ def sign_off_evidence(
     *,
     key_file: Path,
     passphrase: bytes,
-    name: str,
-    meaning: str = "review",
+    password: str | None,
+    meaning: str = "reviewed",
+    user_entered: str | None = None,
 ) -> dict[str, Any]:
-    """Countersign a package (name, meaning, UTC time; 21 CFR 11.50) and record the
-    sign-off in the log. A package that does not verify is not signed."""
+    """A QA reviewer's electronic signature on a drill's evidence (21 CFR 11.50, 11.70,
+    11.200): an authenticated ``qa`` user re-enters their password, the ``signature``
+    record binds their id, full name, meaning and time to the SHA-256 of the package's
+    checksums, and their own Ed25519 key — registered to their account — countersigns
+    the package so that it verifies offline. A package that does not verify is not
+    signed."""
+    from serialvault.app.identity import sign
     from serialvault.drill.evidence import (
         load_reviewer_key,
         package_drill_id,
+        package_sums_sha256,
         sign_off,
         verify_package,
     )
 
+    repo, who = open_as(settings, db, Action.SIGN_OFF)
     key = load_reviewer_key(key_file, passphrase)
+    if key.public.key_id not in show_account(repo, who.user_id).reviewer_keys:
+        raise NotPermitted(
+            f"reviewer key {key.public.key_id} is not registered to {who.user_id}: register"
+            " your own key first (`serialvault user key add --public-key FILE.pub`)"
+        )
     drill_id = package_drill_id(package)
     try:
         vk = load_policy(None, settings=settings).load_verify_key()
@@ -280,23 +296,45 @@ def sign_off_evidence(
             raise IntegrityFailure(
                 f"{package} does not verify: {'; '.join(check.findings)}; not signing it"
             )
-    repo = open_repository(settings, db)
-    doc, path = sign_off(package, key, signer=name, meaning=meaning, signed_at=now_utc())
+    sums = package_sums_sha256(package)
+    signature = sign(
+        repo,
+        settings,
+        who,
+        subject=f"drill-evidence:{drill_id}",
+        sha256=sums,
+        meaning=meaning,
+        password=password,
+        user_entered=user_entered,
+        reason=f"{meaning} drill evidence {drill_id}",
+    )
+    doc, path = sign_off(
+        package,
+        key,
+        signer=who.user_id,
+        name=who.name,
+        meaning=meaning,
+        signed_at=signature.signed_at,
+        signature_seq=signature.seq,
+    )
     rec = repo.append(
         DRILL_SIGNOFF,
         {
             "drill_id": drill_id,
-            "signer": name,
+            "signer": who.user_id,
+            "name": who.name,
             "meaning": meaning,
             "signed_at": doc["signed_at"],
+            "signature_seq": signature.seq,
             "key_id": doc["signature"]["key_id"],
             "checksums_sha256": doc["checksums_sha256"],
         },
-        name,
-        f"{meaning} of drill {drill_id}",
+        who.actor,
+        f"{meaning} drill evidence {drill_id}",
     )
     return {
         "signoff": str(path),
         "seq": rec.seq,
-        **{k: doc[k] for k in ("signer", "meaning", "signed_at")},
+        "signature_seq": signature.seq,
+        **{k: doc[k] for k in ("signer", "name", "meaning", "signed_at")},
     }

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from serialvault.app.context import open_repository
+from serialvault.app.context import open_as, open_to_read
+from serialvault.domain.access import Action
 from serialvault.errors import IdentifierError, ValidationError
 from serialvault.gs1.gtin import Gtin
 from serialvault.gs1.ndc import Ndc
@@ -58,7 +59,6 @@ def add(
     db: str | None,
     product: ProductInput,
     *,
-    actor: str,
     reason: str | None = None,
     update: bool = False,
 ) -> ProductChange:
@@ -78,10 +78,11 @@ def add(
         manufacturer=product.manufacturer,
         attributes=attrs,
     )
+    repo, who = open_as(settings, db, Action.MASTERDATA)
     return add_product(
-        open_repository(settings, db),
+        repo,
         record,
-        actor=actor,
+        actor=who.actor,
         reason=reason or "product added",
         update=update,
     )
@@ -89,9 +90,9 @@ def add(
 
 def products(settings: Settings, db: str | None) -> list[dict[str, Any]]:
     """Every product in its effective version."""
-    return list_products(open_repository(settings, db))
+    return list_products(open_to_read(settings, db))
 
 
 def product(settings: Settings, db: str | None, gtin: str) -> dict[str, Any]:
     """One product with all its attributes (``NotFound`` when unknown)."""
-    return get_product(open_repository(settings, db), Gtin.parse(gtin).gtin14)
+    return get_product(open_to_read(settings, db), Gtin.parse(gtin).gtin14)

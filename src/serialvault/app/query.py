@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from serialvault.app.context import open_repository
+from serialvault.app.context import open_to_read
 from serialvault.epcis.jsonld_writer import query_document
 from serialvault.settings import Settings
 from serialvault.store import queries
@@ -31,7 +31,7 @@ class UnitView:
 def unit(settings: Settings, db: str | None, epc: str) -> UnitView:
     """A unit's current state and full history (EPC URN, Digital Link or element string)."""
     key = queries.resolve_key(epc)
-    with open_repository(settings, db).read() as conn:
+    with open_to_read(settings, db).read() as conn:
         return UnitView(key, queries.unit_state(conn, key), queries.unit_history(conn, key))
 
 
@@ -70,7 +70,7 @@ def contents(
 ) -> ContentsView:
     """Everything inside a container, at any depth (or down to ``depth``)."""
     key = queries.resolve_key(epc)
-    with open_repository(settings, db).read() as conn:
+    with open_to_read(settings, db).read() as conn:
         return ContentsView(key, queries.contents_detail(conn, key, depth), summary)
 
 
@@ -86,7 +86,7 @@ class AncestorsView:
 def ancestors(settings: Settings, db: str | None, epc: str) -> AncestorsView:
     """The containers around a unit, innermost first."""
     key = queries.resolve_key(epc)
-    with open_repository(settings, db).read() as conn:
+    with open_to_read(settings, db).read() as conn:
         return AncestorsView(key, queries.ancestors(conn, key))
 
 
@@ -102,7 +102,7 @@ class EventsView:
 def events(settings: Settings, db: str | None, query: EventQuery, full: bool = False) -> EventsView:
     """Events matching ``query``; with ``full``, also the events themselves as an EPCIS
     2.0 query document (each with its recordTime and namespace declarations)."""
-    with open_repository(settings, db).read() as conn:
+    with open_to_read(settings, db).read() as conn:
         rows = queries.query_events(conn, query)
         if not full:
             return EventsView(rows)

@@ -14,8 +14,9 @@ from typing import Any
 
 import orjson
 
-from serialvault.app.context import open_repository
+from serialvault.app.context import open_as, open_to_read
 from serialvault.app.files import read_bytes, write_file
+from serialvault.domain.access import Action
 from serialvault.errors import InputError
 from serialvault.redact import redact_url
 from serialvault.settings import Settings
@@ -46,7 +47,7 @@ class BaselineWritten:
 def baseline(settings: Settings, db: str | None, out: Path) -> BaselineWritten:
     """Record a baseline (``serialvault.baseline/1``): units per (GTIN, lot, status),
     chain head and fingerprint of one consistent read."""
-    b = rec.take_baseline(open_repository(settings, db))
+    b = rec.take_baseline(open_to_read(settings, db))
     write_file(out, orjson.dumps(b.to_dict(), option=orjson.OPT_INDENT_2))
     return BaselineWritten(out, b)
 
@@ -87,12 +88,9 @@ def reconcile(
     """Reconcile the repository against a baseline file, another repository (path or
     URL) or an EPCIS export (a ``.jsonld``/``.xml`` file or folder: R7)."""
     export = _export_files(against)
+    repo, _who = open_as(settings, db, Action.RECONCILE)
     if export is not None:
         with tempfile.TemporaryDirectory(prefix="sv-reconcile-") as work:
-            return rec.cross_system(
-                open_repository(settings, db), export, Path(work), scope=scope, limit=limit
-            )
+            return rec.cross_system(repo, export, Path(work), scope=scope, limit=limit)
     expected = _expected(against)
-    return rec.reconcile(
-        open_repository(settings, db), expected, against=against, limit=limit, lifecycle=lifecycle
-    )
+    return rec.reconcile(repo, expected, against=against, limit=limit, lifecycle=lifecycle)

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from serialvault.app.context import Backups, open_repository
+from serialvault.app.context import Backups, open_as, open_to_read
 from serialvault.backup.anchors import Witness, witness_path
 from serialvault.backup.guard import AnchoredAudit, audit_log
+from serialvault.domain.access import Action
 from serialvault.errors import InputError, SerialvaultError
 from serialvault.settings import Settings
 from serialvault.store import queries
@@ -29,29 +30,6 @@ from serialvault.store.integrity import ProjectionCheck, RebuildResult, check_pr
 DOC_SUFFIXES = (".json", ".jsonld", ".xml")
 #: The name that stands for standard input.
 STDIN = "-"
-
-
-@dataclass(frozen=True, slots=True)
-class InitResult:
-    db: str
-    created: bool
-    head_seq: int
-    head_chain: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "db": self.db,
-            "created": self.created,
-            "head_seq": self.head_seq,
-            "head_chain": self.head_chain,
-        }
-
-
-def init(settings: Settings, db: str | None, *, actor: str) -> InitResult:
-    """Create the repository (genesis record) or bring its schema up to date; idempotent."""
-    repo = open_repository(settings, db, must_exist=False)
-    created, head = repo.init(actor)
-    return InitResult(repo.display_url, created, head.seq, head.chain_hash)
 
 
 def capture_inputs(paths: list[str]) -> list[tuple[str, Path | None]]:
@@ -125,7 +103,6 @@ def capture(
     db: str | None,
     paths: list[str],
     *,
-    actor: str,
     reason: str | None = None,
     keep_going: bool = False,
     stdin: BinaryIO | None = None,
@@ -139,10 +116,10 @@ def capture(
     inputs = capture_inputs(paths)
     if on_start is not None:
         on_start(len(inputs))
-    repo = open_repository(settings, db)
+    repo, who = open_as(settings, db, Action.CAPTURE)
     capturer = Capturer(
         repo,
-        actor=actor,
+        actor=who.actor,
         reason=reason or "EPCIS capture",
         extra_schemas=settings.extra_schemas(),
         limits=settings.limits,
@@ -186,7 +163,7 @@ class Status:
 
 def status(settings: Settings, db: str | None) -> Status:
     """Identifiers by kind and status, row counts, chain head and fingerprint."""
-    repo = open_repository(settings, db)
+    repo = open_to_read(settings, db)
     with repo.read() as conn:
         counts = queries.counts(conn)
         units = queries.unit_summary(conn)
@@ -199,7 +176,7 @@ def status(settings: Settings, db: str | None) -> Status:
 
 def exceptions(settings: Settings, db: str | None, status: str | None = None) -> list[Any]:
     """The exception records (rejected input and other deviations), oldest first."""
-    with open_repository(settings, db).read() as conn:
+    with open_to_read(settings, db).read() as conn:
         return list(queries.exceptions(conn, status))
 
 
@@ -207,7 +184,7 @@ def state_fingerprint(
     settings: Settings, db: str | None, on_table: Callable[[str], None] | None = None
 ) -> Fingerprint:
     """The order-independent digest of every projection (DESIGN.md "Fingerprint")."""
-    with open_repository(settings, db).read() as conn:
+    with open_to_read(settings, db).read() as conn:
         return fingerprint(conn, on_table=on_table)
 
 
@@ -215,15 +192,15 @@ def rebuild_projections(
     settings: Settings,
     db: str | None,
     *,
-    actor: str,
     reason: str | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> RebuildResult:
     """Recreate every projection from the log in one transaction and record it; the
     fingerprint before and after must be the same (DESIGN.md principle 1)."""
+    repo, who = open_as(settings, db, Action.MAINTAIN)
     return rebuild(
-        open_repository(settings, db),
-        actor=actor,
+        repo,
+        actor=who.actor,
         reason=reason or "projections rebuilt from the log",
         on_progress=on_progress,
     )
@@ -232,13 +209,13 @@ def rebuild_projections(
 def check_projections_against_log(settings: Settings, db: str | None) -> ProjectionCheck:
     """R9: replay the log into a scratch database and name every projection row that
     differs; writes nothing."""
-    with open_repository(settings, db).read() as conn:
+    with open_to_read(settings, db).read() as conn:
         return check_projections(conn)
 
 
 def head_seq(settings: Settings, db: str | None) -> int:
     """The log's head seq (for a progress bar's total)."""
-    return open_repository(settings, db).head().seq
+    return open_to_read(settings, db).head().seq
 
 
 def audit_verify(
@@ -253,7 +230,7 @@ def audit_verify(
     """Walk the chain from genesis and compare it with every signed checkpoint it can
     reach: the witness beside the repository and, with ``use_copies``, the manifests and
     checkpoints on the policy's copies (a truncation or rewrite names its seq)."""
-    repo = open_repository(settings, db)
+    repo = open_to_read(settings, db)
     ctx = Backups.load(settings, policy=policy, public_key=public_key)
     pol = ctx.policy
     states = [c.open() for c in ctx.copies] if use_copies and pol.copies else []

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from serialvault.app.context import Backups, Phase, no_phase
+from serialvault.app.context import Backups, Phase, authorize, no_phase, open_repository
 from serialvault.backup import restore as restore_mod
 from serialvault.backup.copies import Copy
 from serialvault.backup.restore import RestoreResult
-from serialvault.errors import SerialvaultError
+from serialvault.domain.access import Action
+from serialvault.errors import NotAuthenticated, SerialvaultError, UsageError
+from serialvault.identity.auth import credentials_in
 from serialvault.settings import Settings
 from serialvault.store.engine import resolve_url
 from serialvault.store.repository import Repository
@@ -34,12 +36,18 @@ def restore(
     key: str | None = None,
     public_key: str | None = None,
     db: str | None = None,
-    actor: str,
+    as_user: str | None = None,
+    password: str | None = None,
     on_phase: Phase | None = None,
 ) -> RestoreResult:
     """Restore into ``into`` (a SQLite path or PostgreSQL URL). ``sources`` (copy names
     or URLs) are tried first, the policy's other copies after them; the live repository
-    ``db`` (default from the settings) lends its witness file."""
+    ``db`` (default from the settings) lends its witness file.
+
+    Who restores is an authenticated ``admin``: of the live repository (their session
+    there), or — when it is gone, ``as_user`` with ``password`` — by their account in
+    the backup itself, checked before the restored repository becomes usable."""
+    actor = _restorer(settings, db, as_user, password, dry_run)
     ctx = Backups.load(settings, policy=policy, copies=sources, key=key, public_key=public_key)
     copies = list(ctx.copies)
     if sources:  # the named copies first, the policy's others as fallbacks
@@ -66,6 +74,36 @@ def restore(
     if note:
         res.findings.append(note)
     return res
+
+
+def _restorer(
+    settings: Settings,
+    db: str | None,
+    as_user: str | None,
+    password: str | None,
+    dry_run: bool,
+) -> restore_mod.Actor:
+    """The restoring admin, or how to find them in the restored repository."""
+    if as_user is not None:
+        if password is None:
+            raise UsageError("--as needs the password (--password-file, or a prompt)")
+
+        def in_backup(target: Repository) -> str:
+            return credentials_in(target, as_user, password, Action.RESTORE).actor
+
+        return in_backup
+    live = db or settings.db
+    try:
+        repo = open_repository(settings, live)
+    except SerialvaultError as exc:
+        if dry_run:  # a dry run writes nothing: the keys are its only authority
+            return "dry run"
+        raise NotAuthenticated(
+            f"a restore is made by an authenticated admin, and the live repository cannot"
+            f" be opened ({exc.message}): log in there, or — when it is gone — restore with"
+            " `--as USER --password-file F`, checked against your account in the backup"
+        ) from None
+    return authorize(settings, repo, Action.RESTORE).actor
 
 
 def _unbacked_live_records(live: str | None, into: str, res: RestoreResult) -> str | None:

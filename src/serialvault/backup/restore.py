@@ -464,6 +464,10 @@ def _plans(
     return out
 
 
+#: Who restores: a user id, or a function naming the user from the restored repository.
+Actor = str | Callable[[Repository], str]
+
+
 def restore(
     copies: list[Copy],
     into: str,
@@ -474,7 +478,7 @@ def restore(
     backup: str | None = None,
     dry_run: bool = False,
     force: bool = False,
-    actor: str = "restore",
+    actor: Actor = "restore",
     on_phase: Phase = _no_phase,
     witnesses: list[Witness] | None = None,
     state_dir: Path | None = None,
@@ -489,6 +493,10 @@ def restore(
     restore fails with :class:`OlderRecoveryPoint` naming what is missing. Restoring over
     an existing repository takes its writer lock and refuses when it holds records after
     the point (``discard_newer``: a scratch target may lose them).
+
+    ``actor`` is who restores, or a function that names them from the restored
+    repository itself (still marked, before it becomes usable) — how an admin proves who
+    they are when the live repository is gone: by their account in the backup.
     """
     url = resolve_url(into)
     engine_name = "sqlite" if url.startswith("sqlite") else "postgresql"
@@ -560,7 +568,7 @@ def _apply(
     key: EncryptionKey | None,
     timer: _Timer,
     force: bool,
-    actor: str,
+    actor: Actor,
     on_phase: Phase,
     guard: TargetRule,
     repo_id: str,
@@ -991,7 +999,7 @@ def _restore_sqlite(
     key: EncryptionKey | None,
     timer: _Timer,
     force: bool,
-    actor: str,
+    actor: Actor,
     on_phase: Phase,
     guard: TargetRule,
     repo_id: str,
@@ -1034,6 +1042,7 @@ def _restore_sqlite(
                             f"snapshot of {plan.full.id} holds seq {head.seq}, manifest says"
                             f" {plan.snapshot_seq}"
                         )
+                    migrate_on(conn)  # a snapshot of an earlier schema: bring it to head
                 mark_loading(conn)
             with connect(repo.engine, write=True) as conn:
                 _replay_into(conn, plan, fetched, key, timer, on_phase)
@@ -1043,8 +1052,9 @@ def _restore_sqlite(
                 seq, chain, fp, expected = _check(
                     conn, plan, timer, on_phase, ReadSource(sqlite_file=str(tmp))
                 )
+            who = actor if isinstance(actor, str) else actor(repo)
             with connect(repo.engine, write=True) as conn:
-                record_restored_from(conn, plan.chain[-1].id, actor, now_utc())
+                record_restored_from(conn, plan.chain[-1].id, who, now_utc())
         finally:
             repo.close()
         checkpoint_sqlite(tmp)
@@ -1122,7 +1132,7 @@ def _restore_pg(
     key: EncryptionKey | None,
     timer: _Timer,
     force: bool,
-    actor: str,
+    actor: Actor,
     on_phase: Phase,
     guard: TargetRule,
     repo_id: str,
@@ -1145,8 +1155,9 @@ def _restore_pg(
         # committed, so worker processes can hash it while this one walks the chain
         with connect(engine) as conn:
             seq, chain, fp, expected = _check(conn, plan, timer, on_phase, ReadSource(url=url))
+        who = actor if isinstance(actor, str) else actor(Repository(url))
         with connect(engine, write=True) as conn:
-            record_restored_from(conn, plan.chain[-1].id, actor, now_utc())
+            record_restored_from(conn, plan.chain[-1].id, who, now_utc())
             clear_mark(conn)
     finally:
         engine.dispose()

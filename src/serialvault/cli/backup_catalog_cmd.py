@@ -189,13 +189,16 @@ def backup_prune(
         float | None, typer.Option("--keep-days", help="Keep chains younger than this [policy].")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, delete nothing.")] = False,
+    db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Apply retention: remove whole chains the policy no longer keeps."""
+    """Apply retention: remove whole chains the policy no longer keeps (an admin of the
+    repository the backups serve; a dry run needs no account)."""
     with handled(json_out):
         reports = ops.prune(
             settings(),
             options(policy, copy, to, public_key=public_key),
+            db=db,
             keep_fulls=keep_fulls,
             keep_days=keep_days,
             dry_run=dry_run,

@@ -26,11 +26,9 @@ from serialvault.cli.backup_options import (
     phase_progress,
 )
 from serialvault.cli.common import (
-    ActorOpt,
     DbOpt,
     JsonOpt,
     ReasonOpt,
-    actor_name,
     handled,
     kv,
     out,
@@ -106,7 +104,6 @@ def backup_full(
         ),
     ] = False,
     reason: ReasonOpt = None,
-    actor: ActorOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Take a full backup: a consistent snapshot plus the whole log, to each copy.
@@ -121,7 +118,6 @@ def backup_full(
                 settings(),
                 db,
                 options(policy, copy, to, key, signing_key),
-                actor=actor_name(actor),
                 check_projections=check_projections,
                 new_timeline=new_timeline,
                 reason=reason,
@@ -147,7 +143,6 @@ def backup_incr(
             " grows with the repository, not with the change (fulls always record it).",
         ),
     ] = False,
-    actor: ActorOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Take an incremental backup: the log records after each copy's newest backup."""
@@ -158,7 +153,6 @@ def backup_incr(
                 settings(),
                 db,
                 options(policy, copy, to, key, signing_key),
-                actor=actor_name(actor),
                 with_fingerprint=with_fp,
                 on_phase=on_phase,
             )
@@ -193,7 +187,6 @@ def backup_follow(
         Path | None,
         typer.Option("--metrics", help="Prometheus text-format file [policy follow.metrics_file]."),
     ] = None,
-    actor: ActorOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Continuous mode: ship new log records to every copy as small incrementals.
@@ -232,7 +225,6 @@ def backup_follow(
             settings(),
             db,
             options(policy, copy, to, key, signing_key),
-            actor=actor_name(actor),
             interval=interval,
             for_=for_,
             status_file=status_file,

@@ -11,7 +11,6 @@ terminal.
 from __future__ import annotations
 
 import getpass
-import socket
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,7 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from serialvault.app.files import write_file
-from serialvault.errors import InputError, SerialvaultError
+from serialvault.errors import InputError, SerialvaultError, UsageError
 from serialvault.settings import Settings
 from serialvault.store.engine import DATABASE_ERRORS, store_error
 
@@ -47,12 +46,12 @@ DbOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
-ActorOpt = Annotated[
-    str | None,
+PasswordFileOpt = Annotated[
+    Path | None,
     typer.Option(
-        "--actor",
-        envvar="SERIALVAULT_ACTOR",
-        help="Who is acting (recorded in the log) [default: user@host]",
+        "--password-file",
+        help="Read the password from the first line of this file (else SERIALVAULT_PASSWORD,"
+        " else a prompt on a terminal).",
         show_default=False,
     ),
 ]
@@ -68,15 +67,30 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
-def actor_name(actor: str | None) -> str:
-    """ALCOA+ attributable: an explicit actor, or the operating-system user at this host."""
-    if actor:
-        return actor
-    try:
-        user = getpass.getuser()
-    except Exception:  # no user database entry and no LOGNAME/USER: still attributable
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
+def read_password(path: Path | None, prompt: str = "Password: ", *, env: bool = True) -> str:
+    """The password from ``--password-file`` (its first line), else ``SERIALVAULT_PASSWORD``
+    (``env``), else typed at a terminal without echo; none of them is a usage error."""
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot read the password file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise InputError(f"the password file {path} is not UTF-8 text") from None
+        line = text.split("\n", 1)[0].rstrip("\r")
+        if not line:
+            raise InputError(f"the password file {path} is empty")
+        return line
+    if env:
+        given = settings().password
+        if given:
+            return given
+    if sys.stdin.isatty():
+        return getpass.getpass(prompt)
+    raise UsageError(
+        "a password is needed: give --password-file F, set SERIALVAULT_PASSWORD, or run on a"
+        " terminal"
+    )
 
 
 def write_output(path: Path, data: bytes) -> None:

@@ -10,15 +10,15 @@ import typer
 
 from serialvault.app import drill as ops
 from serialvault.cli.common import (
-    ActorOpt,
     DbOpt,
     JsonOpt,
+    PasswordFileOpt,
     ReasonOpt,
-    actor_name,
     handled,
     kv,
     out,
     print_json,
+    read_password,
     settings,
     table,
 )
@@ -37,7 +37,6 @@ def drill_new(
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
     db: DbOpt = None,
-    actor: ActorOpt = None,
     reason: ReasonOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -50,7 +49,6 @@ def drill_new(
             out_file,
             plan_id=plan_id,
             force=force,
-            actor=actor_name(actor),
             reason=reason,
         )
         d = {"plan": str(out_file), **rec.version.to_dict()}
@@ -79,12 +77,11 @@ def drill_record(
     plan_file: Annotated[Path, typer.Argument(help="The plan (TOML).")],
     reason: Annotated[str, typer.Option("--reason", help="Why the plan changed (recorded).")],
     db: DbOpt = None,
-    actor: ActorOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Record the plan's current text in the log (nothing new if it did not change)."""
     with handled(json_out):
-        rec = ops.record(settings(), db, plan_file, actor=actor_name(actor), reason=reason)
+        rec = ops.record(settings(), db, plan_file, reason=reason)
         version, plan = rec.version, rec.plan
         d = {"recorded": rec.new, **version.to_dict()}
         if json_out:
@@ -139,7 +136,6 @@ def drill_run(
     seed: Annotated[
         int | None, typer.Option("--seed", help="Seed for the random choices (faults).")
     ] = None,
-    actor: ActorOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run a drill: baseline, backup, fault on sandboxes, restore, reconcile, verdict.
@@ -163,7 +159,6 @@ def drill_run(
             signing_key=signing_key,
             workdir=workdir,
             seed=seed,
-            actor=actor_name(actor),
             on_step=step,
         )
         result, package = run.result, run.outputs.package
@@ -305,8 +300,9 @@ def evidence_verify(
                 f" files, signature good; {len(check.signoffs)} sign-off(s)"
             )
             for so in check.signoffs:  # only sign-offs whose signature verified get here
+                who = f"{so['name']} ({so['signer']})" if so.get("name") else so["signer"]
                 out.print(
-                    f"  {so['meaning']} by {so['signer']} at {so['signed_at']}"
+                    f"  {so['meaning']} by {who} at {so['signed_at']}"
                     f" (signature verified with reviewer key {so['key_id']})"
                 )
         else:
@@ -346,28 +342,38 @@ def evidence_reviewer_key(
 @evidence_app.command("sign-off")
 def evidence_sign_off(
     package: Annotated[Path, typer.Argument(help="The evidence folder.")],
-    key_file: Annotated[Path, typer.Option("--key", help="The reviewer's own key (PEM).")],
-    name: Annotated[str, typer.Option("--name", help="The reviewer's full name.")],
+    key_file: Annotated[
+        Path, typer.Option("--key", help="Your own reviewer key (PEM), registered to you.")
+    ],
     meaning: Annotated[
-        str, typer.Option("--meaning", help="What the signature means: review or approval.")
-    ] = "review",
+        str,
+        typer.Option("--meaning", help="reviewed, approved, verified, responsible or authored."),
+    ] = "reviewed",
+    password_file: PasswordFileOpt = None,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="Your user id, re-entered (the first signing of a session)."),
+    ] = None,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Countersign a package (name, meaning, UTC time) and record the signature in the log.
+    """Sign a drill's evidence as the logged-in qa user (an electronic signature).
 
-    21 CFR 11.50: the printed name, the date and time, and the meaning of the signature.
-    The signer is identified by their own key and passphrase; user accounts come later.
+    21 CFR 11.50/11.70/11.200: the signature record shows your full name, the UTC time
+    and the meaning, is linked to the SHA-256 of the package's checksums, and needs your
+    password re-entered; your Ed25519 key countersigns the package for offline checking.
     """
     with handled(json_out):
+        password = read_password(password_file, "Password (signature): ")
         d = ops.sign_off_evidence(
             settings(),
             db,
             package,
             key_file=key_file,
             passphrase=_passphrase(confirm=False),
-            name=name,
+            password=password,
             meaning=meaning,
+            user_entered=user,
         )
         if json_out:
             print_json(d)

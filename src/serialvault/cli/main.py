@@ -20,6 +20,7 @@ from serialvault.cli import (
     reconcile_cmd,
     repo_cmd,
     restore_cmd,
+    user_cmd,
 )
 
 app = typer.Typer(
@@ -48,6 +49,10 @@ def main(
 
 
 app.command("init")(repo_cmd.init)
+app.command("login")(user_cmd.login)
+app.command("logout")(user_cmd.logout)
+app.command("whoami")(user_cmd.whoami)
+app.add_typer(user_cmd.app, name="user")
 app.command("capture")(repo_cmd.capture)
 app.command("status")(repo_cmd.status)
 app.command("exceptions")(repo_cmd.exceptions)

@@ -8,11 +8,9 @@ import typer
 
 from serialvault.app import products as ops
 from serialvault.cli.common import (
-    ActorOpt,
     DbOpt,
     JsonOpt,
     ReasonOpt,
-    actor_name,
     handled,
     kv,
     make_app,
@@ -48,7 +46,6 @@ def add(
         bool, typer.Option("--update", help="Record a new version of an existing product.")
     ] = False,
     db: DbOpt = None,
-    actor: ActorOpt = None,
     reason: ReasonOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -69,9 +66,7 @@ def add(
                 "casesPerPallet": cases_per_pallet,
             },
         )
-        change = ops.add(
-            settings(), db, product, actor=actor_name(actor), reason=reason, update=update
-        )
+        change = ops.add(settings(), db, product, reason=reason, update=update)
         if json_out:
             print_json(change.to_dict())
         else:

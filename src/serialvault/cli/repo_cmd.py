@@ -8,13 +8,13 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
+from serialvault.app import identity as identity_ops
 from serialvault.app import repository as ops
 from serialvault.cli.common import (
-    ActorOpt,
     DbOpt,
     JsonOpt,
+    PasswordFileOpt,
     ReasonOpt,
-    actor_name,
     err,
     handled,
     kv,
@@ -25,21 +25,43 @@ from serialvault.cli.common import (
     settings,
     table,
 )
+from serialvault.cli.user_cmd import new_password
 from serialvault.errors import IntegrityFailure, SerialvaultError
 from serialvault.store.capture import CaptureResult
 
 audit_app = make_app("Audit trail: verify the hash-chained log.")
 
 
-def init(db: DbOpt = None, actor: ActorOpt = None, json_out: JsonOpt = False) -> None:
-    """Create the repository (or bring its schema up to date). Safe to run again."""
+def init(
+    admin: Annotated[
+        str | None, typer.Option("--admin", help="User id of the first administrator.")
+    ] = None,
+    admin_name: Annotated[
+        str | None, typer.Option("--admin-name", help="The first administrator's full name.")
+    ] = None,
+    password_file: PasswordFileOpt = None,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create the repository with its first admin, or bring its schema up to date.
+
+    A new repository needs --admin and --admin-name (and a password); an existing one
+    without accounts gets its first admin the same way. Safe to run again.
+    """
     with handled(json_out):
-        res = ops.init(settings(), db, actor=actor_name(actor))
+        password = None
+        if admin is not None:
+            password = new_password(password_file, admin)
+        res = identity_ops.init_repository(
+            settings(), db, admin=admin, admin_name=admin_name, password=password
+        )
         if json_out:
             print_json(res.to_dict())
-        else:
-            what = "initialised" if res.created else "already initialised (schema up to date)"
-            out.print(f"{res.db}: {what}; head seq {res.head_seq}")
+            return
+        what = "initialised" if res.created else "already initialised (schema up to date)"
+        out.print(f"{res.db}: {what}; head seq {res.head_seq}")
+        if res.admin:
+            out.print(f"first administrator: {res.admin['user']} ({res.admin['name']})")
 
 
 def capture(
@@ -47,7 +69,6 @@ def capture(
         list[str], typer.Argument(help="EPCIS documents, folders of them, or - for stdin.")
     ],
     db: DbOpt = None,
-    actor: ActorOpt = None,
     reason: ReasonOpt = None,
     keep_going: Annotated[
         bool,
@@ -72,7 +93,6 @@ def capture(
             settings(),
             db,
             paths,
-            actor=actor_name(actor),
             reason=reason,
             keep_going=keep_going,
             stdin=sys.stdin.buffer,
@@ -173,7 +193,6 @@ def fingerprint_cmd(db: DbOpt = None, json_out: JsonOpt = False) -> None:
 
 def rebuild_cmd(
     db: DbOpt = None,
-    actor: ActorOpt = None,
     reason: ReasonOpt = None,
     check: Annotated[
         bool,
@@ -205,7 +224,6 @@ def rebuild_cmd(
             res = ops.rebuild_projections(
                 settings(),
                 db,
-                actor=actor_name(actor),
                 reason=reason,
                 on_progress=lambda s: bar.update(task, completed=s),
             )

@@ -11,13 +11,13 @@ from rich.markup import escape
 from serialvault.app import restore as ops
 from serialvault.cli.backup_options import KeyOpt, PolicyOpt, PubOpt, phase_progress
 from serialvault.cli.common import (
-    ActorOpt,
     JsonOpt,
-    actor_name,
+    PasswordFileOpt,
     handled,
     kv,
     out,
     print_json,
+    read_password,
     settings,
 )
 
@@ -51,7 +51,15 @@ def restore(
             show_default=False,
         ),
     ] = None,
-    actor: ActorOpt = None,
+    as_user: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="When the live repository is gone: your admin user id, checked with your"
+            " password against the accounts in the backup before the restore is usable.",
+        ),
+    ] = None,
+    password_file: PasswordFileOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Restore a repository from what all copies hold, to the newest or a given point.
@@ -61,6 +69,7 @@ def restore(
     14) and names what is missing rather than going back in time.
     """
     with handled(json_out):
+        password = None if as_user is None else read_password(password_file)
         bar, on_phase = phase_progress(json_out)
         with bar:
             res = ops.restore(
@@ -75,7 +84,8 @@ def restore(
                 key=key,
                 public_key=public_key,
                 db=db,
-                actor=actor_name(actor),
+                as_user=as_user,
+                password=password,
                 on_phase=on_phase,
             )
         d = res.to_dict()

@@ -28,6 +28,14 @@ TIMELINE = "backup.timeline"
 DRILL_PLAN = "drill.plan"
 DRILL_RUN = "drill.run"
 DRILL_SIGNOFF = "drill.signoff"
+USER = "user.account"
+PASSWORD = "user.password"
+TOKEN = "user.token"
+LOGIN = "auth.login"
+LOGOUT = "auth.logout"
+AUTH_FAILURE = "auth.failure"
+SIGNATURE = "signature"
+IDENTITY_POLICY = "config.identity"
 
 #: Who writes a record kind. The roles are those of the accounts to come (21 CFR
 #: 11.10(d), (g): authority checks); ``system`` marks records serialvault writes on its
@@ -69,6 +77,24 @@ CATALOGUE: dict[str, RecordKind] = {
         _kind(DRILL_PLAN, "admin qa", "a version of a backup/restore drill plan"),
         _kind(DRILL_RUN, "admin qa", "a drill's verdict, RTO and RPO"),
         _kind(DRILL_SIGNOFF, "qa", "a reviewer's sign-off of a drill's evidence"),
+        _kind(USER, "admin", "a version of a user account: name, roles, status", projected=True),
+        _kind(
+            PASSWORD,
+            "admin operator qa auditor",
+            "a new password's Argon2id hash (never the password)",
+            projected=True,
+        ),
+        _kind(TOKEN, "admin", "an API token issued or revoked (its hash only)", projected=True),
+        _kind(LOGIN, "system", "a successful log-in (21 CFR 11.10(e))", projected=True),
+        _kind(LOGOUT, "system", "a session ended by its user or by expiry"),
+        _kind(AUTH_FAILURE, "system", "a failed log-in or signature (11.300(d))", projected=True),
+        _kind(
+            SIGNATURE,
+            "operator qa auditor admin",
+            "an electronic signature: signer, meaning, SHA-256 of what was signed (11.50)",
+            projected=True,
+        ),
+        _kind(IDENTITY_POLICY, "admin", "a version of the password and session policy"),
     )
 }
 

@@ -34,6 +34,7 @@ from jinja2 import Environment, StrictUndefined, select_autoescape
 
 from serialvault.backup.crypto import SigningKey, VerifyKey
 from serialvault.domain import reconcile as rules
+from serialvault.domain.access import MEANINGS as ACCESS_MEANINGS
 from serialvault.drill.runner import DrillResult
 from serialvault.epcis.jsonparse import DuplicateKey, unique
 from serialvault.errors import InputError, IntegrityFailure
@@ -472,6 +473,7 @@ def _check_signoff(
     out: dict[str, Any] = {
         "file": name,
         "signer": doc.get("signer") if isinstance(doc.get("signer"), str) else None,
+        "name": doc.get("name") if isinstance(doc.get("name"), str) else None,
         "meaning": doc.get("meaning") if isinstance(doc.get("meaning"), str) else None,
         "signed_at": doc.get("signed_at") if isinstance(doc.get("signed_at"), str) else None,
         "key_id": key_id if isinstance(key_id, str) else None,
@@ -512,7 +514,8 @@ def _check_signoff(
 # --------------------------------------------------------------------------- sign-off
 
 SIGNOFF_FORMAT = "serialvault.evidence-signoff/1"
-MEANINGS = ("review", "approval")
+#: The meanings of a signature (21 CFR 11.50(a)(3)); ``domain.access.MEANINGS``.
+MEANINGS = ACCESS_MEANINGS
 
 
 def load_reviewer_key(path: Path, passphrase: bytes) -> SigningKey:
@@ -562,23 +565,41 @@ def generate_reviewer_key(path: Path, passphrase: bytes) -> VerifyKey:
     return SigningKey(key, str(path)).public
 
 
-def sign_off(
-    folder: Path, key: SigningKey, *, signer: str, meaning: str, signed_at: str
-) -> tuple[dict[str, Any], Path]:
-    """Countersign a package folder: name, meaning, UTC time, over its checksums; the
-    zip is rewritten to carry it. Returns the sign-off document and its file."""
-    if meaning not in MEANINGS:
-        raise InputError(f"meaning {meaning!r}: use {' or '.join(MEANINGS)}")
+def package_sums_sha256(folder: Path) -> str:
+    """SHA-256 of a package folder's checksum list: what a sign-off signs (it names
+    every file with its own SHA-256, so it pins the whole package)."""
     if not folder.is_dir():
         raise InputError(f"{folder} is not an evidence folder (sign off the folder, not the zip)")
-    sums = (folder / CHECKSUMS).read_bytes()
+    try:
+        return hashlib.sha256((folder / CHECKSUMS).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise InputError(f"{folder}: cannot read {CHECKSUMS}: {exc.strerror}") from None
+
+
+def sign_off(
+    folder: Path,
+    key: SigningKey,
+    *,
+    signer: str,
+    name: str,
+    meaning: str,
+    signed_at: str,
+    signature_seq: int,
+) -> tuple[dict[str, Any], Path]:
+    """Countersign a package folder with the reviewer's own key: user id, full name,
+    meaning, UTC time and the seq of the ``signature`` record in the repository, over
+    its checksums; the zip is rewritten to carry it. Returns the document and its file."""
+    if meaning not in MEANINGS:
+        raise InputError(f"meaning {meaning!r}: use {', '.join(MEANINGS)}")
     doc = key.sign(
         {
             "format": SIGNOFF_FORMAT,
             "signer": signer,
+            "name": name,
             "meaning": meaning,
             "signed_at": signed_at,
-            "checksums_sha256": hashlib.sha256(sums).hexdigest(),
+            "signature_seq": signature_seq,
+            "checksums_sha256": package_sums_sha256(folder),
         }
     )
     n = len(list(folder.glob("signoff-*.json"))) + 1

@@ -44,6 +44,7 @@ from serialvault.errors import IntegrityFailure
 from serialvault.masterdata.model import Location, Product
 from serialvault.store import schema
 from serialvault.store.fingerprint import Fingerprint, fingerprint
+from serialvault.store.identity import apply_identity
 from serialvault.store.projector import (
     apply_exception,
     apply_location,
@@ -250,7 +251,8 @@ def _apply_other(conn: Connection, rec: LogRecord) -> None:
         apply_location(conn, rec.seq, Location.from_content(body["location"]), int(body["version"]))
     elif rec.kind == EXCEPTION:
         apply_exception(conn, rec.seq, rec.recorded_at, orjson.loads(rec.body))
-    # repository.init, maintenance.* and other kinds do not feed projections.
+    else:  # accounts and signatures; repository.init, maintenance.* … feed nothing
+        apply_identity(conn, rec)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from serialvault.store.engine import (
     make_engine,
     redact,
     resolve_url,
+    sqlite_path,
 )
 from serialvault.timefmt import now_utc
 
@@ -263,8 +264,6 @@ class Repository:
         """Open the repository at ``db`` (path or URL); check it is initialised."""
         url = resolve_url(db)
         if must_exist:
-            from serialvault.store.engine import sqlite_path
-
             path = sqlite_path(url)
             if path is not None and not path.exists():  # connecting would create it
                 raise StoreError(
@@ -325,6 +324,32 @@ class Repository:
             return None
         rows = conn.execute(sa.text("SELECT version_num FROM alembic_version")).all()
         return str(rows[0][0]) if rows else None
+
+    def revision(self) -> str | None:
+        """The schema revision, ``None`` where there is no repository yet (a SQLite file
+        that does not exist is not created by asking)."""
+        path = sqlite_path(self.url)
+        if path is not None and not path.exists():
+            return None
+        try:
+            with self.read() as conn:
+                return self.schema_revision(conn)
+        except (OperationalError, DBAPIError) as exc:
+            raise connection_error(self.url, exc) from None
+
+    @staticmethod
+    def head_revision() -> str:
+        """The schema revision this version of serialvault reads and writes."""
+        return schema.SCHEMA_VERSION
+
+    def account_count(self) -> int:
+        """How many user accounts the repository has (0 before the accounts schema)."""
+        with self.read() as conn:
+            if not sa.inspect(conn).has_table("users"):
+                return 0
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(schema.users)).scalar_one()
+            )
 
     def check_initialised(self) -> None:
         try:

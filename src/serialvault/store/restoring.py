@@ -26,6 +26,7 @@ from serialvault.domain.chain import LogRecord
 from serialvault.store import schema
 from serialvault.store.engine import connect, make_engine, sqlite_path
 from serialvault.store.export import PG_SNAPSHOT_TABLES
+from serialvault.store.identity import clear_sessions
 from serialvault.store.repository import (
     RESTORE_STATE,
     ExistingTarget,
@@ -71,8 +72,10 @@ def peek_target(url: str) -> ExistingTarget:
 
 
 def mark_loading(conn: Connection) -> None:
-    """Set the restore mark (inside the transaction that loads)."""
+    """Set the restore mark (inside the transaction that loads), and end every session a
+    snapshot may have carried: nobody is logged in to a restored repository."""
     set_restore_state(conn, LOADING)
+    clear_sessions(conn)
 
 
 def clear_mark(conn: Connection) -> None:

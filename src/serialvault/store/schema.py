@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 
 #: Schema revision this code reads and writes (also the Alembic head).
-SCHEMA_VERSION = "0001"
+SCHEMA_VERSION = "0002"
 
 metadata = MetaData()
 
@@ -185,6 +185,67 @@ exceptions = Table(
 )  # Rejected input and other deviations (projection of exception records).
 Index("ix_exceptions_status", exceptions.c.status)
 
+# Accounts, credentials, tokens and signatures (21 CFR 11.10(d), 11.100, 11.300):
+# projections of the ``user.*`` and ``signature`` records, so a restore brings back who
+# could act and who signed exactly as it brings back the events (R8).
+users = Table(
+    "users",
+    metadata,
+    Column("user_id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # 'person' | 'service'
+    Column("status", Text, nullable=False),  # 'active' | 'disabled' | 'locked'
+    Column("roles", Text, nullable=False),  # canonical JSON list, sorted
+    Column("failures", Integer, nullable=False),  # consecutive failed log-ins
+    # canonical JSON list of the ids of the Ed25519 reviewer keys registered to the user
+    Column("reviewer_keys", Text, nullable=False),
+    Column("created_seq", Id, nullable=False),
+    Column("last_seq", Id, nullable=False),
+)  # User accounts, never deleted (11.100(a)); projection of user.account records.
+
+credentials = Table(
+    "credentials",
+    metadata,
+    Column("user_id", Text, nullable=False),
+    Column("seq", Id, nullable=False),
+    Column("hash", Text, nullable=False),  # Argon2id, salted (PHC string)
+    PrimaryKeyConstraint("user_id", "seq"),
+)  # Every password a user has had, newest last (history rule); user.password records.
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_id", Text, primary_key=True),
+    Column("user_id", Text, nullable=False),
+    Column("sha256", Text, nullable=False),  # of the secret; the secret is never stored
+    Column("label", Text, nullable=False),
+    Column("created_seq", Id, nullable=False),
+    Column("revoked_seq", Id),
+)  # API and service tokens (projection of user.token records).
+
+signatures = Table(
+    "signatures",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=False),
+    Column("signed_at", Text, nullable=False),
+    Column("signer", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("meaning", Text, nullable=False),
+    Column("subject", Text, nullable=False),  # what was signed, e.g. 'drill-evidence:RUN'
+    Column("sha256", Text, nullable=False),  # of the content signed (11.70: linking)
+)  # Electronic signatures (21 CFR 11.50, 11.70); projection of signature records.
+Index("ix_signatures_subject", signatures.c.subject)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id_sha256", Text, primary_key=True),
+    Column("user_id", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("last_used", Text, nullable=False),
+    Column("signed", Integer, nullable=False),  # 1 once a signature was made in it
+)  # Open log-in sessions: working state, not a projection, never backed up or restored.
+
 #: Projection tables in the fixed order used by the state fingerprint and rebuild.
 PROJECTIONS: tuple[Table, ...] = (
     products,
@@ -194,4 +255,13 @@ PROJECTIONS: tuple[Table, ...] = (
     events,
     event_epcs,
     exceptions,
+    users,
+    credentials,
+    tokens,
+    signatures,
 )
+
+#: Projections added after the first schema: they enter the fingerprint only once they
+#: hold rows, so the fingerprint of a repository that never had them (and of every
+#: backup taken before they existed) is what it was.
+LATER_PROJECTIONS = frozenset({"users", "credentials", "tokens", "signatures"})

@@ -1,0 +1,65 @@
+"""Test users: every change in serialvault is made by an authenticated user, so tests
+create theirs — through the same account and log-in functions the commands use — and
+log them in to the repository under test (a session file in ``$SERIALVAULT_HOME``,
+which ``conftest`` points at a folder of the test run)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from serialvault.app.identity import create_account
+from serialvault.identity.auth import Principal, login
+from serialvault.store.repository import Repository
+
+#: The password of every test user (meets the default policy; not the user name).
+PASSWORD = "correct-horse-battery-staple"
+#: The roles of the default test user: enough to capture, back up, restore and drill.
+ALL_ROLES = ("admin", "qa", "operator")
+
+
+def home() -> Path:
+    return Path(os.environ["SERIALVAULT_HOME"])
+
+
+def add_user(
+    target: Repository | str,
+    user: str,
+    roles: Sequence[str] = ALL_ROLES,
+    *,
+    name: str | None = None,
+    password: str = PASSWORD,
+    kind: str = "person",
+) -> None:
+    """Create ``user`` in the repository (the first one bootstraps it, as init does)."""
+    repo = target if isinstance(target, Repository) else Repository.open(target)
+    create_account(
+        repo,
+        "tester",
+        user_id=user,
+        name=name or f"Test {user.title()}",
+        roles=list(roles),
+        kind=kind,
+        password=None if kind == "service" else password,
+        reason="test user",
+    )
+
+
+def sign_in(
+    target: Repository | str,
+    user: str = "tester",
+    roles: Sequence[str] = ALL_ROLES,
+    *,
+    at: Path | None = None,
+) -> Principal:
+    """Log ``user`` in to the repository (creating the account if it has none by that
+    id); ``at`` is the session home (default ``$SERIALVAULT_HOME``)."""
+    repo = target if isinstance(target, Repository) else Repository.open(target)
+    with repo.read() as conn:
+        from serialvault.store.identity import account
+
+        exists = account(conn, user) is not None
+    if not exists:
+        add_user(repo, user, roles)
+    return login(repo, at or home(), user, PASSWORD)
