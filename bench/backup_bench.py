@@ -63,7 +63,14 @@ import orjson
 import psycopg
 import sqlalchemy as sa
 import zstandard
-from capture_bench import ACTOR, BenchError, count_units, init_repository, serialvault_command
+from capture_bench import (
+    ACTOR,
+    BENCH_HOME,
+    BenchError,
+    count_units,
+    init_repository,
+    serialvault_command,
+)
 from common import (
     ENGINE_NAMES,
     bench_main,
@@ -408,8 +415,6 @@ class EngineBench:
                 *self.split.base_files,
                 "--db",
                 self.base.url,
-                "--actor",
-                ACTOR,
                 "--json",
             ],
             self.cwd,
@@ -571,7 +576,7 @@ class EngineBench:
         shutil.copytree(full_dir, nofp_dir)
         before = self._head_seq(self.work.url)
         held_s, out, _ = sv(
-            ["capture", *self.split.held_files, "--db", self.work.url, "--actor", ACTOR, "--json"],
+            ["capture", *self.split.held_files, "--db", self.work.url, "--json"],
             self.cwd,
         )
         if out.get("rejected"):
@@ -659,6 +664,11 @@ class EngineBench:
                     into,
                     "--force",
                     "--json",
+                    # the restoring admin, checked against the accounts in the backup
+                    "--as",
+                    ACTOR,
+                    "--password-file",
+                    str(BENCH_HOME / "password.txt"),
                 ],
                 self.cwd,
             )

@@ -9,6 +9,7 @@ be read without the harness's own memory mixed in.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,13 @@ from serialvault.store import schema
 from serialvault.store.repository import Repository
 
 RUSAGE_RUN = Path(__file__).with_name("rusage_run.py")
-ACTOR = "bench@serialvault"
+#: The benchmark's own user: created with each repository, logged in before any change
+#: (every change in serialvault is made by an authenticated user with the role for it).
+ACTOR = "bench"
+BENCH_PASSWORD = "measured-and-timed-passphrase"
+#: Session files of the benchmark's user: its own home, never the person's running it.
+BENCH_HOME = Path(tempfile.mkdtemp(prefix="sv-bench-home-"))
+os.environ["SERIALVAULT_HOME"] = str(BENCH_HOME)
 
 
 class BenchError(Exception):
@@ -41,7 +48,7 @@ def serialvault_command() -> list[str]:
 
 
 def display_command(workload: Workload, target: Target) -> str:
-    return f"serialvault capture {workload.folder} --db {target.display} --actor {ACTOR} --json"
+    return f"serialvault capture {workload.folder} --db {target.display} --json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,21 +108,43 @@ def _tail(text: bytes | str, limit: int = 2000) -> str:
     return s[-limit:].strip()
 
 
-def init_repository(target: Target) -> float:
-    """Create a fresh, initialised repository; returns the seconds ``init`` took."""
-    target.reset()
-    t0 = time.perf_counter()
-    proc = subprocess.run(
-        [*serialvault_command(), "init", "--db", target.url, "--actor", ACTOR, "--json"],
-        capture_output=True,
-        check=False,
-    )
-    seconds = time.perf_counter() - t0
+def _sv(args: list[str], what: str) -> None:
+    proc = subprocess.run([*serialvault_command(), *args], capture_output=True, check=False)
     if proc.returncode != 0:
         raise BenchError(
-            f"serialvault init --db {target.display} failed (exit {proc.returncode}):"
+            f"serialvault {what} failed (exit {proc.returncode}):"
             f" {_tail(proc.stdout + proc.stderr)}"
         )
+
+
+def init_repository(target: Target) -> float:
+    """Create a fresh repository with the benchmark's user (admin, granted operator and
+    qa) logged in; returns the seconds ``init`` took."""
+    target.reset()
+    pw = BENCH_HOME / "password.txt"
+    pw.write_text(BENCH_PASSWORD + "\n", encoding="utf-8")
+    t0 = time.perf_counter()
+    _sv(
+        [
+            "init",
+            "--db",
+            target.url,
+            "--admin",
+            ACTOR,
+            "--admin-name",
+            "Benchmark Runner",
+            "--password-file",
+            str(pw),
+            "--json",
+        ],
+        f"init --db {target.display}",
+    )
+    seconds = time.perf_counter() - t0
+    _sv(["login", ACTOR, "--db", target.url, "--password-file", str(pw)], "login")
+    _sv(
+        ["user", "roles", ACTOR, "--add", "operator", "--add", "qa", "--db", target.url],
+        "user roles",
+    )
     return seconds
 
 
@@ -142,8 +171,6 @@ def run_capture(target: Target, workload: Workload, run: int) -> CaptureRun:
         workload.folder,
         "--db",
         target.url,
-        "--actor",
-        ACTOR,
         "--json",
     ]
     with tempfile.TemporaryDirectory(prefix="sv-bench-") as tmp:

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from capture_bench import ACTOR, BenchError, count_units, init_repository
+from capture_bench import BenchError, count_units, init_repository
 from common import (
     ENGINE_NAMES,
     bench_main,
@@ -205,8 +205,6 @@ class EngineBench:
                 self.workload.folder,
                 "--db",
                 self.live.url,
-                "--actor",
-                ACTOR,
                 "--json",
             ],
             self.cwd,

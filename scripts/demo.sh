@@ -20,16 +20,35 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "1. Generate a site of ${UNITS} units (EPCIS 2.0 JSON-LD, deterministic)"
 $SV demo generate --units "$UNITS" --max-epcs "${DEMO_MAX_EPCS:-5000}" --out demo-site --force
 
-step "2. Create the repository (SQLite: ./serialvault.db), replacing the previous demo's"
+step "2. Create the repository (SQLite: ./serialvault.db) and its users, replacing the previous demo's"
 rm -rf serialvault.db serialvault.db-wal serialvault.db-shm serialvault.db.witness \
   demo-restored.db demo-restored.db-wal demo-restored.db-shm demo-restored.db.witness \
-  demo-backup demo-backup-2 drill-runs drill-sandbox demo-drills
-$SV init
+  demo-backup demo-backup-2 drill-runs drill-sandbox demo-drills demo-users
+# Every change is made by an authenticated user with the role for it. The demo creates
+# three people, each with a random password in a 0600 file and a session home of their
+# own: alice (admin), oscar (operator, captures), quinn (qa, signs off the drills).
+mkdir -p demo-users && chmod 700 demo-users
+for u in alice oscar quinn; do
+  mkdir -p "demo-users/$u"
+  "$PY" -c 'import secrets; print(secrets.token_urlsafe(18))' > "demo-users/$u.pw"
+  chmod 600 "demo-users/$u.pw"
+done
+ALICE=(env SERIALVAULT_HOME="$PWD/demo-users/alice" "$SV")
+OSCAR=(env SERIALVAULT_HOME="$PWD/demo-users/oscar" "$SV")
+QUINN=(env SERIALVAULT_HOME="$PWD/demo-users/quinn" "$SV")
+"${ALICE[@]}" init --admin alice --admin-name "Alice Admin" --password-file demo-users/alice.pw
+"${ALICE[@]}" login alice --password-file demo-users/alice.pw
+"${ALICE[@]}" user add oscar --name "Oscar Operator" --role operator --password-file demo-users/oscar.pw >/dev/null
+"${ALICE[@]}" user add quinn --name "Quinn QA" --role qa --password-file demo-users/quinn.pw >/dev/null
+"${ALICE[@]}" user list
+"${OSCAR[@]}" login oscar --password-file demo-users/oscar.pw
+"${QUINN[@]}" login quinn --password-file demo-users/quinn.pw
 
-step "3. Capture the documents but the last two (each one all-or-nothing)"
+step "3. oscar captures the documents but the last two (each one all-or-nothing)"
 FILES=(demo-site/*.jsonld)
 N=${#FILES[@]}
-$SV capture "${FILES[@]:0:N-2}"
+"${OSCAR[@]}" capture "${FILES[@]:0:N-2}"
+export SERIALVAULT_HOME="$PWD/demo-users/alice"  # from here on alice (admin) acts, unless named
 
 step "4. Audit trail: walk the hash chain from genesis"
 $SV audit verify
@@ -50,7 +69,7 @@ BACKUP="file://$PWD/demo-backup"
 $SV backup full --to "$BACKUP"
 
 step "9. More events arrive; an incremental backup ships only them"
-$SV capture "${FILES[@]:N-2}"
+"${OSCAR[@]}" capture "${FILES[@]:N-2}"
 $SV backup incr --to "$BACKUP"
 $SV backup list --to "$BACKUP"
 
@@ -59,6 +78,8 @@ $SV backup verify --to "$BACKUP" --full
 
 step "11. Restore into a fresh SQLite file and compare fingerprints"
 $SV restore --from "$BACKUP" --into demo-restored.db --force
+# nobody is logged in to a restored repository; alice's account came back with it
+$SV login alice --db demo-restored.db --password-file demo-users/alice.pw
 LIVE=$($SV fingerprint --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')
 REST=$($SV fingerprint --db demo-restored.db --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["fingerprint"])')
 echo "live repository:     $LIVE"
@@ -85,9 +106,17 @@ for s in primary-loss corruption bad-change tampered-backup; do
   OUT=$($SV drill run "demo-drills/$s.toml" --to "$BACKUP" --to "$BACKUP2" --json) || FAILED=1
   echo "$OUT" | "$PY" "$ROOT/scripts/drill_summary.py"
 done
-$SV evidence verify "$(ls -d drill-runs/*/evidence | head -1)"
 $SV drill list
 if [ "$FAILED" != 0 ]; then echo "A DRILL DID NOT PASS"; exit 8; fi
 
-step "14. Summary"
+step "14. quinn (qa) signs the first drill's evidence: password re-entered, her own registered key"
+EVIDENCE="$(ls -d drill-runs/*/evidence | head -1)"
+export SERIALVAULT_REVIEWER_PASSPHRASE="$(cat demo-users/quinn.pw)"
+[ -f demo-users/quinn-review.pem ] || "${QUINN[@]}" evidence reviewer-key --out demo-users/quinn-review.pem >/dev/null
+"${QUINN[@]}" user key add --public-key demo-users/quinn-review.pub --password-file demo-users/quinn.pw >/dev/null
+"${QUINN[@]}" evidence sign-off "$EVIDENCE" --key demo-users/quinn-review.pem --meaning approved \
+  --user quinn --password-file demo-users/quinn.pw
+$SV evidence verify "$EVIDENCE" --reviewer-key demo-users/quinn-review.pub
+
+step "15. Summary"
 $SV status

@@ -63,3 +63,25 @@ def sign_in(
     if not exists:
         add_user(repo, user, roles)
     return login(repo, at or home(), user, PASSWORD)
+
+
+def make_repo(url: str, user: str = "tester", roles: Sequence[str] = ALL_ROLES) -> Repository:
+    """A new repository whose first user (``roles``, admin by default) is logged in."""
+    repo = Repository.open(url, must_exist=False)
+    repo.init(user)
+    sign_in(repo, user, roles)
+    return repo
+
+
+def password_file(folder: Path, password: str = PASSWORD) -> Path:
+    """A file holding the test password (for ``--password-file``), mode 0600."""
+    path = folder / "password.txt"
+    path.write_text(password + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def as_admin(folder: Path) -> list[str]:
+    """``restore`` options that authenticate the test user against the accounts in the
+    backup (the live repository is not at hand)."""
+    return ["--as", "tester", "--password-file", str(password_file(folder))]

@@ -90,13 +90,14 @@ def test_the_check_itself_catches_an_io_import(tmp_path: Path) -> None:
 # functions; the store in turn knows nothing of the settings or of the rooms above it.
 
 DATABASE = {"sqlalchemy", "sqlite3", "psycopg", "alembic", "serialvault.store.schema"}
-NO_DATABASE = ["backup", "drill", "cli", "app", "demo", "settings.py"]
+NO_DATABASE = ["backup", "drill", "cli", "app", "demo", "identity", "settings.py"]
 ABOVE_STORE = {
     "serialvault.settings",
     "serialvault.backup",
     "serialvault.drill",
     "serialvault.cli",
     "serialvault.app",
+    "serialvault.identity",
 }
 
 
@@ -145,12 +146,16 @@ def test_the_cli_calls_operations_not_libraries(path: Path) -> None:
         "serialvault.store.engine",  # DATABASE_ERRORS, store_error: the error mapping
         "serialvault.store.capture",  # CaptureResult, rendered
         "serialvault.store.queries",  # EventQuery, built from the options
+        "serialvault.store.identity",  # Account, rendered
         "serialvault.backup.take",  # BackupResult, rendered
         "serialvault.backup.follow",  # Follower, rendered at start
         "serialvault.backup.policy",  # DEFAULT_KEY_DIR
         "serialvault.drill.plan",  # SCENARIOS, for the help text
     }
-    reached = _hits(path, {"serialvault.store", "serialvault.backup", "serialvault.drill"})
+    reached = _hits(
+        path,
+        {"serialvault.store", "serialvault.backup", "serialvault.drill", "serialvault.identity"},
+    )
     bad = [n for n in reached if n not in allowed and n.rsplit(".", 1)[0] not in allowed]
     assert not bad, f"{path.relative_to(SRC)} imports {bad}: call serialvault.app instead"
 

@@ -22,6 +22,7 @@ from serialvault.backup.policy import CopySpec, Policy
 from serialvault.store.capture import Capturer
 from serialvault.store.repository import Repository
 from tests import builders as b
+from tests.accounts import make_repo
 from tests.pg import pg_schema_url
 
 BUCKET = "sv-test"
@@ -90,7 +91,11 @@ def pg_url() -> Iterator[str]:
         yield url
 
 
-def new_repo(url: str) -> Repository:
+def new_repo(url: str, *, signed_in: bool = False) -> Repository:
+    """A new repository; ``signed_in``: with a test user holding admin, qa and operator
+    logged in (for the commands, which need one)."""
+    if signed_in:
+        return make_repo(url)
     r = Repository.open(url, must_exist=False)
     r.init("tester@test")
     return r

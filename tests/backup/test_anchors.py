@@ -20,6 +20,7 @@ from serialvault.backup.manifest import Manifest
 from serialvault.backup.policy import Policy
 from serialvault.errors import BackupError, ConflictError, IntegrityFailure, OlderRecoveryPoint
 from serialvault.store.repository import Repository
+from tests.accounts import home, sign_in
 from tests.backup.conftest import copy_of, grow, new_repo, policy_for
 
 
@@ -541,9 +542,12 @@ def test_a_restore_says_what_the_live_repository_holds_beyond_every_backup(
 
     repo, urls, ms = two_copies
     grow(repo)
+    sign_in(repo)  # a restore is an admin's: authenticated on the live repository
     live = repo.url.removeprefix("sqlite:///")
-    settings = Settings(backup_key=keys["encryption_key"], signing_key=keys["signing_key"])
-    res = app_restore.restore(settings, str(tmp_path / "x.db"), sources=urls, db=live, actor="t")
+    settings = Settings(
+        backup_key=keys["encryption_key"], signing_key=keys["signing_key"], home=home()
+    )
+    res = app_restore.restore(settings, str(tmp_path / "x.db"), sources=urls, db=live)
     assert res.head_seq == ms[-1].last_seq
     lost = repo.head().seq - ms[-1].last_seq
     assert any(f"holds {lost} record(s) after the recovery point" in f for f in res.findings)

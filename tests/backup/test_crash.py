@@ -25,6 +25,7 @@ from serialvault.demo.generator import SiteConfig, SiteGenerator
 from serialvault.errors import StoreError
 from serialvault.store.capture import Capturer
 from serialvault.store.repository import Repository
+from tests.accounts import as_admin, sign_in
 from tests.backup.conftest import cli_env, copy_of
 from tests.pg import pg_schema_url
 
@@ -39,6 +40,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, st
     cap = Capturer(repo, actor="t")
     for name, doc in SiteGenerator(SiteConfig(units=48_000, seed=3, max_epcs=2_500)).run():
         cap.capture_bytes(orjson.dumps(doc), name)
+    sign_in(repo)  # the commands below are an admin's
     keys = generate_keys(root / "keys")
     return root, keys
 
@@ -98,7 +100,9 @@ def test_kill_9_during_backup(source: tuple[Path, dict[str, str]], tmp_path: Pat
     assert after.returncode == 0, after.stdout + after.stderr
     assert _check(url, keys).ok
     restored = _run(
-        ["restore", "--from", url, "--into", str(tmp_path / "r.db"), "--json"], keys, tmp_path
+        ["restore", "--from", url, "--into", str(tmp_path / "r.db"), "--json", "--db", db],
+        keys,
+        tmp_path,
     )
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert orjson.loads(restored.stdout)["head_seq"] == Repository.open(db).head().seq
@@ -124,10 +128,16 @@ def test_kill_9_during_restore(
     # calibrate: kill within the time a whole restore takes on this machine, this run
     t0 = time.perf_counter()
     if engine == "sqlite":
-        cal = _run(["restore", "--from", url, "--into", str(tmp_path / "cal.db")], keys, tmp_path)
+        cal = _run(
+            ["restore", "--from", url, "--into", str(tmp_path / "cal.db"), *as_admin(tmp_path)],
+            keys,
+            tmp_path,
+        )
     else:
         with pg_schema_url() as pg:
-            cal = _run(["restore", "--from", url, "--into", pg], keys, tmp_path)
+            cal = _run(
+                ["restore", "--from", url, "--into", pg, *as_admin(tmp_path)], keys, tmp_path
+            )
     assert cal.returncode == 0, cal.stderr
     whole = time.perf_counter() - t0
     kills = trials = 0
@@ -181,7 +191,11 @@ def test_kill_9_during_restore(
                     "restore in progress or interrupted" in problem
                 )
                 # and the restore can simply be run again
-                again = _run(["restore", "--from", url, "--into", pg, "--force"], keys, tmp_path)
+                again = _run(
+                    ["restore", "--from", url, "--into", pg, "--force", *as_admin(tmp_path)],
+                    keys,
+                    tmp_path,
+                )
                 assert again.returncode == 0, again.stderr
                 Repository.open(pg)
     assert kills >= 3, f"only {kills} of {trials} restores were killed before they finished"
@@ -192,7 +206,7 @@ def _kill_restore(
 ) -> bool:
     """Start a restore and SIGKILL it at a random moment of its run; False if it finished."""
     proc = subprocess.Popen(
-        [*SV, "restore", "--from", url, "--into", into],
+        [*SV, "restore", "--from", url, "--into", into, *as_admin(cwd)],
         env=cli_env(keys),
         cwd=cwd,
         stdout=subprocess.PIPE,

@@ -223,7 +223,7 @@ def test_follow_process_bounds_lag_reports_and_drains_on_sigterm(
     tmp_path: Path, keys: dict[str, str]
 ) -> None:
     db = tmp_path / "r.db"
-    repo = new_repo(str(db))
+    repo = new_repo(str(db), signed_in=True)
     grow(repo, products=True)
     url = (tmp_path / "c").as_uri()
     status = tmp_path / "st.json"
@@ -292,7 +292,7 @@ def test_kill_9_of_follow_leaves_a_clean_copy_the_next_follower_continues(
     tmp_path: Path, keys: dict[str, str]
 ) -> None:
     db = tmp_path / "r.db"
-    repo = new_repo(str(db))
+    repo = new_repo(str(db), signed_in=True)
     grow(repo, products=True)
     url = (tmp_path / "c").as_uri()
     args = [*SV, "backup", "follow", "--db", str(db), "--to", url, "--interval", "200ms"]

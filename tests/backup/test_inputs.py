@@ -19,6 +19,7 @@ from serialvault.backup.restore import _parse_at
 from serialvault.backup.segments import check_chain, decode, encode
 from serialvault.domain.chain import GENESIS, LogRecord, body_hash, chain_hash
 from serialvault.errors import BackupError, IntegrityFailure, UsageError
+from tests.accounts import make_repo
 
 SV = [sys.executable, "-m", "serialvault.cli.main"]
 
@@ -122,7 +123,7 @@ def _sv(
 
 def test_cli_exit_codes_name_the_problem(tmp_path: Path) -> None:
     db = str(tmp_path / "r.db")
-    assert _sv("init", "--db", db, cwd=tmp_path).returncode == 0
+    make_repo(db)
     # no signing key anywhere: 11, and the message says how to make one
     r = _sv("backup", "full", "--db", db, "--to", (tmp_path / "c").as_uri(), "--json", cwd=tmp_path)
     assert r.returncode == 11
@@ -163,7 +164,16 @@ def test_cli_exit_codes_name_the_problem(tmp_path: Path) -> None:
     assert finding["copy"] == url
     # restore to a recovery point that is none: a usage error, 2
     r = _sv(
-        "restore", "--from", url, "--into", str(tmp_path / "x.db"), "--at", "soon", cwd=tmp_path
+        "restore",
+        "--from",
+        url,
+        "--into",
+        str(tmp_path / "x.db"),
+        "--at",
+        "soon",
+        "--db",
+        db,
+        cwd=tmp_path,
     )
     assert r.returncode == 2
     assert "--at 'soon'" in r.stderr

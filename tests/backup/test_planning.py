@@ -211,7 +211,7 @@ def test_a_restore_leaves_its_measurement_and_the_plan_uses_it(
 
 def test_cli_inventory_and_plan(tmp_path: Path, keys: dict[str, str]) -> None:
     db = tmp_path / "r.db"
-    repo = new_repo(str(db))
+    repo = new_repo(str(db), signed_in=True)
     grow(repo, 20, products=True)
     url = (tmp_path / "c").as_uri()
 
@@ -247,7 +247,7 @@ def test_cli_incremental_records_the_fingerprint_only_when_asked(
     tmp_path: Path, keys: dict[str, str]
 ) -> None:
     db = tmp_path / "r.db"
-    repo = new_repo(str(db))
+    repo = new_repo(str(db), signed_in=True)
     grow(repo, 20, products=True)
     url = (tmp_path / "c").as_uri()
 

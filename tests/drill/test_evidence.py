@@ -25,6 +25,7 @@ from serialvault.drill import plan as p
 from serialvault.drill.runner import DrillResult
 from serialvault.errors import InputError, KeyProblem
 from serialvault.store import schema
+from tests.accounts import add_user, password_file, sign_in
 from tests.backup.conftest import cli_env, grow, new_repo
 from tests.drill.conftest import run_plan, scratch_plan
 
@@ -145,29 +146,47 @@ def test_reviewers_sign_off_with_their_own_key_and_passphrase(
         ev.load_reviewer_key(tmp_path / "rev.pem", b"wrong passphrase!")
     key = ev.load_reviewer_key(tmp_path / "rev.pem", b"correct horse battery")
     _doc, path = ev.sign_off(
-        folder, key, signer="Q. A. Lead", meaning="approval", signed_at="2026-11-25T10:00:00Z"
+        folder,
+        key,
+        signer="qlead",
+        name="Q. A. Lead",
+        meaning="approved",
+        signed_at="2026-11-25T10:00:00Z",
+        signature_seq=42,
     )
-    assert path.name == "signoff-1-approval.json"
+    assert path.name == "signoff-1-approved.json"
     vk = load_verify_key(keys["public_key"])
     check = ev.verify_package(folder.with_suffix(".zip"), vk, [pub])
     assert check.ok, check.findings
-    assert check.signoffs[0]["signer"] == "Q. A. Lead"
+    assert check.signoffs[0]["signer"] == "qlead"
+    assert check.signoffs[0]["name"] == "Q. A. Lead"
     assert check.signoffs[0]["signature_checked"]
     forged = orjson.loads(path.read_bytes())
-    forged["signer"] = "Somebody Else"
+    forged["name"] = "Somebody Else"
     path.write_bytes(orjson.dumps(forged))
     bad = ev.verify_package(folder, vk, [pub])
-    assert any("signoff-1-approval.json" in f for f in bad.findings)
+    assert any("signoff-1-approved.json" in f for f in bad.findings)
     with pytest.raises(InputError, match="meaning"):
-        ev.sign_off(folder, key, signer="x", meaning="liked", signed_at="2026-11-25T10:00:00Z")
+        ev.sign_off(
+            folder,
+            key,
+            signer="x",
+            name="X",
+            meaning="liked",
+            signed_at="2026-11-25T10:00:00Z",
+            signature_seq=1,
+        )
     assert res.drill_id
 
 
 def test_cli_run_writes_a_package_that_verifies_and_a_sign_off_in_the_log(
     tmp_path: Path, keys: dict[str, str]
 ) -> None:
+    """A drill run by an admin, signed off by a qa user with a password re-entry and
+    their own registered key: the signature names the person; wrong password, another
+    person's key, an operator or a service token are refused and record nothing."""
     db = tmp_path / "live.db"
-    repo = new_repo(str(db))
+    repo = new_repo(str(db), signed_in=True)
     grow(repo, 10, products=True)
     env = cli_env(keys)
     env["SERIALVAULT_REVIEWER_PASSPHRASE"] = "a long passphrase"
@@ -177,10 +196,15 @@ def test_cli_run_writes_a_package_that_verifies_and_a_sign_off_in_the_log(
             'target = "drill-sandbox/primary-loss.db"', f'target = "{tmp_path / "sb.db"}"'
         )
     )
+    qa_home = tmp_path / "qa-home"
+    add_user(repo, "quinn", ["qa"], name="Quinn Q. A. Lead")
+    sign_in(repo, "quinn", at=qa_home)
+    pw = password_file(tmp_path)
 
-    def sv(*args: str) -> subprocess.CompletedProcess[str]:
+    def sv(*args: str, home: Path | None = None) -> subprocess.CompletedProcess[str]:
+        e = {**env, "SERIALVAULT_HOME": str(home)} if home else env
         return subprocess.run(
-            [*SV, *args], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+            [*SV, *args], env=e, cwd=tmp_path, capture_output=True, text=True, timeout=300
         )
 
     run = sv(
@@ -192,46 +216,73 @@ def test_cli_run_writes_a_package_that_verifies_and_a_sign_off_in_the_log(
     ok = sv("evidence", "verify", paths["zip"], "--public-key", keys["public_key"], "--json")
     assert ok.returncode == 0, ok.stdout
     assert sv("evidence", "reviewer-key", "--out", str(tmp_path / "r.pem")).returncode == 0
-    signed = sv(
-        "evidence",
-        "sign-off",
-        str(folder),
-        "--key",
-        str(tmp_path / "r.pem"),
-        "--name",
-        "Q. A. Lead",
-        "--meaning",
-        "review",
-        "--db",
-        str(db),
-        "--json",
+    pub = str(tmp_path / "r.pub")
+    sign = ["evidence", "sign-off", str(folder), "--key", str(tmp_path / "r.pem")]
+    sign += ["--meaning", "approved", "--db", str(db), "--json", "--password-file", str(pw)]
+    before = repo.head().seq
+    # the key is not registered to quinn yet: refused, nothing recorded
+    unbound = sv(*sign, home=qa_home)
+    assert unbound.returncode == 16, unbound.stdout
+    assert "not registered to quinn" in unbound.stdout
+    assert repo.head().seq == before
+    assert (
+        sv(
+            "user",
+            "key",
+            "add",
+            "--public-key",
+            pub,
+            "--password-file",
+            str(pw),
+            "--db",
+            str(db),
+            home=qa_home,
+        ).returncode
+        == 0
     )
-    assert signed.returncode == 0, signed.stdout + signed.stderr
+    # an operator holds no qa role: refused by name
+    op_home = tmp_path / "op-home"
+    add_user(repo, "oscar", ["operator"])
+    sign_in(repo, "oscar", at=op_home)
+    op_try = sv(*sign, home=op_home)
+    assert op_try.returncode == 16
+    assert "needs the role qa" in op_try.stdout
+    # a wrong password: refused (15), the failure recorded, no signature
+    wrong_pw = tmp_path / "wrong"
+    wrong_pw.write_text("not-the-password-at-all\n")
+    bad = sv(*sign[:-1], str(wrong_pw), home=qa_home)
+    assert bad.returncode == 15, bad.stdout
     with repo.read() as conn:
-        row = conn.execute(
-            sa.select(schema.log.c.actor, schema.log.c.body).where(
-                schema.log.c.kind == "drill.signoff"
+        kinds = [r[0] for r in conn.execute(sa.select(schema.log.c.kind).order_by("seq"))]
+    assert "user.signature" not in kinds
+    assert kinds[-1] == "auth.failure"
+    signed = sv(*sign, home=qa_home)
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    out = orjson.loads(signed.stdout)
+    assert (out["signer"], out["name"], out["meaning"]) == ("quinn", "Quinn Q. A. Lead", "approved")
+    with repo.read() as conn:
+        rows = conn.execute(
+            sa.select(schema.log.c.kind, schema.log.c.actor, schema.log.c.body).where(
+                schema.log.c.kind.in_(["drill.signoff", "user.signature", "drill.run"])
             )
-        ).one()
-    assert row[0] == "Q. A. Lead"
-    assert orjson.loads(row[1])["meaning"] == "review"
+        ).all()
+    by_kind = {k: (a, orjson.loads(body)) for k, a, body in rows}
+    assert by_kind["drill.run"][0] == "tester"  # who ran the drill, authenticated
+    assert by_kind["drill.signoff"][0] == "quinn"
+    sig = by_kind["user.signature"][1]
+    assert (sig["signer"], sig["name"], sig["meaning"]) == ("quinn", "Quinn Q. A. Lead", "approved")
+    assert sig["sha256"] == by_kind["drill.signoff"][1]["checksums_sha256"]
+    shown = sv(
+        "evidence", "verify", str(folder), "--public-key", keys["public_key"], "--reviewer-key", pub
+    )
+    assert shown.returncode == 0, shown.stdout
+    assert "approved by Quinn Q. A. Lead (quinn)" in shown.stdout
     (folder / "evidence.json").write_text("{}")
     altered = sv("evidence", "verify", str(folder), "--public-key", keys["public_key"])
     assert altered.returncode == 8
     assert "evidence.json was altered" in altered.stdout
     env["SERIALVAULT_REVIEWER_PASSPHRASE"] = "not the passphrase"
-    wrong = sv(
-        "evidence",
-        "sign-off",
-        str(folder),
-        "--key",
-        str(tmp_path / "r.pem"),
-        "--name",
-        "X",
-        "--db",
-        str(db),
-    )
-    assert wrong.returncode == 11
+    assert sv(*sign, home=qa_home).returncode == 11
 
 
 def test_evidence_documents_conform_to_the_published_schema(
@@ -271,7 +322,7 @@ def test_a_forged_sign_off_is_a_finding_never_an_approval(
     doc = {
         "format": ev.SIGNOFF_FORMAT,
         "signer": "Dr. Jane QA (forged)",
-        "meaning": "approval",
+        "meaning": "approved",
         "signed_at": "2026-11-25T10:00:00Z",
         "checksums_sha256": hashlib.sha256(sums).hexdigest(),
     }
@@ -282,13 +333,13 @@ def test_a_forged_sign_off_is_a_finding_never_an_approval(
         key = ev.load_reviewer_key(tmp_path / "mallory.pem", b"another passphrase")
         doc = key.sign(doc)
         assert other.key_id != real.key_id
-    (folder / "signoff-1-approval.json").write_bytes(orjson.dumps(doc))
+    (folder / "signoff-1-approved.json").write_bytes(orjson.dumps(doc))
     # not-given: signed by a real reviewer key, but the verifier named none
     given = [] if forgery == "not-given" else [real]
     for target in (folder, ev.zip_package(folder)):
         check = ev.verify_package(target, vk, given)
         assert not check.ok, f"{forgery} sign-off verified"
-        assert any("signoff-1-approval.json" in f for f in check.findings)
+        assert any("signoff-1-approved.json" in f for f in check.findings)
         (so,) = check.signoffs
         assert so["valid"] is False
         assert orjson.loads(orjson.dumps(check.to_dict()))["ok"] is False
@@ -349,7 +400,13 @@ def _approved(folder: Path, tmp_path: Path) -> tuple[Any, tuple[dict[str, Any], 
     real = ev.generate_reviewer_key(tmp_path / "qa.pem", b"correct horse battery")
     key = ev.load_reviewer_key(tmp_path / "qa.pem", b"correct horse battery")
     signed = ev.sign_off(
-        folder, key, signer="Dr. Jane QA", meaning="approval", signed_at="2026-11-25T10:00:00Z"
+        folder,
+        key,
+        signer="jqa",
+        name="Dr. Jane QA",
+        meaning="approved",
+        signed_at="2026-11-25T10:00:00Z",
+        signature_seq=9,
     )
     return real, signed
 
@@ -382,7 +439,7 @@ def test_a_sign_off_copied_under_a_second_name_is_not_a_second_approval(
     (folder / "signoff-2-approval.json").write_bytes(path.read_bytes())
     check = ev.verify_package(folder, vk, [real])
     assert not check.ok
-    assert any("repeats the signature of signoff-1-approval.json" in f for f in check.findings)
+    assert any("repeats the signature of signoff-1-approved.json" in f for f in check.findings)
     assert [so["valid"] for so in check.signoffs] == [True, False]
 
 

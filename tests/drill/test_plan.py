@@ -129,7 +129,7 @@ def test_plan_versions_are_recorded_once_per_text(tmp_path: Path) -> None:
 
 def test_cli_drill_new_validate_record_and_plans(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
-    new_repo(str(db))
+    new_repo(str(db), signed_in=True)
     env = dict(os.environ)
 
     def sv(*args: str) -> subprocess.CompletedProcess[str]:

@@ -22,7 +22,7 @@ SV = [sys.executable, "-m", "serialvault.cli.main"]
 
 def test_runs_are_registered_and_plans_fall_due(tmp_path: Path, keys: dict[str, str]) -> None:
     db = tmp_path / "live.db"
-    repo = new_repo(str(db))
+    repo = new_repo(str(db), signed_in=True)
     grow(repo, 10, products=True)
     plan, ran = scratch_plan("primary-loss", tmp_path / "sb.db")
     never = p.template("bad-change")

@@ -309,7 +309,7 @@ def test_a_postgresql_primary_drills_into_a_sqlite_sandbox(
 
 def test_cli_drill_run_exit_codes_and_result_file(tmp_path: Path, keys: dict[str, str]) -> None:
     db = tmp_path / "live.db"
-    repo = new_repo(str(db))
+    repo = new_repo(str(db), signed_in=True)
     grow(repo, 10, products=True)
     env = cli_env(keys)
     plan_file = tmp_path / "pl.toml"

@@ -54,7 +54,7 @@ def test_no_artefact_of_a_drill_holds_the_source_password(
     with pg_schema_url() as plain:
         url = _with_password(plain)
         assert PLANTED in url
-        repo = new_repo(url)
+        repo = new_repo(url, signed_in=True)
         capture(repo, b.commission([b.sgtin("S1"), b.sgtin("S2")]), header=b.products(b.GTIN))
         plan = tmp_path / "plan.toml"
         plan.write_text(

@@ -22,6 +22,7 @@ from serialvault.epcis.limits import KB, Limits, oversized
 from serialvault.epcis.reader import read_document
 from serialvault.epcis.validate import validate_document
 from tests import builders as b
+from tests.accounts import make_repo
 
 runner = CliRunner()
 
@@ -55,7 +56,7 @@ def _long_lot_document(note_bytes: int) -> bytes:
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "lim.db"
-    assert sv("init", "--db", str(path)).exit_code == 0
+    make_repo(str(path))
     return path
 
 

@@ -31,6 +31,7 @@ from serialvault.epcis.reader import read_document
 from serialvault.store import schema
 from serialvault.store.integrity import rebuild, verify_chain
 from serialvault.store.repository import Repository
+from tests.accounts import make_repo
 
 SV = [sys.executable, "-m", "serialvault.cli.main"]
 
@@ -66,8 +67,7 @@ def _recorded_hashes(repo: Repository) -> set[str]:
 def _trials(db: str, site: Path, tmp_path: Path, n: int, seed: int) -> None:
     rng = random.Random(seed)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "SERIALVAULT_DB": db}
-    subprocess.run([*SV, "init"], env=env, check=True, capture_output=True)
-    repo = Repository.open(db)
+    repo = make_repo(db)
     files = sorted(site.glob("*.jsonld"))
     acked_total: set[str] = set()
     kills = 0
@@ -139,7 +139,7 @@ def _children(pid: int) -> list[int]:
 def test_the_helper_process_dies_with_a_killed_capture(site: Path, tmp_path: Path) -> None:
     """A forked worker must not outlive its killed parent (it would wait forever)."""
     db = str(tmp_path / "r.db")
-    subprocess.run([*SV, "init", "--db", db], check=True, capture_output=True)
+    make_repo(db)
     proc = subprocess.Popen(
         [*SV, "capture", str(site), "--db", db],
         stdout=subprocess.DEVNULL,

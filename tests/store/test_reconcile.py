@@ -22,6 +22,7 @@ from serialvault.store import reconcile as rec
 from serialvault.store import schema
 from serialvault.store.repository import Repository
 from tests import builders as b
+from tests.accounts import sign_in
 from tests.backup.conftest import capture, new_repo
 from tests.pg import pg_schema_url
 
@@ -217,7 +218,7 @@ def test_bad_baselines_are_refused_by_name(data: bytes, needle: str) -> None:
 
 def test_cli_baseline_and_reconcile(tmp_path: Path) -> None:
     db = tmp_path / "r.db"
-    repo = new_repo(str(db))
+    repo = new_repo(str(db), signed_in=True)
     _site(repo)
     env = dict(os.environ)
 
@@ -233,7 +234,7 @@ def test_cli_baseline_and_reconcile(tmp_path: Path) -> None:
     assert orjson.loads(ok.stdout)["verdict"] == "pass"
     # against another repository: a copy missing the last capture fails, exit 8
     other = tmp_path / "other.db"
-    new = new_repo(str(other))
+    new = new_repo(str(other), signed_in=True)
     capture(new, header=b.products(b.GTIN))
     bad = sv("reconcile", "--db", str(other), "--against", str(db), "--json")
     assert bad.returncode == 8
@@ -339,6 +340,7 @@ def test_cli_reconcile_against_an_export_folder(tmp_path: Path) -> None:
     for p in paths:
         (folder / p.name).write_bytes(p.read_bytes())
     db = str(tmp_path / "r.db")
+    sign_in(db)
     ok = subprocess.run(
         [*SV, "reconcile", "--db", db, "--against", str(folder), "--json"],
         capture_output=True,

@@ -247,11 +247,6 @@ def reviewer_key(out: Path, passphrase: bytes) -> dict[str, Any]:
     return {"key": str(out), "public_key": str(out.with_suffix(".pub")), "key_id": pub.key_id}
 
 
-def reviewer_public_key(path: Path) -> str:
-    """The key id of a reviewer's public key file (``.pub``)."""
-    return load_verify_key(path).key_id
-
-
 def sign_off_evidence(
     settings: Settings,
     db: str | None,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from serialvault.app.context import authorize, open_as, open_repository
+from serialvault.backup.crypto import load_verify_key
 from serialvault.domain.access import (
     MEANINGS,
     Action,
@@ -551,8 +552,6 @@ def add_reviewer_key(
     """``user key add``: register the user's own Ed25519 reviewer key to their account,
     so that an evidence countersignature made with it is bound to that person; the
     password is re-entered (only the owner may bind a key to their name)."""
-    from serialvault.app.drill import reviewer_public_key
-
     repo = open_repository(settings, db)
     who = authenticate(repo, settings.home, settings.token)
     if who.kind == "service":
@@ -560,7 +559,7 @@ def add_reviewer_key(
     if password is None:
         raise UsageError("registering a reviewer key needs your password re-entered")
     check_password(repo, who.user_id, password, policy_of(repo), purpose="reviewer key")
-    key_id = reviewer_public_key(public_key)
+    key_id = load_verify_key(public_key).key_id
     with repo.read() as conn:
         holders = [a.user_id for a in ids.accounts(conn) if key_id in a.reviewer_keys]
     if holders:

@@ -1052,9 +1052,7 @@ def _restore_sqlite(
                 seq, chain, fp, expected = _check(
                     conn, plan, timer, on_phase, ReadSource(sqlite_file=str(tmp))
                 )
-            who = actor if isinstance(actor, str) else actor(repo)
-            with connect(repo.engine, write=True) as conn:
-                record_restored_from(conn, plan.chain[-1].id, who, now_utc())
+            _record_restorer(repo, plan, actor)
         finally:
             repo.close()
         checkpoint_sqlite(tmp)
@@ -1123,6 +1121,14 @@ class TargetRule:
             f"{where} held {lost} record(s) after the recovery point (seq {self.point + 1}.."
             f"{existing.head.seq}); discarded, as the recovery point was named"
         )
+
+
+def _record_restorer(repo: Repository, plan: Plan, actor: Actor) -> None:
+    """Name who restored in the restored log (found among the restored accounts when
+    ``actor`` is a function), while the repository is still marked."""
+    who = actor if isinstance(actor, str) else actor(repo)
+    with connect(repo.engine, write=True) as conn:
+        record_restored_from(conn, plan.chain[-1].id, who, now_utc())
 
 
 def _restore_pg(

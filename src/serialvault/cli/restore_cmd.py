@@ -3,7 +3,7 @@ than the newest backup known (exit 14 names what is missing)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -88,32 +88,34 @@ def restore(
                 password=password,
                 on_phase=on_phase,
             )
-        d = res.to_dict()
-        if json_out:
-            print_json(d)
-            return
-        plan = d["plan"]
-        kv(
-            "restore plan checked" if res.dry_run else f"restored into {d['target']}",
-            [
-                ("from copy", plan["copy"]),
-                ("backups", ", ".join(plan["backups"])),
-                ("snapshot", plan["snapshot"] or "(none: log replayed from genesis)"),
-                ("recovery point seq", d["head_seq"]),
-                ("chain head", d["chain_head"]),
-                ("fingerprint", d["fingerprint"] or "-"),
-                ("fingerprint checked against manifest", d["fingerprint_checked_against"] or "-"),
-                ("phases (s)", ", ".join(f"{k} {v}" for k, v in d["phases_s"].items())),
-                ("objects from copy", d["objects_from_copy"]),
-                (
-                    "newest backup known",
-                    "-"
-                    if not d["newest_backup_known"]
-                    else f"seq {d['newest_backup_known']['seq']}"
-                    f" ({d['newest_backup_known']['where']})",
-                ),
-                ("projections checked at backup", d["projections_checked_at_backup"]),
-            ],
-        )
-        for f in d["findings"]:
-            out.print(f"  [yellow]finding[/yellow]: {escape(f)}")
+        _render(res.to_dict(), res.dry_run, json_out)
+
+
+def _render(d: dict[str, Any], dry_run: bool, json_out: bool) -> None:
+    if json_out:
+        print_json(d)
+        return
+    plan = d["plan"]
+    kv(
+        "restore plan checked" if dry_run else f"restored into {d['target']}",
+        [
+            ("from copy", plan["copy"]),
+            ("backups", ", ".join(plan["backups"])),
+            ("snapshot", plan["snapshot"] or "(none: log replayed from genesis)"),
+            ("recovery point seq", d["head_seq"]),
+            ("chain head", d["chain_head"]),
+            ("fingerprint", d["fingerprint"] or "-"),
+            ("fingerprint checked against manifest", d["fingerprint_checked_against"] or "-"),
+            ("phases (s)", ", ".join(f"{k} {v}" for k, v in d["phases_s"].items())),
+            ("objects from copy", d["objects_from_copy"]),
+            (
+                "newest backup known",
+                "-"
+                if not d["newest_backup_known"]
+                else f"seq {d['newest_backup_known']['seq']} ({d['newest_backup_known']['where']})",
+            ),
+            ("projections checked at backup", d["projections_checked_at_backup"]),
+        ],
+    )
+    for f in d["findings"]:
+        out.print(f"  [yellow]finding[/yellow]: {escape(f)}")

@@ -34,7 +34,7 @@ TOKEN = "user.token"
 LOGIN = "auth.login"
 LOGOUT = "auth.logout"
 AUTH_FAILURE = "auth.failure"
-SIGNATURE = "signature"
+SIGNATURE = "user.signature"
 IDENTITY_POLICY = "config.identity"
 
 #: Who writes a record kind. The roles are those of the accounts to come (21 CFR

@@ -187,18 +187,18 @@ def login(repo: Repository, home: Path, user_id: str, password: str) -> Principa
         log.flush()
         ids.apply_identity(conn, rec)
         ids.open_session(conn, digest(secret), acct.user_id, rec.recorded_at)
-    write_session(home, rid, acct.user_id, secret)
+    write_session(home, rid, repo.url, acct.user_id, secret)
     return _principal(acct, "session", digest(secret))
 
 
 def logout(repo: Repository, home: Path) -> str | None:
     """End this home's session on the repository; the user it was, or ``None``."""
     rid = repository_id(repo)
-    sf = read_session(home, rid)
+    sf = read_session(home, rid, repo.url)
     if sf is None:
         return None
     ended = _end(repo, digest(sf.secret), sf.user, "log-out")
-    remove_session(home, rid)
+    remove_session(home, rid, repo.url)
     return sf.user if ended else None
 
 
@@ -220,7 +220,7 @@ def authenticate(repo: Repository, home: Path, token: str | None = None) -> Prin
     if token:
         return _by_token(repo, token)
     rid = repository_id(repo)
-    sf = read_session(home, rid)
+    sf = read_session(home, rid, repo.url)
     if sf is None:
         with repo.read() as conn:
             if ids.count_accounts(conn) == 0:
@@ -237,7 +237,7 @@ def authenticate(repo: Repository, home: Path, token: str | None = None) -> Prin
         )
     if row.user_id != sf.user:
         _end(repo, id_hash, row.user_id, "session file altered")
-        remove_session(home, rid)
+        remove_session(home, rid, repo.url)
         raise NotAuthenticated(
             f"the session file names {sf.user!r} but its session belongs to another user:"
             " the file was altered; the session is ended, log in again"

@@ -3,8 +3,8 @@
 A session file holds the repository id, the user id and a 256-bit secret; the
 repository keeps only the secret's SHA-256, with the user it belongs to and when it was
 last used. The file is created 0600 in a 0700 folder (``$SERIALVAULT_HOME``, default
-``~/.config/serialvault``), one per repository, so a session opens that repository and
-no other, and two people on one machine are two homes. Editing the file gains nothing:
+``~/.config/serialvault``), one per repository and location, so a session opens that
+repository and no other (not even a restored copy of it), and two people on one machine are two homes. Editing the file gains nothing:
 the user comes from the repository's row, found by the secret's hash, and a file whose
 user differs from the row's is refused as altered. Logging out removes the row, so a
 copied file stops working too.
@@ -12,6 +12,7 @@ copied file stops working too.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from dataclasses import dataclass
@@ -31,16 +32,19 @@ class SessionFile:
     secret: str
 
 
-def session_path(home: Path, repository_id: str) -> Path:
-    return home / "sessions" / f"{repository_id}.json"
+def session_path(home: Path, repository_id: str, location: str) -> Path:
+    """One file per repository *and* place: a restored copy keeps its original's
+    repository id, and a session on one must not replace or open the other."""
+    where = hashlib.sha256(location.encode("utf-8")).hexdigest()[:16]
+    return home / "sessions" / f"{repository_id}-{where}.json"
 
 
-def write_session(home: Path, repository_id: str, user: str, secret: str) -> Path:
+def write_session(home: Path, repository_id: str, location: str, user: str, secret: str) -> Path:
     """Write the session file (0600, in a 0700 folder) atomically."""
     folder = home / "sessions"
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(folder, 0o700)
-    path = session_path(home, repository_id)
+    path = session_path(home, repository_id, location)
     data = {"format": FORMAT, "repository": repository_id, "user": user, "secret": secret}
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.unlink(missing_ok=True)
@@ -53,10 +57,10 @@ def write_session(home: Path, repository_id: str, user: str, secret: str) -> Pat
     return path
 
 
-def read_session(home: Path, repository_id: str) -> SessionFile | None:
+def read_session(home: Path, repository_id: str, location: str) -> SessionFile | None:
     """The session file for this repository, ``None`` if there is none; a file others
     can read, or one that is not a session, is refused by name."""
-    path = session_path(home, repository_id)
+    path = session_path(home, repository_id, location)
     try:
         st = path.stat()
         raw = path.read_bytes()
@@ -84,9 +88,9 @@ def read_session(home: Path, repository_id: str) -> SessionFile | None:
     return SessionFile(data["repository"], data["user"], data["secret"])
 
 
-def remove_session(home: Path, repository_id: str) -> bool:
+def remove_session(home: Path, repository_id: str, location: str) -> bool:
     try:
-        session_path(home, repository_id).unlink()
+        session_path(home, repository_id, location).unlink()
     except FileNotFoundError:
         return False
     return True
