@@ -4,10 +4,11 @@ A session file holds the repository id, the user id and a 256-bit secret; the
 repository keeps only the secret's SHA-256, with the user it belongs to and when it was
 last used. The file is created 0600 in a 0700 folder (``$SERIALVAULT_HOME``, default
 ``~/.config/serialvault``), one per repository and location, so a session opens that
-repository and no other (not even a restored copy of it), and two people on one machine are two homes. Editing the file gains nothing:
-the user comes from the repository's row, found by the secret's hash, and a file whose
-user differs from the row's is refused as altered. Logging out removes the row, so a
-copied file stops working too.
+repository and no other (not even a restored copy of it), and two people on one
+machine are two homes. Editing the file gains nothing: the user comes from the
+repository's row, found by the secret's hash, and a file whose user differs from the
+row's is refused as altered. Logging out removes the row, so a copied file stops
+working too.
 """
 
 from __future__ import annotations
