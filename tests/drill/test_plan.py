@@ -32,7 +32,7 @@ def test_every_template_parses_as_it_is(scenario: str) -> None:
     assert plan.scenario.name == scenario
     assert plan.restore_target == f"drill-sandbox/{scenario}.db"
     extra = ("R9",) if scenario == "tampered-primary" else ()
-    assert plan.rules == ("R1", "R2", "R4", "R5", "R6", *extra)
+    assert plan.rules == ("R1", "R2", "R4", "R5", "R6", "R8", *extra)
     assert plan.objectives.rto_s == 4 * 3600
     assert plan.frequency_s == 30 * 86400
 
@@ -60,7 +60,7 @@ def _with(scenario: str, old: str, new: str) -> str:
             _with("primary-loss", 'recovery_point = "latest"', 'recovery_point = "now"'),
             "recovery_point must be",
         ),
-        (_with("primary-loss", '"R6"]', '"R8"]'), "rules.check"),
+        (_with("primary-loss", '"R8"]', '"R10"]'), "rules.check"),
         (_with("primary-loss", 'role = "qa"', 'role = "intern"'), "review.role 'intern'"),
         (_with("primary-loss", 'frequency = "30d"', 'frequency = "0s"'), "frequency"),
         (_with("primary-loss", "copies = []", 'copies = "onsite"'), "source.copies"),

@@ -348,7 +348,7 @@ def test_a_plan_with_r3_checks_the_lifecycle_of_the_restored_units(
     plan, text = _plan(
         "primary-loss",
         tmp_path,
-        **{'check = ["R1", "R2", "R4", "R5", "R6"]': 'check = ["R1", "R3", "R5"]'},
+        **{'check = ["R1", "R2", "R4", "R5", "R6", "R8"]': 'check = ["R1", "R3", "R5"]'},
     )
     res = _run(plan, text, repo, keys, [Copy("onsite", (tmp_path / "c").as_uri())], tmp_path)
     statuses = _crit(res)

@@ -71,7 +71,7 @@ def test_a_healthy_repository_passes_every_rule(site) -> None:  # type: ignore[n
     base = rec.take_baseline(repo)
     report = rec.reconcile(repo, base, against="baseline")
     assert report.verdict == rules.PASS, [r.to_dict() for r in report.results]
-    assert [r.rule for r in report.results] == ["R1", "R2", "R4", "R5", "R6"]
+    assert [r.rule for r in report.results] == ["R1", "R2", "R4", "R5", "R6", "R8"]
     r1 = _by_rule(report)["R1"]
     assert r1.counts["units_actual"] == 20 + 6
     assert _by_rule(report)["R2"].counts["units"] == 26

@@ -10,7 +10,7 @@ record (``drill.signoff``) — all appended here or below, never by an edge.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,7 @@ import orjson
 
 from serialvault.app.context import Backups, open_as, open_to_read
 from serialvault.app.files import make_folder, read_text, write_file
-from serialvault.app.identity import show_account
+from serialvault.app.identity import show_account, who_label
 from serialvault.backup.crypto import load_verify_key
 from serialvault.backup.policy import load_policy
 from serialvault.domain.access import Action
@@ -104,7 +104,9 @@ def record(settings: Settings, db: str | None, path: Path, *, reason: str) -> Pl
 
 def plans(settings: Settings, db: str | None, plan_id: str | None = None) -> list[PlanVersion]:
     """Every recorded version of the plans (or of one)."""
-    return plan_history(open_to_read(settings, db), plan_id)
+    repo = open_to_read(settings, db)
+    label = who_label(repo)
+    return [replace(v, actor=label(v.actor)) for v in plan_history(repo, plan_id)]
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ def run(
         seed=seed,
         on_step=on_step or _quiet,
     )
+    result.actor_name = who.name
     outputs = write_run(
         result,
         (workdir / result.drill_id).resolve(),
@@ -183,7 +186,9 @@ def run(
 
 def register(settings: Settings, db: str | None, plan_id: str | None = None) -> list[Any]:
     """The drill register: every run with its plan, verdict, RTO, RPO, when, by whom."""
-    return drill_runs(open_to_read(settings, db), plan_id)
+    repo = open_to_read(settings, db)
+    label = who_label(repo)
+    return [{**r, "by": label(r["actor"])} for r in drill_runs(repo, plan_id)]
 
 
 def show(

@@ -10,6 +10,7 @@ review reads (EU GMP Annex 11 (2025 draft) §11). User ids are never deleted or 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -347,11 +348,11 @@ def change_roles(
     repo, who = open_as(settings, db, Action.MANAGE_USERS)
     acct = show_account(repo, user_id)
     roles = (set(acct.roles) | set(add)) - set(remove)
+    if "admin" in acct.roles and "admin" not in roles and _last_admin(repo, user_id):
+        raise NotPermitted(f"{user_id} is the last active admin: grant admin to another first")
     problem = check_roles(acct.kind, sorted(roles))
     if problem:
         raise UsageError(f"{user_id}: {problem}")
-    if "admin" in acct.roles and "admin" not in roles and _last_admin(repo, user_id):
-        raise NotPermitted(f"{user_id} is the last active admin: grant admin to another first")
     if roles == set(acct.roles):
         return acct
     default = f"roles changed by {who.actor}"
@@ -568,3 +569,20 @@ def add_reviewer_key(
     keys = sorted({*acct.reviewer_keys, key_id})
     reason = f"reviewer key {key_id} registered"
     return _new_version(repo, who, who.user_id, "reviewer key", reason, reviewer_keys=keys)
+
+
+def who_label(repo: Repository) -> Callable[[str], str]:
+    """How a report names a log actor: ``Full Name (id)`` for an account, and the old
+    free-text name marked ``(unauthenticated)`` for records written before accounts
+    existed — an inspector must see which records an authenticated person made."""
+    with repo.read() as conn:
+        names = {a.user_id: a.name for a in ids.accounts(conn)}
+
+    def label(actor: str) -> str:
+        if actor in names:
+            return f"{names[actor]} ({actor})"
+        if actor == SYSTEM:
+            return "serialvault (system)"
+        return f"{actor} (unauthenticated)"
+
+    return label

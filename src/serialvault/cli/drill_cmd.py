@@ -201,7 +201,7 @@ def drill_list(
                     "-" if r["rto_s"] is None else f"{r['rto_s']:.2f}",
                     "-" if r["rpo_records"] is None else r["rpo_records"],
                     r["finished_at"],
-                    r["actor"],
+                    r["by"],
                 ]
                 for r in runs
             ],

@@ -32,6 +32,7 @@ TITLES = {
     "R5": "The log's hash chain is intact from genesis to head",
     "R6": "The projection fingerprint equals the baseline's",
     "R7": "Cross-system: the repository agrees with the other system's EPCIS export",
+    "R8": "Governance: users, roles, signatures and their records equal the baseline's",
     "R9": "Replaying the log reproduces every projection row",
 }
 
@@ -253,6 +254,45 @@ def r6_fingerprint(
             for t in differing[:limit]
         ]
         res.message = f"fingerprint differs in {', '.join(differing) or 'the combination'}"
+    return res
+
+
+#: What R8 compares: each a mapping from an item (a user id, a signature's seq, a
+#: record kind) to its canonical description.
+GOVERNANCE_SECTIONS = ("accounts", "signatures", "tokens", "records")
+
+
+def r8_governance(
+    expected: Mapping[str, Mapping[str, str]] | None,
+    actual: Mapping[str, Mapping[str, str]],
+    limit: int = EXAMPLES,
+) -> RuleResult:
+    """R8: accounts (name, kind, status, roles, reviewer keys, password versions),
+    signatures (signer, meaning, what was signed), tokens and the count of every
+    governance record kind equal the baseline's — who could act and who signed what
+    come back from a restore exactly (21 CFR 11.10(e), 11.70; DESIGN.md R8). R6 sees a
+    difference as a changed table sum; R8 names the account or signature."""
+    if expected is None:
+        return RuleResult(
+            "R8", INCONCLUSIVE, message="the baseline holds no governance records to compare"
+        )
+    counts: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
+    for section in GOVERNANCE_SECTIONS:
+        exp, act = expected.get(section, {}), actual.get(section, {})
+        counts[section] = len(act)
+        wrong = []
+        for key in sorted(set(exp) | set(act)):
+            if exp.get(key) != act.get(key):
+                wrong.append(
+                    f"{key}: expected {exp.get(key, '(none)')}, found {act.get(key, '(none)')}"
+                )
+        if wrong:
+            counts[f"{section}_differing"] = len(wrong)
+            examples[section] = wrong[:limit]
+    res = RuleResult("R8", FAIL if examples else PASS, counts, examples)
+    if examples:
+        res.message = "governance differs in " + ", ".join(sorted(examples))
     return res
 
 

@@ -39,7 +39,7 @@ SCENARIOS: dict[str, str] = {
     "tampered-primary": "the primary's file is altered (a projection row, a log body, a"
     " rewritten or truncated log); the checks must catch it, backups refuse it",
 }
-RULES = ("R1", "R2", "R4", "R5", "R6", "R3", "R7", "R9")  # default: the first five
+RULES = ("R1", "R2", "R4", "R5", "R6", "R8", "R3", "R7", "R9")  # default: the first six
 #: What tampered-primary does to its sandbox copy of the primary.
 TAMPER_KINDS = ("projection", "log-body", "log-rewrite", "truncate")
 ROLES = ("qa", "qa-lead", "validation", "it", "admin", "auditor")
@@ -185,7 +185,7 @@ def parse_plan(text: str, where: str = "plan") -> DrillPlan:
         [("source.db", source), ("restore.target", target)]
         + [(f"source.copies[{i}]", c) for i, c in enumerate(copies)],
     )
-    rules = _table(data, "rules", where).get("check", list(RULES[:5]))
+    rules = _table(data, "rules", where).get("check", list(RULES[:6]))
     if not isinstance(rules, list) or not rules or any(r not in RULES for r in rules):
         raise InputError(
             f"{where}: rules.check must be a non-empty list of {', '.join(sorted(RULES))}"
@@ -318,9 +318,9 @@ def template(scenario: str, plan_id: str | None = None) -> str:
         else "true"
     )
     rules = (
-        '["R1", "R2", "R4", "R5", "R6", "R9"]'
+        '["R1", "R2", "R4", "R5", "R6", "R8", "R9"]'
         if scenario == "tampered-primary"
-        else '["R1", "R2", "R4", "R5", "R6"]'
+        else '["R1", "R2", "R4", "R5", "R6", "R8"]'
     )
     return f'''# serialvault drill plan — keep this file under change control.
 # Every version used by a drill is recorded in the repository's log (who, when, why,

@@ -83,6 +83,8 @@ class DrillResult:
     rpo_records: int | None = None
     rpo_s: float | None = None
     actor: str = ""
+    #: The full name of the authenticated user who ran it (the actor is their user id).
+    actor_name: str = ""
     environment: dict[str, Any] = field(default_factory=dict)
     exceptions: list[int] = field(default_factory=list)
     run_seq: int | None = None
@@ -105,6 +107,7 @@ class DrillResult:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "actor": self.actor,
+            "actor_name": self.actor_name,
             "measured": {
                 "rto_s": None if self.rto_s is None else round(self.rto_s, 3),
                 "rpo_records": self.rpo_records,

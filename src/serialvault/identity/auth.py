@@ -168,7 +168,9 @@ def check_password(
                 f" {policy.lockout_after} failed attempts (an admin must enable it)"
             )
         raise NotAuthenticated(f"{purpose} refused: unknown user or wrong password")
-    _refuse_state(acct, policy)
+    if acct.status != "active":  # the right password, on an account that may not act
+        record_failure(repo, acct, f"{purpose} attempted on a {acct.status} account", policy)
+        _refuse_state(acct, policy)
     return acct
 
 

@@ -23,6 +23,7 @@ from serialvault.domain import reconcile as rules
 from serialvault.domain.reconcile import CountKey, HierarchyFacts, RuleResult
 from serialvault.errors import InputError
 from serialvault.redact import redact_url
+from serialvault.store import identity as ids
 from serialvault.store import schema
 from serialvault.store.fingerprint import (
     Fingerprint,
@@ -241,6 +242,8 @@ class Baseline:
     counts: dict[CountKey, int]
     created_at: str = field(default_factory=now_utc)
     source: str = ""
+    #: R8's facts (``governance_facts``); ``None`` in a baseline from before accounts.
+    governance: dict[str, dict[str, str]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -252,6 +255,7 @@ class Baseline:
             "chain_head": self.chain_head,
             "fingerprint": self.fingerprint,
             "counts": [[g, lot, s, n] for (g, lot, s), n in sorted(self.counts.items(), key=str)],
+            "governance": self.governance,
         }
 
     @classmethod
@@ -268,21 +272,83 @@ class Baseline:
                 counts=counts,
                 created_at=str(d.get("created_at", "")),
                 source=str(d.get("source", "")),
+                governance=_governance_of(d.get("governance")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"{where}: missing or malformed field ({exc})") from None
 
 
+def _governance_of(raw: Any) -> dict[str, dict[str, str]] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
+        raise InputError("baseline: governance must map each section to an object")
+    return {str(k): {str(i): str(x) for i, x in v.items()} for k, v in raw.items()}
+
+
+#: Log record kinds R8 counts: who could act, who signed, the policies in force.
+GOVERNANCE_KINDS = (
+    "user.account",
+    "user.password",
+    "user.token",
+    "user.signature",
+    "auth.login",
+    "auth.logout",
+    "auth.failure",
+    "config.identity",
+    "drill.plan",
+    "drill.signoff",
+)
+
+
+def governance_facts(conn: Connection) -> dict[str, dict[str, str]]:
+    """R8's facts: each account, signature and token as one canonical line, and how many
+    records of each governance kind the log holds (one read, a few hundred rows)."""
+    accounts = {}
+    for a in ids.accounts(conn):
+        versions = len(ids.password_hashes(conn, a.user_id, 1_000_000))
+        accounts[a.user_id] = (
+            f"{a.name} | {a.kind} | {a.status} | {','.join(a.roles)} | keys"
+            f" {','.join(a.reviewer_keys) or '-'} | {versions} password(s)"
+        )
+    signatures = {
+        str(x.seq): f"{x.signer} ({x.name}) {x.meaning} {x.subject} {x.sha256}"
+        for x in ids.signatures(conn)
+    }
+    t = schema.tokens
+    tokens = {
+        str(r.token_id): f"{r.user_id} revoked at {r.revoked_seq}" if r.revoked_seq else r.user_id
+        for r in conn.execute(sa.select(t.c.token_id, t.c.user_id, t.c.revoked_seq))
+    }
+    lg = schema.log
+    rows = conn.execute(
+        sa.select(lg.c.kind, sa.func.count())
+        .where(lg.c.kind.in_(GOVERNANCE_KINDS))
+        .group_by(lg.c.kind)
+    )
+    records = {str(k): str(n) for k, n in rows}
+    return {"accounts": accounts, "signatures": signatures, "tokens": tokens, "records": records}
+
+
 def take_baseline(repo: Repository) -> Baseline:
-    """Counts, chain head and fingerprint of one consistent read of ``repo``."""
+    """Counts, chain head, fingerprint and governance facts of one consistent read."""
     with repo.read() as conn:
         head = read_head(conn)
         counts = unit_counts(conn)
         fp = consistent_fingerprint(repo, conn)
+        gov = governance_facts(conn)
         rid = conn.execute(
             sa.select(schema.meta.c.value).where(schema.meta.c.key == "repository_id")
         ).scalar()
-    return Baseline(rid, head.seq, head.chain_hash, fp.to_dict(), counts, source=repo.display_url)
+    return Baseline(
+        rid,
+        head.seq,
+        head.chain_hash,
+        fp.to_dict(),
+        counts,
+        source=repo.display_url,
+        governance=gov,
+    )
 
 
 def load_baseline(data: bytes, where: str) -> Baseline:
@@ -391,6 +457,8 @@ def reconcile(
                 "same fingerprint but a different chain head",
             )
         results.append(r6)
+        step("R8")
+        results.append(rules.r8_governance(expected.governance, governance_facts(conn), limit))
         if projections:
             step("R9")
             pc = check_projections(conn)

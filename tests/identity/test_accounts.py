@@ -1,0 +1,639 @@
+"""Accounts, sessions, roles and signatures, through the command line, on both engines.
+
+Every refusal here is tried the way an unlucky operator or an attacker would: no session,
+the wrong role, a locked or disabled account, an altered or copied session file, a
+revoked token, a signature with the wrong password or by a machine. Each must exit with
+its own code, say what was wrong, and leave the log exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from serialvault.cli.main import app
+from serialvault.domain.access import ROLES, Action, check_roles, permitted
+from serialvault.store import schema
+from serialvault.store.repository import Repository
+from tests import builders as b
+from tests.pg import pg_schema_url
+
+runner = CliRunner()
+PW = "a-long-enough-secret-42"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    """A repository created by its admin (``ada``, logged in) on each engine."""
+    if request.param == "sqlite":
+        yield Site(str(tmp_path / "r.db"), tmp_path)
+        return
+    with pg_schema_url() as url:
+        yield Site(url, tmp_path)
+
+
+class Site:
+    """The repository and one session home per person, as on a shared workstation."""
+
+    def __init__(self, db: str, tmp: Path) -> None:
+        self.db = db
+        self.tmp = tmp
+        self.pw = self.secret_file("pw", PW)
+        r = self.sv(
+            "ada",
+            "init",
+            "--admin",
+            "ada",
+            "--admin-name",
+            "Ada Admin",
+            "--password-file",
+            str(self.pw),
+        )
+        assert r.exit_code == 0, r.stdout
+        assert self.sv("ada", "login", "ada", "--password-file", str(self.pw)).exit_code == 0
+
+    def secret_file(self, name: str, text: str) -> Path:
+        p = self.tmp / name
+        p.write_text(text + "\n")
+        p.chmod(0o600)
+        return p
+
+    def home(self, user: str) -> Path:
+        return self.tmp / "homes" / user
+
+    def sv(self, user: str | None, *args: str, env: dict[str, str] | None = None) -> Any:
+        e = {"SERIALVAULT_HOME": str(self.home(user or "nobody")), "SERIALVAULT_DB": self.db}
+        e.update(env or {})
+        return runner.invoke(app, list(args), env=e, catch_exceptions=False)
+
+    def add(self, user: str, *roles: str, name: str | None = None) -> None:
+        args = ["user", "add", user, "--name", name or f"{user.title()} Person"]
+        for r in roles:
+            args += ["--role", r]
+        r = self.sv("ada", *args, "--password-file", str(self.pw))
+        assert r.exit_code == 0, r.stdout
+
+    def login(self, user: str, pw: Path | None = None) -> Any:
+        return self.sv(user, "login", user, "--password-file", str(pw or self.pw))
+
+    def head(self) -> int:
+        return Repository.open(self.db).head().seq
+
+    def kinds(self) -> list[str]:
+        with Repository.open(self.db).read() as conn:
+            q = sa.select(schema.log.c.kind).order_by(schema.log.c.seq)
+            return [r[0] for r in conn.execute(q)]
+
+    def doc(self, name: str = "d.jsonld") -> Path:
+        p = self.tmp / name
+        p.write_bytes(b.document(b.commission([b.sgtin("ID1")]), header=b.products(b.GTIN)))
+        return p
+
+
+def _refused(r: Any, code: int, *words: str) -> None:
+    assert r.exit_code == code, r.stdout
+    for w in words:
+        assert w in r.stdout + (r.stderr if r.stderr_bytes else ""), (w, r.stdout)
+
+
+def test_every_change_needs_a_session_and_the_role(site: Site) -> None:
+    site.add("oscar", "operator")
+    site.add("audrey", "auditor")
+    before = site.head()
+    # no session at all
+    _refused(site.sv("nobody", "capture", str(site.doc())), 15, "not logged in", "login")
+    # an auditor reads but cannot capture; an operator cannot change master data
+    assert site.login("audrey").exit_code == 0
+    after_login = site.head()
+    assert site.kinds()[-1] == "auth.login"
+    _refused(site.sv("audrey", "capture", str(site.doc())), 16, "audrey (auditor)", "operator")
+    assert site.sv("audrey", "status").exit_code == 0
+    assert site.login("oscar").exit_code == 0
+    _refused(
+        site.sv("oscar", "product", "add", "--gtin", b.GTIN, "--name", "X"),
+        16,
+        "change master data",
+        "qa or admin",
+    )
+    _refused(
+        site.sv(
+            "oscar",
+            "user",
+            "add",
+            "eve",
+            "--name",
+            "Eve",
+            "--role",
+            "admin",
+            "--password-file",
+            str(site.pw),
+        ),
+        16,
+        "manage user accounts",
+    )
+    assert site.head() == after_login + 1  # oscar's log-in, nothing else
+    assert site.head() > before
+    ok = site.sv("oscar", "capture", str(site.doc()), "--json")
+    assert ok.exit_code == 0, ok.stdout
+    with Repository.open(site.db).read() as conn:
+        actors = {
+            r[0]
+            for r in conn.execute(
+                sa.select(schema.log.c.actor).where(schema.log.c.kind == "epcis.event")
+            )
+        }
+    assert actors == {"oscar"}
+
+
+def test_the_nth_wrong_password_locks_until_an_admin_enables(site: Site) -> None:
+    site.add("oscar", "operator")
+    wrong = site.secret_file("wrong", "not-the-right-one-at-all")
+    for i in range(4):
+        _refused(site.login("oscar", wrong), 15, "unknown user or wrong password")
+        assert site.kinds()[-1] == "auth.failure", i
+    _refused(site.login("oscar", wrong), 15, "now locked after 5 failed attempts")
+    # locked: even the right password is refused, and that attempt is recorded too
+    n = site.head()
+    _refused(site.login("oscar"), 15, "locked", "user enable oscar")
+    assert site.head() == n + 1
+    shown = json.loads(site.sv("ada", "user", "show", "oscar", "--json").stdout)
+    assert shown["status"] == "locked"
+    assert site.sv("ada", "user", "enable", "oscar").exit_code == 0
+    assert site.login("oscar").exit_code == 0
+    assert (
+        json.loads(site.sv("ada", "user", "show", "oscar", "--json").stdout)["failed_attempts"] == 0
+    )
+    # an unknown user id is refused with the same words as a wrong password
+    _refused(
+        site.sv("x", "login", "mallory", "--password-file", str(site.pw)),
+        15,
+        "unknown user or wrong password",
+    )
+
+
+def test_disabling_ends_sessions_at_once_and_keeps_the_records(site: Site) -> None:
+    site.add("oscar", "operator")
+    assert site.login("oscar").exit_code == 0
+    assert site.sv("oscar", "capture", str(site.doc())).exit_code == 0
+    assert site.sv("ada", "user", "disable", "oscar", "--reason", "left the company").exit_code == 0
+    n = site.head()
+    _refused(site.sv("oscar", "capture", str(site.doc("e.jsonld"))), 15)
+    _refused(site.login("oscar"), 15, "disabled")
+    # ids are never reused; the disabled user's records keep their name
+    _refused(
+        site.sv(
+            "ada",
+            "user",
+            "add",
+            "oscar",
+            "--name",
+            "Other Oscar",
+            "--role",
+            "qa",
+            "--password-file",
+            str(site.pw),
+        ),
+        9,
+        "never reused",
+    )
+    users = json.loads(site.sv("ada", "user", "list", "--json").stdout)
+    assert {u["user"]: u["status"] for u in users}["oscar"] == "disabled"
+    assert site.kinds().count("user.account") == 3  # ada, oscar, oscar disabled
+    assert site.head() == n + 1  # the refused log-in is recorded; nothing else
+    # the admin may not lock themselves out, nor remove the last admin
+    _refused(site.sv("ada", "user", "disable", "ada"), 16, "own account")
+    _refused(site.sv("ada", "user", "roles", "ada", "--remove", "admin"), 16, "last active admin")
+
+
+def test_an_altered_copied_or_exposed_session_file_opens_nothing(site: Site) -> None:
+    site.add("oscar", "operator")
+    site.add("quinn", "qa")
+    assert site.login("oscar").exit_code == 0
+    assert site.login("quinn").exit_code == 0
+    (oscar_file,) = (site.home("oscar") / "sessions").iterdir()
+    assert oscar_file.stat().st_mode & 0o777 == 0o600
+    # oscar writes quinn's id into his own file to approve as her: refused, session ended
+    data = orjson.loads(oscar_file.read_bytes())
+    data["user"] = "quinn"
+    oscar_file.write_bytes(orjson.dumps(data))
+    _refused(site.sv("oscar", "whoami"), 15, "altered")
+    _refused(site.sv("oscar", "whoami"), 15, "not logged in")
+    # a session file others can read is not used
+    assert site.login("oscar").exit_code == 0
+    (oscar_file,) = (site.home("oscar") / "sessions").iterdir()
+    oscar_file.chmod(0o644)
+    _refused(site.sv("oscar", "whoami"), 15, "read by others")
+    oscar_file.chmod(0o600)
+    # a copy of quinn's file works only until she logs out
+    (quinn_file,) = (site.home("quinn") / "sessions").iterdir()
+    thief = site.home("thief") / "sessions"
+    thief.mkdir(parents=True)
+    (thief / quinn_file.name).write_bytes(quinn_file.read_bytes())
+    (thief / quinn_file.name).chmod(0o600)
+    assert json.loads(site.sv("thief", "whoami", "--json").stdout)["user"] == "quinn"
+    assert site.sv("quinn", "logout").exit_code == 0
+    _refused(site.sv("thief", "whoami"), 15, "session has ended")
+    assert site.kinds().count("auth.logout") >= 2
+
+
+def test_an_idle_session_expires_by_the_policy(site: Site) -> None:
+    assert site.sv("ada", "user", "policy", "set", "idle_minutes=1").exit_code == 0
+    with Repository.open(site.db).write_raw() as conn:  # the clock moves on two minutes
+        conn.execute(sa.update(schema.sessions).values(last_used="2020-01-01T00:00:00.000000Z"))
+    _refused(site.sv("ada", "whoami"), 15, "expired after 1 minutes idle")
+    assert site.kinds()[-1] == "auth.logout"
+
+
+def test_password_rules_and_history(site: Site) -> None:
+    short = site.secret_file("short", "short-one")
+    _refused(
+        site.sv(
+            "ada",
+            "user",
+            "add",
+            "pat",
+            "--name",
+            "Pat Doe",
+            "--role",
+            "qa",
+            "--password-file",
+            str(short),
+        ),
+        2,
+        "at least 12",
+    )
+    named = site.secret_file("named", "my-name-is-pat-ok")
+    _refused(
+        site.sv(
+            "ada",
+            "user",
+            "add",
+            "pat",
+            "--name",
+            "Pat Doe",
+            "--role",
+            "qa",
+            "--password-file",
+            str(named),
+        ),
+        2,
+        "user name",
+    )
+    site.add("pat", "qa")
+    assert site.login("pat").exit_code == 0
+    new = site.secret_file("new", "another-long-secret-77")
+    cur = site.pw
+    assert (
+        site.sv(
+            "pat",
+            "user",
+            "passwd",
+            "--password-file",
+            str(new),
+            "--current-password-file",
+            str(cur),
+        ).exit_code
+        == 0
+    )
+    # back to the first one: it is in the history
+    _refused(
+        site.sv(
+            "pat",
+            "user",
+            "passwd",
+            "--password-file",
+            str(cur),
+            "--current-password-file",
+            str(new),
+        ),
+        2,
+        "used before",
+    )
+    assert site.login("pat", new).exit_code == 0
+    assert site.kinds().count("user.password") == 3  # ada's, pat's first, pat's change
+
+
+def test_tokens_for_service_accounts_capture_only_and_never_sign(site: Site) -> None:
+    made = site.sv("ada", "user", "add", "line1", "--name", "Packaging line 1", "--service")
+    assert made.exit_code == 0, made.stdout
+    tok = json.loads(
+        site.sv("ada", "user", "token", "create", "line1", "--label", "L3", "--json").stdout
+    )
+    env = {"SERIALVAULT_TOKEN": tok["token"]}
+    assert site.sv(None, "capture", str(site.doc()), env=env).exit_code == 0
+    _refused(site.sv(None, "status", env=env), 16, "line1 (service)")
+    _refused(site.sv(None, "login", "line1", "--password-file", str(site.pw)), 15)
+    # only the hash is stored: the secret appears nowhere in the database
+    with Repository.open(site.db).read() as conn:
+        stored = " ".join(str(v) for row in conn.execute(sa.select(schema.log)) for v in row)
+    assert tok["token"].split("_", 2)[2] not in stored
+    # a mistyped or revoked token opens nothing
+    _refused(
+        site.sv(
+            None, "capture", str(site.doc()), env={"SERIALVAULT_TOKEN": tok["token"][:-2] + "xx"}
+        ),
+        15,
+        "not valid",
+    )
+    assert site.sv("ada", "user", "token", "revoke", tok["token_id"]).exit_code == 0
+    _refused(site.sv(None, "capture", str(site.doc()), env=env), 15, "not valid")
+
+
+def test_a_service_account_cannot_sign(site: Site, tmp_path: Path) -> None:
+    from serialvault.app.context import open_repository
+    from serialvault.app.identity import create_token, sign
+    from serialvault.errors import NotPermitted
+    from serialvault.identity.auth import authenticate
+    from serialvault.settings import Settings
+
+    site.sv("ada", "user", "add", "line1", "--name", "Packaging line 1", "--service")
+    s = Settings(db=site.db, home=site.home("ada"))
+    text = create_token(s, site.db, "line1", label="", reason=None).text
+    repo = open_repository(s, site.db)
+    machine = authenticate(repo, site.home("x"), text)
+    n = site.head()
+    with pytest.raises(NotPermitted, match="no signature rights"):
+        sign(
+            repo,
+            s,
+            machine,
+            subject="x",
+            sha256="0" * 64,
+            meaning="approved",
+            password=PW,
+            user_entered=None,
+            reason="r",
+        )
+    assert site.head() == n
+
+
+def test_signatures_need_the_password_and_bind_to_content(site: Site) -> None:
+    from serialvault.app.context import open_repository
+    from serialvault.app.identity import sign, signatures_of
+    from serialvault.errors import NotAuthenticated
+    from serialvault.identity.auth import authenticate, session_signed
+    from serialvault.settings import Settings
+
+    site.add("quinn", "qa", name="Quinn Q. Adams")
+    assert site.login("quinn").exit_code == 0
+    s = Settings(db=site.db, home=site.home("quinn"))
+    repo = open_repository(s, site.db)
+    who = authenticate(repo, s.home)
+    n = site.head()
+    with pytest.raises(NotAuthenticated, match="wrong password"):
+        sign(
+            repo,
+            s,
+            who,
+            subject="doc:1",
+            sha256="a" * 64,
+            meaning="approved",
+            password="nope-nope-nope",
+            user_entered="quinn",
+            reason="r",
+        )
+    assert site.kinds()[-1] == "auth.failure"
+    assert signatures_of(repo, "doc:1") == []
+    with pytest.raises(NotAuthenticated, match="not the logged-in user"):
+        sign(
+            repo,
+            s,
+            who,
+            subject="doc:1",
+            sha256="a" * 64,
+            meaning="approved",
+            password=PW,
+            user_entered="ada",
+            reason="r",
+        )
+    assert not session_signed(repo, who)
+    row = sign(
+        repo,
+        s,
+        who,
+        subject="doc:1",
+        sha256="a" * 64,
+        meaning="approved",
+        password=PW,
+        user_entered="quinn",
+        reason="r",
+    )
+    assert (row.signer, row.name, row.meaning) == ("quinn", "Quinn Q. Adams", "approved")
+    assert session_signed(repo, who)  # after the first signing, the password suffices
+    assert site.head() == n + 3  # two failures, one signature
+    (kept,) = signatures_of(repo, "doc:1")
+    assert kept.sha256 == "a" * 64
+    assert signatures_of(repo, "doc:2") == []  # a signature names its content, nothing else
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.sampled_from(("operator", "qa", "auditor", "admin"))),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_any_sequence_of_grants_leaves_exactly_the_final_permissions(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[bool, str]]
+) -> None:
+    """Grant and revoke in any order: what the user may do afterwards is exactly what
+    their final roles grant — checked through the real authorization, action by action."""
+    from serialvault.app.context import authorize, open_repository
+    from serialvault.app.identity import change_roles, create_account
+    from serialvault.errors import NotPermitted, UsageError
+    from serialvault.identity.auth import login
+    from serialvault.settings import Settings
+
+    tmp = tmp_path_factory.mktemp("roles")
+    db = str(tmp / "r.db")
+    repo = Repository.open(db, must_exist=False)
+    repo.init("ada")
+    create_account(
+        repo, "ada", user_id="ada", name="Ada Admin", roles=["admin"], password=PW, reason="t"
+    )
+    create_account(
+        repo, "ada", user_id="ulla", name="Ulla User", roles=["operator"], password=PW, reason="t"
+    )
+    admin = Settings(db=db, home=tmp / "ada")
+    login(repo, admin.home, "ada", PW)
+    held = {"operator"}
+    for grant, role in steps:
+        try:
+            change_roles(
+                admin,
+                db,
+                "ulla",
+                add=[role] if grant else [],
+                remove=[] if grant else [role],
+                reason=None,
+            )
+        except UsageError:  # the last role cannot go: the account keeps what it had
+            assert not grant
+            assert held == {role}
+            continue
+        held = held | {role} if grant else held - {role}
+    user = Settings(db=db, home=tmp / "ulla")
+    login(repo, user.home, "ulla", PW)
+    live = open_repository(user, db)
+    allowed = set()
+    for action in Action:
+        try:
+            authorize(user, live, action)
+            allowed.add(action)
+        except NotPermitted:
+            pass
+    assert allowed == set(permitted(held))
+
+
+def test_roles_are_checked_against_the_account_kind() -> None:
+    assert check_roles("person", ["qa", "operator"]) is None
+    assert "service accounts" in (check_roles("person", ["service"]) or "")
+    assert "only" in (check_roles("service", ["service", "qa"]) or "")
+    assert "unknown role" in (check_roles("person", ["root"]) or "")
+    assert "at least one role" in (check_roles("person", []) or "")
+    assert set(ROLES) == {"operator", "qa", "auditor", "admin", "service"}
+
+
+def test_r8_names_the_account_or_signature_that_differs(site: Site) -> None:
+    from serialvault.store import reconcile as rec
+
+    site.add("quinn", "qa", name="Quinn Adams")
+    repo = Repository.open(site.db)
+    base = rec.take_baseline(repo)
+    same = rec.reconcile(repo, base, against="baseline")
+    (r8,) = [r for r in same.results if r.rule == "R8"]
+    assert r8.status == "pass"
+    assert r8.counts["accounts"] == 2
+    # a role granted after the baseline: R8 names the account and what changed
+    assert site.sv("ada", "user", "roles", "quinn", "--add", "auditor").exit_code == 0
+    moved = rec.reconcile(repo, base, against="baseline")
+    (r8,) = [r for r in moved.results if r.rule == "R8"]
+    assert r8.status == "fail"
+    (line,) = r8.examples["accounts"]
+    assert line.startswith("quinn: expected Quinn Adams | person | active | qa |")
+    assert "auditor,qa" in line
+    assert r8.examples["records"] == ["user.account: expected 2, found 3"]
+    # a baseline from before accounts existed: inconclusive, never a pass
+    old = rec.Baseline.from_dict({**base.to_dict(), "governance": None})
+    (r8,) = [r for r in rec.reconcile(repo, old, against="old").results if r.rule == "R8"]
+    assert r8.status == "inconclusive"
+
+
+def test_a_restore_is_an_admins_and_a_lost_site_proves_it_from_the_backup(
+    site: Site, tmp_path: Path
+) -> None:
+    """Restores need an authenticated admin: by session on the live repository, or — the
+    live repository gone — by their account in the backup, checked before the restored
+    repository becomes usable. Nobody is logged in to what a restore produces."""
+    from serialvault.backup.crypto import generate_keys
+
+    keys = generate_keys(tmp_path / "keys")
+    env = {
+        "SERIALVAULT_BACKUP_KEY": keys["encryption_key"],
+        "SERIALVAULT_SIGNING_KEY": keys["signing_key"],
+    }
+    site.add("oscar", "operator")
+    assert site.login("oscar").exit_code == 0
+    copy = (tmp_path / "copy").as_uri()
+    _refused(site.sv("oscar", "backup", "full", "--to", copy, env=env), 16, "admin")
+    assert site.sv("ada", "backup", "full", "--to", copy, env=env).exit_code == 0
+    into = str(tmp_path / "restored.db")
+    # the live repository is gone (another --db): no session there, no --as
+    gone = {**env, "SERIALVAULT_DB": str(tmp_path / "gone.db")}
+    _refused(site.sv("ada", "restore", "--from", copy, "--into", into, env=gone), 15, "--as USER")
+    # an operator's account in the backup is not an admin's; a wrong password is refused
+    wrong = site.secret_file("wrong", "definitely-not-it-99")
+    for user, pw, code in (("oscar", site.pw, 16), ("ada", wrong, 15)):
+        r = site.sv(
+            None,
+            "restore",
+            "--from",
+            copy,
+            "--into",
+            into,
+            "--force",
+            "--as",
+            user,
+            "--password-file",
+            str(pw),
+            env=gone,
+        )
+        _refused(r, code)
+        assert not Path(into).exists()  # no usable repository left behind
+    ok = site.sv(
+        None,
+        "restore",
+        "--from",
+        copy,
+        "--into",
+        into,
+        "--as",
+        "ada",
+        "--password-file",
+        str(site.pw),
+        "--json",
+        env=gone,
+    )
+    assert ok.exit_code == 0, ok.stdout
+    restored = Repository.open(into)
+    assert restored.meta()["restored_by"] == "ada"  # who restored, as authenticated
+    with restored.read() as conn:
+        sessions = conn.execute(sa.select(sa.func.count()).select_from(schema.sessions)).scalar()
+    assert sessions == 0
+    # ada's session on the live repository does not open its restored copy
+    _refused(site.sv("ada", "whoami", "--db", into), 15, "not logged in")
+    assert (
+        site.sv("ada", "login", "ada", "--db", into, "--password-file", str(site.pw)).exit_code == 0
+    )
+
+
+def test_a_repository_from_before_accounts_gets_its_first_admin(tmp_path: Path) -> None:
+    """A repository created before accounts existed: ``init`` migrates it, ``init
+    --admin`` creates its first admin, its free-text actors stay as they were and
+    reports mark them unauthenticated; a second "first" admin is refused."""
+    from serialvault.app.identity import who_label
+    from serialvault.store.capture import Capturer
+
+    db = str(tmp_path / "old.db")
+    repo = Repository.open(db, must_exist=False)
+    repo.init("jdoe@line-pc")
+    Capturer(repo, actor="jdoe@line-pc").capture_bytes(
+        b.document(b.commission([b.sgtin("OLD1")]), header=b.products(b.GTIN)), "old.jsonld"
+    )
+    with repo.write_raw() as conn:  # as schema 0001 left it: no account tables
+        for name in ("sessions", "signatures", "tokens", "credentials", "users"):
+            conn.execute(sa.text(f"DROP TABLE {name}"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0001'"))
+    head = repo.head()
+    env = {"SERIALVAULT_HOME": str(tmp_path / "home"), "SERIALVAULT_DB": db}
+    _refused(runner.invoke(app, ["status"], env=env), 7, "run `serialvault init` to migrate")
+    migrated = runner.invoke(app, ["init", "--json"], env=env)
+    assert migrated.exit_code == 0, migrated.stdout
+    assert Repository.open(db).head() == head  # a migration writes no record
+    _refused(runner.invoke(app, ["status"], env=env), 15, "no user accounts yet")
+    pw = tmp_path / "pw"
+    pw.write_text(PW + "\n")
+    first = ["init", "--admin", "ada", "--admin-name", "Ada Admin", "--password-file", str(pw)]
+    assert runner.invoke(app, first, env=env).exit_code == 0
+    _refused(runner.invoke(app, first, env=env), 9, "already has user accounts")
+    with Repository.open(db).read() as conn:
+        actors = [r[0] for r in conn.execute(sa.select(schema.log.c.actor).order_by("seq"))]
+    assert actors[:2] == ["jdoe@line-pc", "jdoe@line-pc"]
+    label = who_label(Repository.open(db))
+    assert label("jdoe@line-pc") == "jdoe@line-pc (unauthenticated)"
+    assert label("ada") == "Ada Admin (ada)"
+    # and a new repository cannot be made without its first admin
+    _refused(runner.invoke(app, ["init", "--db", str(tmp_path / "new.db")], env=env), 2, "--admin")
+    assert not (tmp_path / "new.db").exists()
