@@ -252,3 +252,18 @@ def test_bad_options_are_refused(args: list[str], message: str) -> None:
     proc = _run(*args, timeout=60)
     assert proc.returncode == 2
     assert message in proc.stderr
+
+
+def test_identity_bench_smoke() -> None:
+    """The log-in and signature benchmark runs and reports every measure."""
+    out = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "bench" / "identity_bench.py"), "--repeat", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=PROJECT_ROOT,
+    )
+    assert out.returncode == 0, out.stderr
+    for measure in ("login (command)", "login (library)", "signature (library)", "argon2id"):
+        assert f"| {measure}" in out.stdout

@@ -277,6 +277,12 @@ def test_cli_run_writes_a_package_that_verifies_and_a_sign_off_in_the_log(
     )
     assert shown.returncode == 0, shown.stdout
     assert "approved by Quinn Q. A. Lead (quinn)" in shown.stdout
+    drill_id = orjson.loads(run.stdout)["drill_id"]
+    listed = orjson.loads(sv("drill", "show", drill_id, "--db", str(db), "--json").stdout)
+    (sig,) = listed["signatures"]
+    assert (sig["name"], sig["meaning"]) == ("Quinn Q. A. Lead", "approved")
+    text = sv("drill", "show", drill_id, "--db", str(db)).stdout
+    assert "signed: approved by Quinn Q. A. Lead (quinn)" in text
     (folder / "evidence.json").write_text("{}")
     altered = sv("evidence", "verify", str(folder), "--public-key", keys["public_key"])
     assert altered.returncode == 8
@@ -465,3 +471,11 @@ def test_a_sign_off_copy_with_a_respelt_signature_is_still_a_copy(
     check = ev.verify_package(folder, vk, [real])
     assert not check.ok
     assert [so["valid"] for so in check.signoffs] == [True, False]
+
+
+def test_the_published_schema_knows_every_rule_and_scenario() -> None:
+    """A package of any plan the product accepts must pass its own published schema."""
+    schema_doc = orjson.loads((Path(ev.__file__).with_name("evidence.schema.json")).read_bytes())
+    plan_props = schema_doc["properties"]["plan"]["properties"]
+    assert set(plan_props["rules"]["items"]["enum"]) == set(p.RULES)
+    assert set(plan_props["scenario"]["properties"]["name"]["enum"]) == set(p.SCENARIOS)

@@ -18,7 +18,7 @@ import orjson
 
 from serialvault.app.context import Backups, open_as, open_to_read
 from serialvault.app.files import make_folder, read_text, write_file
-from serialvault.app.identity import show_account, who_label
+from serialvault.app.identity import show_account, signatures_of, who_label
 from serialvault.backup.crypto import load_verify_key
 from serialvault.backup.policy import load_policy
 from serialvault.domain.access import Action
@@ -195,10 +195,15 @@ def show(
     settings: Settings, db: str | None, drill_id: str, workdir: Path = DEFAULT_WORKDIR
 ) -> dict[str, Any]:
     """One run: its log record and, where its result file is, the full result."""
-    found = [r for r in drill_runs(open_to_read(settings, db)) if r["drill_id"] == drill_id]
+    repo = open_to_read(settings, db)
+    found = [r for r in drill_runs(repo) if r["drill_id"] == drill_id]
     if not found:
         raise NotFound(f"no drill {drill_id!r} in the register (see drill list)")
-    doc: dict[str, Any] = {"record": found[0]}
+    doc: dict[str, Any] = {
+        "record": found[0],
+        # 21 CFR 11.50: the signatures show with what they sign (name, time, meaning)
+        "signatures": [s.to_dict() for s in signatures_of(repo, f"drill-evidence:{drill_id}")],
+    }
     result = workdir / drill_id / "result.json"  # written next to evidence/
     if result.is_file():
         doc["result"] = orjson.loads(result.read_bytes())

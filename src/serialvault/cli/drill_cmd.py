@@ -224,6 +224,13 @@ def drill_show(
             print_json(doc)
             return
         kv(f"drill {drill_id}", list(doc["record"].items()))
+        for sig in doc["signatures"]:
+            out.print(
+                f"signed: {sig['meaning']} by {sig['name']} ({sig['signer']}) at"
+                f" {sig['signed_at']}, SHA-256 {sig['sha256'][:16]}… (seq {sig['seq']})"
+            )
+        if not doc["signatures"]:
+            out.print("not signed off")
         if "result" in doc:
             res = doc["result"]
             assert isinstance(res, dict)
