@@ -18,7 +18,7 @@ from serialvault.cli.main import app
 from serialvault.epcis.hashing import document_hashes
 from serialvault.epcis.reader import read_document
 from tests import builders as b
-from tests.accounts import PASSWORD, sign_in
+from tests.accounts import PASSWORD, approve_all, sign_in
 
 runner = CliRunner()
 
@@ -238,7 +238,12 @@ def test_product_add_conflict_update_and_list(db: Path) -> None:
         db=db,
     )
     assert r.exit_code == 0, r.stderr
-    assert "added" in r.stdout
+    assert "drafted as CR-" in r.stdout
+    # a second draft of the same product waits for the first to be decided
+    pending = sv("product", "add", "--ndc", "0742-0101-12", "--name", "Else", db=db)
+    assert pending.exit_code == 9
+    assert "open change" in pending.stdout + pending.stderr
+    assert approve_all(str(db))  # a second person (qa) approves the draft
     same = sv(
         "product",
         "add",
@@ -268,7 +273,13 @@ def test_product_add_conflict_update_and_list(db: Path) -> None:
         "--json",
         db=db,
     )
-    assert json.loads(upd.stdout)["version"] == 2
+    drafted = json.loads(upd.stdout)
+    assert drafted["version"] == 2
+    assert drafted["change_id"].startswith("CR-")
+    # a draft is no product version yet: the list still shows version 1
+    before = json.loads(sv("product", "list", "--json", db=db).stdout)
+    assert [p["name"] for p in before] == ["Serialvastatin"]
+    approve_all(str(db))
     listed = json.loads(sv("product", "list", "--json", db=db).stdout)
     assert [(p["gtin"], p["name"], p["ndc"]) for p in listed] == [(b.GTIN, "Other", "0742-0101-12")]
     shown = json.loads(sv("product", "show", b.GTIN, "--json", db=db).stdout)

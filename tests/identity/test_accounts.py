@@ -25,6 +25,7 @@ from serialvault.domain.access import ROLES, Action, check_roles, permitted
 from serialvault.store import schema
 from serialvault.store.repository import Repository
 from tests import builders as b
+from tests.accounts import approve_all
 from tests.pg import pg_schema_url
 
 runner = CliRunner()
@@ -118,11 +119,15 @@ def test_every_change_needs_a_session_and_the_role(site: Site) -> None:
     _refused(site.sv("audrey", "capture", str(site.doc())), 16, "audrey (auditor)", "operator")
     assert site.sv("audrey", "status").exit_code == 0
     assert site.login("oscar").exit_code == 0
+    # an operator may propose master data (a draft), never approve it
+    drafted = site.sv("oscar", "product", "add", "--gtin", b.OTHER_GTIN, "--name", "X", "--json")
+    assert drafted.exit_code == 0, drafted.stdout
+    cid = json.loads(drafted.stdout)["change_id"]
     _refused(
-        site.sv("oscar", "product", "add", "--gtin", b.GTIN, "--name", "X"),
+        site.sv("oscar", "change", "approve", cid, "--password-file", str(site.pw)),
         16,
-        "change master data",
-        "qa or admin",
+        "approve or reject changes",
+        "qa",
     )
     _refused(
         site.sv(
@@ -140,7 +145,7 @@ def test_every_change_needs_a_session_and_the_role(site: Site) -> None:
         16,
         "manage user accounts",
     )
-    assert site.head() == after_login + 1  # oscar's log-in, nothing else
+    assert site.head() == after_login + 2  # oscar's log-in and his draft, nothing else
     assert site.head() > before
     ok = site.sv("oscar", "capture", str(site.doc()), "--json")
     assert ok.exit_code == 0, ok.stdout
@@ -246,7 +251,23 @@ def test_an_altered_copied_or_exposed_session_file_opens_nothing(site: Site) -> 
 
 
 def test_an_idle_session_expires_by_the_policy(site: Site) -> None:
-    assert site.sv("ada", "user", "policy", "set", "idle_minutes=1").exit_code == 0
+    drafted = site.sv("ada", "user", "policy", "set", "idle_minutes=1", "--json")
+    assert drafted.exit_code == 0, drafted.stdout
+    assert json.loads(drafted.stdout)["status"] == "draft"
+    # the admin proposed it; a qa user other than the admin puts it in force
+    _refused(
+        site.sv(
+            "ada",
+            "change",
+            "approve",
+            json.loads(drafted.stdout)["change_id"],
+            "--password-file",
+            str(site.pw),
+        ),
+        16,
+        "qa",
+    )
+    assert approve_all(site.db)
     with Repository.open(site.db).write_raw() as conn:  # the clock moves on two minutes
         conn.execute(sa.update(schema.sessions).values(last_used="2020-01-01T00:00:00.000000Z"))
     _refused(site.sv("ada", "whoami"), 15, "expired after 1 minutes idle")
@@ -613,7 +634,7 @@ def test_a_repository_from_before_accounts_gets_its_first_admin(tmp_path: Path) 
         b.document(b.commission([b.sgtin("OLD1")]), header=b.products(b.GTIN)), "old.jsonld"
     )
     with repo.write_raw() as conn:  # as schema 0001 left it: no account tables
-        for name in ("sessions", "signatures", "tokens", "credentials", "users"):
+        for name in ("sessions", "changes", "signatures", "tokens", "credentials", "users"):
             conn.execute(sa.text(f"DROP TABLE {name}"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0001'"))
     head = repo.head()
@@ -637,3 +658,96 @@ def test_a_repository_from_before_accounts_gets_its_first_admin(tmp_path: Path) 
     # and a new repository cannot be made without its first admin
     _refused(runner.invoke(app, ["init", "--db", str(tmp_path / "new.db")], env=env), 2, "--admin")
     assert not (tmp_path / "new.db").exists()
+
+
+def test_capture_checks_the_product_version_effective_at_the_event_time(site: Site) -> None:
+    """A product under change control: its units cannot be commissioned while it is a
+    draft, before its approval takes effect, or after it is retired — each refusal names
+    the GTIN, the version and the change, and records nothing but the exception."""
+    from serialvault.app.changes import approve
+    from serialvault.settings import Settings
+
+    site.add("oscar", "operator")
+    site.add("quinn", "qa")
+    assert site.login("oscar").exit_code == 0
+    assert site.login("quinn").exit_code == 0
+    other = b.gtin14("0999", "99")
+    drafted = site.sv("oscar", "product", "add", "--gtin", other, "--name", "New drug", "--json")
+    cid = json.loads(drafted.stdout)["change_id"]
+
+    def doc(serial: str, when: str) -> Path:
+        ev = b.commission([b.sgtin(serial, ("0999", "99"))])
+        ev["eventTime"] = when
+        p = site.tmp / f"{serial}.jsonld"
+        p.write_bytes(b.document(ev))
+        return p
+
+    n = site.head()
+    draft = site.sv("oscar", "capture", str(doc("D1", "2031-01-01T00:00:00Z")))
+    _refused(draft, 5, f"product {other} version 1 is a draft ({cid})")
+    assert site.kinds()[n:] == ["exception"]
+    qa = Settings(db=site.db, home=site.home("quinn"))
+    approve(
+        qa, site.db, cid, password=PW, user_entered="quinn", effective_from="2030-01-01T00:00:00Z"
+    )
+    early = site.sv("oscar", "capture", str(doc("E1", "2029-12-31T23:59:59Z")))
+    _refused(early, 5, "effective only from 2030-01-01T00:00:00.000000Z", cid)
+    assert site.sv("oscar", "capture", str(doc("OK1", "2030-06-01T00:00:00Z"))).exit_code == 0
+    retired = json.loads(
+        site.sv("oscar", "product", "retire", other, "--reason", "withdrawn", "--json").stdout
+    )
+    approve(qa, site.db, retired["change_id"], password=PW, effective_from="2031-01-01T00:00:00Z")
+    assert site.sv("oscar", "capture", str(doc("OK2", "2030-12-31T00:00:00Z"))).exit_code == 0
+    late = site.sv("oscar", "capture", str(doc("L1", "2031-02-01T00:00:00Z")))
+    _refused(late, 5, f"product {other} is retired from 2031-01-01", retired["change_id"])
+    # the approval is an e-signature bound to the change's content
+    shown = json.loads(site.sv("quinn", "change", "show", cid, "--json").stdout)
+    (sig,) = shown["signatures"]
+    assert sig["verified"] is True
+    assert (sig["signer"], sig["meaning"]) == ("quinn", "approved")
+    assert shown["diff"][0]["field"].startswith("product.")
+
+
+def test_a_signature_moved_to_another_change_does_not_verify(site: Site) -> None:
+    """Copy an approval's signature row onto another change: ``change show`` recomputes
+    the SHA-256 of that change's content and reports the mismatch (exit 8)."""
+    site.add("oscar", "operator")
+    site.add("quinn", "qa")
+    assert site.login("oscar").exit_code == 0
+    assert site.login("quinn").exit_code == 0
+    a = json.loads(
+        site.sv("oscar", "product", "add", "--gtin", b.GTIN, "--name", "A", "--json").stdout
+    )
+    other = b.gtin14("0999", "99")
+    c = json.loads(
+        site.sv("oscar", "product", "add", "--gtin", other, "--name", "B", "--json").stdout
+    )
+    ok = site.sv(
+        "quinn",
+        "change",
+        "approve",
+        a["change_id"],
+        "--password-file",
+        str(site.pw),
+        "--user",
+        "quinn",
+    )
+    assert ok.exit_code == 0, ok.stdout
+    with Repository.open(site.db).write_raw() as conn:  # the forger's edit
+        conn.execute(sa.update(schema.signatures).values(subject=f"change:{c['change_id']}"))
+    moved = site.sv("quinn", "change", "show", c["change_id"])
+    assert moved.exit_code == 8
+    assert "DOES NOT MATCH" in moved.stdout
+    # and approving one's own change is refused: quinn drafts, quinn cannot approve
+    mine = json.loads(
+        site.sv(
+            "quinn", "product", "add", "--gtin", b.gtin14("0999", "98"), "--name", "C", "--json"
+        ).stdout
+    )
+    n = site.head()
+    _refused(
+        site.sv("quinn", "change", "approve", mine["change_id"], "--password-file", str(site.pw)),
+        16,
+        "other than its author",
+    )
+    assert site.head() == n

@@ -8,22 +8,25 @@ context the same way (:class:`~serialvault.app.context.Backups`).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from serialvault.app.changes import effective_now, propose
 from serialvault.app.context import Backups, Phase, no_phase, open_as, open_to_read
 from serialvault.backup import follow as follow_mod
 from serialvault.backup import planning, take, verify
 from serialvault.backup.crypto import generate_keys
-from serialvault.backup.policy import parse_duration
+from serialvault.backup.policy import Policy, load_policy, parse_duration
 from serialvault.backup.prune import PruneReport, prune_copy
 from serialvault.backup.take import BackupResult
 from serialvault.backup.verify import VerifyReport
 from serialvault.domain.access import Action
-from serialvault.errors import BackupError, SerialvaultError, UsageError
+from serialvault.errors import BackupError, ConflictError, SerialvaultError, UsageError
 from serialvault.settings import Settings
+from serialvault.store.repository import Repository
 
 
 def duration(text: str, flag: str) -> float:
@@ -64,6 +67,45 @@ class BackupOptions:
         )
 
 
+def policy_version(repo: Repository, pol: Policy) -> str:
+    """What a backup says of the policy it ran under: the approved version of the policy
+    file (change control, Annex 11 §10), or that the file is not that version."""
+    if pol.path is None:
+        return "no policy file (defaults and command-line options; not under change control)"
+    try:
+        sha = hashlib.sha256(pol.path.read_bytes()).hexdigest()
+    except OSError as exc:
+        return f"policy {pol.path}: cannot be read again ({exc.strerror})"
+    live = effective_now(repo, "backup-policy", "backup")
+    if live is not None and live.after.get("sha256") == sha:
+        return f"{pol.path.name} version {live.version} ({live.change_id}, effective)"
+    return (
+        f"{pol.path.name} (SHA-256 {sha[:16]}…) is not the approved version of the backup"
+        " policy: propose it with `serialvault backup policy record --reason R`"
+    )
+
+
+def record_policy(settings: Settings, db: str | None, policy: str | None, *, reason: str) -> Any:
+    """``backup policy record``: propose the policy file's current text as the next
+    version of the backup policy (an admin's; a qa user other than them approves)."""
+    if not reason:
+        raise UsageError("recording the backup policy needs --reason")
+    pol = load_policy(policy, settings=settings)
+    if pol.path is None:
+        raise UsageError("no policy file to record: name one with --policy")
+    repo, who = open_as(settings, db, Action.CONFIGURE)
+    text = pol.path.read_text(encoding="utf-8")
+    after = {
+        "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        "file": pol.path.name,
+        "text": text,
+    }
+    live = effective_now(repo, "backup-policy", "backup")
+    if live is not None and live.after.get("sha256") == after["sha256"]:
+        raise ConflictError(f"{pol.path.name} is already the approved version ({live.change_id})")
+    return propose(repo, who, "backup-policy", "backup", after, reason=reason)
+
+
 def full(
     settings: Settings,
     db: str | None,
@@ -82,7 +124,7 @@ def full(
         raise UsageError("--new-timeline needs --reason: why the earlier history is abandoned")
     ctx = options.load(settings)
     repo, who = open_as(settings, db, Action.BACKUP)
-    return take.full_backup(
+    res = take.full_backup(
         repo,
         ctx.policy,
         ctx.copies,
@@ -91,6 +133,8 @@ def full(
         check_projections=check_projections,
         new_timeline=reason if new_timeline else None,
     )
+    res.policy_version = policy_version(repo, ctx.policy)
+    return res
 
 
 def incremental(
@@ -104,7 +148,7 @@ def incremental(
     """The log records after each copy's newest backup, chain-checked from its head."""
     ctx = options.load(settings)
     repo, who = open_as(settings, db, Action.BACKUP)
-    return take.incremental_backup(
+    results = take.incremental_backup(
         repo,
         ctx.policy,
         ctx.copies,
@@ -112,6 +156,10 @@ def incremental(
         with_fingerprint=with_fingerprint,
         on_phase=on_phase or no_phase,
     )
+    used = policy_version(repo, ctx.policy)
+    for r in results:
+        r.policy_version = used
+    return results
 
 
 def follow(

@@ -34,7 +34,9 @@ from serialvault.errors import (
     NotPermitted,
     SerialvaultError,
 )
+from serialvault.identity.auth import Principal
 from serialvault.settings import Settings
+from serialvault.store.repository import Repository
 from serialvault.timefmt import now_utc
 
 if TYPE_CHECKING:  # the runner, evidence and chart modules load when a drill runs
@@ -54,15 +56,68 @@ def _parse(path: Path) -> tuple[str, plan_mod.DrillPlan]:
     return text, plan_mod.parse_plan(text, str(path))
 
 
+def _plan_change(
+    repo: Repository, who: Principal, version: PlanVersion, new: bool, reason: str
+) -> str | None:
+    """Put a recorded plan version under change control: a draft whose approval makes
+    it the version drills may run (Annex 11 §10). ``None`` when this text is already
+    the approved version or already awaits approval."""
+    from serialvault.app.changes import list_of, propose
+
+    history = list_of(repo, "drill-plan", version.plan_id)
+    approved = [c for c in history if c.status == "approved"]
+    if approved and approved[-1].after.get("sha256") == version.sha256:
+        return None
+    for c in history:
+        if c.status == "draft" and c.after.get("sha256") == version.sha256:
+            return c.change_id
+    after = {"sha256": version.sha256, "file": version.file, "plan_version": version.version}
+    return propose(repo, who, "drill-plan", version.plan_id, after, reason=reason).change_id
+
+
+def _require_effective(repo: Repository, plan: plan_mod.DrillPlan, sha: str) -> None:
+    """Refuse to run a plan whose text is not the effective approved version."""
+    from serialvault.app.changes import effective_now, list_of
+
+    live = effective_now(repo, "drill-plan", plan.id)
+    if live is not None and live.after.get("sha256") == sha:
+        return
+    pending = [c for c in list_of(repo, "drill-plan", plan.id) if c.after.get("sha256") == sha]
+    if pending:
+        c = pending[-1]
+        state = c.state(now_utc())
+        how = (
+            f"a qa user other than {c.author} approves it: `serialvault change approve"
+            f" {c.change_id}`"
+            if state == "draft"
+            else f"it is {state}" + (f" from {c.effective_from}" if c.effective_from else "")
+        )
+        raise NotPermitted(
+            f"plan {plan.id} (SHA-256 {sha[:16]}…) is {c.change_id}, not the effective"
+            f" version: {how}; nothing was run"
+        )
+    raise NotPermitted(
+        f"plan {plan.id} (SHA-256 {sha[:16]}…) is not an approved version: record it"
+        " (`serialvault drill record PLAN --reason R`) and have a qa user approve the"
+        " change; nothing was run"
+    )
+
+
 @dataclass(frozen=True)
 class PlanRecorded:
     plan: plan_mod.DrillPlan
     version: PlanVersion
     new: bool
     path: Path
+    change_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"plan": str(self.path), "recorded": self.new, **self.version.to_dict()}
+        return {
+            "plan": str(self.path),
+            "recorded": self.new,
+            "change_id": self.change_id,
+            **self.version.to_dict(),
+        }
 
 
 def new_plan(
@@ -83,10 +138,9 @@ def new_plan(
     repo, who = open_as(settings, db, Action.DRILL)
     make_folder(out.parent)
     write_file(out, text.encode("utf-8"))
-    version, new = record_plan(
-        repo, plan, text, out.name, actor=who.actor, reason=reason or "plan created"
-    )
-    return PlanRecorded(plan, version, new, out)
+    why = reason or "plan created"
+    version, new = record_plan(repo, plan, text, out.name, actor=who.actor, reason=why)
+    return PlanRecorded(plan, version, new, out, _plan_change(repo, who, version, new, why))
 
 
 def validate_plan(path: Path) -> plan_mod.DrillPlan:
@@ -99,7 +153,7 @@ def record(settings: Settings, db: str | None, path: Path, *, reason: str) -> Pl
     text, plan = _parse(path)
     repo, who = open_as(settings, db, Action.DRILL)
     version, new = record_plan(repo, plan, text, path.name, actor=who.actor, reason=reason)
-    return PlanRecorded(plan, version, new, path)
+    return PlanRecorded(plan, version, new, path, _plan_change(repo, who, version, new, reason))
 
 
 def plans(settings: Settings, db: str | None, plan_id: str | None = None) -> list[PlanVersion]:
@@ -160,7 +214,7 @@ def run(
         signing_key=signing_key,
     )
     repo, who = open_as(settings, plan.source or db, Action.DRILL)
-    record_plan(repo, plan, text, path.name, actor=who.actor, reason="used by drill run")
+    _require_effective(repo, plan, plan_mod.plan_sha256(text))
     result = run_drill(
         plan,
         plan_mod.plan_sha256(text),

@@ -24,7 +24,7 @@ from serialvault.domain.access import (
     check_roles,
     user_id_problem,
 )
-from serialvault.domain.records import IDENTITY_POLICY, PASSWORD, SIGNATURE, TOKEN, USER
+from serialvault.domain.records import PASSWORD, SIGNATURE, TOKEN, USER
 from serialvault.errors import (
     ConflictError,
     NotAuthenticated,
@@ -446,8 +446,11 @@ def revoke_token(
 
 def set_identity_policy(
     settings: Settings, db: str | None, changes: dict[str, int], *, reason: str | None
-) -> IdentityPolicy:
-    """``user policy set``: a new version of the password and session policy."""
+) -> Any:
+    """``user policy set``: propose a new version of the password and session policy —
+    a draft change, in force once a ``qa`` user other than the proposer approves it."""
+    from serialvault.app.changes import propose
+
     repo, who = open_as(settings, db, Action.CONFIGURE)
     current = policy_of(repo).to_dict()
     unknown = sorted(set(changes) - set(current))
@@ -458,10 +461,15 @@ def set_identity_policy(
         if v < floor.get(k, 1):
             raise UsageError(f"{k} = {v}: the least allowed is {floor.get(k, 1)}")
     new = {**current, **changes}
-    body = {"policy": new}
-    with repo.write() as (_conn, log):
-        log.append(IDENTITY_POLICY, body, who.actor, reason or "password and session policy")
-    return IdentityPolicy(**new)
+    return propose(
+        repo,
+        who,
+        "identity-policy",
+        "identity",
+        new,
+        reason=reason or "password and session policy",
+        before=current,
+    )
 
 
 # --- sessions ----------------------------------------------------------------------------

@@ -10,14 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from serialvault.app import changes
 from serialvault.app.context import open_as, open_to_read
 from serialvault.domain.access import Action
-from serialvault.errors import IdentifierError, ValidationError
+from serialvault.domain.change import Change
+from serialvault.errors import ConflictError, IdentifierError, NotFound, ValidationError
 from serialvault.gs1.gtin import Gtin
 from serialvault.gs1.ndc import Ndc
+from serialvault.identity.auth import Principal
 from serialvault.masterdata.model import PACKAGING_ATTRIBUTES, Product
 from serialvault.settings import Settings
-from serialvault.store.masterdata import ProductChange, add_product, get_product, list_products
+from serialvault.store.masterdata import get_product, list_products, product_versions
+from serialvault.store.projector import load_products
+from serialvault.store.repository import Repository
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,32 @@ def resolve_gtin(gtin: str | None, ndc: str | None, indicator: int) -> tuple[str
     return g.gtin14, str(parsed_ndc) if parsed_ndc else None
 
 
+@dataclass(frozen=True)
+class ProductDraft:
+    """What ``product add`` did: a draft change (``change_id``), or nothing when the
+    product is recorded with exactly these values already (``unchanged``)."""
+
+    gtin: str
+    outcome: str  # 'draft' | 'unchanged'
+    version: int
+    change_id: str | None = None
+    changed_fields: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "gtin": self.gtin,
+            "outcome": self.outcome,
+            "version": self.version,
+            "change_id": self.change_id,
+            "changed_fields": list(self.changed_fields),
+        }
+
+
+def _recorded(repo: Repository, gtin: str) -> tuple[Product, int] | None:
+    with repo.read() as conn:
+        return load_products(conn, [gtin]).get(gtin)
+
+
 def add(
     settings: Settings,
     db: str | None,
@@ -61,9 +92,10 @@ def add(
     *,
     reason: str | None = None,
     update: bool = False,
-) -> ProductChange:
-    """Add a product, or with ``update`` record a new version of it (which needs a
-    reason: a master-data change must say why)."""
+) -> ProductDraft:
+    """Propose a product, or with ``update`` a new version of it (which needs a reason:
+    a master-data change must say why). Nothing takes effect until a ``qa`` user other
+    than the proposer approves the draft (``change approve``)."""
     if update and not reason:
         raise ValidationError("--update needs --reason: a master-data change must say why")
     gtin14, ndc_text = resolve_gtin(product.gtin, product.ndc, product.indicator)
@@ -79,13 +111,63 @@ def add(
         attributes=attrs,
     )
     repo, who = open_as(settings, db, Action.MASTERDATA)
-    return add_product(
+    known = _recorded(repo, gtin14)
+    diffs: tuple[str, ...] = ()
+    if known is not None:
+        diffs = tuple(known[0].differences(record))
+        if not diffs:
+            return ProductDraft(gtin14, "unchanged", known[1])
+        if not update:
+            raise ConflictError(
+                f"product {gtin14} is already recorded (version {known[1]}) with different"
+                f" {', '.join(diffs)}; use --update with --reason to propose a new version"
+            )
+    c = _propose_product(repo, who, record, "active", reason or "product added", known)
+    return ProductDraft(gtin14, "draft", c.version, c.change_id, diffs)
+
+
+def _propose_product(
+    repo: Repository,
+    who: Principal,
+    record: Product,
+    status: str,
+    reason: str,
+    known: tuple[Product, int] | None,
+) -> Change:
+    after = {"product": record.content(), "status": status}
+    before = None if known is None else {"product": known[0].content(), "status": "active"}
+    return changes.propose(
         repo,
-        record,
-        actor=who.actor,
-        reason=reason or "product added",
-        update=update,
+        who,
+        "product",
+        record.gtin,
+        after,
+        reason=reason,
+        before=before,
+        version=None if known is None else known[1] + 1,
     )
+
+
+def retire(settings: Settings, db: str | None, gtin: str, *, reason: str) -> ProductDraft:
+    """Propose that a product may no longer be commissioned (from the time the change
+    becomes effective); its units and history stay."""
+    if not reason:
+        raise ValidationError("retiring a product needs --reason")
+    gtin14 = Gtin.parse(gtin).gtin14
+    repo, who = open_as(settings, db, Action.MASTERDATA)
+    known = _recorded(repo, gtin14)
+    if known is None:
+        raise NotFound(f"product {gtin14} is not in master data")
+    c = _propose_product(repo, who, known[0], "retired", reason, known)
+    return ProductDraft(gtin14, "draft", c.version, c.change_id, ("status",))
+
+
+def history(settings: Settings, db: str | None, gtin: str) -> list[dict[str, Any]]:
+    """``product history``: every change of a product (drafts, approvals with their
+    effective time, rejections) and every version recorded from a document."""
+    gtin14 = Gtin.parse(gtin).gtin14
+    repo = open_to_read(settings, db)
+    return product_versions(repo, gtin14, changes.list_of(repo, "product", gtin14))
 
 
 def products(settings: Settings, db: str | None) -> list[dict[str, Any]]:

@@ -116,6 +116,8 @@ class BackupResult:
     seconds: float
     note: str | None = None
     warnings: list[str] = field(default_factory=list)
+    #: Which version of the backup policy the run used (change control, Annex 11 §10).
+    policy_version: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -127,6 +129,7 @@ class BackupResult:
             "ok": self.ok,
             "note": self.note,
             "warnings": self.warnings,
+            "policy_version": self.policy_version,
             "duration_s": round(self.seconds, 3),
             "copies": [
                 {

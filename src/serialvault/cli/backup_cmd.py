@@ -73,6 +73,8 @@ def _show_backup(results: list[BackupResult], json_out: bool) -> int:
                 out.print(d["note"])
             for w in d.get("warnings", []):
                 out.print(f"[yellow]warning[/yellow]: {escape(w)}")
+            if d.get("policy_version"):
+                out.print(f"  policy: {escape(d['policy_version'])}")
             for c in d["copies"]:
                 status = "ok" if c["ok"] else f"FAILED: {c['error']}"
                 out.print(f"  copy {c['name']} ({c['url']}): {status}")
@@ -251,3 +253,29 @@ app.command("plan")(backup_plan_cmd.backup_plan)
 app.command("list")(backup_catalog_cmd.backup_list)
 app.command("verify")(backup_catalog_cmd.backup_verify)
 app.command("prune")(backup_catalog_cmd.backup_prune)
+
+
+policy_app = typer.Typer(
+    help="The backup policy under change control.", no_args_is_help=True, add_completion=False
+)
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("record")
+def backup_policy_record(
+    reason: Annotated[str, typer.Option("--reason", help="Why the policy changes.")],
+    policy: PolicyOpt = None,
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Propose the policy file's current text as the next version (admin): a draft a qa
+    user other than you approves; every backup notes the version it ran under."""
+    with handled(json_out):
+        c = ops.record_policy(settings(), db, policy, reason=reason)
+        if json_out:
+            print_json({"change_id": c.change_id, "status": c.status, "version": c.version})
+        else:
+            out.print(
+                f"backup policy version {c.version} drafted as {c.change_id}; approve with"
+                f" `serialvault change approve {c.change_id}`"
+            )

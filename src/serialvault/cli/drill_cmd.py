@@ -51,7 +51,7 @@ def drill_new(
             force=force,
             reason=reason,
         )
-        d = {"plan": str(out_file), **rec.version.to_dict()}
+        d = {"plan": str(out_file), **rec.version.to_dict(), "change_id": rec.change_id}
         if json_out:
             print_json(d)
         else:
@@ -83,7 +83,7 @@ def drill_record(
     with handled(json_out):
         rec = ops.record(settings(), db, plan_file, reason=reason)
         version, plan = rec.version, rec.plan
-        d = {"recorded": rec.new, **version.to_dict()}
+        d = {"recorded": rec.new, **version.to_dict(), "change_id": rec.change_id}
         if json_out:
             print_json(d)
         elif rec.new:
@@ -91,6 +91,11 @@ def drill_record(
         else:
             out.print(
                 f"plan {plan.id} unchanged since version {version.version} (seq {version.seq})"
+            )
+        if rec.change_id and not json_out:
+            out.print(
+                f"awaiting approval as {rec.change_id}: a drill runs it once a qa user approves"
+                f" it (`serialvault change approve {rec.change_id}`)"
             )
 
 

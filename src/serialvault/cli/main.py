@@ -11,6 +11,7 @@ import typer
 from serialvault import __version__
 from serialvault.cli import (
     backup_cmd,
+    change_cmd,
     demo_cmd,
     drill_cmd,
     epcis_cmd,
@@ -60,6 +61,7 @@ app.command("fingerprint")(repo_cmd.fingerprint_cmd)
 app.command("rebuild")(repo_cmd.rebuild_cmd)
 app.add_typer(repo_cmd.audit_app, name="audit")
 app.add_typer(product_cmd.app, name="product")
+app.add_typer(change_cmd.app, name="change")
 app.command("unit")(query_cmd.unit)
 app.command("contents")(query_cmd.contents)
 app.command("ancestors")(query_cmd.ancestors)

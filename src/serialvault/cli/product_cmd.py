@@ -49,7 +49,8 @@ def add(
     reason: ReasonOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Add a product (or, with --update and --reason, record a new version of it)."""
+    """Propose a product (or, with --update and --reason, a new version of it): a draft
+    change that a qa user other than you approves (`change approve ID`)."""
     with handled(json_out):
         product = ops.ProductInput(
             name=name,
@@ -67,14 +68,7 @@ def add(
             },
         )
         change = ops.add(settings(), db, product, reason=reason, update=update)
-        if json_out:
-            print_json(change.to_dict())
-        else:
-            out.print(
-                f"product {change.gtin}: {change.outcome} (version {change.version}"
-                + (f", seq {change.seq}" if change.seq else "")
-                + ")"
-            )
+        _show_draft(change, json_out)
 
 
 @app.command("list")
@@ -110,3 +104,58 @@ def show(
         items = [(k, v) for k, v in p.items() if k != "attributes"]
         items += [(f"  {k}", v) for k, v in p["attributes"].items()]
         kv(f"product {p['gtin']}", items)
+
+
+def _show_draft(d: ops.ProductDraft, json_out: bool) -> None:
+    if json_out:
+        print_json(d.to_dict())
+    elif d.change_id is None:
+        out.print(f"product {d.gtin}: unchanged (version {d.version}); nothing to approve")
+    else:
+        out.print(
+            f"product {d.gtin}: version {d.version} drafted as {d.change_id}; it takes effect"
+            f" once a qa user approves it (`serialvault change approve {d.change_id}`)"
+        )
+
+
+@app.command("retire")
+def retire(
+    gtin: Annotated[str, typer.Argument(help="The product's GTIN.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it may no longer be made.")],
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Propose that a product may no longer be commissioned (a draft change)."""
+    with handled(json_out):
+        _show_draft(ops.retire(settings(), db, gtin, reason=reason), json_out)
+
+
+@app.command("history")
+def history(
+    gtin: Annotated[str, typer.Argument(help="The product's GTIN.")],
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Every version and change of a product: drafted, approved (effective from),
+    rejected, recorded from a document."""
+    with handled(json_out):
+        rows = ops.history(settings(), db, gtin)
+        if json_out:
+            print_json(rows)
+            return
+        table(
+            f"product {gtin}",
+            ["seq", "when", "what", "by", "reason", "decided by", "effective from"],
+            [
+                [
+                    r["seq"],
+                    r["recorded_at"],
+                    r["what"],
+                    r["by"],
+                    r["reason"],
+                    r.get("decided_by") or "",
+                    r.get("effective_from") or "",
+                ]
+                for r in rows
+            ],
+        )

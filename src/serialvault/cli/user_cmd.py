@@ -299,7 +299,7 @@ def policy_set(
     reason: ReasonOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Record a new version of the policy (admin)."""
+    """Propose a new version of the policy (admin): a draft change a qa user approves."""
     with handled(json_out):
         changes: dict[str, int] = {}
         for item in setting:
@@ -307,11 +307,15 @@ def policy_set(
             if not sep or not value.strip().isdigit():
                 raise UsageError(f"{item!r}: give NAME=NUMBER")
             changes[name.strip()] = int(value)
-        pol = ops.set_identity_policy(settings(), db, changes, reason=reason)
+        c = ops.set_identity_policy(settings(), db, changes, reason=reason)
         if json_out:
-            print_json(pol.to_dict())
+            print_json({"change_id": c.change_id, "status": c.status, "after": c.after})
         else:
-            kv("password and session policy", list(pol.to_dict().items()))
+            out.print(
+                f"password and session policy version {c.version} drafted as {c.change_id};"
+                f" in force once a qa user approves it (`serialvault change approve"
+                f" {c.change_id}`)"
+            )
 
 
 @key_app.command("add")

@@ -39,7 +39,8 @@ class Action(Enum):
 
     READ = "read the repository"
     CAPTURE = "capture EPCIS events"
-    MASTERDATA = "change master data"
+    MASTERDATA = "propose master-data changes"
+    APPROVE = "approve or reject changes"
     MANAGE_USERS = "manage user accounts"
     BACKUP = "take or prune backups"
     VERIFY_BACKUPS = "verify backups"
@@ -55,7 +56,8 @@ class Action(Enum):
 GRANTS: dict[Action, frozenset[str]] = {
     Action.READ: frozenset({"operator", "qa", "auditor", "admin"}),
     Action.CAPTURE: frozenset({"operator", "service"}),
-    Action.MASTERDATA: frozenset({"qa", "admin"}),
+    Action.MASTERDATA: frozenset({"operator", "qa", "admin"}),
+    Action.APPROVE: frozenset({"qa"}),
     Action.MANAGE_USERS: frozenset({"admin"}),
     Action.BACKUP: frozenset({"admin"}),
     Action.VERIFY_BACKUPS: frozenset({"admin", "qa"}),

@@ -36,6 +36,8 @@ LOGOUT = "auth.logout"
 AUTH_FAILURE = "auth.failure"
 SIGNATURE = "user.signature"
 IDENTITY_POLICY = "config.identity"
+CHANGE_DRAFT = "change.draft"
+CHANGE_DECISION = "change.decision"
 
 #: Who writes a record kind. The roles are those of the accounts to come (21 CFR
 #: 11.10(d), (g): authority checks); ``system`` marks records serialvault writes on its
@@ -95,8 +97,38 @@ CATALOGUE: dict[str, RecordKind] = {
             projected=True,
         ),
         _kind(IDENTITY_POLICY, "admin", "a version of the password and session policy"),
+        _kind(
+            CHANGE_DRAFT,
+            "operator qa admin",
+            "a proposed change to a controlled object: before, after, why (Annex 11 §10)",
+            projected=True,
+        ),
+        _kind(
+            CHANGE_DECISION,
+            "qa",
+            "a change approved (with its signature and effective time) or rejected",
+            projected=True,
+        ),
     )
 }
+
+
+#: The record kinds R8 counts: who could act, who signed what, the controlled objects.
+GOVERNANCE_KINDS = (
+    USER,
+    PASSWORD,
+    TOKEN,
+    SIGNATURE,
+    LOGIN,
+    LOGOUT,
+    AUTH_FAILURE,
+    IDENTITY_POLICY,
+    CHANGE_DRAFT,
+    CHANGE_DECISION,
+    PRODUCT,
+    DRILL_PLAN,
+    DRILL_SIGNOFF,
+)
 
 
 def record_kind(kind: str) -> RecordKind | None:

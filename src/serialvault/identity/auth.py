@@ -102,7 +102,7 @@ def _principal(acct: ids.Account, method: str, session: str | None = None) -> Pr
 def policy_of(repo: Repository) -> IdentityPolicy:
     """The password and session policy in force (the newest ``config.identity``)."""
     with repo.read() as conn:
-        body = ids.identity_policy(conn)
+        body = ids.identity_policy(conn, now_utc())
     if body is None:
         return IdentityPolicy()
     return IdentityPolicy(**{k: int(v) for k, v in body["policy"].items()})

@@ -55,6 +55,7 @@ from serialvault.errors import (
     SerialvaultError,
 )
 from serialvault.masterdata.model import Location, Product
+from serialvault.store.changes import product_issues
 from serialvault.store.exceptions import MAX_REPORTED_ISSUES, record_exception
 from serialvault.store.projector import (
     apply_location,
@@ -339,6 +340,10 @@ class Capturer:
         bodies, offset = p.bodies, p.offset
         result.epcs += p.epcs
         for batch in _batches(p.facts, self.batch_epcs):
+            controlled = product_issues(conn, batch)
+            if controlled:
+                found = controlled[:MAX_REPORTED_ISSUES]
+                raise _Rejected(DocumentRejected(p.name, found), found, "rule")
             engine = Engine(load_snapshot(conn, batch, next_id))
             at = app.now()
             for f in batch:

@@ -279,10 +279,12 @@ def signatures(conn: Connection, subject: str | None = None) -> list[SignatureRo
     return [_signature(r) for r in conn.execute(q)]
 
 
-def identity_policy(conn: Connection) -> dict[str, Any] | None:
-    """The body of the newest ``config.identity`` record (``None``: the defaults)."""
-    recs = records_of_kind(conn, IDENTITY_POLICY)
-    return orjson.loads(recs[-1].body) if recs else None
+def identity_policy(conn: Connection, now: str) -> dict[str, Any] | None:
+    """The body of the newest ``config.identity`` record in force at ``now`` (one whose
+    ``effective_from`` has come; ``None``: the defaults)."""
+    bodies = [orjson.loads(r.body) for r in records_of_kind(conn, IDENTITY_POLICY)]
+    live = [b for b in bodies if (b.get("effective_from") or "") <= now]
+    return live[-1] if live else None
 
 
 # --- sessions: working state, outside the log --------------------------------------------

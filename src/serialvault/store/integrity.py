@@ -43,6 +43,7 @@ from serialvault.domain.records import (
 from serialvault.errors import IntegrityFailure
 from serialvault.masterdata.model import Location, Product
 from serialvault.store import schema
+from serialvault.store.changes import apply_change
 from serialvault.store.fingerprint import Fingerprint, fingerprint
 from serialvault.store.identity import apply_identity
 from serialvault.store.projector import (
@@ -251,8 +252,8 @@ def _apply_other(conn: Connection, rec: LogRecord) -> None:
         apply_location(conn, rec.seq, Location.from_content(body["location"]), int(body["version"]))
     elif rec.kind == EXCEPTION:
         apply_exception(conn, rec.seq, rec.recorded_at, orjson.loads(rec.body))
-    else:  # accounts and signatures; repository.init, maintenance.* … feed nothing
-        apply_identity(conn, rec)
+    elif not apply_identity(conn, rec):  # accounts, signatures; then change records
+        apply_change(conn, rec)  # repository.init, maintenance.* … feed nothing
 
 
 @dataclass(frozen=True, slots=True)

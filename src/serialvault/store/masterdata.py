@@ -97,3 +97,45 @@ def get_product(repo: Repository, gtin: str) -> dict[str, Any]:
     if not rows:
         raise NotFound(f"product {gtin} is not in master data")
     return rows[0]
+
+
+def product_versions(repo: Repository, gtin: str, changes: list[Any]) -> list[dict[str, Any]]:
+    """A product's history: each ``masterdata.product`` record (a document's master data
+    or an approved change) and each change record, in log order."""
+    t = schema.log
+    out: list[dict[str, Any]] = []
+    with repo.read() as conn:
+        rows = conn.execute(
+            sa.select(t.c.seq, t.c.recorded_at, t.c.actor, t.c.reason, t.c.body)
+            .where(t.c.kind == PRODUCT)
+            .order_by(t.c.seq)
+        )
+        for r in rows:
+            body = orjson.loads(r.body)
+            if body["product"]["gtin"] != gtin:
+                continue
+            out.append(
+                {
+                    "seq": r.seq,
+                    "recorded_at": r.recorded_at,
+                    "what": f"version {body['version']} recorded",
+                    "by": r.actor,
+                    "reason": r.reason,
+                    "origin": body.get("origin"),
+                    "status": body.get("status", "active"),
+                }
+            )
+    for c in changes:
+        out.append(
+            {
+                "seq": c.seq,
+                "recorded_at": c.created_at,
+                "what": f"{c.change_id}: version {c.version} {c.status}",
+                "by": c.author,
+                "reason": c.reason,
+                "decided_by": c.decided_by,
+                "effective_from": c.effective_from,
+                "status": (c.after or {}).get("status"),
+            }
+        )
+    return sorted(out, key=lambda x: int(x["seq"]))

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from serialvault.domain import reconcile as rules
 from serialvault.domain.reconcile import CountKey, HierarchyFacts, RuleResult
+from serialvault.domain.records import GOVERNANCE_KINDS
 from serialvault.errors import InputError
 from serialvault.redact import redact_url
 from serialvault.store import identity as ids
@@ -284,21 +285,6 @@ def _governance_of(raw: Any) -> dict[str, dict[str, str]] | None:
     if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
         raise InputError("baseline: governance must map each section to an object")
     return {str(k): {str(i): str(x) for i, x in v.items()} for k, v in raw.items()}
-
-
-#: Log record kinds R8 counts: who could act, who signed, the policies in force.
-GOVERNANCE_KINDS = (
-    "user.account",
-    "user.password",
-    "user.token",
-    "user.signature",
-    "auth.login",
-    "auth.logout",
-    "auth.failure",
-    "config.identity",
-    "drill.plan",
-    "drill.signoff",
-)
 
 
 def governance_facts(conn: Connection) -> dict[str, dict[str, str]]:

@@ -236,6 +236,28 @@ signatures = Table(
 )  # Electronic signatures (21 CFR 11.50, 11.70); projection of signature records.
 Index("ix_signatures_subject", signatures.c.subject)
 
+changes = Table(
+    "changes",
+    metadata,
+    Column("change_id", Text, primary_key=True),
+    Column("seq", Id, nullable=False),  # of the draft record
+    Column("object_type", Text, nullable=False),
+    Column("object_key", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("author", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("before_json", Text, nullable=False),  # canonical JSON (null before version 1)
+    Column("after_json", Text, nullable=False),
+    Column("status", Text, nullable=False),  # 'draft' | 'approved' | 'rejected'
+    Column("decided_by", Text),
+    Column("decided_at", Text),
+    Column("decision_reason", Text),
+    Column("signature_seq", Id),
+    Column("effective_from", Text),
+)  # Change control (Annex 11 §10); projection of change.draft / change.decision records.
+Index("ix_changes_object", changes.c.object_type, changes.c.object_key)
+
 sessions = Table(
     "sessions",
     metadata,
@@ -259,9 +281,10 @@ PROJECTIONS: tuple[Table, ...] = (
     credentials,
     tokens,
     signatures,
+    changes,
 )
 
 #: Projections added after the first schema: they enter the fingerprint only once they
 #: hold rows, so the fingerprint of a repository that never had them (and of every
 #: backup taken before they existed) is what it was.
-LATER_PROJECTIONS = frozenset({"users", "credentials", "tokens", "signatures"})
+LATER_PROJECTIONS = frozenset({"users", "credentials", "tokens", "signatures", "changes"})

@@ -1,4 +1,4 @@
-"""Accounts, credentials, tokens, signatures and sessions.
+"""Accounts, credentials, tokens, signatures, change records and sessions.
 
 Revision ID: 0002
 Revises: 0001
@@ -59,6 +59,21 @@ def upgrade() -> None:
     )
     op.create_index("ix_signatures_subject", "signatures", ["subject"])
     op.create_table(
+        "changes",
+        sa.Column("change_id", T, primary_key=True),
+        sa.Column("seq", Id, nullable=False),
+        *(sa.Column(n, T, nullable=False) for n in ("object_type", "object_key")),
+        sa.Column("version", sa.Integer, nullable=False),
+        *(
+            sa.Column(n, T, nullable=False)
+            for n in ("author", "reason", "created_at", "before_json", "after_json", "status")
+        ),
+        *(sa.Column(n, T) for n in ("decided_by", "decided_at", "decision_reason")),
+        sa.Column("signature_seq", Id),
+        sa.Column("effective_from", T),
+    )
+    op.create_index("ix_changes_object", "changes", ["object_type", "object_key"])
+    op.create_table(
         "sessions",
         sa.Column("id_sha256", T, primary_key=True),
         *(sa.Column(n, T, nullable=False) for n in ("user_id", "created_at", "last_used")),
@@ -67,5 +82,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name in ("sessions", "signatures", "tokens", "credentials", "users"):
+    for name in ("sessions", "changes", "signatures", "tokens", "credentials", "users"):
         op.drop_table(name)
