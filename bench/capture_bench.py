@@ -224,3 +224,50 @@ def run_capture(target: Target, workload: Workload, run: int) -> CaptureRun:
         head_seq=int(last["head_seq"]),
         head_chain=str(last["head_chain"]),
     )
+
+
+QA_HOME = BENCH_HOME / "qa"
+
+
+def approve_drafts(url: str) -> list[str]:
+    """Approve every draft change as the benchmark's second person (``bench.qa``, role
+    qa; created on first use): change control needs an approver other than the author."""
+    pw = BENCH_HOME / "password.txt"
+    env = {**os.environ, "SERIALVAULT_HOME": str(QA_HOME)}
+
+    def run(
+        args: list[str], who: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [*serialvault_command(), *args, "--db", url],
+            capture_output=True,
+            check=False,
+            env=who or os.environ.copy(),
+        )
+
+    if run(["whoami"], env).returncode != 0:
+        run(
+            [
+                "user",
+                "add",
+                "bench.qa",
+                "--name",
+                "Benchmark Reviewer",
+                "--role",
+                "qa",
+                "--password-file",
+                str(pw),
+            ]
+        )
+        logged = run(["login", "bench.qa", "--password-file", str(pw)], env)
+        if logged.returncode != 0:
+            raise BenchError(f"login bench.qa failed: {_tail(logged.stdout + logged.stderr)}")
+    listed = run(["change", "list", "--status", "draft", "--json"], env)
+    ids = [c["id"] for c in json.loads(listed.stdout or b"[]")]
+    for cid in ids:
+        done = run(
+            ["change", "approve", cid, "--user", "bench.qa", "--password-file", str(pw)], env
+        )
+        if done.returncode != 0:
+            raise BenchError(f"change approve {cid} failed: {_tail(done.stdout + done.stderr)}")
+    return ids

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from capture_bench import BenchError, count_units, init_repository
+from capture_bench import BenchError, approve_drafts, count_units, init_repository
 from common import (
     ENGINE_NAMES,
     bench_main,
@@ -288,6 +288,11 @@ class EngineBench:
                 f"{path}: the plan restores into {doc.get('restore_target')!r} after the edit,"
                 f" not {self.scratch.url!r}"
             )
+        # change control: the drafted template, then the edited text, each approved by
+        # the benchmark's second person before a drill may run it
+        approve_drafts(self.live.url)
+        sv(["drill", "record", str(path), "--db", self.live.url, "--reason", "benchmark"], self.cwd)
+        approve_drafts(self.live.url)
 
     # ------------------------------------------------------------------ one drill
     def run_drill(self, plan: Path, label: str) -> dict[str, Any]:

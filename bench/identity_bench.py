@@ -30,7 +30,8 @@ from pathlib import Path
 
 from capture_bench import serialvault_command
 
-from serialvault.app.identity import create_account, sign
+from serialvault.app.identity import create_account
+from serialvault.app.signatures import sign
 from serialvault.identity.auth import authenticate, login
 from serialvault.identity.credentials import hash_password, password_matches
 from serialvault.settings import Settings

@@ -99,8 +99,17 @@ HEAD=$($SV status --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)
 for s in primary-loss corruption bad-change tampered-backup; do
   $SV drill new --scenario "$s" --out "demo-drills/$s.toml" --force --reason "demo plan" >/dev/null
 done
+# plans are under change control: quinn (qa) approves each version alice drafted
+approve_drafts() {
+  for c in $($SV change list --status draft --json | "$PY" -c 'import json,sys; print(" ".join(c["id"] for c in json.load(sys.stdin)))'); do
+    "${QUINN[@]}" change approve "$c" --user quinn --password-file demo-users/quinn.pw
+  done
+}
+approve_drafts
 # the bad change: pretend the last captured document was wrong; restore to before it
 sed -i "s/^before_seq = 2 /before_seq = $((HEAD - 20)) /" demo-drills/bad-change.toml
+$SV drill record demo-drills/bad-change.toml --reason "demo: before the last document" >/dev/null
+approve_drafts
 FAILED=0
 for s in primary-loss corruption bad-change tampered-backup; do
   OUT=$($SV drill run "demo-drills/$s.toml" --to "$BACKUP" --to "$BACKUP2" --json) || FAILED=1

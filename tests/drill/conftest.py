@@ -68,3 +68,14 @@ def run_plan(
         actor="qa@site",
         seed=seed,
     )
+
+
+def approved_plan(db: str, plan_file: Path) -> None:
+    """Record ``plan_file`` as the test user and have a second person (qa) approve it:
+    ``drill run`` runs only the effective version of a plan (change control)."""
+    from serialvault.app.drill import record
+    from serialvault.settings import Settings
+    from tests.accounts import approve_all, home
+
+    record(Settings(db=db, home=home()), db, plan_file, reason="test plan")
+    approve_all(db)

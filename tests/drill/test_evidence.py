@@ -27,7 +27,7 @@ from serialvault.errors import InputError, KeyProblem
 from serialvault.store import schema
 from tests.accounts import add_user, password_file, sign_in
 from tests.backup.conftest import cli_env, grow, new_repo
-from tests.drill.conftest import run_plan, scratch_plan
+from tests.drill.conftest import approved_plan, run_plan, scratch_plan
 
 SV = [sys.executable, "-m", "serialvault.cli.main"]
 
@@ -196,6 +196,7 @@ def test_cli_run_writes_a_package_that_verifies_and_a_sign_off_in_the_log(
             'target = "drill-sandbox/primary-loss.db"', f'target = "{tmp_path / "sb.db"}"'
         )
     )
+    approved_plan(str(db), plan)
     qa_home = tmp_path / "qa-home"
     add_user(repo, "quinn", ["qa"], name="Quinn Q. A. Lead")
     sign_in(repo, "quinn", at=qa_home)
@@ -254,7 +255,7 @@ def test_cli_run_writes_a_package_that_verifies_and_a_sign_off_in_the_log(
     assert bad.returncode == 15, bad.stdout
     with repo.read() as conn:
         kinds = [r[0] for r in conn.execute(sa.select(schema.log.c.kind).order_by("seq"))]
-    assert "user.signature" not in kinds
+    assert kinds.count("user.signature") == 1  # the plan's approval; no sign-off
     assert kinds[-1] == "auth.failure"
     signed = sv(*sign, home=qa_home)
     assert signed.returncode == 0, signed.stdout + signed.stderr

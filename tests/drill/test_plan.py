@@ -20,6 +20,7 @@ from serialvault.drill.register import plan_history, record_plan
 from serialvault.errors import InputError
 from serialvault.store.fingerprint import fingerprint
 from serialvault.store.integrity import rebuild, verify_chain
+from tests.accounts import approve_all
 from tests.backup.conftest import grow, new_repo
 
 SV = [sys.executable, "-m", "serialvault.cli.main"]
@@ -152,6 +153,11 @@ def test_cli_drill_new_validate_record_and_plans(tmp_path: Path) -> None:
     assert "exists" in again.stdout + again.stderr
     assert sv("validate", str(plan)).returncode == 0
     plan.write_text(plan.read_text().replace('rpo = "15m"', 'rpo = "5m"'))
+    # an edited text while version 1 awaits approval: refused, nothing recorded
+    waiting = sv("record", str(plan), "--db", str(db), "--reason", "too early")
+    assert waiting.returncode == 9, waiting.stdout
+    assert "awaiting approval" in waiting.stdout + waiting.stderr
+    assert approve_all(str(db))
     no_reason = sv("record", str(plan), "--db", str(db))
     assert no_reason.returncode == 2  # --reason is required
     rec = sv("record", str(plan), "--db", str(db), "--reason", "RPO 5 min", "--json")

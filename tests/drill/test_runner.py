@@ -28,7 +28,7 @@ from serialvault.store import schema
 from serialvault.store.fingerprint import fingerprint
 from serialvault.store.repository import Repository
 from tests.backup.conftest import cli_env, grow, new_repo, policy_for, s3_url
-from tests.drill.conftest import run_plan, scratch_plan
+from tests.drill.conftest import approved_plan, run_plan, scratch_plan
 from tests.pg import pg_schema_url
 
 SV = [sys.executable, "-m", "serialvault.cli.main"]
@@ -326,17 +326,26 @@ def test_cli_drill_run_exit_codes_and_result_file(tmp_path: Path, keys: dict[str
             timeout=300,
         )
 
+    # not yet an approved version: refused by name, nothing run
+    unapproved = sv("run", str(plan_file), "--db", str(db), "--to", url, "--json")
+    assert unapproved.returncode == 16, unapproved.stdout
+    assert "not an approved version" in unapproved.stdout
+    assert not (tmp_path / "runs").exists()
+    approved_plan(str(db), plan_file)
     ok = sv("run", str(plan_file), "--db", str(db), "--to", url, "--json")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     doc = orjson.loads(ok.stdout)
     assert doc["verdict"] == "pass"
     assert Path(doc["result_file"]).is_file()
     plan_file.write_text(plan_file.read_text().replace('rto = "4h"', 'rto = "1ms"'))
+    edited = sv("run", str(plan_file), "--db", str(db), "--to", url, "--json")
+    assert edited.returncode == 16  # an edited plan is a new version: approved first
+    approved_plan(str(db), plan_file)
     slow = sv("run", str(plan_file), "--db", str(db), "--to", url, "--json")
     assert slow.returncode == 8
     assert orjson.loads(slow.stdout)["verdict"] == "fail"
     versions = orjson.loads(sv("plans", "--db", str(db), "--json").stdout)
-    assert len(versions) == 2  # the edited plan was recorded when it was used
+    assert len(versions) == 2  # both versions recorded, each approved before it ran
     shutil.rmtree(tmp_path / "runs", ignore_errors=True)
 
 

@@ -21,6 +21,7 @@ from serialvault.drill import plan as p
 from serialvault.errors import InputError
 from tests import builders as b
 from tests.backup.conftest import capture, cli_env, new_repo
+from tests.drill.conftest import approved_plan
 from tests.pg import pg_schema_url
 
 SV = [sys.executable, "-m", "serialvault.cli.main"]
@@ -62,6 +63,7 @@ def test_no_artefact_of_a_drill_holds_the_source_password(
                 'target = "drill-sandbox/primary-loss.db"', f'target = "{tmp_path / "sb.db"}"'
             )
         )
+        approved_plan(url, plan)
         env = cli_env(keys)
         runs = tmp_path / "runs"
         copy = (tmp_path / "copy").as_uri()

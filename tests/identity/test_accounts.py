@@ -371,7 +371,8 @@ def test_tokens_for_service_accounts_capture_only_and_never_sign(site: Site) -> 
 
 def test_a_service_account_cannot_sign(site: Site, tmp_path: Path) -> None:
     from serialvault.app.context import open_repository
-    from serialvault.app.identity import create_token, sign
+    from serialvault.app.identity import create_token
+    from serialvault.app.signatures import sign
     from serialvault.errors import NotPermitted
     from serialvault.identity.auth import authenticate
     from serialvault.settings import Settings
@@ -399,7 +400,7 @@ def test_a_service_account_cannot_sign(site: Site, tmp_path: Path) -> None:
 
 def test_signatures_need_the_password_and_bind_to_content(site: Site) -> None:
     from serialvault.app.context import open_repository
-    from serialvault.app.identity import sign, signatures_of
+    from serialvault.app.signatures import sign, signatures_of
     from serialvault.errors import NotAuthenticated
     from serialvault.identity.auth import authenticate, session_signed
     from serialvault.settings import Settings

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from serialvault.app.context import open_as, open_to_read
-from serialvault.app.identity import sign, signatures_of
+from serialvault.app.signatures import sign, signatures_of
 from serialvault.domain import change as cc
 from serialvault.domain.access import Action
 from serialvault.domain.records import CHANGE_DECISION, CHANGE_DRAFT, IDENTITY_POLICY, PRODUCT

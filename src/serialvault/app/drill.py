@@ -18,7 +18,8 @@ import orjson
 
 from serialvault.app.context import Backups, open_as, open_to_read
 from serialvault.app.files import make_folder, read_text, write_file
-from serialvault.app.identity import show_account, signatures_of, who_label
+from serialvault.app.identity import show_account, who_label
+from serialvault.app.signatures import signatures_of
 from serialvault.backup.crypto import load_verify_key
 from serialvault.backup.policy import load_policy
 from serialvault.domain.access import Action
@@ -73,6 +74,19 @@ def _plan_change(
             return c.change_id
     after = {"sha256": version.sha256, "file": version.file, "plan_version": version.version}
     return propose(repo, who, "drill-plan", version.plan_id, after, reason=reason).change_id
+
+
+def _check_no_other_draft(repo: Repository, plan_id: str, sha: str) -> None:
+    """Refuse, before anything is recorded, a new plan text while another text of the
+    same plan awaits approval (two drafts of one object would race)."""
+    from serialvault.app.changes import list_of
+
+    for c in list_of(repo, "drill-plan", plan_id):
+        if c.status == "draft" and c.after.get("sha256") != sha:
+            raise ConflictError(
+                f"plan {plan_id} already has a version awaiting approval ({c.change_id}, by"
+                f" {c.author}): approve or reject it first; nothing was recorded"
+            )
 
 
 def _require_effective(repo: Repository, plan: plan_mod.DrillPlan, sha: str) -> None:
@@ -136,6 +150,7 @@ def new_plan(
     if out.exists() and not force:
         raise ConflictError(f"{out} exists: choose another --out, or --force")
     repo, who = open_as(settings, db, Action.DRILL)
+    _check_no_other_draft(repo, plan.id, plan_mod.plan_sha256(text))
     make_folder(out.parent)
     write_file(out, text.encode("utf-8"))
     why = reason or "plan created"
@@ -152,6 +167,7 @@ def record(settings: Settings, db: str | None, path: Path, *, reason: str) -> Pl
     """Record the plan's current text (nothing new when it did not change)."""
     text, plan = _parse(path)
     repo, who = open_as(settings, db, Action.DRILL)
+    _check_no_other_draft(repo, plan.id, plan_mod.plan_sha256(text))
     version, new = record_plan(repo, plan, text, path.name, actor=who.actor, reason=reason)
     return PlanRecorded(plan, version, new, path, _plan_change(repo, who, version, new, reason))
 
@@ -328,7 +344,7 @@ def sign_off_evidence(
     checksums, and their own Ed25519 key — registered to their account — countersigns
     the package so that it verifies offline. A package that does not verify is not
     signed."""
-    from serialvault.app.identity import sign
+    from serialvault.app.signatures import sign
     from serialvault.drill.evidence import (
         load_reviewer_key,
         package_drill_id,

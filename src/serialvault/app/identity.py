@@ -18,16 +18,14 @@ from typing import Any
 from serialvault.app.context import authorize, open_as, open_repository
 from serialvault.backup.crypto import load_verify_key
 from serialvault.domain.access import (
-    MEANINGS,
     Action,
     IdentityPolicy,
     check_roles,
     user_id_problem,
 )
-from serialvault.domain.records import PASSWORD, SIGNATURE, TOKEN, USER
+from serialvault.domain.records import PASSWORD, TOKEN, USER
 from serialvault.errors import (
     ConflictError,
-    NotAuthenticated,
     NotFound,
     NotPermitted,
     UsageError,
@@ -41,8 +39,6 @@ from serialvault.identity.auth import (
     login,
     logout,
     policy_of,
-    record_failure,
-    session_signed,
 )
 from serialvault.identity.credentials import digest, hash_password, new_token, password_matches
 from serialvault.settings import Settings
@@ -488,65 +484,6 @@ def log_out(settings: Settings, db: str | None) -> str | None:
 def who_am_i(settings: Settings, db: str | None) -> Principal:
     """``whoami``: the authenticated user (any role)."""
     return authenticate(open_repository(settings, db), settings.home, settings.token)
-
-
-# --- signatures --------------------------------------------------------------------------
-
-
-def sign(
-    repo: Repository,
-    settings: Settings,
-    who: Principal,
-    *,
-    subject: str,
-    sha256: str,
-    meaning: str,
-    password: str | None,
-    user_entered: str | None,
-    reason: str,
-) -> ids.SignatureRow:
-    """An electronic signature (21 CFR 11.50, 11.70, 11.200): the signer re-enters the
-    password (and the user id at the first signing of a session), the record links
-    name, time and meaning to the SHA-256 of what is signed. A failed re-entry is a
-    recorded failure and counts toward the lockout."""
-    if who.kind == "service":
-        raise NotPermitted(f"{who.user_id} is a service account: it has no signature rights")
-    if meaning not in MEANINGS:
-        raise UsageError(f"meaning {meaning!r}: one of {', '.join(MEANINGS)}")
-    if password is None:
-        raise UsageError("a signature needs the password re-entered (--password-file or a prompt)")
-    first = not session_signed(repo, who)
-    if user_entered is not None and user_entered != who.user_id:
-        policy = policy_of(repo)
-        record_failure(repo, show_account(repo, who.user_id), "signature: user id mismatch", policy)
-        raise NotAuthenticated(
-            f"signature refused: the user id entered is not the logged-in user ({who.user_id})"
-        )
-    check_password(repo, who.user_id, password, policy_of(repo), purpose="signature")
-    body = {
-        "signer": who.user_id,
-        "name": who.name,
-        "meaning": meaning,
-        "subject": subject,
-        "sha256": sha256,
-        "components": "id+password" if user_entered else "password",
-        "first_in_session": first,
-    }
-    with repo.write() as (conn, log):
-        rec = log.append(SIGNATURE, body, who.actor, reason)
-        log.flush()
-        ids.apply_identity(conn, rec)
-        if who.session is not None:
-            ids.touch_session(conn, who.session, rec.recorded_at, signed=True)
-    return ids.SignatureRow(
-        rec.seq, rec.recorded_at, who.user_id, who.name, meaning, subject, sha256
-    )
-
-
-def signatures_of(repo: Repository, subject: str) -> list[ids.SignatureRow]:
-    """The signatures on one subject, oldest first."""
-    with repo.read() as conn:
-        return ids.signatures(conn, subject)
 
 
 def identity_policy(settings: Settings, db: str | None) -> IdentityPolicy:
