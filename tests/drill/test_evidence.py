@@ -219,7 +219,8 @@ def test_cli_run_writes_a_package_that_verifies_and_a_sign_off_in_the_log(
     assert sv("evidence", "reviewer-key", "--out", str(tmp_path / "r.pem")).returncode == 0
     pub = str(tmp_path / "r.pub")
     sign = ["evidence", "sign-off", str(folder), "--key", str(tmp_path / "r.pem")]
-    sign += ["--meaning", "approved", "--db", str(db), "--json", "--password-file", str(pw)]
+    sign += ["--meaning", "approved", "--db", str(db), "--user", "quinn", "--json"]
+    sign += ["--password-file", str(pw)]
     before = repo.head().seq
     # the key is not registered to quinn yet: refused, nothing recorded
     unbound = sv(*sign, home=qa_home)

@@ -420,3 +420,34 @@ def test_a_tampered_object_is_one_the_restore_reads_whatever_chain_it_takes(
     crit = {c.name: c for c in res.criteria}
     assert crit["tampering detected"].status == rules.PASS, crit["tampering detected"]
     assert res.verdict == rules.PASS, [c.to_dict() for c in res.criteria]
+
+
+def test_a_plan_whose_target_is_the_live_repository_is_refused(
+    tmp_path: Path, keys: dict[str, str]
+) -> None:
+    """A drill restores into a scratch target: a plan pointing at the live repository
+    (even by another path to the same file) would roll it back, and is refused."""
+    db = tmp_path / "live.db"
+    repo = new_repo(str(db), signed_in=True)
+    grow(repo, 5, products=True)
+    alias = tmp_path / "sub" / ".." / "live.db"
+    (tmp_path / "sub").mkdir()
+    plan_file = tmp_path / "pl.toml"
+    plan_file.write_text(
+        p.template("primary-loss").replace(
+            'target = "drill-sandbox/primary-loss.db"', f'target = "{alias}"'
+        )
+    )
+    approved_plan(str(db), plan_file)
+    head = repo.head()
+    r = subprocess.run(
+        [*SV, "drill", "run", str(plan_file), "--db", str(db), "--to", (tmp_path / "c").as_uri()],
+        env=cli_env(keys),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 16, r.stdout + r.stderr
+    assert "the repository it drills" in r.stderr
+    assert repo.head() == head

@@ -9,6 +9,7 @@ its own code, say what was wrong, and leave the log exactly as it was.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -232,12 +233,22 @@ def test_an_altered_copied_or_exposed_session_file_opens_nothing(site: Site) -> 
     oscar_file.write_bytes(orjson.dumps(data))
     _refused(site.sv("oscar", "whoami"), 15, "altered")
     _refused(site.sv("oscar", "whoami"), 15, "not logged in")
-    # a session file others can read is not used
+    # a session file others can read ends its session: a copy taken meanwhile is dead
     assert site.login("oscar").exit_code == 0
     (oscar_file,) = (site.home("oscar") / "sessions").iterdir()
     oscar_file.chmod(0o644)
+    leaked = oscar_file.read_bytes()
     _refused(site.sv("oscar", "whoami"), 15, "read by others")
+    _refused(site.sv("oscar", "whoami"), 15, "not logged in")  # ended, file removed
+    oscar_file.write_bytes(leaked)
     oscar_file.chmod(0o600)
+    _refused(site.sv("oscar", "whoami"), 15, "session has ended")
+    # a second log-in from the same home ends the first session (a kept copy dies)
+    assert site.login("oscar").exit_code == 0
+    first = oscar_file.read_bytes()
+    assert site.login("oscar").exit_code == 0
+    oscar_file.write_bytes(first)
+    _refused(site.sv("oscar", "whoami"), 15, "session has ended")
     # a copy of quinn's file works only until she logs out
     (quinn_file,) = (site.home("quinn") / "sessions").iterdir()
     thief = site.home("thief") / "sessions"
@@ -352,7 +363,13 @@ def test_tokens_for_service_accounts_capture_only_and_never_sign(site: Site) -> 
     env = {"SERIALVAULT_TOKEN": tok["token"]}
     assert site.sv(None, "capture", str(site.doc()), env=env).exit_code == 0
     _refused(site.sv(None, "status", env=env), 16, "line1 (service)")
-    _refused(site.sv(None, "login", "line1", "--password-file", str(site.pw)), 15)
+    # a service account has no password: a log-in is refused and counts nothing, so
+    # nobody can lock the line out by guessing at its id
+    n = site.head()
+    for _ in range(6):
+        _refused(site.sv(None, "login", "line1", "--password-file", str(site.pw)), 16, "token")
+    assert site.head() == n
+    assert json.loads(site.sv(None, "whoami", "--json", env=env).stdout)["user"] == "line1"
     # only the hash is stored: the secret appears nowhere in the database
     with Repository.open(site.db).read() as conn:
         stored = " ".join(str(v) for row in conn.execute(sa.select(schema.log)) for v in row)
@@ -752,3 +769,139 @@ def test_a_signature_moved_to_another_change_does_not_verify(site: Site) -> None
         "other than its author",
     )
     assert site.head() == n
+
+
+def test_parallel_guesses_cannot_outrun_the_lockout(site: Site) -> None:
+    """Twelve wrong log-ins at once: the password is checked under the writer lock, so
+    exactly ``lockout_after`` guesses are checked and the rest meet a locked account."""
+    import subprocess
+    import sys
+
+    site.add("oscar", "operator")
+    wrong = site.secret_file("wrong", "not-the-right-one-at-all")
+    env = {**os.environ, "SERIALVAULT_DB": site.db, "SERIALVAULT_HOME": str(site.home("x"))}
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "serialvault.cli.main",
+                "login",
+                "oscar",
+                "--password-file",
+                str(wrong),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(12)
+    ]
+    assert all(p.wait(timeout=120) == 15 for p in procs)
+    with Repository.open(site.db).read() as conn:
+        bodies = [
+            orjson.loads(r[0])
+            for r in conn.execute(
+                sa.select(schema.log.c.body).where(schema.log.c.kind == "auth.failure")
+            )
+        ]
+    checked = [x for x in bodies if "wrong password" in x["why"]]
+    assert len(checked) == 5, [x["why"] for x in bodies]
+    assert [x["failures"] for x in checked] == [1, 2, 3, 4, 5]
+    assert sum(1 for x in bodies if x["locked"]) == 1
+    assert len(bodies) == 12  # every attempt recorded
+
+
+def test_no_one_restores_over_a_repository_they_are_not_an_admin_of(
+    site: Site, tmp_path: Path
+) -> None:
+    """An admin of another repository, a disabled admin with the backup's credentials,
+    and a drill whose target is the live repository: none may roll the live one back."""
+    from serialvault.backup.crypto import generate_keys
+
+    keys = generate_keys(tmp_path / "keys")
+    env = {
+        "SERIALVAULT_BACKUP_KEY": keys["encryption_key"],
+        "SERIALVAULT_SIGNING_KEY": keys["signing_key"],
+    }
+    copy = (tmp_path / "copy").as_uri()
+    site.add("oscar", "operator")
+    site.add("mal", "admin")
+    assert site.login("oscar").exit_code == 0
+    assert site.sv("ada", "backup", "full", "--to", copy, env=env).exit_code == 0
+    assert site.sv("oscar", "capture", str(site.doc())).exit_code == 0
+    assert site.sv("ada", "backup", "incr", "--to", copy, env=env).exit_code == 0
+    head = site.head()
+    # oscar makes a repository of his own, where he is admin, and names it as --db
+    mine = str(tmp_path / "mine.db")
+    made = site.sv(
+        "oscar",
+        "init",
+        "--db",
+        mine,
+        "--admin",
+        "oscar",
+        "--admin-name",
+        "Oscar Own",
+        "--password-file",
+        str(site.pw),
+    )
+    assert made.exit_code == 0, made.stdout
+    assert (
+        site.sv("oscar", "login", "oscar", "--db", mine, "--password-file", str(site.pw)).exit_code
+        == 0
+    )
+    r = site.sv(
+        "oscar",
+        "restore",
+        "--from",
+        copy,
+        "--into",
+        site.db,
+        "--force",
+        "--at",
+        "5",
+        "--db",
+        mine,
+        env=env,
+    )
+    _refused(r, 16, "oscar (operator)")
+    assert site.head() == head
+    # a disabled admin cannot use the backup's (older) accounts to restore over live
+    assert site.sv("ada", "user", "disable", "mal").exit_code == 0
+    head += 1
+    r = site.sv(
+        None,
+        "restore",
+        "--from",
+        copy,
+        "--into",
+        site.db,
+        "--force",
+        "--at",
+        "5",
+        "--as",
+        "mal",
+        "--password-file",
+        str(site.pw),
+        env=env,
+    )
+    _refused(r, 16, "log in to it as an admin")
+    # prune as the admin of another repository: refused, nothing deleted
+    r = site.sv(
+        "oscar",
+        "backup",
+        "prune",
+        "--to",
+        copy,
+        "--keep-fulls",
+        "0",
+        "--keep-days",
+        "0",
+        "--db",
+        mine,
+        env=env,
+    )
+    _refused(r, 16, "holds backups of repository")
+    assert site.head() == head
+    assert Repository.open(site.db).head().seq == head

@@ -348,8 +348,10 @@ def prune(
     """Apply retention: whole chains neither among the newest ``keep_fulls`` nor younger
     than ``keep_days`` go; an object a kept backup names never does. A signed prune
     record says what went, so that ``verify`` does not take it for a rollback."""
+    rid = None
     if not dry_run:  # deleting backups is an admin's act, on the repository they serve
-        open_as(settings, db, Action.BACKUP)
+        repo, _who = open_as(settings, db, Action.BACKUP)
+        rid = repo.meta().get("repository_id")
     ctx = options.load(settings)
     vk = ctx.verify_key()
     signer = None if dry_run else ctx.signing_key()
@@ -362,6 +364,7 @@ def prune(
             keep_days=pol.keep_days if keep_days is None else keep_days,
             dry_run=dry_run,
             signer=signer,
+            repository_id=rid,
         )
         for c in ctx.copies
     ]

@@ -31,6 +31,7 @@ from serialvault.errors import (
     ConflictError,
     DrillInconclusive,
     IntegrityFailure,
+    KeyProblem,
     NotFound,
     NotPermitted,
     SerialvaultError,
@@ -87,6 +88,24 @@ def _check_no_other_draft(repo: Repository, plan_id: str, sha: str) -> None:
                 f"plan {plan_id} already has a version awaiting approval ({c.change_id}, by"
                 f" {c.author}): approve or reject it first; nothing was recorded"
             )
+
+
+def _refuse_live_target(repo: Repository, plan: plan_mod.DrillPlan) -> None:
+    """A drill restores into a scratch target only: never into the repository it drills
+    (the same URL, or the same file by another path), which it would roll back. (A
+    scratch target may hold the same repository id: an earlier drill restored it.)"""
+    from serialvault.store.engine import resolve_url, sqlite_path
+
+    target = resolve_url(plan.restore_target)
+    live_path, target_path = sqlite_path(repo.url), sqlite_path(target)
+    same = target == repo.url
+    if live_path is not None and target_path is not None and target_path.exists():
+        same = same or target_path.resolve() == live_path.resolve()
+    if same:
+        raise NotPermitted(
+            f"plan {plan.id} restores into {plan.restore_target}, which is the repository it"
+            " drills: a drill restores into a scratch target only; nothing was run"
+        )
 
 
 def _require_effective(repo: Repository, plan: plan_mod.DrillPlan, sha: str) -> None:
@@ -231,6 +250,7 @@ def run(
     )
     repo, who = open_as(settings, plan.source or db, Action.DRILL)
     _require_effective(repo, plan, plan_mod.plan_sha256(text))
+    _refuse_live_target(repo, plan)
     result = run_drill(
         plan,
         plan_mod.plan_sha256(text),
@@ -361,16 +381,29 @@ def sign_off_evidence(
             " your own key first (`serialvault user key add --public-key FILE.pub`)"
         )
     drill_id = package_drill_id(package)
+    runs = [r for r in drill_runs(repo) if r["drill_id"] == drill_id]
+    if not runs:
+        raise NotFound(
+            f"drill {drill_id} of {package} is not in this repository's register: not signing"
+        )
+    if runs[-1]["actor"] == who.user_id:
+        raise NotPermitted(
+            f"{who.user_id} ran drill {drill_id}: its evidence is signed off by someone else"
+            " (separation of duties); nothing was signed"
+        )
     try:
         vk = load_policy(None, settings=settings).load_verify_key()
-    except SerialvaultError:
-        vk = None  # no key here to check with: the reviewer signs what they reviewed
-    if vk is not None:
-        check = verify_package(package, vk)
-        if not check.ok:
-            raise IntegrityFailure(
-                f"{package} does not verify: {'; '.join(check.findings)}; not signing it"
-            )
+    except SerialvaultError as exc:
+        raise KeyProblem(
+            f"the package cannot be verified before it is signed ({exc}): name the policy or"
+            " its public key (SERIALVAULT_POLICY); nothing was signed"
+        ) from None
+    check = verify_package(package, vk)
+    # earlier sign-offs are not judged here (their reviewers' keys are not at hand): a
+    # second person signs after a first
+    problems = [f for f in check.findings if not f.startswith("signoff-")]
+    if problems:
+        raise IntegrityFailure(f"{package} does not verify: {'; '.join(problems)}; not signing it")
     sums = package_sums_sha256(package)
     signature = sign(
         repo,

@@ -16,7 +16,7 @@ from serialvault.backup import restore as restore_mod
 from serialvault.backup.copies import Copy
 from serialvault.backup.restore import RestoreResult
 from serialvault.domain.access import Action
-from serialvault.errors import NotAuthenticated, SerialvaultError, UsageError
+from serialvault.errors import NotAuthenticated, NotPermitted, SerialvaultError, UsageError
 from serialvault.identity.auth import credentials_in
 from serialvault.settings import Settings
 from serialvault.store.engine import resolve_url
@@ -47,7 +47,7 @@ def restore(
     Who restores is an authenticated ``admin``: of the live repository (their session
     there), or — when it is gone, ``as_user`` with ``password`` — by their account in
     the backup itself, checked before the restored repository becomes usable."""
-    actor = _restorer(settings, db, as_user, password, dry_run)
+    who = _Restorer(settings, db, into, as_user, password, dry_run)
     ctx = Backups.load(settings, policy=policy, copies=sources, key=key, public_key=public_key)
     copies = list(ctx.copies)
     if sources:  # the named copies first, the policy's others as fallbacks
@@ -65,7 +65,8 @@ def restore(
         backup=backup,
         dry_run=dry_run,
         force=force,
-        actor=actor,
+        actor=who.name,
+        check_repository=who.check,
         on_phase=on_phase or no_phase,
         witnesses=ctx.witnesses(db or settings.db, into),
         state_dir=ctx.policy.state_dir,
@@ -76,34 +77,78 @@ def restore(
     return res
 
 
-def _restorer(
-    settings: Settings,
-    db: str | None,
-    as_user: str | None,
-    password: str | None,
-    dry_run: bool,
-) -> restore_mod.Actor:
-    """The restoring admin, or how to find them in the restored repository."""
-    if as_user is not None:
-        if password is None:
+class _Restorer:
+    """Who restores, proved against the repository the restore replaces or brings back.
+
+    * The target holds a usable repository: the restore replaces it, so the user must
+      be an admin logged in to *that* repository (``--as`` is refused: it is for a
+      repository that is gone, not one that can be asked).
+    * The target is empty, unusable (an interrupted restore) or unreadable: an admin
+      logged in to the live repository of the same repository id (``--db``), or — when
+      no such repository can be reached — ``--as USER`` with the password, checked
+      against the accounts in the backup before the restored repository is usable.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: str | None,
+        into: str,
+        as_user: str | None,
+        password: str | None,
+        dry_run: bool,
+    ) -> None:
+        self.settings, self.db, self.into = settings, db or settings.db, into
+        self.as_user, self.password, self.dry_run = as_user, password, dry_run
+        self.actor: str | None = None
+        if as_user is not None and password is None:
             raise UsageError("--as needs the password (--password-file, or a prompt)")
 
-        def in_backup(target: Repository) -> str:
-            return credentials_in(target, as_user, password, Action.RESTORE).actor
+    def _live(self, path_or_url: str | None) -> Repository | None:
+        try:
+            return open_repository(self.settings, path_or_url)
+        except SerialvaultError:
+            return None
 
-        return in_backup
-    live = db or settings.db
-    try:
-        repo = open_repository(settings, live)
-    except SerialvaultError as exc:
-        if dry_run:  # a dry run writes nothing: the keys are its only authority
-            return "dry run"
-        raise NotAuthenticated(
-            f"a restore is made by an authenticated admin, and the live repository cannot"
-            f" be opened ({exc.message}): log in there, or — when it is gone — restore with"
-            " `--as USER --password-file F`, checked against your account in the backup"
-        ) from None
-    return authorize(settings, repo, Action.RESTORE).actor
+    def check(self, repo_id: str) -> None:
+        """Called once the backup's repository is known, before anything is written."""
+        if self.dry_run:
+            self.actor = "dry run"  # writes nothing: the keys are its only authority
+            return
+        target = self._live(self.into)
+        if target is not None:
+            if self.as_user is not None:
+                raise NotPermitted(
+                    f"{target.display_url} holds a usable repository: log in to it as an admin"
+                    " to replace it (--as is for a repository that is gone); nothing was"
+                    " changed"
+                )
+            self.actor = authorize(self.settings, target, Action.RESTORE).actor
+            return
+        live = self._live(self.db)
+        same = live is not None and live.meta().get("repository_id") == repo_id
+        if same and live is not None:
+            if self.as_user is not None:
+                raise NotPermitted(
+                    f"the live repository {live.display_url} can be reached: log in to it as"
+                    " an admin (--as is for a repository that is gone); nothing was changed"
+                )
+            self.actor = authorize(self.settings, live, Action.RESTORE).actor
+            return
+        if self.as_user is None:
+            raise NotAuthenticated(
+                f"a restore of repository {repo_id} is made by an admin of it: log in to the"
+                " live repository (--db), or — when it is gone — restore with `--as USER"
+                " --password-file F`, checked against your account in the backup"
+            )
+
+    def name(self, restored: Repository) -> str:
+        """The restoring admin's id (from the restored accounts for ``--as``)."""
+        if self.actor is not None:
+            return self.actor
+        if self.as_user is None or self.password is None:
+            raise NotAuthenticated("no admin was named for this restore")
+        return credentials_in(restored, self.as_user, self.password, Action.RESTORE).actor
 
 
 def _unbacked_live_records(live: str | None, into: str, res: RestoreResult) -> str | None:

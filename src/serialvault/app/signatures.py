@@ -46,11 +46,14 @@ def sign(
     if password is None:
         raise UsageError("a signature needs the password re-entered (--password-file or a prompt)")
     first = not session_signed(repo, who)
+    if first and user_entered is None:
+        raise UsageError(
+            "the first signature of a session needs both components (21 CFR 11.200(a)(1)):"
+            " your user id (--user) and your password"
+        )
     if user_entered is not None and user_entered != who.user_id:
         policy = policy_of(repo)
-        with repo.read() as conn:
-            me = ids.account(conn, who.user_id)
-        record_failure(repo, me, "signature: user id mismatch", policy)
+        record_failure(repo, who.user_id, "signature: user id mismatch", policy)
         raise NotAuthenticated(
             f"signature refused: the user id entered is not the logged-in user ({who.user_id})"
         )

@@ -78,9 +78,20 @@ def prune_copy(
     keep_days: float,
     dry_run: bool = False,
     signer: SigningKey | None = None,
+    repository_id: str | None = None,
 ) -> PruneReport:
+    """Apply retention to one copy. ``repository_id``: the repository whose admin asks;
+    a copy holding backups of another repository is refused, nothing deleted."""
     state = copy.open()
     manifests, _bad = read_manifests(state, verify_key)
+    foreign = sorted({m.repository_id for m in manifests} - {repository_id})
+    if repository_id is not None and foreign:
+        from serialvault.errors import NotPermitted
+
+        raise NotPermitted(
+            f"copy {copy.name} holds backups of repository {foreign[0]}, not of"
+            f" {repository_id} whose admin you are: nothing was pruned"
+        )
     report = PruneReport(copy.name, state.target.url, dry_run)
     keep = chains_to_keep(manifests, keep_fulls, keep_days, now_utc())
     kept = [m for m in manifests if m.chain in keep]

@@ -483,6 +483,7 @@ def restore(
     witnesses: list[Witness] | None = None,
     state_dir: Path | None = None,
     discard_newer: bool = False,
+    check_repository: Callable[[str], None] | None = None,
 ) -> RestoreResult:
     """Restore from what *all* reachable copies hold together.
 
@@ -509,6 +510,8 @@ def restore(
         hist = gather(states, verify_key, witnesses or [], state_dir)
     pool, holders = _pool(hist, findings)
     repo_id = _repository_of(hist, pool, backup, findings)
+    if check_repository is not None:  # who may restore it: before anything is written
+        check_repository(repo_id)
     mine = _candidates(hist, pool, repo_id, backup)
     plans = _plans(mine, engine_name, at_seq, at_time, backup)
     end = plans[0].chain[-1]

@@ -19,6 +19,7 @@ from serialvault.cli.common import (
     print_json,
     read_password,
     settings,
+    signer_id,
     table,
 )
 from serialvault.errors import IntegrityFailure
@@ -137,7 +138,7 @@ def approve(
             db,
             change_id,
             password=password,
-            user_entered=user,
+            user_entered=signer_id(user),
             meaning=meaning,
             effective_from=effective_from,
             reason=reason,

@@ -93,6 +93,14 @@ def read_password(path: Path | None, prompt: str = "Password: ", *, env: bool = 
     )
 
 
+def signer_id(given: str | None) -> str | None:
+    """The user id re-entered for a signature: ``--user``, else asked on a terminal (the
+    first signing of a session needs it; 21 CFR 11.200(a)(1))."""
+    if given is not None or not sys.stdin.isatty():
+        return given
+    return input("User id (signature): ").strip() or None
+
+
 def write_output(path: Path, data: bytes) -> None:
     """Write a file the user asked for atomically; a missing folder is a named error."""
     write_file(path, data)

@@ -20,6 +20,7 @@ from serialvault.cli.common import (
     print_json,
     read_password,
     settings,
+    signer_id,
     table,
 )
 from serialvault.drill.plan import SCENARIOS
@@ -385,7 +386,7 @@ def evidence_sign_off(
             passphrase=_passphrase(confirm=False),
             password=password,
             meaning=meaning,
-            user_entered=user,
+            user_entered=signer_id(user),
         )
         if json_out:
             print_json(d)

@@ -43,7 +43,6 @@ class Action(Enum):
     APPROVE = "approve or reject changes"
     MANAGE_USERS = "manage user accounts"
     BACKUP = "take or prune backups"
-    VERIFY_BACKUPS = "verify backups"
     RESTORE = "restore a repository"
     MAINTAIN = "rebuild projections or migrate the schema"
     DRILL = "plan and run backup/restore drills"
@@ -60,7 +59,6 @@ GRANTS: dict[Action, frozenset[str]] = {
     Action.APPROVE: frozenset({"qa"}),
     Action.MANAGE_USERS: frozenset({"admin"}),
     Action.BACKUP: frozenset({"admin"}),
-    Action.VERIFY_BACKUPS: frozenset({"admin", "qa"}),
     Action.RESTORE: frozenset({"admin"}),
     Action.MAINTAIN: frozenset({"admin"}),
     Action.DRILL: frozenset({"admin", "qa"}),
@@ -120,7 +118,9 @@ def check_roles(kind: str, roles: Iterable[str]) -> str | None:
 class IdentityPolicy:
     """The password and session rules (21 CFR 11.300; Annex 11 §11).
 
-    ``lockout_after`` consecutive failures lock the account until an admin enables it;
+    ``lockout_after`` consecutive failures lock the account until an admin enables it
+    or, with ``lockout_minutes`` above 0, until that time has passed (so that nobody can
+    lock the last admin out for good by guessing at their id);
     ``history`` is how many earlier passwords may not be used again; ``idle_minutes`` ends
     a session nobody used for that long, ``session_hours`` ends any session.
     """
@@ -128,6 +128,7 @@ class IdentityPolicy:
     min_length: int = 12
     history: int = 5
     lockout_after: int = 5
+    lockout_minutes: int = 30
     idle_minutes: int = 15
     session_hours: int = 12
 
@@ -159,6 +160,7 @@ class IdentityPolicy:
             "min_length": self.min_length,
             "history": self.history,
             "lockout_after": self.lockout_after,
+            "lockout_minutes": self.lockout_minutes,
             "idle_minutes": self.idle_minutes,
             "session_hours": self.session_hours,
         }

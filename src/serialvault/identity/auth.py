@@ -122,28 +122,67 @@ def _no_accounts(repo: Repository) -> NotAuthenticated:
     )
 
 
-def record_failure(
-    repo: Repository, acct: ids.Account | None, why: str, policy: IdentityPolicy
+def _failure(
+    conn: Any,
+    log: Any,
+    acct: ids.Account | None,
+    why: str,
+    policy: IdentityPolicy,
+    *,
+    can_lock: bool = True,
 ) -> bool:
-    """Record a failed log-in or signature; ``True`` if it locked the account."""
-    locks = acct is not None and acct.failures + 1 >= policy.lockout_after
+    """Append a failure inside the caller's write transaction, counting from the account
+    as read under the writer lock (two racing attempts cannot both see "not locked");
+    ``True`` if it locked the account. Locking ends the account's sessions at once."""
+    locks = (
+        can_lock
+        and acct is not None
+        and acct.status in ("active", "locked")  # a lock whose time ran out locks again
+        and acct.failures + 1 >= policy.lockout_after
+    )
     body = {
         "user": None if acct is None else acct.user_id,
         "why": why,
         "failures": None if acct is None else acct.failures + 1,
-        "locked": locks and acct is not None and acct.status == "active",
+        "locked": locks,
     }
-    ids.record(repo, AUTH_FAILURE, body, SYSTEM, why)
-    return bool(body["locked"])
+    rec = log.append(AUTH_FAILURE, body, SYSTEM, why)
+    log.flush()
+    ids.apply_identity(conn, rec)
+    if locks and acct is not None:
+        ids.end_sessions_of(conn, acct.user_id)
+    return locks
+
+
+def record_failure(repo: Repository, user_id: str, why: str, policy: IdentityPolicy) -> bool:
+    """Record a failed log-in or signature in a transaction of its own."""
+    with repo.write() as (conn, log):
+        return _failure(conn, log, ids.account(conn, user_id), why, policy)
+
+
+def _locked(acct: ids.Account, policy: IdentityPolicy, now: str) -> bool:
+    """Whether a lockout still holds: until an admin enables the account, or — with the
+    policy's ``lockout_minutes`` — until that long after it locked, so that the last
+    admin is not locked out for good by someone guessing at their id."""
+    if acct.status != "locked":
+        return False
+    if policy.lockout_minutes <= 0 or acct.locked_at is None:
+        return True
+    return _age_s(acct.locked_at, now) < policy.lockout_minutes * 60
 
 
 def _refuse_state(acct: ids.Account, policy: IdentityPolicy) -> None:
-    if acct.status == "locked":
-        raise NotAuthenticated(
-            f"account {acct.user_id} is locked after {policy.lockout_after} failed attempts:"
-            f" an admin must enable it (`serialvault user enable {acct.user_id}`)"
+    if acct.status == "locked" and _locked(acct, policy, now_utc()):
+        until = (
+            f"for {policy.lockout_minutes} minutes, or until an admin enables it"
+            if policy.lockout_minutes > 0
+            else "until an admin enables it"
         )
-    if acct.status != "active":
+        raise NotAuthenticated(
+            f"account {acct.user_id} is locked after {policy.lockout_after} failed attempts,"
+            f" {until} (`serialvault user enable {acct.user_id}`)"
+        )
+    if acct.status not in ("active", "locked"):
         raise NotAuthenticated(f"account {acct.user_id} is disabled: ask an admin")
 
 
@@ -151,27 +190,42 @@ def check_password(
     repo: Repository, user_id: str, password: str, policy: IdentityPolicy, *, purpose: str
 ) -> ids.Account:
     """The account, if ``password`` is its current one and it may act; every failure is
-    recorded and counts toward the lockout."""
-    with repo.read() as conn:
+    recorded and counts toward the lockout (11.300(d)). Reading the account, checking the
+    hash and recording the outcome happen under the writer lock, one attempt at a time:
+    parallel guesses cannot slip past the lockout."""
+    outcome: str | None = None
+    locked = False
+    with repo.write() as (conn, log):
         acct = ids.account(conn, user_id)
         if acct is None and ids.count_accounts(conn) == 0:
             raise _no_accounts(repo)
+        if acct is not None and acct.kind == "service":
+            raise NotPermitted(f"{acct.user_id} is a service account: it has a token, no password")
+        now = now_utc()
         hashes = [] if acct is None else ids.password_hashes(conn, acct.user_id, 1)
-    if acct is not None and acct.status == "locked":
-        record_failure(repo, acct, f"{purpose} attempted on a locked account", policy)
-        _refuse_state(acct, policy)
-    if acct is None or not hashes or not password_matches(hashes[0], password):
-        locked = record_failure(repo, acct, f"{purpose}: unknown user or wrong password", policy)
+        if acct is not None and _locked(acct, policy, now):
+            outcome = "locked"
+            why = f"{purpose} attempted on a locked account"
+            _failure(conn, log, acct, why, policy, can_lock=False)  # never extends the lock
+        elif acct is None or not hashes or not password_matches(hashes[0], password):
+            outcome = "wrong"
+            why = f"{purpose}: unknown user or wrong password"
+            locked = _failure(conn, log, acct, why, policy)
+        elif acct.status not in ("active", "locked"):  # the right password, but disabled
+            outcome = "state"
+            _failure(conn, log, acct, f"{purpose} attempted on a {acct.status} account", policy)
+    if outcome is None and acct is not None:
+        return acct
+    if outcome == "wrong":
         if locked and acct is not None:
             raise NotAuthenticated(
                 f"{purpose} refused: wrong password; account {acct.user_id} is now locked after"
-                f" {policy.lockout_after} failed attempts (an admin must enable it)"
+                f" {policy.lockout_after} failed attempts"
             )
         raise NotAuthenticated(f"{purpose} refused: unknown user or wrong password")
-    if acct.status != "active":  # the right password, on an account that may not act
-        record_failure(repo, acct, f"{purpose} attempted on a {acct.status} account", policy)
-        _refuse_state(acct, policy)
-    return acct
+    assert acct is not None
+    _refuse_state(acct, policy)
+    raise NotAuthenticated(f"{purpose} refused")
 
 
 def login(repo: Repository, home: Path, user_id: str, password: str) -> Principal:
@@ -179,10 +233,11 @@ def login(repo: Repository, home: Path, user_id: str, password: str) -> Principa
     policy = policy_of(repo)
     rid = repository_id(repo)
     acct = check_password(repo, user_id, password, policy, purpose="log-in")
-    if acct.kind == "service":
-        raise NotPermitted(f"{acct.user_id} is a service account: it uses a token, not a log-in")
     secret = new_secret()
+    earlier = read_session(home, rid, repo.url)
     with repo.write() as (conn, log):
+        if earlier is not None:  # a second log-in from this home ends the first session
+            ids.end_session(conn, digest(earlier.secret))
         rec = log.append(
             LOGIN, {"user": acct.user_id, "method": "password"}, acct.user_id, "log-in"
         )
@@ -229,6 +284,13 @@ def authenticate(repo: Repository, home: Path, token: str | None = None) -> Prin
                 raise _no_accounts(repo)
         raise NotAuthenticated(f"not logged in to {repo.display_url}: run `serialvault login USER`")
     id_hash = digest(sf.secret)
+    if sf.exposed:  # others could read the secret: the session ends, whoever has it
+        _end(repo, id_hash, sf.user, "session file readable by others")
+        remove_session(home, rid, repo.url)
+        raise NotAuthenticated(
+            "the session file could be read by others: the session is ended; run"
+            " `serialvault login` again"
+        )
     with repo.read() as conn:
         row = ids.session(conn, id_hash)
         acct = None if row is None else ids.account(conn, row.user_id)

@@ -31,6 +31,8 @@ class SessionFile:
     repository: str
     user: str
     secret: str
+    #: Others can read the file: its secret must be taken as known, the session ended.
+    exposed: bool = False
 
 
 def session_path(home: Path, repository_id: str, location: str) -> Path:
@@ -69,11 +71,7 @@ def read_session(home: Path, repository_id: str, location: str) -> SessionFile |
         return None
     except OSError as exc:
         raise NotAuthenticated(f"cannot read the session file {path}: {exc.strerror}") from None
-    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise NotAuthenticated(
-            f"the session file {path} can be read by others (mode {stat.S_IMODE(st.st_mode):o}):"
-            " it is not used; run `serialvault login` again"
-        )
+    exposed = bool(st.st_mode & (stat.S_IRWXG | stat.S_IRWXO))
     try:
         data = orjson.loads(raw)
         ok = data.get("format") == FORMAT and all(
@@ -86,7 +84,7 @@ def read_session(home: Path, repository_id: str, location: str) -> SessionFile |
             f"the session file {path} is not a serialvault session for this repository:"
             " run `serialvault login` again"
         )
-    return SessionFile(data["repository"], data["user"], data["secret"])
+    return SessionFile(data["repository"], data["user"], data["secret"], exposed)
 
 
 def remove_session(home: Path, repository_id: str, location: str) -> bool:

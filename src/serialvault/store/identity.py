@@ -46,6 +46,7 @@ class Account:
     created_seq: int
     last_seq: int
     reviewer_keys: tuple[str, ...] = ()
+    locked_at: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +57,7 @@ class Account:
             "roles": list(self.roles),
             "failed_attempts": self.failures,
             "reviewer_keys": list(self.reviewer_keys),
+            "locked_at": self.locked_at,
             "created_seq": self.created_seq,
             "last_seq": self.last_seq,
         }
@@ -126,6 +128,7 @@ def _apply_user(conn: Connection, rec: LogRecord, body: dict[str, Any]) -> None:
         return
     if body["status"] == "active":  # enabling an account clears its failed attempts
         values["failures"] = 0
+        values["locked_at"] = None
     conn.execute(t.update().where(t.c.user_id == body["user"]).values(**values))
 
 
@@ -152,17 +155,27 @@ def _apply_token(conn: Connection, rec: LogRecord, body: dict[str, Any]) -> None
 
 
 def _apply_login(conn: Connection, _rec: LogRecord, body: dict[str, Any]) -> None:
+    """A log-in clears the failures, and a lockout whose time ran out."""
     t = schema.users
-    conn.execute(t.update().where(t.c.user_id == body["user"]).values(failures=0))
+    conn.execute(
+        t.update()
+        .where(t.c.user_id == body["user"])
+        .values(
+            failures=0,
+            status=sa.case((t.c.status == "locked", "active"), else_=t.c.status),
+            locked_at=None,
+        )
+    )
 
 
-def _apply_failure(conn: Connection, _rec: LogRecord, body: dict[str, Any]) -> None:
+def _apply_failure(conn: Connection, rec: LogRecord, body: dict[str, Any]) -> None:
     if body.get("user") is None:  # an unknown user id: recorded, nothing to count on
         return
     t = schema.users
     values: dict[str, Any] = {"failures": t.c.failures + 1}
     if body.get("locked"):
         values["status"] = "locked"
+        values["locked_at"] = rec.recorded_at
     conn.execute(t.update().where(t.c.user_id == body["user"]).values(**values))
 
 
@@ -222,6 +235,7 @@ def _account(row: Any) -> Account:
         int(row.created_seq),
         int(row.last_seq),
         tuple(orjson.loads(row.reviewer_keys)),
+        row.locked_at,
     )
 
 

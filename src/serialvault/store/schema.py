@@ -197,6 +197,7 @@ users = Table(
     Column("status", Text, nullable=False),  # 'active' | 'disabled' | 'locked'
     Column("roles", Text, nullable=False),  # canonical JSON list, sorted
     Column("failures", Integer, nullable=False),  # consecutive failed log-ins
+    Column("locked_at", Text),  # when the last lockout began (NULL: not locked)
     # canonical JSON list of the ids of the Ed25519 reviewer keys registered to the user
     Column("reviewer_keys", Text, nullable=False),
     Column("created_seq", Id, nullable=False),
@@ -266,7 +267,8 @@ sessions = Table(
     Column("created_at", Text, nullable=False),
     Column("last_used", Text, nullable=False),
     Column("signed", Integer, nullable=False),  # 1 once a signature was made in it
-)  # Open log-in sessions: working state, not a projection, never backed up or restored.
+)  # Open log-in sessions: working state, not a projection. A SQLite snapshot carries the
+# rows (secret hashes only); every restore clears them, so none opens a restored copy.
 
 #: Projection tables in the fixed order used by the state fingerprint and rebuild.
 PROJECTIONS: tuple[Table, ...] = (

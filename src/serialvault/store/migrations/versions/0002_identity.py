@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("user_id", T, primary_key=True),
         *(sa.Column(n, T, nullable=False) for n in ("name", "kind", "status", "roles")),
         sa.Column("failures", sa.Integer, nullable=False),
+        sa.Column("locked_at", T),
         sa.Column("reviewer_keys", T, nullable=False),
         sa.Column("created_seq", Id, nullable=False),
         sa.Column("last_seq", Id, nullable=False),
