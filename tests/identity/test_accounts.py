@@ -905,3 +905,20 @@ def test_no_one_restores_over_a_repository_they_are_not_an_admin_of(
     _refused(r, 16, "holds backups of repository")
     assert site.head() == head
     assert Repository.open(site.db).head().seq == head
+
+
+def test_an_admin_cannot_hold_a_token_that_acts_as_a_person(site: Site) -> None:
+    site.add("quinn", "qa")
+    assert site.login("quinn").exit_code == 0
+    n = site.head()
+    _refused(site.sv("ada", "user", "token", "create", "quinn"), 16, "only quinn may")
+    assert site.head() == n
+    own = site.sv("quinn", "user", "token", "create", "quinn", "--label", "my API client", "--json")
+    assert own.exit_code == 0, own.stdout
+    tok = json.loads(own.stdout)["token"]
+    # the token acts as quinn, but cannot make more tokens, nor sign without her password
+    _refused(
+        site.sv(None, "user", "token", "create", "quinn", env={"SERIALVAULT_TOKEN": tok}),
+        16,
+        "log in",
+    )

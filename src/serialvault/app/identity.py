@@ -403,9 +403,21 @@ class NewToken:
 def create_token(
     settings: Settings, db: str | None, user_id: str, *, label: str, reason: str | None
 ) -> NewToken:
-    """``user token create``: issue a token (shown once; only its hash is kept)."""
-    repo, who = open_as(settings, db, Action.MANAGE_USERS)
+    """``user token create``: issue a token (shown once; only its hash is kept). An admin
+    issues tokens for service accounts; a person's token is issued by that person only —
+    whoever holds a token acts as its account, so an admin must not hold a person's."""
+    repo = open_repository(settings, db)
+    who = authenticate(repo, settings.home, settings.token)
     acct = show_account(repo, user_id)
+    if acct.kind == "person" and acct.user_id != who.user_id:
+        raise NotPermitted(
+            f"{user_id} is a person: only {user_id} may create a token that acts as them"
+            " (an admin issues tokens for service accounts); nothing was changed"
+        )
+    if acct.kind == "service":
+        who.require(Action.MANAGE_USERS)
+    elif who.method == "token":
+        raise NotPermitted("a token cannot create another token: log in with your password")
     if acct.status != "active":
         raise ConflictError(f"{user_id} is {acct.status}: enable the account first")
     token_id, text = new_token()
