@@ -347,6 +347,37 @@ def reviewer_key(out: Path, passphrase: bytes) -> dict[str, Any]:
     return {"key": str(out), "public_key": str(out.with_suffix(".pub")), "key_id": pub.key_id}
 
 
+def _signable(settings: Settings, repo: Repository, who: Principal, package: Path) -> str:
+    """The drill id of a package that may be signed: in this repository's register, run
+    by someone other than the signer, and verifying with the policy's key (earlier
+    sign-offs aside: their reviewers' keys are not at hand, and a second person signs
+    after a first). Anything else is refused before anything is signed."""
+    from serialvault.drill.evidence import package_drill_id, verify_package
+
+    drill_id = package_drill_id(package)
+    runs = [r for r in drill_runs(repo) if r["drill_id"] == drill_id]
+    if drill_id is None or not runs:
+        raise NotFound(
+            f"drill {drill_id} of {package} is not in this repository's register: not signing"
+        )
+    if runs[-1]["actor"] == who.user_id:
+        raise NotPermitted(
+            f"{who.user_id} ran drill {drill_id}: its evidence is signed off by someone else"
+            " (separation of duties); nothing was signed"
+        )
+    try:
+        vk = load_policy(None, settings=settings).load_verify_key()
+    except SerialvaultError as exc:
+        raise KeyProblem(
+            f"the package cannot be verified before it is signed ({exc}): name the policy or"
+            " its public key (SERIALVAULT_POLICY); nothing was signed"
+        ) from None
+    problems = [f for f in verify_package(package, vk).findings if not f.startswith("signoff-")]
+    if problems:
+        raise IntegrityFailure(f"{package} does not verify: {'; '.join(problems)}; not signing it")
+    return drill_id
+
+
 def sign_off_evidence(
     settings: Settings,
     db: str | None,
@@ -365,13 +396,7 @@ def sign_off_evidence(
     the package so that it verifies offline. A package that does not verify is not
     signed."""
     from serialvault.app.signatures import sign
-    from serialvault.drill.evidence import (
-        load_reviewer_key,
-        package_drill_id,
-        package_sums_sha256,
-        sign_off,
-        verify_package,
-    )
+    from serialvault.drill.evidence import load_reviewer_key, package_sums_sha256, sign_off
 
     repo, who = open_as(settings, db, Action.SIGN_OFF)
     key = load_reviewer_key(key_file, passphrase)
@@ -380,30 +405,7 @@ def sign_off_evidence(
             f"reviewer key {key.public.key_id} is not registered to {who.user_id}: register"
             " your own key first (`serialvault user key add --public-key FILE.pub`)"
         )
-    drill_id = package_drill_id(package)
-    runs = [r for r in drill_runs(repo) if r["drill_id"] == drill_id]
-    if not runs:
-        raise NotFound(
-            f"drill {drill_id} of {package} is not in this repository's register: not signing"
-        )
-    if runs[-1]["actor"] == who.user_id:
-        raise NotPermitted(
-            f"{who.user_id} ran drill {drill_id}: its evidence is signed off by someone else"
-            " (separation of duties); nothing was signed"
-        )
-    try:
-        vk = load_policy(None, settings=settings).load_verify_key()
-    except SerialvaultError as exc:
-        raise KeyProblem(
-            f"the package cannot be verified before it is signed ({exc}): name the policy or"
-            " its public key (SERIALVAULT_POLICY); nothing was signed"
-        ) from None
-    check = verify_package(package, vk)
-    # earlier sign-offs are not judged here (their reviewers' keys are not at hand): a
-    # second person signs after a first
-    problems = [f for f in check.findings if not f.startswith("signoff-")]
-    if problems:
-        raise IntegrityFailure(f"{package} does not verify: {'; '.join(problems)}; not signing it")
+    drill_id = _signable(settings, repo, who, package)
     sums = package_sums_sha256(package)
     signature = sign(
         repo,
