@@ -246,6 +246,9 @@ def approve_drafts(url: str) -> list[str]:
         )
 
     if run(["whoami"], env).returncode != 0:
+        # the admin hands a first password; the reviewer's first log-in replaces it
+        temp = BENCH_HOME / "handed-over.txt"
+        temp.write_text("handed-over-by-bench-admin\n", encoding="utf-8")
         run(
             [
                 "user",
@@ -256,10 +259,13 @@ def approve_drafts(url: str) -> list[str]:
                 "--role",
                 "qa",
                 "--password-file",
-                str(pw),
+                str(temp),
             ]
         )
-        logged = run(["login", "bench.qa", "--password-file", str(pw)], env)
+        logged = run(
+            ["login", "bench.qa", "--password-file", str(temp), "--new-password-file", str(pw)],
+            env,
+        )
         if logged.returncode != 0:
             raise BenchError(f"login bench.qa failed: {_tail(logged.stdout + logged.stderr)}")
     listed = run(["change", "list", "--status", "draft", "--json"], env)

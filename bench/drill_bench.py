@@ -291,7 +291,19 @@ class EngineBench:
         # change control: the drafted template, then the edited text, each approved by
         # the benchmark's second person before a drill may run it
         approve_drafts(self.live.url)
-        sv(["drill", "record", str(path), "--db", self.live.url, "--reason", "benchmark"], self.cwd)
+        sv(
+            [
+                "drill",
+                "record",
+                str(path),
+                "--db",
+                self.live.url,
+                "--reason",
+                "benchmark",
+                "--json",
+            ],
+            self.cwd,
+        )
         approve_drafts(self.live.url)
 
     # ------------------------------------------------------------------ one drill

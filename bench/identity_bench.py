@@ -73,9 +73,11 @@ def main() -> int:
         user_id="quinn",
         name="Quinn QA",
         roles=["qa"],
-        password=PASSWORD,
+        password="handed-over-by-the-admin",
         reason="bench",
     )
+    # quinn's first log-in replaces the password the admin handed over
+    login(repo, tmp / "first", "quinn", "handed-over-by-the-admin", new_password=PASSWORD)
     pw = tmp / "pw"
     pw.write_text(PASSWORD + "\n")
     home = tmp / "home"

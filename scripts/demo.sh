@@ -28,21 +28,22 @@ rm -rf serialvault.db serialvault.db-wal serialvault.db-shm serialvault.db.witne
 # three people, each with a random password in a 0600 file and a session home of their
 # own: alice (admin), oscar (operator, captures), quinn (qa, signs off the drills).
 mkdir -p demo-users && chmod 700 demo-users
-for u in alice oscar quinn; do
-  mkdir -p "demo-users/$u"
-  "$PY" -c 'import secrets; print(secrets.token_urlsafe(18))' > "demo-users/$u.pw"
-  chmod 600 "demo-users/$u.pw"
+for f in alice oscar quinn oscar-from-admin quinn-from-admin; do
+  "$PY" -c 'import secrets; print(secrets.token_urlsafe(18))' > "demo-users/$f.pw"
+  chmod 600 "demo-users/$f.pw"
 done
+for u in alice oscar quinn; do mkdir -p "demo-users/$u"; done
 ALICE=(env SERIALVAULT_HOME="$PWD/demo-users/alice" "$SV")
 OSCAR=(env SERIALVAULT_HOME="$PWD/demo-users/oscar" "$SV")
 QUINN=(env SERIALVAULT_HOME="$PWD/demo-users/quinn" "$SV")
 "${ALICE[@]}" init --admin alice --admin-name "Alice Admin" --password-file demo-users/alice.pw
 "${ALICE[@]}" login alice --password-file demo-users/alice.pw
-"${ALICE[@]}" user add oscar --name "Oscar Operator" --role operator --password-file demo-users/oscar.pw >/dev/null
-"${ALICE[@]}" user add quinn --name "Quinn QA" --role qa --password-file demo-users/quinn.pw >/dev/null
+# alice hands each a first password; their first log-in replaces it with their own
+"${ALICE[@]}" user add oscar --name "Oscar Operator" --role operator --password-file demo-users/oscar-from-admin.pw >/dev/null
+"${ALICE[@]}" user add quinn --name "Quinn QA" --role qa --password-file demo-users/quinn-from-admin.pw >/dev/null
 "${ALICE[@]}" user list
-"${OSCAR[@]}" login oscar --password-file demo-users/oscar.pw
-"${QUINN[@]}" login quinn --password-file demo-users/quinn.pw
+"${OSCAR[@]}" login oscar --password-file demo-users/oscar-from-admin.pw --new-password-file demo-users/oscar.pw
+"${QUINN[@]}" login quinn --password-file demo-users/quinn-from-admin.pw --new-password-file demo-users/quinn.pw
 
 step "3. oscar captures the documents but the last two (each one all-or-nothing)"
 FILES=(demo-site/*.jsonld)

@@ -15,6 +15,8 @@ from serialvault.store.repository import Repository
 
 #: The password of every test user (meets the default policy; not the user name).
 PASSWORD = "correct-horse-battery-staple"
+#: The password an admin gives a new test user; their first log-in replaces it.
+TEMPORARY = "set-by-the-admin-2026"
 #: The roles of the default test user: enough to capture, back up, restore and drill.
 ALL_ROLES = ("admin", "qa", "operator")
 
@@ -34,6 +36,7 @@ def add_user(
 ) -> None:
     """Create ``user`` in the repository (the first one bootstraps it, as init does)."""
     repo = target if isinstance(target, Repository) else Repository.open(target)
+    first = user == "tester"  # the test user creates itself, as init's first admin does
     create_account(
         repo,
         "tester",
@@ -41,9 +44,12 @@ def add_user(
         name=name or f"Test {user.title()}",
         roles=list(roles),
         kind=kind,
-        password=None if kind == "service" else password,
+        password=None if kind == "service" else (password if first else TEMPORARY),
         reason="test user",
     )
+    if kind == "person" and not first:  # the user's first log-in replaces the admin's
+        scratch = home().parent / f"first-{user}-{repo.meta()['repository_id']}"
+        login(repo, scratch, user, TEMPORARY, new_password=password)
 
 
 def sign_in(

@@ -50,6 +50,7 @@ class Site:
         self.db = db
         self.tmp = tmp
         self.pw = self.secret_file("pw", PW)
+        self.temp = self.secret_file("temp", "handed-over-by-the-admin-1")
         r = self.sv(
             "ada",
             "init",
@@ -78,11 +79,23 @@ class Site:
         return runner.invoke(app, list(args), env=e, catch_exceptions=False)
 
     def add(self, user: str, *roles: str, name: str | None = None) -> None:
+        """The admin creates the account with a password of their choosing; the user's
+        first log-in replaces it with their own (``PW``)."""
         args = ["user", "add", user, "--name", name or f"{user.title()} Person"]
         for r in roles:
             args += ["--role", r]
-        r = self.sv("ada", *args, "--password-file", str(self.pw))
+        r = self.sv("ada", *args, "--password-file", str(self.temp))
         assert r.exit_code == 0, r.stdout
+        first = self.sv(
+            user,
+            "login",
+            user,
+            "--password-file",
+            str(self.temp),
+            "--new-password-file",
+            str(self.pw),
+        )
+        assert first.exit_code == 0, first.stdout
 
     def login(self, user: str, pw: Path | None = None) -> Any:
         return self.sv(user, "login", user, "--password-file", str(pw or self.pw))
@@ -351,7 +364,8 @@ def test_password_rules_and_history(site: Site) -> None:
         "used before",
     )
     assert site.login("pat", new).exit_code == 0
-    assert site.kinds().count("user.password") == 3  # ada's, pat's first, pat's change
+    # ada's; pat's from the admin, pat's own at first log-in, pat's change
+    assert site.kinds().count("user.password") == 4
 
 
 def test_tokens_for_service_accounts_capture_only_and_never_sign(site: Site) -> None:
@@ -524,7 +538,7 @@ def test_any_sequence_of_grants_leaves_exactly_the_final_permissions(
             continue
         held = held | {role} if grant else held - {role}
     user = Settings(db=db, home=tmp / "ulla")
-    login(repo, user.home, "ulla", PW)
+    login(repo, user.home, "ulla", PW, new_password=PW + "-own")
     live = open_repository(user, db)
     allowed = set()
     for action in Action:
@@ -922,3 +936,53 @@ def test_an_admin_cannot_hold_a_token_that_acts_as_a_person(site: Site) -> None:
         16,
         "log in",
     )
+
+
+def test_a_password_an_admin_set_opens_nothing_until_the_user_replaces_it(site: Site) -> None:
+    """An admin who sets a user's password must not be able to act or sign as them: the
+    admin's password opens no session; the user's first log-in replaces it."""
+    r = site.sv(
+        "ada",
+        "user",
+        "add",
+        "quinn",
+        "--name",
+        "Quinn QA",
+        "--role",
+        "qa",
+        "--password-file",
+        str(site.temp),
+    )
+    assert r.exit_code == 0, r.stdout
+    n = site.head()
+    _refused(
+        site.sv("quinn", "login", "quinn", "--password-file", str(site.temp)), 15, "set by an admin"
+    )
+    assert site.head() == n
+    same = site.sv(
+        "quinn",
+        "login",
+        "quinn",
+        "--password-file",
+        str(site.temp),
+        "--new-password-file",
+        str(site.temp),
+    )
+    _refused(same, 2, "used before")
+    ok = site.sv(
+        "quinn",
+        "login",
+        "quinn",
+        "--password-file",
+        str(site.temp),
+        "--new-password-file",
+        str(site.pw),
+    )
+    assert ok.exit_code == 0, ok.stdout
+    # an admin's reset makes it temporary again
+    assert (
+        site.sv("ada", "user", "passwd", "quinn", "--password-file", str(site.temp)).exit_code == 2
+    )  # reused
+    other = site.secret_file("other", "another-admin-choice-9")
+    assert site.sv("ada", "user", "passwd", "quinn", "--password-file", str(other)).exit_code == 0
+    _refused(site.sv("x", "login", "quinn", "--password-file", str(other)), 15, "set by an admin")

@@ -93,8 +93,12 @@ def _write_account(
         rec = log.append(USER, account, actor, reason)
         log.flush()
         ids.apply_identity(conn, rec)
-        if password is not None:
-            body = {"user": account["user"], "hash": hash_password(password)}
+        if password is not None:  # set by someone else: the user replaces it at log-in
+            body = {
+                "user": account["user"],
+                "hash": hash_password(password),
+                "temporary": actor != account["user"],
+            }
             pw = log.append(PASSWORD, body, actor, reason)
             log.flush()
             ids.apply_identity(conn, pw)
@@ -386,7 +390,8 @@ def set_password(
     why = reason or (
         "password changed" if target == who.user_id else f"password set by {who.actor}"
     )
-    ids.record(repo, PASSWORD, {"user": target, "hash": hash_password(new)}, who.actor, why)
+    body = {"user": target, "hash": hash_password(new), "temporary": target != who.user_id}
+    ids.record(repo, PASSWORD, body, who.actor, why)
     return show_account(repo, target)
 
 
@@ -483,9 +488,25 @@ def set_identity_policy(
 # --- sessions ----------------------------------------------------------------------------
 
 
-def log_in(settings: Settings, db: str | None, user_id: str, password: str) -> Principal:
-    """``login``: check the password, open a session in this home."""
-    return login(open_repository(settings, db), settings.home, user_id, password)
+def log_in(
+    settings: Settings,
+    db: str | None,
+    user_id: str,
+    password: str,
+    new_password: str | None = None,
+) -> Principal:
+    """``login``: check the password, open a session in this home. A password an admin
+    set must be replaced by the user's own (``new_password``) at this log-in."""
+    repo = open_repository(settings, db)
+
+    def check_new(name: str) -> None:
+        if new_password is None:
+            return
+        problem = _new_password_problem(repo, user_id, name, new_password, policy_of(repo))
+        if problem:
+            raise UsageError(f"new password for {user_id} refused: {problem}")
+
+    return login(repo, settings.home, user_id, password, new_password, check_new)
 
 
 def log_out(settings: Settings, db: str | None) -> str | None:

@@ -69,13 +69,22 @@ def _show_account(acct: Account, json_out: bool) -> None:
 def login(
     user: Annotated[str, typer.Argument(help="Your user id.")],
     password_file: PasswordFileOpt = None,
+    new_password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--new-password-file",
+            help="Your own new password (needed when an admin set the current one).",
+        ),
+    ] = None,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Log in: check the password and open a session for this repository (in
-    $SERIALVAULT_HOME, default ~/.config/serialvault)."""
+    $SERIALVAULT_HOME, default ~/.config/serialvault). A password an admin set is
+    replaced by your own at this log-in (--new-password-file)."""
     with handled(json_out):
-        who = ops.log_in(settings(), db, user, read_password(password_file))
+        new = None if new_password_file is None else new_password(new_password_file, user)
+        who = ops.log_in(settings(), db, user, read_password(password_file), new)
         if json_out:
             print_json(who.to_dict())
         else:

@@ -17,16 +17,18 @@ already in place.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from serialvault.domain.access import Action, IdentityPolicy, permitted, roles_granting
-from serialvault.domain.records import AUTH_FAILURE, LOGIN, LOGOUT
+from serialvault.domain.records import AUTH_FAILURE, LOGIN, LOGOUT, PASSWORD
 from serialvault.errors import NotAuthenticated, NotPermitted, StoreError
 from serialvault.identity.credentials import (
     digest,
+    hash_password,
     new_secret,
     parse_token,
     password_matches,
@@ -228,14 +230,41 @@ def check_password(
     raise NotAuthenticated(f"{purpose} refused")
 
 
-def login(repo: Repository, home: Path, user_id: str, password: str) -> Principal:
-    """Check the password, open a session and write its file; the log-in is recorded."""
+def login(
+    repo: Repository,
+    home: Path,
+    user_id: str,
+    password: str,
+    new_password: str | None = None,
+    check_new: Callable[[str], None] | None = None,
+) -> Principal:
+    """Check the password, open a session and write its file; the log-in is recorded.
+
+    A password someone else set (an admin, creating the account or resetting it) opens
+    no session: the user replaces it with their own (``new_password``, checked by
+    ``check_new`` against the policy) in this same log-in, so that nobody but the user
+    knows the password their signatures rest on (21 CFR 11.300(b))."""
     policy = policy_of(repo)
     rid = repository_id(repo)
     acct = check_password(repo, user_id, password, policy, purpose="log-in")
+    with repo.read() as conn:
+        temporary = ids.password_is_temporary(conn, acct.user_id)
+    if temporary and new_password is None:
+        raise NotAuthenticated(
+            f"the password of {acct.user_id} was set by an admin: log in with your own new"
+            " password as well (`serialvault login USER --password-file F"
+            " --new-password-file NEW`)"
+        )
+    if new_password is not None and check_new is not None:
+        check_new(acct.name)
     secret = new_secret()
     earlier = read_session(home, rid, repo.url)
     with repo.write() as (conn, log):
+        if new_password is not None:
+            body = {"user": acct.user_id, "hash": hash_password(new_password), "temporary": False}
+            pw = log.append(PASSWORD, body, acct.user_id, "password changed at log-in")
+            log.flush()
+            ids.apply_identity(conn, pw)
         if earlier is not None:  # a second log-in from this home ends the first session
             ids.end_session(conn, digest(earlier.secret))
         rec = log.append(

@@ -134,7 +134,12 @@ def _apply_user(conn: Connection, rec: LogRecord, body: dict[str, Any]) -> None:
 
 def _apply_password(conn: Connection, rec: LogRecord, body: dict[str, Any]) -> None:
     conn.execute(
-        schema.credentials.insert().values(user_id=body["user"], seq=rec.seq, hash=body["hash"])
+        schema.credentials.insert().values(
+            user_id=body["user"],
+            seq=rec.seq,
+            hash=body["hash"],
+            temporary=1 if body.get("temporary") else 0,
+        )
     )
 
 
@@ -259,6 +264,15 @@ def password_hashes(conn: Connection, user_id: str, newest: int) -> list[str]:
         sa.select(t.c.hash).where(t.c.user_id == user_id).order_by(t.c.seq.desc()).limit(newest)
     )
     return [r[0] for r in rows]
+
+
+def password_is_temporary(conn: Connection, user_id: str) -> bool:
+    """Whether the user's current password was set by someone else (an admin)."""
+    t = schema.credentials
+    row = conn.execute(
+        sa.select(t.c.temporary).where(t.c.user_id == user_id).order_by(t.c.seq.desc()).limit(1)
+    ).first()
+    return bool(row and row[0])
 
 
 def token(conn: Connection, token_id: str) -> TokenRow | None:

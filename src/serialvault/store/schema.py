@@ -210,6 +210,7 @@ credentials = Table(
     Column("user_id", Text, nullable=False),
     Column("seq", Id, nullable=False),
     Column("hash", Text, nullable=False),  # Argon2id, salted (PHC string)
+    Column("temporary", Integer, nullable=False),  # 1: set by an admin, to be replaced
     PrimaryKeyConstraint("user_id", "seq"),
 )  # Every password a user has had, newest last (history rule); user.password records.
 

@@ -41,6 +41,7 @@ def upgrade() -> None:
         sa.Column("user_id", T, nullable=False),
         sa.Column("seq", Id, nullable=False),
         sa.Column("hash", T, nullable=False),
+        sa.Column("temporary", sa.Integer, nullable=False),
         sa.PrimaryKeyConstraint("user_id", "seq"),
     )
     op.create_table(
