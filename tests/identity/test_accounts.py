@@ -986,3 +986,9 @@ def test_a_password_an_admin_set_opens_nothing_until_the_user_replaces_it(site: 
     other = site.secret_file("other", "another-admin-choice-9")
     assert site.sv("ada", "user", "passwd", "quinn", "--password-file", str(other)).exit_code == 0
     _refused(site.sv("x", "login", "quinn", "--password-file", str(other)), 15, "set by an admin")
+
+
+def test_policy_bounds_and_case_folded_ids(site: Site) -> None:
+    for setting in ("lockout_after=0", "lockout_after=1000", "idle_minutes=100000", "min_length=4"):
+        _refused(site.sv("ada", "user", "policy", "set", setting), 2, "allowed from")
+    assert site.sv("ada", "login", "ADA", "--password-file", str(site.pw)).exit_code == 0

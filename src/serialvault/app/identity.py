@@ -469,10 +469,20 @@ def set_identity_policy(
     unknown = sorted(set(changes) - set(current))
     if unknown:
         raise UsageError(f"unknown policy setting {unknown[0]!r}: {', '.join(current)}")
-    floor = {"min_length": 8, "history": 0, "lockout_after": 1, "idle_minutes": 1}
+    # bounds a policy may not leave: a lockout that never comes, a session that never
+    # idles out, a password of a few characters would each defeat its rule (11.300)
+    bounds = {
+        "min_length": (8, 128),
+        "history": (0, 24),
+        "lockout_after": (1, 10),
+        "lockout_minutes": (0, 1440),
+        "idle_minutes": (1, 480),
+        "session_hours": (1, 24),
+    }
     for k, v in changes.items():
-        if v < floor.get(k, 1):
-            raise UsageError(f"{k} = {v}: the least allowed is {floor.get(k, 1)}")
+        low, high = bounds[k]
+        if not low <= v <= high:
+            raise UsageError(f"{k} = {v}: allowed from {low} to {high}")
     new = {**current, **changes}
     return propose(
         repo,

@@ -197,6 +197,7 @@ def check_password(
     parallel guesses cannot slip past the lockout."""
     outcome: str | None = None
     locked = False
+    user_id = user_id.strip().casefold()  # ids are case-folded: ALICE is alice
     with repo.write() as (conn, log):
         acct = ids.account(conn, user_id)
         if acct is None and ids.count_accounts(conn) == 0:
