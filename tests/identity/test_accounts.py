@@ -992,3 +992,45 @@ def test_policy_bounds_and_case_folded_ids(site: Site) -> None:
     for setting in ("lockout_after=0", "lockout_after=1000", "idle_minutes=100000", "min_length=4"):
         _refused(site.sv("ada", "user", "policy", "set", setting), 2, "allowed from")
     assert site.sv("ada", "login", "ADA", "--password-file", str(site.pw)).exit_code == 0
+
+
+def test_restore_as_refuses_a_password_its_owner_never_replaced(site: Site, tmp_path: Path) -> None:
+    from serialvault.backup.crypto import generate_keys
+
+    keys = generate_keys(tmp_path / "keys")
+    env = {
+        "SERIALVAULT_BACKUP_KEY": keys["encryption_key"],
+        "SERIALVAULT_SIGNING_KEY": keys["signing_key"],
+    }
+    made = site.sv(
+        "ada",
+        "user",
+        "add",
+        "ad2",
+        "--name",
+        "Ad Two",
+        "--role",
+        "admin",
+        "--password-file",
+        str(site.temp),
+    )
+    assert made.exit_code == 0, made.stdout
+    copy = (tmp_path / "copy").as_uri()
+    assert site.sv("ada", "backup", "full", "--to", copy, env=env).exit_code == 0
+    into = tmp_path / "n.db"
+    gone = {**env, "SERIALVAULT_DB": str(tmp_path / "none.db")}
+    r = site.sv(
+        None,
+        "restore",
+        "--from",
+        copy,
+        "--into",
+        str(into),
+        "--as",
+        "ad2",
+        "--password-file",
+        str(site.temp),
+        env=gone,
+    )
+    _refused(r, 15, "never replaced")
+    assert not into.exists()

@@ -398,9 +398,16 @@ def credentials_in(repo: Repository, user_id: str, password: str, action: Action
     restore's target, still marked): how an admin proves who they are when the live
     repository is gone. Nothing can be recorded in such a target, so a failure is only
     refused; the restore leaves no repository behind."""
+    user_id = user_id.strip().casefold()
     with repo.read() as conn:
         acct = ids.account(conn, user_id)
         hashes = [] if acct is None else ids.password_hashes(conn, user_id, 1)
+        temporary = acct is not None and ids.password_is_temporary(conn, user_id)
+    if temporary:  # a password someone else set proves nothing about who is restoring
+        raise NotAuthenticated(
+            f"restore refused: the password of {user_id} in the backup was set by an admin and"
+            " never replaced by its owner; the target was left unusable"
+        )
     if acct is None or not hashes or not password_matches(hashes[0], password):
         raise NotAuthenticated(
             "restore refused: unknown user or wrong password in the backup being restored;"
