@@ -114,6 +114,17 @@ class Site:
         return p
 
 
+def _backup_env(tmp_path: Path) -> dict[str, str]:
+    """Fresh backup keys, as the environment names them for the commands."""
+    from serialvault.backup.crypto import generate_keys
+
+    keys = generate_keys(tmp_path / "keys")
+    return {
+        "SERIALVAULT_BACKUP_KEY": keys["encryption_key"],
+        "SERIALVAULT_SIGNING_KEY": keys["signing_key"],
+    }
+
+
 def _refused(r: Any, code: int, *words: str) -> None:
     assert r.exit_code == code, r.stdout
     for w in words:
@@ -590,13 +601,7 @@ def test_a_restore_is_an_admins_and_a_lost_site_proves_it_from_the_backup(
     """Restores need an authenticated admin: by session on the live repository, or — the
     live repository gone — by their account in the backup, checked before the restored
     repository becomes usable. Nobody is logged in to what a restore produces."""
-    from serialvault.backup.crypto import generate_keys
-
-    keys = generate_keys(tmp_path / "keys")
-    env = {
-        "SERIALVAULT_BACKUP_KEY": keys["encryption_key"],
-        "SERIALVAULT_SIGNING_KEY": keys["signing_key"],
-    }
+    env = _backup_env(tmp_path)
     site.add("oscar", "operator")
     assert site.login("oscar").exit_code == 0
     copy = (tmp_path / "copy").as_uri()
@@ -831,13 +836,7 @@ def test_no_one_restores_over_a_repository_they_are_not_an_admin_of(
 ) -> None:
     """An admin of another repository, a disabled admin with the backup's credentials,
     and a drill whose target is the live repository: none may roll the live one back."""
-    from serialvault.backup.crypto import generate_keys
-
-    keys = generate_keys(tmp_path / "keys")
-    env = {
-        "SERIALVAULT_BACKUP_KEY": keys["encryption_key"],
-        "SERIALVAULT_SIGNING_KEY": keys["signing_key"],
-    }
+    env = _backup_env(tmp_path)
     copy = (tmp_path / "copy").as_uri()
     site.add("oscar", "operator")
     site.add("mal", "admin")
@@ -995,13 +994,7 @@ def test_policy_bounds_and_case_folded_ids(site: Site) -> None:
 
 
 def test_restore_as_refuses_a_password_its_owner_never_replaced(site: Site, tmp_path: Path) -> None:
-    from serialvault.backup.crypto import generate_keys
-
-    keys = generate_keys(tmp_path / "keys")
-    env = {
-        "SERIALVAULT_BACKUP_KEY": keys["encryption_key"],
-        "SERIALVAULT_SIGNING_KEY": keys["signing_key"],
-    }
+    env = _backup_env(tmp_path)
     made = site.sv(
         "ada",
         "user",
@@ -1034,3 +1027,43 @@ def test_restore_as_refuses_a_password_its_owner_never_replaced(site: Site, tmp_
     )
     _refused(r, 15, "never replaced")
     assert not into.exists()
+
+
+def test_two_reviewers_racing_decide_a_change_once(site: Site) -> None:
+    """Two qa users approve the same draft at the same moment: the decision is taken
+    under the writer lock, so exactly one approval lands and the other is refused."""
+    import subprocess
+    import sys
+
+    site.add("oscar", "operator")
+    site.add("quinn", "qa")
+    site.add("quincy", "qa")
+    for u in ("oscar", "quinn", "quincy"):
+        assert site.login(u).exit_code == 0
+    drafted = site.sv("oscar", "product", "add", "--gtin", b.GTIN, "--name", "A", "--json")
+    cid = json.loads(drafted.stdout)["change_id"]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "serialvault.cli.main",
+                "change",
+                "approve",
+                cid,
+                "--user",
+                u,
+                "--password-file",
+                str(site.pw),
+            ],
+            env={**os.environ, "SERIALVAULT_DB": site.db, "SERIALVAULT_HOME": str(site.home(u))},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for u in ("quinn", "quincy")
+    ]
+    codes = sorted(p.wait(timeout=120) for p in procs)
+    assert codes == [0, 9]
+    kinds = site.kinds()
+    assert kinds.count("change.decision") == 1
+    assert kinds.count("masterdata.product") == 1  # the approved version, once

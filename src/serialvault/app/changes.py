@@ -21,10 +21,9 @@ from serialvault.domain.access import Action
 from serialvault.domain.records import CHANGE_DECISION, CHANGE_DRAFT, IDENTITY_POLICY, PRODUCT
 from serialvault.errors import ConflictError, NotFound, NotPermitted, UsageError
 from serialvault.identity.auth import Principal
-from serialvault.masterdata.model import Product
 from serialvault.settings import Settings
 from serialvault.store import changes as store
-from serialvault.store.projector import apply_product
+from serialvault.store.project import append_projected
 from serialvault.store.repository import Repository
 from serialvault.timefmt import normalize_timestamp, now_utc
 
@@ -46,25 +45,22 @@ def propose(
     (a product from a document's master data) and no change was approved yet."""
     if object_type not in cc.OBJECT_TYPES:
         raise UsageError(f"unknown controlled object type {object_type!r}")
-    with repo.read() as conn:
+    with repo.write() as (conn, log):  # read and draft under the writer lock: no race
         history = store.changes(conn, object_type=object_type, object_key=key)
-    open_ = [c for c in history if c.status == cc.DRAFT]
-    if open_:
-        raise ConflictError(
-            f"{object_type} {key} already has an open change ({open_[0].change_id}, by"
-            f" {open_[0].author}): approve or reject it first; nothing was recorded"
-        )
-    approved = [c for c in history if c.status == cc.APPROVED]
-    if approved:
-        before, version = approved[-1].after, approved[-1].version + 1
-    elif version is None:
-        version = 1
-    body = {"object": {"type": object_type, "key": key}, "version": version, "before": before}
-    body["after"] = after
-    with repo.write() as (conn, log):
-        rec = log.append(CHANGE_DRAFT, body, who.actor, reason)
-        log.flush()
-        store.apply_change(conn, rec)
+        open_ = [c for c in history if c.status == cc.DRAFT]
+        if open_:
+            raise ConflictError(
+                f"{object_type} {key} already has an open change ({open_[0].change_id}, by"
+                f" {open_[0].author}): approve or reject it first; nothing was recorded"
+            )
+        approved = [c for c in history if c.status == cc.APPROVED]
+        if approved:
+            before, version = approved[-1].after, approved[-1].version + 1
+        elif version is None:
+            version = 1
+        body = {"object": {"type": object_type, "key": key}, "version": version}
+        body.update(before=before, after=after)
+        rec = append_projected(conn, log, CHANGE_DRAFT, body, who.actor, reason)
         made = store.change(conn, cc.change_id(rec.seq))
     assert made is not None
     return made
@@ -112,25 +108,31 @@ def _effective_from(text: str | None, now: str) -> str:
     return when
 
 
-def _apply_approved(repo: Repository, c: cc.Change, who: Principal, effective: str) -> None:
-    """What approval does to the object itself, in the log: a product's new version, a
-    new password and session policy; plans and the backup policy need nothing more."""
+def _still_draft(conn: Any, cid: str) -> cc.Change:
+    """The change as it is under the writer lock: two deciders cannot both decide it."""
+    c = store.change(conn, cid)
+    if c is None:
+        raise NotFound(f"no change {cid!r} (see `serialvault change list`)")
+    if c.status != cc.DRAFT:
+        raise ConflictError(f"{c.change_id} is {c.status}, not a draft: nothing was changed")
+    return c
+
+
+def _apply_approved(conn: Any, log: Any, c: cc.Change, who: Principal, effective: str) -> None:
+    """What approval does to the object itself, in the log and in the decision's own
+    transaction: a product's new version, a new password and session policy; plans and
+    the backup policy need nothing more."""
     if c.object_type == "product":
-        product = Product.from_content(c.after["product"])
         body = {
             "product": c.after["product"],
             "version": c.version,
             "status": c.after.get("status", "active"),
             "origin": {"change": c.change_id, "effective_from": effective},
         }
-        with repo.write() as (conn, log):
-            rec = log.append(PRODUCT, body, who.actor, f"{c.change_id} approved")
-            log.flush()
-            apply_product(conn, rec.seq, product, c.version)
+        append_projected(conn, log, PRODUCT, body, who.actor, f"{c.change_id} approved")
     elif c.object_type == "identity-policy":
         body = {"policy": c.after, "change": c.change_id, "effective_from": effective}
-        with repo.write() as (_conn, log):
-            log.append(IDENTITY_POLICY, body, who.actor, f"{c.change_id} approved")
+        append_projected(conn, log, IDENTITY_POLICY, body, who.actor, f"{c.change_id} approved")
 
 
 def approve(
@@ -176,11 +178,11 @@ def approve(
         "signature_seq": signature.seq,
         "effective_from": when,
     }
-    with repo.write() as (conn, log):
-        rec = log.append(CHANGE_DECISION, body, who.actor, reason or f"{c.change_id} approved")
-        log.flush()
-        store.apply_change(conn, rec)
-    _apply_approved(repo, c, who, when)
+    with repo.write() as (conn, log):  # the decision and its effect: all or nothing
+        c = _still_draft(conn, c.change_id)
+        why = reason or f"{c.change_id} approved"
+        append_projected(conn, log, CHANGE_DECISION, body, who.actor, why)
+        _apply_approved(conn, log, c, who, when)
     return _get(repo, c.change_id), signature
 
 
@@ -190,13 +192,10 @@ def reject(settings: Settings, db: str | None, cid: str, *, reason: str) -> cc.C
         raise UsageError("a rejection needs --reason: why the change is refused")
     repo, who = open_as(settings, db, Action.APPROVE)
     c = _get(repo, cid)
-    if c.status != cc.DRAFT:
-        raise ConflictError(f"{c.change_id} is {c.status}, not a draft: nothing was changed")
-    body = {"change": c.change_id, "decision": cc.REJECTED}
     with repo.write() as (conn, log):
-        rec = log.append(CHANGE_DECISION, body, who.actor, reason)
-        log.flush()
-        store.apply_change(conn, rec)
+        c = _still_draft(conn, c.change_id)
+        body = {"change": c.change_id, "decision": cc.REJECTED}
+        append_projected(conn, log, CHANGE_DECISION, body, who.actor, reason)
     return _get(repo, c.change_id)
 
 

@@ -43,6 +43,7 @@ from serialvault.identity.auth import (
 from serialvault.identity.credentials import digest, hash_password, new_token, password_matches
 from serialvault.settings import Settings
 from serialvault.store import identity as ids
+from serialvault.store.project import append_projected, record
 from serialvault.store.repository import Repository
 
 # --- accounts -----------------------------------------------------------------------------
@@ -90,18 +91,14 @@ def _write_account(
 ) -> None:
     """One transaction: the account version, and a first password hash if given."""
     with repo.write() as (conn, log):
-        rec = log.append(USER, account, actor, reason)
-        log.flush()
-        ids.apply_identity(conn, rec)
+        append_projected(conn, log, USER, account, actor, reason)
         if password is not None:  # set by someone else: the user replaces it at log-in
             body = {
                 "user": account["user"],
                 "hash": hash_password(password),
                 "temporary": actor != account["user"],
             }
-            pw = log.append(PASSWORD, body, actor, reason)
-            log.flush()
-            ids.apply_identity(conn, pw)
+            append_projected(conn, log, PASSWORD, body, actor, reason)
         if account["status"] != "active":
             ids.end_sessions_of(conn, account["user"])
 
@@ -391,7 +388,7 @@ def set_password(
         "password changed" if target == who.user_id else f"password set by {who.actor}"
     )
     body = {"user": target, "hash": hash_password(new), "temporary": target != who.user_id}
-    ids.record(repo, PASSWORD, body, who.actor, why)
+    record(repo, PASSWORD, body, who.actor, why)
     return show_account(repo, target)
 
 
@@ -434,7 +431,7 @@ def create_token(
         "label": label,
         "action": "created",
     }
-    ids.record(repo, TOKEN, body, who.actor, reason or f"token issued by {who.actor}")
+    record(repo, TOKEN, body, who.actor, reason or f"token issued by {who.actor}")
     return NewToken(token_id, user_id, text)
 
 
@@ -450,7 +447,7 @@ def revoke_token(
     if row.revoked_seq is not None:
         raise ConflictError(f"token {token_id} was revoked at seq {row.revoked_seq}")
     body = {"user": row.user_id, "token": token_id, "action": "revoked"}
-    ids.record(repo, TOKEN, body, who.actor, reason or f"token revoked by {who.actor}")
+    record(repo, TOKEN, body, who.actor, reason or f"token revoked by {who.actor}")
     with repo.read() as conn:
         done = ids.token(conn, token_id)
     assert done is not None

@@ -20,6 +20,7 @@ from serialvault.identity.auth import (
 )
 from serialvault.settings import Settings
 from serialvault.store import identity as ids
+from serialvault.store.project import append_projected
 from serialvault.store.repository import Repository
 
 
@@ -68,9 +69,7 @@ def sign(
         "first_in_session": first,
     }
     with repo.write() as (conn, log):
-        rec = log.append(SIGNATURE, body, who.actor, reason)
-        log.flush()
-        ids.apply_identity(conn, rec)
+        rec = append_projected(conn, log, SIGNATURE, body, who.actor, reason)
         if who.session is not None:
             ids.touch_session(conn, who.session, rec.recorded_at, signed=True)
     return ids.SignatureRow(

@@ -36,6 +36,7 @@ from serialvault.identity.credentials import (
 )
 from serialvault.identity.sessions import read_session, remove_session, write_session
 from serialvault.store import identity as ids
+from serialvault.store.project import append_projected
 from serialvault.store.repository import Repository
 from serialvault.timefmt import now_utc, parse_timestamp
 
@@ -148,9 +149,7 @@ def _failure(
         "failures": None if acct is None else acct.failures + 1,
         "locked": locks,
     }
-    rec = log.append(AUTH_FAILURE, body, SYSTEM, why)
-    log.flush()
-    ids.apply_identity(conn, rec)
+    append_projected(conn, log, AUTH_FAILURE, body, SYSTEM, why)
     if locks and acct is not None:
         ids.end_sessions_of(conn, acct.user_id)
     return locks
@@ -263,16 +262,12 @@ def login(
     with repo.write() as (conn, log):
         if new_password is not None:
             body = {"user": acct.user_id, "hash": hash_password(new_password), "temporary": False}
-            pw = log.append(PASSWORD, body, acct.user_id, "password changed at log-in")
-            log.flush()
-            ids.apply_identity(conn, pw)
+            why = "password changed at log-in"
+            append_projected(conn, log, PASSWORD, body, acct.user_id, why)
         if earlier is not None:  # a second log-in from this home ends the first session
             ids.end_session(conn, digest(earlier.secret))
-        rec = log.append(
-            LOGIN, {"user": acct.user_id, "method": "password"}, acct.user_id, "log-in"
-        )
-        log.flush()
-        ids.apply_identity(conn, rec)
+        body = {"user": acct.user_id, "method": "password"}
+        rec = append_projected(conn, log, LOGIN, body, acct.user_id, "log-in")
         ids.open_session(conn, digest(secret), acct.user_id, rec.recorded_at)
     write_session(home, rid, repo.url, acct.user_id, secret)
     return _principal(acct, "session", digest(secret))

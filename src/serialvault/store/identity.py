@@ -30,7 +30,7 @@ from serialvault.domain.records import (
     USER,
 )
 from serialvault.store import schema
-from serialvault.store.repository import Repository, records_of_kind
+from serialvault.store.repository import records_of_kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,15 +215,6 @@ def apply_identity(conn: Connection, rec: LogRecord) -> bool:
         return False
     fn(conn, rec, orjson.loads(rec.body))
     return True
-
-
-def record(repo: Repository, kind: str, body: dict[str, Any], actor: str, reason: str) -> LogRecord:
-    """Append one identity record and write its projection, in one transaction."""
-    with repo.write() as (conn, log):
-        rec = log.append(kind, body, actor, reason)
-        log.flush()
-        apply_identity(conn, rec)
-        return rec
 
 
 # --- reading -----------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -34,22 +33,14 @@ from serialvault.domain.facts import EventFacts
 from serialvault.domain.lifecycle import Engine
 from serialvault.domain.records import (
     EVENT,
-    EXCEPTION,
-    LOCATION,
-    PRODUCT,
     REBUILD,
     facts_from_body,
 )
 from serialvault.errors import IntegrityFailure
-from serialvault.masterdata.model import Location, Product
 from serialvault.store import schema
-from serialvault.store.changes import apply_change
 from serialvault.store.fingerprint import Fingerprint, fingerprint
-from serialvault.store.identity import apply_identity
+from serialvault.store.project import apply_record
 from serialvault.store.projector import (
-    apply_exception,
-    apply_location,
-    apply_product,
     write_changes,
 )
 from serialvault.store.repository import Repository, iter_log, read_head
@@ -200,7 +191,7 @@ def replay(
     def finish(recs: list[LogRecord], facts: Future[list[EventFacts]] | None) -> None:
         nonlocal last
         if facts is None:
-            _apply_other(conn, recs[0])
+            apply_record(conn, recs[0])
         else:
             apply_events(recs, facts.result())
         last = recs[-1].seq
@@ -241,19 +232,6 @@ class _InlinePool:
 def _pool(parallel: bool) -> ProcessPoolExecutor | _InlinePool:
     pool = worker_pool() if parallel else None
     return pool if pool is not None else _InlinePool()
-
-
-def _apply_other(conn: Connection, rec: LogRecord) -> None:
-    if rec.kind == PRODUCT:
-        body = orjson.loads(rec.body)
-        apply_product(conn, rec.seq, Product.from_content(body["product"]), int(body["version"]))
-    elif rec.kind == LOCATION:
-        body = orjson.loads(rec.body)
-        apply_location(conn, rec.seq, Location.from_content(body["location"]), int(body["version"]))
-    elif rec.kind == EXCEPTION:
-        apply_exception(conn, rec.seq, rec.recorded_at, orjson.loads(rec.body))
-    elif not apply_identity(conn, rec):  # accounts, signatures; then change records
-        apply_change(conn, rec)  # repository.init, maintenance.* … feed nothing
 
 
 @dataclass(frozen=True, slots=True)
