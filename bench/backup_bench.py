@@ -408,7 +408,7 @@ class EngineBench:
     def setup(self) -> dict[str, Any]:
         """``init`` + ``capture`` of the base files into the pristine base repository."""
         log(f"{self.engine}: capturing the base ({len(self.split.base_files)} documents)")
-        init_repository(self.base)
+        init_repository(self.base, self.split.base_files[0])
         seconds, out, _ = sv(
             [
                 "capture",

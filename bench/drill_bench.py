@@ -198,7 +198,7 @@ class EngineBench:
     def setup(self) -> dict[str, Any]:
         """``init`` + ``capture`` of the whole workload into a fresh live repository."""
         log(f"{self.engine}: capturing the workload ({len(self.workload.files)} documents)")
-        init_repository(self.live)
+        init_repository(self.live, self.workload.path / self.workload.files[0])
         seconds, out, _ = sv(
             [
                 "capture",

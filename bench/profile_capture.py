@@ -81,7 +81,7 @@ def profile_capture(
     """Capture the workload once under pyinstrument; returns the two summaries."""
     from pyinstrument import Profiler
 
-    init_repository(target)
+    init_repository(target, workload.path / workload.files[0])
     repo = Repository.open(target.url)
     capturer = Capturer(repo, actor=ACTOR)
     profiler = Profiler(interval=0.001)

@@ -45,39 +45,52 @@ QUINN=(env SERIALVAULT_HOME="$PWD/demo-users/quinn" "$SV")
 "${OSCAR[@]}" login oscar --password-file demo-users/oscar-from-admin.pw --new-password-file demo-users/oscar.pw
 "${QUINN[@]}" login quinn --password-file demo-users/quinn-from-admin.pw --new-password-file demo-users/quinn.pw
 
-step "3. oscar captures the documents but the last two (each one all-or-nothing)"
+# drafts under change control are approved by quinn (qa), never by their author: one
+# act of signing over all of them, her password re-entered
+approve_drafts() {
+  local ids
+  ids=$("${QUINN[@]}" change list --status draft --json | "$PY" -c 'import json,sys; print(" ".join(c["id"] for c in json.load(sys.stdin)))')
+  [ -z "$ids" ] || "${QUINN[@]}" change approve $ids --user quinn --password-file demo-users/quinn.pw
+}
+
+step "3. Master data under change control: oscar imports the site's products, quinn approves"
 FILES=(demo-site/*.jsonld)
 N=${#FILES[@]}
+"${OSCAR[@]}" masterdata import "${FILES[0]}" --reason "products of the demo site"
+approve_drafts
+"${OSCAR[@]}" product list
+
+step "4. oscar captures the documents but the last two (each one all-or-nothing)"
 "${OSCAR[@]}" capture "${FILES[@]:0:N-2}"
 export SERIALVAULT_HOME="$PWD/demo-users/alice"  # from here on alice (admin) acts, unless named
 
-step "4. Audit trail: walk the hash chain from genesis"
+step "5. Audit trail: walk the hash chain from genesis"
 $SV audit verify
 
-step "5. A pallet and what is inside it"
+step "6. A pallet and what is inside it"
 PALLET=$($SV events --biz-step shipping --limit 1 --full | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["epcisBody"]["queryResults"]["resultsBody"]["eventList"][0]["epcList"][0])')
 echo "pallet: $PALLET"
 $SV contents "$PALLET" --summary
 
-step "6. Rebuild every projection from the log: the fingerprint must not change"
+step "7. Rebuild every projection from the log: the fingerprint must not change"
 $SV rebuild
 
-step "7. Backup keys (AES-256 + Ed25519, mode 0600), kept from one run to the next"
+step "8. Backup keys (AES-256 + Ed25519, mode 0600), kept from one run to the next"
 if [ -f serialvault-keys/signing.key ]; then echo "serialvault-keys/ exists: kept"; else $SV keys generate; fi
 
-step "8. Full backup to the on-site copy ./demo-backup"
+step "9. Full backup to the on-site copy ./demo-backup"
 BACKUP="file://$PWD/demo-backup"
 $SV backup full --to "$BACKUP"
 
-step "9. More events arrive; an incremental backup ships only them"
+step "10. More events arrive; an incremental backup ships only them"
 "${OSCAR[@]}" capture "${FILES[@]:N-2}"
 $SV backup incr --to "$BACKUP"
 $SV backup list --to "$BACKUP"
 
-step "10. Verify the copy: every object read, hashed, decrypted, chain-checked"
+step "11. Verify the copy: every object read, hashed, decrypted, chain-checked"
 $SV backup verify --to "$BACKUP" --full
 
-step "11. Restore into a fresh SQLite file and compare fingerprints"
+step "12. Restore into a fresh SQLite file and compare fingerprints"
 $SV restore --from "$BACKUP" --into demo-restored.db --force
 # nobody is logged in to a restored repository; alice's account came back with it
 $SV login alice --db demo-restored.db --password-file demo-users/alice.pw
@@ -87,11 +100,11 @@ echo "live repository:     $LIVE"
 echo "restored repository: $REST"
 if [ "$LIVE" = "$REST" ]; then echo "fingerprints match"; else echo "FINGERPRINTS DIFFER"; exit 8; fi
 
-step "12. What the backups must hold, and a schedule for RPO 15 min / RTO 4 h (uses the restore just measured)"
+step "13. What the backups must hold, and a schedule for RPO 15 min / RTO 4 h (uses the restore just measured)"
 $SV backup inventory
 $SV backup plan --rpo 15m --rto 4h --to "$BACKUP"
 
-step "13. Drills on sandboxes: primary-loss, corruption, bad-change, tampered-backup"
+step "14. Drills on sandboxes: primary-loss, corruption, bad-change, tampered-backup"
 # a second on-site copy, so that a tampered object in one copy can be taken from the other
 BACKUP2="file://$PWD/demo-backup-2"
 $SV backup full --to "$BACKUP2" >/dev/null
@@ -100,12 +113,7 @@ HEAD=$($SV status --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)
 for s in primary-loss corruption bad-change tampered-backup; do
   $SV drill new --scenario "$s" --out "demo-drills/$s.toml" --force --reason "demo plan" >/dev/null
 done
-# plans are under change control: quinn (qa) approves each version alice drafted
-approve_drafts() {
-  for c in $($SV change list --status draft --json | "$PY" -c 'import json,sys; print(" ".join(c["id"] for c in json.load(sys.stdin)))'); do
-    "${QUINN[@]}" change approve "$c" --user quinn --password-file demo-users/quinn.pw
-  done
-}
+# plans are under change control too: quinn (qa) approves the versions alice drafted
 approve_drafts
 # the bad change: pretend the last captured document was wrong; restore to before it
 sed -i "s/^before_seq = 2 /before_seq = $((HEAD - 20)) /" demo-drills/bad-change.toml
@@ -119,7 +127,7 @@ done
 $SV drill list
 if [ "$FAILED" != 0 ]; then echo "A DRILL DID NOT PASS"; exit 8; fi
 
-step "14. quinn (qa) signs the first drill's evidence: password re-entered, her own registered key"
+step "15. quinn (qa) signs the first drill's evidence: password re-entered, her own registered key"
 EVIDENCE="$(ls -d drill-runs/*/evidence | head -1)"
 export SERIALVAULT_REVIEWER_PASSPHRASE="$(cat demo-users/quinn.pw)"
 [ -f demo-users/quinn-review.pem ] || "${QUINN[@]}" evidence reviewer-key --out demo-users/quinn-review.pem >/dev/null
@@ -128,5 +136,5 @@ export SERIALVAULT_REVIEWER_PASSPHRASE="$(cat demo-users/quinn.pw)"
   --user quinn --password-file demo-users/quinn.pw
 $SV evidence verify "$EVIDENCE" --reviewer-key demo-users/quinn-review.pub
 
-step "15. Summary"
+step "16. Summary"
 $SV status

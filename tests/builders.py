@@ -1,7 +1,7 @@
 """Small EPCIS 2.0 JSON-LD documents for tests, built in code.
 
-Identifiers use the demo manufacturer's NDC-based company prefix (``030742``) so the
-products exist in master data when ``products()`` is in the header.
+Identifiers use the demo manufacturer's NDC-based company prefix (``030742``);
+``register(repo, GTIN)`` puts a product in a repository's master data.
 """
 
 from __future__ import annotations
@@ -169,6 +169,28 @@ def products(*gtins: str) -> dict[str, Any]:
             ]
         }
     }
+
+
+def register(repo: Any, *gtins: str, header: dict[str, Any] | None = None) -> None:
+    """Record products in ``repo``'s master data: those ``products(*gtins)`` declares, or
+    those of a document ``header``. Through the store, below change control — as the
+    scratch repository of a cross-system reconciliation does: these tests are about
+    capture, not approval (change control has its own tests). A document's header no
+    longer adds products (master data changes only under change control)."""
+    from serialvault.epcis.reader import read_json
+    from serialvault.masterdata.model import master_data_from_document
+    from serialvault.store.masterdata import add_product
+
+    declared = master_data_from_document(read_json(document(header=header or products(*gtins))))
+    for product in declared[0]:
+        add_product(repo, product, actor="tester@test", reason="test master data")
+
+
+def register_site(repo: Any, cfg: Any) -> None:
+    """Record the products of a generated site (``SiteConfig`` ``cfg``) in master data."""
+    from serialvault.demo.generator import master_data
+
+    register(repo, header=master_data(cfg))
 
 
 def document(*events: dict[str, Any], header: dict[str, Any] | None = None) -> bytes:

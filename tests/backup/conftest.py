@@ -113,7 +113,7 @@ _serial = iter(range(10**9))
 def grow(repo: Repository, units: int = 40, *, products: bool = False) -> list[str]:
     """Commission ``units`` new units and pack them into a new case; returns the EPCs."""
     if products:
-        capture(repo, header=b.products(b.GTIN))
+        b.register(repo, b.GTIN)
     n = next(_serial)
     epcs = [b.sgtin(f"G{n}X{i}") for i in range(units)]
     case = b.sscc(10_000 + n)

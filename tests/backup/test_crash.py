@@ -25,6 +25,7 @@ from serialvault.demo.generator import SiteConfig, SiteGenerator
 from serialvault.errors import StoreError
 from serialvault.store.capture import Capturer
 from serialvault.store.repository import Repository
+from tests import builders as b
 from tests.accounts import as_admin, sign_in
 from tests.backup.conftest import cli_env, copy_of
 from tests.pg import pg_schema_url
@@ -38,6 +39,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, st
     repo = Repository.open(str(root / "src.db"), must_exist=False)
     repo.init("t")
     cap = Capturer(repo, actor="t")
+    b.register_site(repo, SiteConfig(units=48_000, seed=3, max_epcs=2_500))
     for name, doc in SiteGenerator(SiteConfig(units=48_000, seed=3, max_epcs=2_500)).run():
         cap.capture_bytes(orjson.dumps(doc), name)
     sign_in(repo)  # the commands below are an admin's
@@ -109,7 +111,6 @@ def test_kill_9_during_backup(source: tuple[Path, dict[str, str]], tmp_path: Pat
 
 
 def _extra_doc(n: int) -> bytes:
-    from tests import builders as b
 
     return b.document(b.commission_containers([b.sscc(90_000 + n)]))
 

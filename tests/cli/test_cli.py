@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from serialvault.cli.main import app
 from serialvault.epcis.hashing import document_hashes
 from serialvault.epcis.reader import read_document
+from serialvault.store.repository import Repository
 from tests import builders as b
 from tests.accounts import PASSWORD, approve_all, sign_in
 
@@ -53,6 +54,7 @@ def db(tmp_path: Path) -> Path:
     path = tmp_path / "cli.db"
     assert init(path).exit_code == 0
     sign_in(str(path))
+    b.register(Repository.open(str(path)), b.GTIN)
     return path
 
 
@@ -165,7 +167,7 @@ def test_rule_violation_exits_5_and_records_nothing_but_the_exception(
     db: Path, tmp_path: Path
 ) -> None:
     f = tmp_path / "rule.jsonld"
-    f.write_bytes(b.document(b.commission([b.sgtin("R1")])))
+    f.write_bytes(b.document(b.commission([b.sgtin("R1", product=("0999", "99"))])))
     before = json.loads(sv("status", "--json", db=db).stdout)
     r = sv("capture", str(f), db=db)
     assert r.exit_code == 5
@@ -180,7 +182,8 @@ def test_rule_violation_exits_5_and_records_nothing_but_the_exception(
 def test_keep_going_continues_after_a_rejection(db: Path, tmp_path: Path) -> None:
     folder = tmp_path / "mixed"
     folder.mkdir()
-    (folder / "1.jsonld").write_bytes(b.document(b.commission([b.sgtin("K1")])))
+    unknown = b.sgtin("K1", product=("0999", "99"))  # a product never in master data
+    (folder / "1.jsonld").write_bytes(b.document(b.commission([unknown])))
     (folder / "2.jsonld").write_bytes(b.document(header=b.products(b.GTIN)))
     stop = json.loads(sv("capture", str(folder), "--json", db=db).stdout)
     assert (len(stop["captured"]), len(stop["rejected"])) == (0, 1)
@@ -225,7 +228,10 @@ def test_audit_verify_exits_8_on_tampering(db: Path, docs: Path) -> None:
     assert brk["expected"] != brk["found"]
 
 
-def test_product_add_conflict_update_and_list(db: Path) -> None:
+def test_product_add_conflict_update_and_list(tmp_path: Path) -> None:
+    db = tmp_path / "products.db"
+    assert init(db).exit_code == 0
+    sign_in(str(db))
     r = sv(
         "product",
         "add",

@@ -56,7 +56,8 @@ def test_no_artefact_of_a_drill_holds_the_source_password(
         url = _with_password(plain)
         assert PLANTED in url
         repo = new_repo(url, signed_in=True)
-        capture(repo, b.commission([b.sgtin("S1"), b.sgtin("S2")]), header=b.products(b.GTIN))
+        b.register(repo, b.GTIN)
+        capture(repo, b.commission([b.sgtin("S1"), b.sgtin("S2")]))
         plan = tmp_path / "plan.toml"
         plan.write_text(
             p.template("primary-loss").replace(

@@ -56,7 +56,7 @@ def _long_lot_document(note_bytes: int) -> bytes:
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "lim.db"
-    make_repo(str(path))
+    b.register(make_repo(str(path)), b.GTIN)
     return path
 
 

@@ -109,6 +109,8 @@ class Site:
             return [r[0] for r in conn.execute(q)]
 
     def doc(self, name: str = "d.jsonld") -> Path:
+        """A document commissioning a unit of ``b.GTIN``, which is put in master data."""
+        b.register(Repository.open(self.db), b.GTIN)
         p = self.tmp / name
         p.write_bytes(b.document(b.commission([b.sgtin("ID1")]), header=b.products(b.GTIN)))
         return p
@@ -667,11 +669,13 @@ def test_a_repository_from_before_accounts_gets_its_first_admin(tmp_path: Path) 
     db = str(tmp_path / "old.db")
     repo = Repository.open(db, must_exist=False)
     repo.init("jdoe@line-pc")
+    b.register(repo, b.GTIN)
     Capturer(repo, actor="jdoe@line-pc").capture_bytes(
         b.document(b.commission([b.sgtin("OLD1")]), header=b.products(b.GTIN)), "old.jsonld"
     )
-    with repo.write_raw() as conn:  # as schema 0001 left it: no account tables
-        for name in ("sessions", "changes", "signatures", "tokens", "credentials", "users"):
+    with repo.write_raw() as conn:  # as schema 0001 left it: no account or partner tables
+        tables = ("partners", "sessions", "changes", "signatures", "tokens", "credentials")
+        for name in (*tables, "users"):
             conn.execute(sa.text(f"DROP TABLE {name}"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0001'"))
     head = repo.head()

@@ -31,6 +31,7 @@ from serialvault.epcis.reader import read_document
 from serialvault.store import schema
 from serialvault.store.integrity import rebuild, verify_chain
 from serialvault.store.repository import Repository
+from tests import builders as b
 from tests.accounts import make_repo
 
 SV = [sys.executable, "-m", "serialvault.cli.main"]
@@ -68,6 +69,7 @@ def _trials(db: str, site: Path, tmp_path: Path, n: int, seed: int) -> None:
     rng = random.Random(seed)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "SERIALVAULT_DB": db}
     repo = make_repo(db)
+    b.register_site(repo, SiteConfig(units=72_000, seed=7, max_epcs=2_500))
     files = sorted(site.glob("*.jsonld"))
     acked_total: set[str] = set()
     kills = 0

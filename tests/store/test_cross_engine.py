@@ -29,6 +29,7 @@ def test_sqlite_log_replayed_on_postgresql_gives_the_same_fingerprint(tmp_path: 
     src = Repository.open(str(tmp_path / "src.db"), must_exist=False)
     src.init("t")
     cap = Capturer(src, actor="t")
+    b.register_site(src, SiteConfig(units=3000, seed=11, max_epcs=3000))
     for name, doc in SiteGenerator(SiteConfig(units=3000, seed=11, max_epcs=3000)).run():
         cap.capture_bytes(orjson.dumps(doc), name)
     # an error declaration and a rejected document take part too

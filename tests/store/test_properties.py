@@ -161,7 +161,7 @@ def _step(data: st.DataObject, m: Model) -> dict[str, Any] | None:
 def _new_repo(tmp: str) -> Repository:
     repo = Repository.open(str(Path(tmp) / "p.db"), must_exist=False)
     repo.init("prop@test")
-    Capturer(repo, actor="prop").capture_bytes(b.document(header=b.products(b.GTIN)), "md.jsonld")
+    b.register(repo, b.GTIN)
     return repo
 
 

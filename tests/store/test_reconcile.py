@@ -31,7 +31,7 @@ SV = [sys.executable, "-m", "serialvault.cli.main"]
 
 def _site(repo: Repository) -> dict[str, list[str]]:
     """Two pallets of two cases of 5 units; the first pallet shipped."""
-    capture(repo, header=b.products(b.GTIN))
+    b.register(repo, b.GTIN)
     units = [b.sgtin(f"R{i}") for i in range(20)]
     cases = [b.sscc(500 + i) for i in range(4)]
     pallets = [b.sscc(900), b.sscc(901)]
@@ -235,7 +235,7 @@ def test_cli_baseline_and_reconcile(tmp_path: Path) -> None:
     # against another repository: a copy missing the last capture fails, exit 8
     other = tmp_path / "other.db"
     new = new_repo(str(other), signed_in=True)
-    capture(new, header=b.products(b.GTIN))
+    b.register(new, b.GTIN)
     bad = sv("reconcile", "--db", str(other), "--against", str(db), "--json")
     assert bad.returncode == 8
     doc = orjson.loads(bad.stdout)
@@ -255,6 +255,7 @@ def test_cli_baseline_and_reconcile(tmp_path: Path) -> None:
 def _site_docs(tmp_path: Path) -> tuple[Repository, list[Path], dict[str, list[str]]]:
     """The site of ``_site`` captured from files, which also serve as 'the export'."""
     repo = new_repo(str(tmp_path / "r.db"))
+    b.register(repo, b.GTIN)
     units = [b.sgtin(f"X{i}") for i in range(20)]
     cases = [b.sscc(600 + i) for i in range(4)]
     pallets = [b.sscc(950), b.sscc(951)]

@@ -18,6 +18,7 @@ from serialvault.store import queries, schema
 from serialvault.store.capture import Capturer
 from serialvault.store.fingerprint import fingerprint
 from serialvault.store.integrity import rebuild, verify_chain
+from serialvault.store.masterdata import list_products
 from serialvault.store.repository import Repository, read_head
 from tests import builders as b
 
@@ -34,7 +35,7 @@ def capture(
 
 
 def setup_products(repo: Repository) -> None:
-    capture(repo, header=b.products(b.GTIN), name="masterdata.jsonld")
+    b.register(repo, b.GTIN)
 
 
 def state(repo: Repository, urn: str) -> dict[str, Any]:
@@ -204,25 +205,30 @@ def test_unknown_product_is_rejected(repo: Repository) -> None:
     )
 
 
-def test_products_from_header_are_recorded_once(repo: Repository) -> None:
+def test_a_documents_header_adds_no_product(repo: Repository) -> None:
+    """Master data changes only under change control: a header declaring a new product
+    records nothing, says so, and the units of that product stay refused."""
     res = capture(repo, header=b.products(b.GTIN))
-    assert res.products_added == 1
-    res2 = capture(repo, header=b.products(b.GTIN))
-    assert res2.products_added == 0
+    assert list_products(repo) == []
+    assert any("masterdata import" in w and b.GTIN in w for w in res.warnings)
+    with pytest.raises(DocumentRejected) as exc:
+        capture(repo, b.commission([b.sgtin("H1")]), header=b.products(b.GTIN))
+    assert exc.value.issues[0].code == "unknown-product"
+    assert "change control" in exc.value.issues[0].message
 
 
-def test_changed_master_data_in_a_document_is_rejected(repo: Repository) -> None:
+def test_changed_master_data_in_a_document_is_kept_with_a_warning(repo: Repository) -> None:
+    """A header that differs from the recorded product neither changes it nor refuses
+    the document: the recorded version stays, and the warning names the difference."""
     setup_products(repo)
     header = b.products(b.GTIN)
     header["epcisMasterData"]["vocabularyList"][0]["vocabularyElementList"][0]["attributes"][0][
         "attribute"
     ] = "Renamed"
-    assert_rejected(
-        repo,
-        header=header,
-        code="masterdata-conflict",
-        text="already recorded with different master data",
-    )
+    res = capture(repo, b.commission([b.sgtin("R1")]), header=header)
+    assert res.recorded == 1
+    assert [p["name"] for p in list_products(repo)] == [f"Product {b.GTIN}"]
+    assert any(b.GTIN in w and "name" in w and "kept" in w for w in res.warnings)
 
 
 # --------------------------------------------------------------------------- lifecycle

@@ -30,6 +30,7 @@ def _one_document(tmp_path: Path, units: int = 2400) -> tuple[Path, dict[str, An
 def _repo(tmp_path: Path, name: str) -> Repository:
     repo = Repository.open(str(tmp_path / name), must_exist=False)
     repo.init("t")
+    b.register_site(repo, SiteConfig(units=2400, seed=3))
     return repo
 
 
@@ -89,7 +90,7 @@ def test_a_violation_in_a_late_chunk_rejects_the_whole_document(tmp_path: Path) 
     with repo.read() as conn:
         counts = queries.counts(conn)
     assert counts["units"] == 0
-    assert counts["products"] == 0
+    assert counts["products"] == 4  # the site's, recorded before; none from the header
     assert counts["exceptions"] == 1
 
 

@@ -15,10 +15,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from serialvault.app.context import open_as, open_to_read
-from serialvault.app.signatures import sign, signatures_of
+from serialvault.app.signatures import sign_all, signatures_of
 from serialvault.domain import change as cc
 from serialvault.domain.access import Action
-from serialvault.domain.records import CHANGE_DECISION, CHANGE_DRAFT, IDENTITY_POLICY, PRODUCT
+from serialvault.domain.records import (
+    CHANGE_DECISION,
+    CHANGE_DRAFT,
+    IDENTITY_POLICY,
+    LOCATION,
+    PARTNER,
+    PRODUCT,
+)
 from serialvault.errors import ConflictError, NotFound, NotPermitted, UsageError
 from serialvault.identity.auth import Principal
 from serialvault.settings import Settings
@@ -26,6 +33,19 @@ from serialvault.store import changes as store
 from serialvault.store.project import append_projected
 from serialvault.store.repository import Repository
 from serialvault.timefmt import normalize_timestamp, now_utc
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One proposed change: the object, its content after, and — where it was recorded
+    outside change control (a product from an old document's master data) and no change
+    was approved yet — its state before and the version that follows it."""
+
+    object_type: str
+    key: str
+    after: Any
+    before: Any = None
+    version: int | None = None
 
 
 def propose(
@@ -39,30 +59,40 @@ def propose(
     before: Any = None,
     version: int | None = None,
 ) -> cc.Change:
-    """Draft a change (the caller has authorised the proposer). The object's open draft,
-    if any, must be decided first: two drafts of one object would race. ``before`` and
-    ``version`` name the object's state where it was recorded outside change control
-    (a product from a document's master data) and no change was approved yet."""
-    if object_type not in cc.OBJECT_TYPES:
-        raise UsageError(f"unknown controlled object type {object_type!r}")
+    """Draft one change (the caller has authorised the proposer)."""
+    return propose_all(repo, who, [Draft(object_type, key, after, before, version)], reason)[0]
+
+
+def propose_all(
+    repo: Repository, who: Principal, drafts: list[Draft], reason: str
+) -> list[cc.Change]:
+    """Draft several changes in one transaction, all or none. An object's open draft,
+    if any, must be decided first: two drafts of one object would race."""
+    for d in drafts:
+        if d.object_type not in cc.OBJECT_TYPES:
+            raise UsageError(f"unknown controlled object type {d.object_type!r}")
+    made: list[cc.Change] = []
     with repo.write() as (conn, log):  # read and draft under the writer lock: no race
-        history = store.changes(conn, object_type=object_type, object_key=key)
-        open_ = [c for c in history if c.status == cc.DRAFT]
-        if open_:
-            raise ConflictError(
-                f"{object_type} {key} already has an open change ({open_[0].change_id}, by"
-                f" {open_[0].author}): approve or reject it first; nothing was recorded"
-            )
-        approved = [c for c in history if c.status == cc.APPROVED]
-        if approved:
-            before, version = approved[-1].after, approved[-1].version + 1
-        elif version is None:
-            version = 1
-        body = {"object": {"type": object_type, "key": key}, "version": version}
-        body.update(before=before, after=after)
-        rec = append_projected(conn, log, CHANGE_DRAFT, body, who.actor, reason)
-        made = store.change(conn, cc.change_id(rec.seq))
-    assert made is not None
+        for d in drafts:
+            history = store.changes(conn, object_type=d.object_type, object_key=d.key)
+            open_ = [c for c in history if c.status == cc.DRAFT]
+            if open_:
+                raise ConflictError(
+                    f"{d.object_type} {d.key} already has an open change ({open_[0].change_id},"
+                    f" by {open_[0].author}): approve or reject it first; nothing was recorded"
+                )
+            approved = [c for c in history if c.status == cc.APPROVED]
+            before, version = d.before, d.version
+            if approved:
+                before, version = approved[-1].after, approved[-1].version + 1
+            elif version is None:
+                version = 1
+            body = {"object": {"type": d.object_type, "key": d.key}, "version": version}
+            body.update(before=before, after=d.after)
+            rec = append_projected(conn, log, CHANGE_DRAFT, body, who.actor, reason)
+            c = store.change(conn, cc.change_id(rec.seq))
+            assert c is not None
+            made.append(c)
     return made
 
 
@@ -120,16 +150,19 @@ def _still_draft(conn: Any, cid: str) -> cc.Change:
 
 def _apply_approved(conn: Any, log: Any, c: cc.Change, who: Principal, effective: str) -> None:
     """What approval does to the object itself, in the log and in the decision's own
-    transaction: a product's new version, a new password and session policy; plans and
-    the backup policy need nothing more."""
-    if c.object_type == "product":
+    transaction: a new version of a product, location or trading partner, a new password
+    and session policy; plans and the backup policy need nothing more."""
+    kinds = {"product": PRODUCT, "location": LOCATION, "partner": PARTNER}
+    if c.object_type in kinds:
         body = {
-            "product": c.after["product"],
+            c.object_type: c.after[c.object_type],
             "version": c.version,
             "status": c.after.get("status", "active"),
             "origin": {"change": c.change_id, "effective_from": effective},
         }
-        append_projected(conn, log, PRODUCT, body, who.actor, f"{c.change_id} approved")
+        append_projected(
+            conn, log, kinds[c.object_type], body, who.actor, f"{c.change_id} approved"
+        )
     elif c.object_type == "identity-policy":
         body = {"policy": c.after, "change": c.change_id, "effective_from": effective}
         append_projected(conn, log, IDENTITY_POLICY, body, who.actor, f"{c.change_id} approved")
@@ -148,42 +181,72 @@ def approve(
 ) -> tuple[cc.Change, Any]:
     """``change approve``: a ``qa`` user other than the author signs the change; it is
     effective from ``effective_from`` (default: now)."""
+    done = approve_all(
+        settings,
+        db,
+        [cid],
+        password=password,
+        user_entered=user_entered,
+        meaning=meaning,
+        effective_from=effective_from,
+        reason=reason,
+    )
+    return done[0]
+
+
+def approve_all(
+    settings: Settings,
+    db: str | None,
+    cids: list[str],
+    *,
+    password: str | None,
+    user_entered: str | None = None,
+    meaning: str = "approved",
+    effective_from: str | None = None,
+    reason: str | None = None,
+) -> list[tuple[cc.Change, Any]]:
+    """Approve several drafts in one act of signing (one password re-entry, one
+    signature record per change, 21 CFR 11.200(a)(1)): every one must be a draft the
+    signer did not write, or none is approved."""
+    if not cids:
+        raise UsageError("name at least one change to approve")
     repo, who = open_as(settings, db, Action.APPROVE)
-    c = _get(repo, cid)
-    if c.status != cc.DRAFT:
-        raise ConflictError(f"{c.change_id} is {c.status}, not a draft: nothing was changed")
-    if c.author == who.user_id:
-        raise NotPermitted(
-            f"{who.user_id} wrote {c.change_id}: a change is approved by someone other than"
-            " its author (separation of duties); nothing was changed"
-        )
+    found = [_get(repo, cid) for cid in dict.fromkeys(cids)]
+    for c in found:
+        if c.status != cc.DRAFT:
+            raise ConflictError(f"{c.change_id} is {c.status}, not a draft: nothing was changed")
+        if c.author == who.user_id:
+            raise NotPermitted(
+                f"{who.user_id} wrote {c.change_id}: a change is approved by someone other than"
+                " its author (separation of duties); nothing was changed"
+            )
     if meaning != "approved":
         raise UsageError("a change is approved with the meaning 'approved'")
     now = now_utc()
     when = _effective_from(effective_from, now)
-    signature = sign(
+    signatures = sign_all(
         repo,
         settings,
         who,
-        subject=f"change:{c.change_id}",
-        sha256=c.sha256,
+        [(f"change:{c.change_id}", c.sha256) for c in found],
         meaning=meaning,
         password=password,
         user_entered=user_entered,
-        reason=reason or f"{c.change_id} approved",
+        reason=reason or ", ".join(c.change_id for c in found) + " approved",
     )
-    body = {
-        "change": c.change_id,
-        "decision": cc.APPROVED,
-        "signature_seq": signature.seq,
-        "effective_from": when,
-    }
-    with repo.write() as (conn, log):  # the decision and its effect: all or nothing
-        c = _still_draft(conn, c.change_id)
-        why = reason or f"{c.change_id} approved"
-        append_projected(conn, log, CHANGE_DECISION, body, who.actor, why)
-        _apply_approved(conn, log, c, who, when)
-    return _get(repo, c.change_id), signature
+    with repo.write() as (conn, log):  # the decisions and their effects: all or nothing
+        for c, signature in zip(found, signatures, strict=True):
+            c = _still_draft(conn, c.change_id)
+            body = {
+                "change": c.change_id,
+                "decision": cc.APPROVED,
+                "signature_seq": signature.seq,
+                "effective_from": when,
+            }
+            why = reason or f"{c.change_id} approved"
+            append_projected(conn, log, CHANGE_DECISION, body, who.actor, why)
+            _apply_approved(conn, log, c, who, when)
+    return [(_get(repo, c.change_id), s) for c, s in zip(found, signatures, strict=True)]
 
 
 def reject(settings: Settings, db: str | None, cid: str, *, reason: str) -> cc.Change:

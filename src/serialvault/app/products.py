@@ -14,11 +14,10 @@ from serialvault.app import changes
 from serialvault.app.context import open_as, open_to_read
 from serialvault.domain.access import Action
 from serialvault.domain.change import Change
-from serialvault.errors import ConflictError, IdentifierError, NotFound, ValidationError
+from serialvault.errors import ConflictError, NotFound, ValidationError
 from serialvault.gs1.gtin import Gtin
-from serialvault.gs1.ndc import Ndc
 from serialvault.identity.auth import Principal
-from serialvault.masterdata.model import PACKAGING_ATTRIBUTES, Product
+from serialvault.masterdata.model import PACKAGING_ATTRIBUTES, Product, resolve_gtin
 from serialvault.settings import Settings
 from serialvault.store.masterdata import get_product, list_products, product_versions
 from serialvault.store.projector import load_products
@@ -39,24 +38,6 @@ class ProductInput:
     net_content: str | None = None
     manufacturer: str | None = None
     packaging: dict[str, Any] = field(default_factory=dict)  # packagingLevel, unitsPerCase …
-
-
-def resolve_gtin(gtin: str | None, ndc: str | None, indicator: int) -> tuple[str, str | None]:
-    """The product's GTIN-14 from ``gtin`` and/or ``ndc``, checking that they agree (a US
-    NDC is embedded in its GTIN as ``03`` + NDC10 + check digit)."""
-    parsed_ndc = Ndc.parse(ndc) if ndc else None
-    if gtin is None:
-        if parsed_ndc is None:
-            raise ValidationError("give --gtin, or --ndc to derive the NDC-based GTIN")
-        return parsed_ndc.to_gtin14(indicator), str(parsed_ndc)
-    g = Gtin.parse(gtin)
-    if parsed_ndc is not None:
-        embedded = Ndc.from_gtin(g.gtin14, configuration=parsed_ndc.configuration)
-        if embedded.digits != parsed_ndc.digits:
-            raise IdentifierError(
-                f"GTIN {g.gtin14} embeds NDC {embedded} but --ndc says {parsed_ndc}"
-            )
-    return g.gtin14, str(parsed_ndc) if parsed_ndc else None
 
 
 @dataclass(frozen=True)

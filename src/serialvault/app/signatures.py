@@ -40,6 +40,32 @@ def sign(
     password (and the user id at the first signing of a session), the record links
     name, time and meaning to the SHA-256 of what is signed. A failed re-entry is a
     recorded failure and counts toward the lockout."""
+    return sign_all(
+        repo,
+        settings,
+        who,
+        [(subject, sha256)],
+        meaning=meaning,
+        password=password,
+        user_entered=user_entered,
+        reason=reason,
+    )[0]
+
+
+def sign_all(
+    repo: Repository,
+    settings: Settings,
+    who: Principal,
+    items: list[tuple[str, str]],
+    *,
+    meaning: str,
+    password: str | None,
+    user_entered: str | None,
+    reason: str,
+) -> list[ids.SignatureRow]:
+    """One act of signing over several ``(subject, sha256)`` items, with one re-entry
+    of the password: each item gets its own signature record (its own manifestation,
+    11.50), written together or not at all."""
     if who.kind == "service":
         raise NotPermitted(f"{who.user_id} is a service account: it has no signature rights")
     if meaning not in MEANINGS:
@@ -59,22 +85,27 @@ def sign(
             f"signature refused: the user id entered is not the logged-in user ({who.user_id})"
         )
     check_password(repo, who.user_id, password, policy_of(repo), purpose="signature")
-    body = {
-        "signer": who.user_id,
-        "name": who.name,
-        "meaning": meaning,
-        "subject": subject,
-        "sha256": sha256,
-        "components": "id+password" if user_entered else "password",
-        "first_in_session": first,
-    }
+    rows: list[ids.SignatureRow] = []
     with repo.write() as (conn, log):
-        rec = append_projected(conn, log, SIGNATURE, body, who.actor, reason)
-        if who.session is not None:
-            ids.touch_session(conn, who.session, rec.recorded_at, signed=True)
-    return ids.SignatureRow(
-        rec.seq, rec.recorded_at, who.user_id, who.name, meaning, subject, sha256
-    )
+        for subject, sha256 in items:
+            body = {
+                "signer": who.user_id,
+                "name": who.name,
+                "meaning": meaning,
+                "subject": subject,
+                "sha256": sha256,
+                "components": "id+password" if user_entered else "password",
+                "first_in_session": first,
+            }
+            rec = append_projected(conn, log, SIGNATURE, body, who.actor, reason)
+            rows.append(
+                ids.SignatureRow(
+                    rec.seq, rec.recorded_at, who.user_id, who.name, meaning, subject, sha256
+                )
+            )
+        if who.session is not None and rows:
+            ids.touch_session(conn, who.session, rows[-1].signed_at, signed=True)
+    return rows
 
 
 def signatures_of(repo: Repository, subject: str) -> list[ids.SignatureRow]:

@@ -112,7 +112,10 @@ def show(
 
 @app.command("approve")
 def approve(
-    change_id: Annotated[str, typer.Argument(help="The draft to approve.")],
+    change_ids: Annotated[
+        list[str],
+        typer.Argument(help="The draft(s) to approve: several are one act of signing."),
+    ],
     meaning: Annotated[str, typer.Option("--meaning", help="The signature's meaning.")] = (
         "approved"
     ),
@@ -129,14 +132,14 @@ def approve(
     reason: ReasonOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Approve a draft as the logged-in qa user (not its author): an electronic
-    signature, your password re-entered."""
+    """Approve drafts as the logged-in qa user (not their author): an electronic
+    signature per change, your password re-entered once; all or none."""
     with handled(json_out):
         password = read_password(password_file, "Password (signature): ")
-        c, sig = ops.approve(
+        done = ops.approve_all(
             settings(),
             db,
-            change_id,
+            change_ids,
             password=password,
             user_entered=signer_id(user),
             meaning=meaning,
@@ -144,8 +147,12 @@ def approve(
             reason=reason,
         )
         if json_out:
-            print_json({**c.to_dict(c.effective_from or ""), "signature": sig.to_dict()})
-        else:
+            rows = [
+                {**c.to_dict(c.effective_from or ""), "signature": sig.to_dict()} for c, sig in done
+            ]
+            print_json(rows[0] if len(rows) == 1 else rows)
+            return
+        for c, sig in done:
             out.print(
                 f"{c.change_id} approved by {sig.name} ({sig.signer}) at {sig.signed_at};"
                 f" effective from {c.effective_from}"

@@ -16,6 +16,7 @@ from serialvault.cli import (
     drill_cmd,
     epcis_cmd,
     keys_cmd,
+    masterdata_cmd,
     product_cmd,
     query_cmd,
     reconcile_cmd,
@@ -61,6 +62,7 @@ app.command("fingerprint")(repo_cmd.fingerprint_cmd)
 app.command("rebuild")(repo_cmd.rebuild_cmd)
 app.add_typer(repo_cmd.audit_app, name="audit")
 app.add_typer(product_cmd.app, name="product")
+app.add_typer(masterdata_cmd.app, name="masterdata")
 app.add_typer(change_cmd.app, name="change")
 app.command("unit")(query_cmd.unit)
 app.command("contents")(query_cmd.contents)

@@ -114,7 +114,6 @@ def _show_capture(name: str, res: CaptureResult) -> None:
     out.print(
         f"{name}: {res.recorded} events recorded"
         + (f", {res.duplicates} duplicates skipped" if res.duplicates else "")
-        + (f", {res.products_added} products added" if res.products_added else "")
         + f" ({res.epcs} EPCs, {res.seconds:.2f}s) head seq {res.head_seq}"
     )
     for w in res.warnings:

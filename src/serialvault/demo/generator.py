@@ -170,7 +170,7 @@ class _Writer:
         self.epcs = 0
 
 
-def _master_data(cfg: SiteConfig) -> dict[str, Any]:
+def master_data(cfg: SiteConfig) -> dict[str, Any]:
     site = sgln_urn(COMPANY_PREFIX, SITE_LOCATION_REF)
     classes = []
     for product, package, name, form, strength, net in PRODUCTS:
@@ -247,7 +247,7 @@ class SiteGenerator:
         self.rng = random.Random(cfg.seed)
         self.clock = _Clock(cfg.start)
         self.summary = Summary(products=len(PRODUCTS))
-        self.writer = _Writer(cfg, _master_data(cfg), self.summary)
+        self.writer = _Writer(cfg, master_data(cfg), self.summary)
         self.serials: set[str] = set()
         self.next_sscc = 1
         self.site = sgln_urn(COMPANY_PREFIX, SITE_LOCATION_REF)

@@ -2,7 +2,8 @@
 
 EU GMP Annex 11 §10 (change and configuration management) and 21 CFR 11.10(k)
 (control over system documentation): a controlled object — a product's master data,
-the password and session policy, a drill plan, the backup policy — changes only through
+a location's or trading partner's, the password and session policy, a drill plan, the
+backup policy — changes only through
 a change record that moves ``draft → approved | rejected``; an approved change is
 ``effective`` from a given UTC time. Approval is a ``qa`` user's electronic signature
 (meaning ``approved``) by someone other than the author (separation of duties), bound
@@ -23,6 +24,8 @@ from serialvault.canonical import canonical_json
 #: Controlled object types, and what their key names.
 OBJECT_TYPES: dict[str, str] = {
     "product": "the GTIN-14",
+    "location": "the location's Digital Link key (/414/ GLN, with /254/ extension)",
+    "partner": "the trading partner's Digital Link key (/417/ GLN)",
     "identity-policy": "'identity' (the password and session policy)",
     "drill-plan": "the plan id",
     "backup-policy": "'backup' (the policy file)",
@@ -155,7 +158,7 @@ def product_problem(gtin: str, changes: list[Change], at: str) -> str | None:
     records (``None`` when its effective version allows it): a product still in draft,
     approved only from a later time, rejected, or retired (issue: capture validates
     against the version effective at the event time)."""
-    v = effective_version(changes, at)
+    v = effective_version(changes, at) or _first_at_once(changes, at)
     if v is not None:
         after = v.after if isinstance(v.after, Mapping) else {}
         if after.get("status") == RETIRED:
@@ -177,6 +180,21 @@ def product_problem(gtin: str, changes: list[Change], at: str) -> str | None:
             f" {last.effective_from} ({last.change_id}), after the event time {at}"
         )
     return f"product {gtin} has no approved version ({last.change_id} was rejected)"
+
+
+def _first_at_once(changes: list[Change], at: str) -> Change | None:
+    """The first approved version when it was approved to take effect at once (its
+    effective time is not after its approval): it also governs events dated before it,
+    since no earlier version exists to check them against — a site loading its history,
+    or a partner's documents of last month, are checked against it. A first version
+    approved to take effect at a later time (a planned launch) does not: units
+    commissioned before that time are refused."""
+    approved = [c for c in changes if c.status == APPROVED and c.effective_from is not None]
+    if not approved:
+        return None
+    first = min(approved, key=lambda c: (c.effective_from or "", c.version))
+    at_once = first.decided_at is not None and (first.effective_from or "") <= first.decided_at
+    return first if at_once and at < (first.effective_from or "") else None
 
 
 #: A product's status in its master data once it may no longer be commissioned.

@@ -60,6 +60,13 @@ _GONE = frozenset({DECOMMISSIONED, CONSUMED})
 #: ``_declare`` result for a declaration identical to one already recorded
 _REPEATED = -1
 
+#: Why a product unknown to master data is refused, and how it gets there: under change
+#: control, never from a document's header (Annex 11 §10).
+NOT_IN_MD = (
+    "is not in master data (a product enters it under change control: `serialvault product"
+    " add` or `serialvault masterdata import`, then a qa user's approval)"
+)
+
 
 @dataclass(slots=True)
 class Unit:
@@ -435,9 +442,7 @@ class Engine:
 
     def _product_and_lot(self, gtin: str, key: str, f: EventFacts, seq: int, fld: str) -> bool:
         if gtin not in self.snap.products:
-            self._issue(
-                "unknown-product", f"product GTIN {gtin} of {key} is not in master data", fld, key
-            )
+            self._issue("unknown-product", f"product GTIN {gtin} of {key} {NOT_IN_MD}", fld, key)
             return False
         return f.lot is None or self._check_lot(gtin, f, seq)
 
@@ -474,7 +479,7 @@ class Engine:
                 if gtin not in self.snap.products:
                     self._issue(
                         "unknown-product",
-                        f"product GTIN {gtin} of class {cls} is not in master data",
+                        f"product GTIN {gtin} of class {cls} {NOT_IN_MD}",
                         "quantityList",
                         cls,
                     )

@@ -21,6 +21,7 @@ from serialvault.domain.facts import EventFacts, extract_facts
 EVENT = "epcis.event"
 PRODUCT = "masterdata.product"
 LOCATION = "masterdata.location"
+PARTNER = "masterdata.partner"
 EXCEPTION = "exception"
 INIT = "repository.init"
 REBUILD = "maintenance.rebuild"
@@ -73,6 +74,7 @@ CATALOGUE: dict[str, RecordKind] = {
         ),
         _kind(PRODUCT, "admin qa", "a version of a product's master data", projected=True),
         _kind(LOCATION, "operator service admin", "a version of a location (GLN)", projected=True),
+        _kind(PARTNER, "admin qa", "a version of a trading partner (GLN, licence)", projected=True),
         _kind(EXCEPTION, "system operator qa", "a rejection or deviation", projected=True),
         _kind(REBUILD, "admin", "projections rebuilt from the log, with both fingerprints"),
         _kind(TIMELINE, "admin", "earlier backup heads abandoned on purpose, and why"),
@@ -126,6 +128,8 @@ GOVERNANCE_KINDS = (
     CHANGE_DRAFT,
     CHANGE_DECISION,
     PRODUCT,
+    LOCATION,
+    PARTNER,
     DRILL_PLAN,
     DRILL_SIGNOFF,
 )

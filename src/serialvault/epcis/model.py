@@ -89,15 +89,24 @@ class EpcisDocument:
         return h if isinstance(h, dict) else None
 
     def vocabularies(self) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-        """Yield ``(vocabulary type, elements)`` from ``epcisHeader.epcisMasterData``."""
+        """Yield ``(vocabulary type, elements)`` from every place EPCIS carries master
+        data: the header's ``epcisMasterData`` (EPCIS 2.0 §7.5), a standalone master data
+        document's body, and a query result's ``resultsBody.vocabularyList``."""
         header = self.header or {}
         md = header.get("epcisMasterData")
-        if not isinstance(md, dict):
-            return
-        for vocab in md.get("vocabularyList") or []:
-            if isinstance(vocab, dict):
-                elements = vocab.get("vocabularyElementList") or []
-                yield str(vocab.get("type", "")), [e for e in elements if isinstance(e, dict)]
+        lists = [md.get("vocabularyList") if isinstance(md, dict) else None]
+        body = self.body.get("epcisBody")
+        if isinstance(body, dict):
+            lists.append(body.get("vocabularyList"))
+            qr = body.get("queryResults")
+            rb = qr.get("resultsBody") if isinstance(qr, dict) else None
+            lists.append(rb.get("vocabularyList") if isinstance(rb, dict) else None)
+        for vocabs in lists:
+            for vocab in vocabs if isinstance(vocabs, list) else ():
+                if isinstance(vocab, dict):
+                    elements = vocab.get("vocabularyElementList") or []
+                    kind = str(vocab.get("type", ""))
+                    yield kind, [e for e in elements if isinstance(e, dict)]
 
     def all_namespaces(self) -> dict[str, str]:
         """Standard prefixes overlaid with the document's own declarations."""

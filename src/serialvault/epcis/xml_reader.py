@@ -171,13 +171,16 @@ Handler = Callable[[etree._Element], Any]
 Fields = dict[str, tuple[str, Handler]]
 
 
-def read_xml(data: bytes, name: str = "<document>") -> EpcisDocument:
+def read_xml(data: bytes, name: str = "<document>", *, master_data: bool = False) -> EpcisDocument:
     """Parse EPCIS XML (2.0 or 1.2) into an :class:`EpcisDocument`.
 
     Raises :class:`~serialvault.errors.InputError` naming ``name``, the line and column
     and what was found when the bytes are not well-formed XML or not an EPCIS document.
+    ``master_data`` also admits the standalone ``EPCISMasterDataDocument`` (EPCIS 1.2
+    §9.5 / 2.0 XSD ``epcismd``), whose vocabularies land in ``epcisBody.vocabularyList``;
+    it carries no events, so only master-data import asks for it.
     """
-    return _Reader(data, name).read()
+    return _Reader(data, name).read(master_data=master_data)
 
 
 def _split(tag: str) -> tuple[str, str]:
@@ -268,6 +271,7 @@ class _Reader:
         self._body_fields: Fields = {
             "EventList": ("eventList", self._event_list),
             "QueryResults": ("queryResults", self._query_results),
+            "VocabularyList": ("vocabularyList", self._vocabulary_list),  # master data doc
         }
         self._query_results_fields: Fields = {
             "queryName": ("queryName", required),
@@ -321,10 +325,18 @@ class _Reader:
 
     # ------------------------------------------------------------------ parsing
 
-    def read(self) -> EpcisDocument:
+    def read(self, *, master_data: bool = False) -> EpcisDocument:
         root = self._parse()
         ns, local = _split(root.tag)
-        if local == "EPCISDocument" and ns in (NS_EPCIS_1, NS_EPCIS_2):
+        is_md = local == "EPCISMasterDataDocument" and ns in (NS_MASTERDATA_1, NS_MASTERDATA_2)
+        if is_md and not master_data:
+            raise InputError(
+                f"{self.name}: {self._where(root)}: an EPCIS master data document carries"
+                " master data and no events; `serialvault masterdata import` reads it"
+            )
+        if is_md:
+            body = self._document(root, "EPCISMasterDataDocument")
+        elif local == "EPCISDocument" and ns in (NS_EPCIS_1, NS_EPCIS_2):
             body = self._document(root, "EPCISDocument")
         elif local == "EPCISQueryDocument" and ns in (NS_QUERY_1, NS_QUERY_2):
             body = self._document(root, "EPCISQueryDocument")
@@ -337,7 +349,7 @@ class _Reader:
                 f" is <{self._qname(root)}>{where}; expected EPCISDocument,"
                 f" EPCISQueryDocument or an event ({', '.join(EVENT_TYPES)})"
             )
-        if ns in (NS_EPCIS_1, NS_QUERY_1):
+        if ns in (NS_EPCIS_1, NS_QUERY_1, NS_MASTERDATA_1):
             version = "1.2"
         elif ns == "":
             version = "1.2" if (root.get("schemaVersion") or "").strip()[:2] == "1." else "2.0"

@@ -11,20 +11,29 @@ vocabularies are
   DSCSA guideline): ``regulatedProductName``, ``additionalTradeItemIdentification`` (the
   NDC when its type code is ``US_FDA_NDC``), ``dosageFormType``, ``strengthDescription``,
   ``netContentDescription``, ``manufacturerOfTradeItemPartyName``;
-* ``urn:epcglobal:epcis:vtype:Location`` — SGLNs with ``name`` and address attributes.
+* ``urn:epcglobal:epcis:vtype:Location`` (and ``ReadPoint``, ``BusinessLocation``) —
+  SGLNs with ``name`` and the address attributes of CBV 2.0 §10 (``streetAddressOne``,
+  ``city``, ``state``, ``postalCode``, ``countryCode``);
+* ``urn:epcglobal:epcis:vtype:Party`` — trading partners by PGLN (or a GLN), with
+  ``name``, the same address attributes, and their licence (DSCSA: a trading partner is
+  licensed, 21 U.S.C. 360eee(23)); CBV has no licence attribute, so it is
+  ``urn:serialvault:mda:licence``.
 
 Pure: turns vocabulary elements into values; the store decides what is new.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from serialvault.epcis.model import EpcisDocument
-from serialvault.errors import Issue
+from serialvault.errors import IdentifierError, Issue, ValidationError
 from serialvault.gs1.epc import canonical_key
+from serialvault.gs1.gln import Gln
+from serialvault.gs1.gtin import Gtin
+from serialvault.gs1.ndc import Ndc
 
 #: CBV master-data attribute local names -> our product fields.
 _PRODUCT_FIELDS = {
@@ -38,13 +47,25 @@ _PRODUCT_FIELDS = {
 }
 _NAME_PRIORITY = ("regulatedProductName", "tradeItemDescription", "descriptionShort")
 
-#: Packaging configuration of a product. CBV has no standard attribute for it, so these
-#: are serialvault's own master-data attribute URIs (EPCIS 2.0 §7.5 allows any URI).
+#: Packaging configuration, markets and serial format of a product. CBV has no standard
+#: attribute for them, so these are serialvault's own master-data attribute URIs (EPCIS
+#: 2.0 §7.5 allows any URI). ``markets`` is a comma-separated list of ISO 3166 country
+#: codes; ``serialFormat`` describes the serials (e.g. ``alphanumeric 1-20``, EU FMD
+#: Delegated Regulation 2016/161 Art. 4).
 PACKAGING_ATTRIBUTES = {
     "packagingLevel": "urn:serialvault:mda:packagingLevel",
     "unitsPerCase": "urn:serialvault:mda:unitsPerCase",
     "casesPerPallet": "urn:serialvault:mda:casesPerPallet",
+    "markets": "urn:serialvault:mda:markets",
+    "serialFormat": "urn:serialvault:mda:serialFormat",
 }
+#: A trading partner's licence (no CBV attribute exists for it).
+LICENCE_ATTRIBUTE = "urn:serialvault:mda:licence"
+#: CBV 2.0 §10 location and party master-data attributes for a postal address.
+CBV_MDA = "urn:epcglobal:cbv:mda#"
+ADDRESS_ATTRIBUTES = ("streetAddressOne", "city", "state", "postalCode", "countryCode")
+LOCATION_VOCABULARIES = ("Location", "ReadPoint", "BusinessLocation")
+PARTY_VOCABULARY = "Party"
 
 
 def attribute_local_name(attr_id: str) -> str:
@@ -119,6 +140,75 @@ class Location:
         return [k for k in a if a[k] != b[k]]
 
 
+@dataclass(frozen=True, slots=True)
+class Partner:
+    """A trading partner: the party's GLN as its Digital Link key (``/417/``), its name,
+    its licence, and its other attributes as received."""
+
+    key: str
+    name: str | None = None
+    licence: str | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def gln(self) -> str:
+        return self.key.rsplit("/", 1)[-1]
+
+    def content(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "name": self.name,
+            "licence": self.licence,
+            "attributes": dict(self.attributes),
+        }
+
+    @classmethod
+    def from_content(cls, c: Mapping[str, Any]) -> Partner:
+        return cls(
+            key=c["key"],
+            name=c.get("name"),
+            licence=c.get("licence"),
+            attributes=dict(c.get("attributes") or {}),
+        )
+
+    def differences(self, other: Partner) -> list[str]:
+        a, b = self.content(), other.content()
+        return [k for k in a if a[k] != b[k]]
+
+
+def location_key(text: str) -> str:
+    """The Digital Link key of a location: a 13-digit GLN, an SGLN URN or a Digital Link.
+
+    >>> location_key("0614141000005")
+    'https://id.gs1.org/414/0614141000005'
+    """
+    text = text.strip()
+    if text.isdigit():
+        return canonical_key(f"https://id.gs1.org/414/{Gln.parse(text)}")
+    key = canonical_key(text)
+    if not key.startswith("https://id.gs1.org/414/"):
+        raise ValueError(f"{text!r} is not a location (a GLN, an SGLN or a /414/ Digital Link)")
+    return key
+
+
+def party_key(text: str) -> str:
+    """The Digital Link key (``/417/``) of a party: a GLN, a PGLN, or an SGLN without an
+    extension (EPCIS 1.2 documents name parties by SGLN, CBV 1.2 §7.4).
+
+    >>> party_key("urn:epc:id:sgln:0614141.00000.0")
+    'https://id.gs1.org/417/0614141000005'
+    """
+    text = text.strip()
+    if text.isdigit():
+        return f"https://id.gs1.org/417/{Gln.parse(text)}"
+    key = canonical_key(text)
+    if key.startswith("https://id.gs1.org/414/") and "/254/" not in key:
+        return "https://id.gs1.org/417/" + key.rsplit("/", 1)[-1]
+    if not key.startswith("https://id.gs1.org/417/"):
+        raise ValueError(f"{text!r} is not a party (a GLN, a PGLN or an SGLN without extension)")
+    return key
+
+
 def _attributes(element: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for attr in element.get("attributes") or ():
@@ -127,8 +217,22 @@ def _attributes(element: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: Attribute local names that become named product fields (not kept as attributes).
+_NAMED = frozenset(
+    set(_PRODUCT_FIELDS)
+    | {"additionalTradeItemIdentification", "additionalTradeItemIdentificationTypeCode"}
+)
+_COUNTS = frozenset({PACKAGING_ATTRIBUTES["unitsPerCase"], PACKAGING_ATTRIBUTES["casesPerPallet"]})
+
+
 def product_from_element(element: Mapping[str, Any]) -> Product | None:
-    """A Product from an EPCClass vocabulary element, or None if not a GTIN class."""
+    """A Product from an EPCClass vocabulary element, or None if not a GTIN class.
+
+    Attributes that name a product field (CBV 2.0 §10 ``regulatedProductName``,
+    ``dosageFormType`` …, and the NDC as ``additionalTradeItemIdentification`` of type
+    ``US_FDA_NDC``) become that field; the rest stay attributes, so the same product
+    read from JSON-LD, XML or CSV compares equal. Packaging counts become integers
+    (XML carries them as text)."""
     ident = element.get("id")
     if not isinstance(ident, str):
         return None
@@ -147,11 +251,38 @@ def product_from_element(element: Mapping[str, Any]) -> Product | None:
     name = next((str(by_local[n]) for n in _NAME_PRIORITY if by_local.get(n) is not None), None)
     ndc = None
     code = by_local.get("additionalTradeItemIdentificationTypeCode")
-    if by_local.get("additionalTradeItemIdentification") is not None and (
+    ndc_named = by_local.get("additionalTradeItemIdentification") is not None and (
         code is None or str(code).upper() == "US_FDA_NDC"
-    ):
+    )
+    if ndc_named:
         ndc = str(by_local["additionalTradeItemIdentification"])
-    return Product(gtin=gtin, name=name, ndc=ndc, attributes=attrs, **values)
+    kept = {}
+    for k, v in attrs.items():
+        local = attribute_local_name(k)
+        if local in _NAMED and (ndc_named or not local.startswith("additionalTradeItem")):
+            continue
+        if k in _COUNTS and isinstance(v, str) and v.strip().isdigit():
+            v = int(v.strip())
+        kept[k] = v
+    return Product(gtin=gtin, name=name, ndc=ndc, attributes=kept, **values)
+
+
+def resolve_gtin(gtin: str | None, ndc: str | None, indicator: int = 0) -> tuple[str, str | None]:
+    """The product's GTIN-14 from ``gtin`` and/or ``ndc``, checking that they agree (a US
+    NDC is embedded in its GTIN as ``03`` + NDC10 + check digit; GS1 US guideline)."""
+    parsed_ndc = Ndc.parse(ndc) if ndc else None
+    if gtin is None:
+        if parsed_ndc is None:
+            raise ValidationError("give a GTIN, or an NDC to derive the NDC-based GTIN")
+        return parsed_ndc.to_gtin14(indicator), str(parsed_ndc)
+    g = Gtin.parse(gtin)
+    if parsed_ndc is not None:
+        embedded = Ndc.from_gtin(g.gtin14, configuration=parsed_ndc.configuration)
+        if embedded.digits != parsed_ndc.digits:
+            raise IdentifierError(
+                f"GTIN {g.gtin14} embeds NDC {embedded} but the NDC is {parsed_ndc}"
+            )
+    return g.gtin14, str(parsed_ndc) if parsed_ndc else None
 
 
 def location_from_element(element: Mapping[str, Any]) -> Location | None:
@@ -166,35 +297,93 @@ def location_from_element(element: Mapping[str, Any]) -> Location | None:
     )
 
 
-def master_data_from_document(
-    doc: EpcisDocument,
-) -> tuple[list[Product], list[Location], list[Issue]]:
-    """Products and locations declared in a document's header, and any problems."""
-    products: dict[str, Product] = {}
-    locations: dict[str, Location] = {}
-    issues: list[Issue] = []
-    for vtype, elements in doc.vocabularies():
-        kind = vtype.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
+def partner_from_element(element: Mapping[str, Any]) -> Partner | None:
+    """A Partner from a Party vocabulary element (``None`` without an id)."""
+    ident = element.get("id")
+    if not isinstance(ident, str):
+        return None
+    attrs = _attributes(element)
+    by_local = {attribute_local_name(k).lower(): v for k, v in attrs.items()}
+    name = by_local.get("name")
+    licence = next(
+        (by_local[k] for k in ("licence", "license", "licensenumber") if by_local.get(k)), None
+    )
+    return Partner(
+        key=party_key(ident),
+        name=str(name) if name is not None else None,
+        licence=str(licence) if licence is not None else None,
+        attributes=attrs,
+    )
+
+
+@dataclass
+class MasterData:
+    """What a set of vocabularies declares, by kind, and the problems found reading it."""
+
+    products: dict[str, Product] = field(default_factory=dict)
+    locations: dict[str, Location] = field(default_factory=dict)
+    partners: dict[str, Partner] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+    ignored: dict[str, int] = field(default_factory=dict)  # vocabulary type -> elements
+
+    @property
+    def count(self) -> int:
+        return len(self.products) + len(self.locations) + len(self.partners)
+
+
+def master_data_from_vocabularies(
+    vocabularies: Iterable[tuple[str, list[dict[str, Any]]]], where: str, *, parties: bool = True
+) -> MasterData:
+    """Products, locations and partners in EPCIS vocabularies (``where`` names the list
+    in messages); an element declared twice with different values is an issue, and a
+    vocabulary of another type is counted as ignored, not silently dropped."""
+    md = MasterData()
+    for vtype, elements in vocabularies:
+        kind = vtype.rsplit(":", 1)[-1].rsplit("/", 1)[-1].rsplit("#", 1)[-1]
         for i, element in enumerate(elements):
-            fld = f"epcisHeader.epcisMasterData.{kind}[{i}]"
+            fld = f"{where}.{kind}[{i}]"
             try:
                 if kind == "EPCClass":
                     p = product_from_element(element)
                     if p is not None:
-                        _merge(products, p.gtin, p, issues, fld)
-                elif kind in ("Location", "ReadPoint", "BusinessLocation"):
+                        _merge(md.products, p.gtin, p, md.issues, fld)
+                    else:
+                        md.ignored["EPCClass (not a GTIN class)"] = (
+                            md.ignored.get("EPCClass (not a GTIN class)", 0) + 1
+                        )
+                elif kind in LOCATION_VOCABULARIES:
                     loc = location_from_element(element)
                     if loc is not None:
-                        _merge(locations, loc.key, loc, issues, fld)
+                        _merge(md.locations, loc.key, loc, md.issues, fld)
+                elif kind == PARTY_VOCABULARY and parties:
+                    party = partner_from_element(element)
+                    if party is not None:
+                        _merge(md.partners, party.key, party, md.issues, fld)
+                else:
+                    md.ignored[vtype] = md.ignored.get(vtype, 0) + 1
             except ValueError as exc:
-                issues.append(
+                md.issues.append(
                     Issue(str(exc), "identifier", field=fld, identifier=element.get("id"))
                 )
-    return list(products.values()), list(locations.values()), issues
+    return md
+
+
+def master_data_from_document(
+    doc: EpcisDocument,
+) -> tuple[list[Product], list[Location], list[Issue]]:
+    """Products and locations declared in a document's header, and any problems."""
+    md = master_data_from_vocabularies(
+        doc.vocabularies(), "epcisHeader.epcisMasterData", parties=False
+    )
+    return list(md.products.values()), list(md.locations.values()), md.issues
 
 
 def _merge(
-    into: dict[str, Any], key: str, value: Product | Location, issues: list[Issue], fld: str
+    into: dict[str, Any],
+    key: str,
+    value: Product | Location | Partner,
+    issues: list[Issue],
+    fld: str,
 ) -> None:
     prior = into.get(key)
     if prior is None:

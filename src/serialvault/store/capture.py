@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection
 from serialvault.domain.facts import EventFacts
 from serialvault.domain.lifecycle import Engine
 from serialvault.domain.prepare import Prepared, prepare_bytes, prepare_document
-from serialvault.domain.records import EVENT, LOCATION, PRODUCT, Source
+from serialvault.domain.records import EVENT
 from serialvault.epcis.limits import (
     DEFAULT_LIMITS,
     Limits,
@@ -58,8 +58,6 @@ from serialvault.masterdata.model import Location, Product
 from serialvault.store.changes import product_issues
 from serialvault.store.exceptions import MAX_REPORTED_ISSUES, record_exception
 from serialvault.store.projector import (
-    apply_location,
-    apply_product,
     load_locations,
     load_products,
     write_changes,
@@ -83,8 +81,6 @@ class CaptureResult:
     recorded: int = 0
     duplicates: int = 0
     epcs: int = 0
-    products_added: int = 0
-    locations_added: int = 0
     first_seq: int | None = None
     last_seq: int | None = None
     head_seq: int = 0
@@ -326,9 +322,7 @@ class Capturer:
         result = CaptureResult(document=p.name, sha256=p.sha256, events=p.events)
         self.repo.refresh_statistics(("units",), threshold=1.0)
         with self.repo.write() as (conn, app):
-            md = self._master_data(conn, app, p.products, p.locations, p.source, result)
-            if md:
-                raise _Rejected(DocumentRejected(p.name, md), md, "rule")
+            self._compare_master_data(conn, p.products, p.locations, result)
             self._apply_events(conn, app, p, result, max_unit_id(conn) + 1)
             self._finish(app, result)
         return result
@@ -393,11 +387,7 @@ class Capturer:
             if head.problem is not None:
                 raise _Rejected(DocumentInvalid(name, head.issues), head.issues, "validation")
             with self.repo.write() as (conn, app):
-                md = self._master_data(
-                    conn, app, head.products, head.locations, head.source, result
-                )
-                if md:
-                    raise _Rejected(DocumentRejected(name, md), md, "rule")
+                self._compare_master_data(conn, head.products, head.locations, result)
                 next_id = max_unit_id(conn) + 1
                 offset = 0
                 with path.open("rb") as fh:
@@ -419,65 +409,47 @@ class Capturer:
         result.seconds = time.perf_counter() - t0
         return result
 
-    def _master_data(
-        self,
+    @staticmethod
+    def _compare_master_data(
         conn: Connection,
-        app: LogAppender,
         products: list[Product],
         locations: list[Location],
-        source: Source,
         result: CaptureResult,
-    ) -> list[Issue]:
-        """Record master data the document brings; identical repeats are no-ops.
+    ) -> None:
+        """Compare the master data a document declares with the repository's; record none.
 
-        A product already recorded with *different* values rejects the document: an
-        inbound document must not silently change master data (change control —
-        ``product add --update`` records a new version with a reason).
+        Master data changes only under change control (EU GMP Annex 11 §10; DESIGN.md
+        "Master data"): a line system or partner cannot bring a product into being, or
+        change one, by putting it in a document's header (EPCIS 2.0 §7.5 makes the
+        header's vocabulary informative, not authoritative). What is new or differs is
+        reported as a warning; ``serialvault masterdata import FILE`` drafts it for a qa
+        user's approval. A unit of a product not in master data is refused by the
+        lifecycle rules, as without a header. Nothing here refuses the document.
         """
-        issues: list[Issue] = []
-        origin = {"document": source.document, "sha256": source.sha256}
         known_p = load_products(conn, [p.gtin for p in products])
+        new_p = [p.gtin for p in products if p.gtin not in known_p]
         for p in products:
-            if p.gtin in known_p:
-                diffs = known_p[p.gtin][0].differences(p)
-                if diffs:
-                    issues.append(
-                        Issue(
-                            f"product {p.gtin} is already recorded with different master data"
-                            f" ({', '.join(diffs)}); change it with `serialvault product add"
-                            " --update`",
-                            "masterdata-conflict",
-                            field="epcisHeader.epcisMasterData",
-                            identifier=p.gtin,
-                        )
-                    )
-                continue
-            rec = app.append(
-                PRODUCT,
-                {"product": p.content(), "version": 1, "origin": origin},
-                self.actor,
-                self.reason,
-            )
-            apply_product(conn, rec.seq, p, 1)
-            result.products_added += 1
+            if p.gtin in known_p and (diffs := known_p[p.gtin][0].differences(p)):
+                result.warnings.append(
+                    f"product {p.gtin}: the document's master data differs from version"
+                    f" {known_p[p.gtin][1]} ({', '.join(diffs)}), which is kept; a new"
+                    " version comes in through `serialvault masterdata import` and approval"
+                )
         known_l = load_locations(conn, [loc.key for loc in locations])
+        new_l = [loc.key for loc in locations if loc.key not in known_l]
         for loc in locations:
-            if loc.key in known_l:
-                if known_l[loc.key][0].differences(loc):
-                    result.warnings.append(
-                        f"location {loc.key}: the document's master data differs from the"
-                        " recorded version, which was kept"
-                    )
-                continue
-            rec = app.append(
-                LOCATION,
-                {"location": loc.content(), "version": 1, "origin": origin},
-                self.actor,
-                self.reason,
+            if loc.key in known_l and known_l[loc.key][0].differences(loc):
+                result.warnings.append(
+                    f"location {loc.key}: the document's master data differs from version"
+                    f" {known_l[loc.key][1]}, which is kept"
+                )
+        if new_p or new_l:
+            named = ", ".join((new_p + new_l)[:5]) + (" …" if len(new_p) + len(new_l) > 5 else "")
+            result.warnings.append(
+                f"the document declares master data not recorded here ({len(new_p)} products,"
+                f" {len(new_l)} locations: {named}); master data changes only under change"
+                " control: `serialvault masterdata import FILE` drafts it for approval"
             )
-            apply_location(conn, rec.seq, loc, 1)
-            result.locations_added += 1
-        return issues
 
     # ------------------------------------------------------------------ exceptions
     def _record_exception(

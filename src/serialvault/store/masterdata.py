@@ -17,9 +17,14 @@ import sqlalchemy as sa
 
 from serialvault.domain.records import PRODUCT
 from serialvault.errors import ConflictError, NotFound
-from serialvault.masterdata.model import Product
+from serialvault.masterdata.model import MasterData, Product
 from serialvault.store import schema
-from serialvault.store.projector import apply_product, load_products
+from serialvault.store.projector import (
+    apply_product,
+    load_locations,
+    load_partners,
+    load_products,
+)
 from serialvault.store.repository import Repository
 
 
@@ -139,3 +144,42 @@ def product_versions(repo: Repository, gtin: str, changes: list[Any]) -> list[di
             }
         )
     return sorted(out, key=lambda x: int(x["seq"]))
+
+
+def all_master_data(repo: Repository) -> MasterData:
+    """Every product, location and trading partner in its latest approved version."""
+    md = MasterData()
+    with repo.read() as conn:
+        for r in conn.execute(sa.select(schema.products.c.gtin).order_by("gtin")):
+            md.products[r.gtin] = load_products(conn, [r.gtin])[r.gtin][0]
+        keys = [r.key for r in conn.execute(sa.select(schema.locations.c.key).order_by("key"))]
+        md.locations = {k: v[0] for k, v in sorted(load_locations(conn, keys).items())}
+        keys = [r.key for r in conn.execute(sa.select(schema.partners.c.key).order_by("key"))]
+        md.partners = {k: v[0] for k, v in sorted(load_partners(conn, keys).items())}
+    return md
+
+
+def known_master_data(
+    repo: Repository, md: MasterData
+) -> tuple[dict[str, tuple[Any, int]], dict[str, tuple[Any, int]], dict[str, tuple[Any, int]]]:
+    """The recorded version of each product, location and partner ``md`` names."""
+    with repo.read() as conn:
+        return (
+            dict(load_products(conn, list(md.products))),
+            dict(load_locations(conn, list(md.locations))),
+            dict(load_partners(conn, list(md.partners))),
+        )
+
+
+def master_data_rows(repo: Repository) -> list[dict[str, Any]]:
+    """One row per product, location and trading partner: kind, key, name, version."""
+    out: list[dict[str, Any]] = []
+    with repo.read() as conn:
+        for kind, t, key in (
+            ("product", schema.products, schema.products.c.gtin),
+            ("location", schema.locations, schema.locations.c.key),
+            ("partner", schema.partners, schema.partners.c.key),
+        ):
+            for r in conn.execute(sa.select(key, t.c.name, t.c.version).order_by(key)):
+                out.append({"kind": kind, "key": r[0], "name": r[1], "version": r[2]})
+    return out

@@ -15,11 +15,16 @@ import orjson
 from sqlalchemy.engine import Connection
 
 from serialvault.domain.chain import LogRecord
-from serialvault.domain.records import EXCEPTION, LOCATION, PRODUCT
-from serialvault.masterdata.model import Location, Product
+from serialvault.domain.records import EXCEPTION, LOCATION, PARTNER, PRODUCT
+from serialvault.masterdata.model import Location, Partner, Product
 from serialvault.store.changes import apply_change
 from serialvault.store.identity import apply_identity
-from serialvault.store.projector import apply_exception, apply_location, apply_product
+from serialvault.store.projector import (
+    apply_exception,
+    apply_location,
+    apply_partner,
+    apply_product,
+)
 from serialvault.store.repository import LogAppender, Repository
 
 
@@ -31,6 +36,9 @@ def apply_record(conn: Connection, rec: LogRecord) -> None:
     elif rec.kind == LOCATION:
         body = orjson.loads(rec.body)
         apply_location(conn, rec.seq, Location.from_content(body["location"]), int(body["version"]))
+    elif rec.kind == PARTNER:
+        body = orjson.loads(rec.body)
+        apply_partner(conn, rec.seq, Partner.from_content(body["partner"]), int(body["version"]))
     elif rec.kind == EXCEPTION:
         apply_exception(conn, rec.seq, rec.recorded_at, orjson.loads(rec.body))
     elif not apply_identity(conn, rec):  # accounts, signatures; then change records

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from serialvault.canonical import canonical_json
 from serialvault.domain.lifecycle import UNIT_MUTABLE, UNIT_UPDATE_ROW, Changes
-from serialvault.masterdata.model import Location, Product
+from serialvault.masterdata.model import Location, Partner, Product
 from serialvault.store import schema
 from serialvault.store.bulk import bulk_insert, bulk_update, select_in, update_where_in
 
@@ -110,6 +110,22 @@ def apply_location(conn: Connection, seq: int, loc: Location, version: int) -> N
         conn.execute(t.update().where(t.c.key == loc.key).values(**values))
 
 
+def apply_partner(conn: Connection, seq: int, partner: Partner, version: int) -> None:
+    """Insert or replace the partners row from a ``masterdata.partner`` record."""
+    t = schema.partners
+    values = {
+        "name": partner.name,
+        "licence": partner.licence,
+        "attributes": _json(partner.attributes),
+        "version": version,
+        "last_seq": seq,
+    }
+    if version == 1:
+        conn.execute(t.insert().values(key=partner.key, first_seq=seq, **values))
+    else:
+        conn.execute(t.update().where(t.c.key == partner.key).values(**values))
+
+
 def apply_exception(conn: Connection, seq: int, recorded_at: str, body: dict[str, Any]) -> None:
     conn.execute(
         schema.exceptions.insert().values(
@@ -142,4 +158,14 @@ def load_locations(conn: Connection, keys: list[str]) -> dict[str, tuple[Locatio
     for r in select_in(conn, "SELECT key, name, attributes, version FROM locations", "key", keys):
         loc = Location(r[0], r[1], orjson.loads(r[2]))
         out[loc.key] = (loc, int(r[3]))
+    return out
+
+
+def load_partners(conn: Connection, keys: list[str]) -> dict[str, tuple[Partner, int]]:
+    """Current trading partners (with their version) for ``keys``."""
+    out: dict[str, tuple[Partner, int]] = {}
+    q = "SELECT key, name, licence, attributes, version FROM partners"
+    for r in select_in(conn, q, "key", keys):
+        p = Partner(r[0], r[1], r[2], orjson.loads(r[3]))
+        out[p.key] = (p, int(r[4]))
     return out

@@ -505,7 +505,7 @@ def cross_system(
         gtins = [str(r[0]) for r in conn.execute(sa.select(schema.products.c.gtin))]
         products = load_products(conn, gtins)
     reason = "product master data copied from the repository for R7"
-    for product, _v in products.values():  # the export's own header may add more
+    for product, _v in products.values():  # a document header adds none (change control)
         add_product(scratch, product, actor=actor, reason=reason)
     rejected: list[str] = []
     cap = Capturer(scratch, actor=actor, reason="cross-system reconciliation")

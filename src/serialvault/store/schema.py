@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 
 #: Schema revision this code reads and writes (also the Alembic head).
-SCHEMA_VERSION = "0002"
+SCHEMA_VERSION = "0003"
 
 metadata = MetaData()
 
@@ -157,6 +157,18 @@ locations = Table(
     Column("first_seq", Id, nullable=False),
     Column("last_seq", Id, nullable=False),
 )  # Location master data (projection of masterdata.location records).
+
+partners = Table(
+    "partners",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("name", Text),
+    Column("licence", Text),
+    Column("attributes", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("first_seq", Id, nullable=False),
+    Column("last_seq", Id, nullable=False),
+)  # Trading partners (projection of masterdata.partner records; schema 0003).
 
 lots = Table(
     "lots",
@@ -285,9 +297,12 @@ PROJECTIONS: tuple[Table, ...] = (
     tokens,
     signatures,
     changes,
+    partners,
 )
 
 #: Projections added after the first schema: they enter the fingerprint only once they
 #: hold rows, so the fingerprint of a repository that never had them (and of every
 #: backup taken before they existed) is what it was.
-LATER_PROJECTIONS = frozenset({"users", "credentials", "tokens", "signatures", "changes"})
+LATER_PROJECTIONS = frozenset(
+    {"users", "credentials", "tokens", "signatures", "changes", "partners"}
+)

@@ -1,0 +1,356 @@
+"""Master data in and out: EPCIS vocabularies (JSON-LD and XML) and CSV (pure).
+
+``masterdata import`` reads every form EPCIS carries master data in — the header of an
+EPCISDocument or EPCISQueryDocument (EPCIS 2.0 §7.5, ``epcisHeader.epcisMasterData``;
+EPCIS 1.2 XML ``EPCISHeader/extension/EPCISMasterData``), a query result's
+``resultsBody.vocabularyList``, and the standalone ``EPCISMasterDataDocument`` (EPCIS
+1.2 and 2.0 XML, ``urn:epcglobal:epcis-masterdata:xsd:1|2``) — and a CSV with the header
+:data:`CSV_COLUMNS`, one row per product, location or trading partner (``kind``).
+``masterdata export`` writes the same three forms, so an export imports back unchanged.
+
+A file that holds no master data is an error that says what it did hold: an import
+never reports success on nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from lxml import etree
+
+from serialvault.epcis.jsonld_writer import EPCIS_CONTEXT_URL
+from serialvault.epcis.reader import read_json, sniff_syntax
+from serialvault.epcis.xml_reader import NS_MASTERDATA_2, read_xml
+from serialvault.errors import InputError, Issue, SerialvaultError
+from serialvault.masterdata.model import (
+    ADDRESS_ATTRIBUTES,
+    CBV_MDA,
+    LICENCE_ATTRIBUTE,
+    PACKAGING_ATTRIBUTES,
+    Location,
+    MasterData,
+    Partner,
+    Product,
+    location_key,
+    master_data_from_vocabularies,
+    party_key,
+    resolve_gtin,
+)
+
+#: The CSV header, in this order on export; on import every column but ``kind`` and
+#: ``id`` may be left out, and an unknown column is an error (a typo must not drop data).
+CSV_COLUMNS = (
+    "kind",  # product | location | partner
+    "id",  # GTIN (product), GLN or SGLN (location), GLN or PGLN (partner)
+    "name",
+    "ndc",
+    "dosage_form",
+    "strength",
+    "net_content",
+    "manufacturer",
+    "packaging_level",
+    "units_per_case",
+    "cases_per_pallet",
+    "markets",
+    "serial_format",
+    "street",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "licence",
+)
+_ADDRESS_COLUMNS = dict(
+    zip(("street", "city", "state", "postal_code", "country"), ADDRESS_ATTRIBUTES, strict=True)
+)
+_PRODUCT_COLUMNS = {
+    "packaging_level": "packagingLevel",
+    "units_per_case": "unitsPerCase",
+    "cases_per_pallet": "casesPerPallet",
+    "markets": "markets",
+    "serial_format": "serialFormat",
+}
+_INT_COLUMNS = frozenset({"units_per_case", "cases_per_pallet"})
+VOCAB = "urn:epcglobal:epcis:vtype:"
+KINDS = ("product", "location", "partner")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_master_data(data: bytes, name: str) -> MasterData:
+    """Master data from an EPCIS document (JSON-LD or XML, any kind that carries it) or
+    a CSV; ``InputError`` for a file that is neither, or that holds no master data."""
+    text_head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if text_head in (b"{", b"[", b"<"):
+        if sniff_syntax(data) == "xml":
+            doc = read_xml(data, name, master_data=True)
+        else:
+            doc = read_json(data.removeprefix(b"\xef\xbb\xbf"), name)
+        md = master_data_from_vocabularies(doc.vocabularies(), "vocabularyList")
+        if md.count == 0 and not md.issues:
+            ignored = ", ".join(f"{n} × {k}" for k, n in md.ignored.items()) or "none"
+            raise InputError(
+                f"{name}: no products, locations or trading partners: the"
+                f" {doc.document_type or 'document'} (EPCIS {doc.source_version}) has"
+                f" {len(doc.events)} events and no vocabulary of type EPCClass, Location or"
+                f" Party (other vocabulary elements: {ignored}); nothing was imported"
+            )
+        return md
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: neither EPCIS (JSON or XML) nor UTF-8 CSV: {exc}") from None
+    return read_csv(text, name)
+
+
+def read_csv(text: str, name: str) -> MasterData:
+    """Master data from CSV text with the header :data:`CSV_COLUMNS` (any order)."""
+    rows = csv.reader(text.splitlines(keepends=True))
+    header = [h.strip() for h in next(rows, [])]
+    if not header or header[0].lower().lstrip("\ufeff") not in ("kind", "id"):
+        raise InputError(
+            f"{name}: not master data: neither an EPCIS document nor a CSV whose header names"
+            f" the columns {', '.join(CSV_COLUMNS)}"
+        )
+    unknown = [h for h in header if h not in CSV_COLUMNS]
+    missing = [c for c in ("kind", "id") if c not in header]
+    if unknown or missing:
+        raise InputError(
+            f"{name}: CSV header: "
+            + "; ".join(
+                ([f"unknown column(s) {', '.join(unknown)}"] if unknown else [])
+                + ([f"missing column(s) {', '.join(missing)}"] if missing else [])
+            )
+            + f" (the columns are {', '.join(CSV_COLUMNS)})"
+        )
+    md = MasterData()
+    for line, row in enumerate(rows, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(header):
+            md.issues.append(
+                Issue(f"line {line}: {len(row)} cells for {len(header)} columns", "csv")
+            )
+            continue
+        cells = {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header)}
+        try:
+            _csv_row(md, cells, f"line {line}")
+        except (SerialvaultError, ValueError) as exc:
+            msg = exc.message if isinstance(exc, SerialvaultError) else str(exc)
+            md.issues.append(
+                Issue(f"line {line}: {msg}", "csv", identifier=cells.get("id") or None)
+            )
+    if md.count == 0 and not md.issues:
+        raise InputError(f"{name}: the CSV has a header and no rows: nothing was imported")
+    return md
+
+
+def _csv_row(md: MasterData, cells: dict[str, str], where: str) -> None:
+    kind, ident = cells["kind"].lower(), cells["id"]
+    if kind not in KINDS:
+        raise ValueError(f"kind {cells['kind']!r} is not one of {', '.join(KINDS)}")
+    if not ident:
+        raise ValueError("the id is empty")
+    wrong = [c for c, v in cells.items() if v and c not in _allowed(kind)]
+    if wrong:
+        raise ValueError(f"a {kind} has no {', '.join(wrong)}")
+    address = {CBV_MDA + a: cells[c] for c, a in _ADDRESS_COLUMNS.items() if cells.get(c)}
+    name = cells.get("name") or None
+    if kind == "product":
+        gtin, ndc = resolve_gtin(ident, cells.get("ndc") or None)
+        attrs: dict[str, Any] = {}
+        for col, attr in _PRODUCT_COLUMNS.items():
+            value = cells.get(col)
+            if value:
+                if col in _INT_COLUMNS:
+                    if not value.isdigit() or int(value) < 1:
+                        raise ValueError(f"{col} {value!r} is not a positive whole number")
+                    attrs[PACKAGING_ATTRIBUTES[attr]] = int(value)
+                else:
+                    attrs[PACKAGING_ATTRIBUTES[attr]] = value
+        p = Product(
+            gtin=gtin,
+            name=name,
+            ndc=ndc,
+            form=cells.get("dosage_form") or None,
+            strength=cells.get("strength") or None,
+            net_content=cells.get("net_content") or None,
+            manufacturer=cells.get("manufacturer") or None,
+            attributes=attrs,
+        )
+        _add(md.products, p.gtin, p, md, where)
+    elif kind == "location":
+        attrs = ({CBV_MDA + "name": name} if name else {}) | address
+        loc = Location(key=location_key(ident), name=name, attributes=attrs)
+        _add(md.locations, loc.key, loc, md, where)
+    else:
+        attrs = ({CBV_MDA + "name": name} if name else {}) | address
+        licence = cells.get("licence") or None
+        if licence:
+            attrs[LICENCE_ATTRIBUTE] = licence
+        party = Partner(key=party_key(ident), name=name, licence=licence, attributes=attrs)
+        _add(md.partners, party.key, party, md, where)
+
+
+def _allowed(kind: str) -> set[str]:
+    common = {"kind", "id", "name"} | set(_ADDRESS_COLUMNS)
+    if kind == "product":
+        return {"kind", "id", "name", "ndc", "dosage_form", "strength", "net_content"} | {
+            "manufacturer",
+            *_PRODUCT_COLUMNS,
+        }
+    return common | ({"licence"} if kind == "partner" else set())
+
+
+def _add(into: dict[str, Any], key: str, value: Any, md: MasterData, where: str) -> None:
+    prior = into.get(key)
+    if prior is not None and prior.differences(value):
+        md.issues.append(
+            Issue(
+                f"{where}: {key} is listed twice with different values",
+                "masterdata-conflict",
+                identifier=key,
+            )
+        )
+    into[key] = value
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def vocabularies(md: MasterData) -> list[dict[str, Any]]:
+    """The EPCIS 2.0 JSON-LD ``vocabularyList`` of ``md`` (EPCIS 2.0 §7.5)."""
+    out = []
+    if md.products:
+        out.append(
+            {
+                "type": VOCAB + "EPCClass",
+                "vocabularyElementList": [_product_element(p) for p in md.products.values()],
+            }
+        )
+    if md.locations:
+        out.append(
+            {
+                "type": VOCAB + "Location",
+                "vocabularyElementList": [
+                    _element(loc.key, loc.attributes, {"name": loc.name})
+                    for loc in md.locations.values()
+                ],
+            }
+        )
+    if md.partners:
+        out.append(
+            {
+                "type": VOCAB + "Party",
+                "vocabularyElementList": [
+                    _element(p.key, p.attributes, {"name": p.name}, {LICENCE_ATTRIBUTE: p.licence})
+                    for p in md.partners.values()
+                ],
+            }
+        )
+    return out
+
+
+def _product_element(p: Product) -> dict[str, Any]:
+    named = {
+        "regulatedProductName": p.name,
+        "dosageFormType": p.form,
+        "strengthDescription": p.strength,
+        "netContentDescription": p.net_content,
+        "manufacturerOfTradeItemPartyName": p.manufacturer,
+        "additionalTradeItemIdentification": p.ndc,
+        "additionalTradeItemIdentificationTypeCode": "US_FDA_NDC" if p.ndc else None,
+    }
+    return _element(f"https://id.gs1.org/01/{p.gtin}", p.attributes, named)
+
+
+def _element(
+    ident: str, attributes: Any, named: dict[str, Any], extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    attrs = {CBV_MDA + k: v for k, v in named.items() if v is not None}
+    attrs.update({k: v for k, v in (extra or {}).items() if v is not None})
+    attrs.update({k: v for k, v in dict(attributes).items() if k not in attrs})
+    return {"id": ident, "attributes": [{"id": k, "attribute": v} for k, v in attrs.items()]}
+
+
+def to_jsonld(md: MasterData, created: str) -> dict[str, Any]:
+    """An EPCIS 2.0 JSON-LD EPCISDocument whose header carries ``md`` and whose event
+    list is empty: the JSON binding has no master-data-only document type, and this is
+    the form the EPCIS 2.0 JSON schema accepts."""
+    return {
+        "@context": [EPCIS_CONTEXT_URL],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": created,
+        "epcisHeader": {"epcisMasterData": {"vocabularyList": vocabularies(md)}},
+        "epcisBody": {"eventList": []},
+    }
+
+
+def to_xml(md: MasterData, created: str) -> bytes:
+    """An EPCIS 2.0 XML ``EPCISMasterDataDocument`` (XSD ``epcismd``) holding ``md``."""
+    root = etree.Element(
+        f"{{{NS_MASTERDATA_2}}}EPCISMasterDataDocument", nsmap={"epcismd": NS_MASTERDATA_2}
+    )
+    root.set("schemaVersion", "2.0")
+    root.set("creationDate", created)
+    vlist = etree.SubElement(etree.SubElement(root, "EPCISBody"), "VocabularyList")
+    for vocab in vocabularies(md):
+        v = etree.SubElement(vlist, "Vocabulary", type=vocab["type"])
+        elements = etree.SubElement(v, "VocabularyElementList")
+        for e in vocab["vocabularyElementList"]:
+            el = etree.SubElement(elements, "VocabularyElement", id=e["id"])
+            for a in e["attributes"]:
+                etree.SubElement(el, "attribute", id=a["id"]).text = str(a["attribute"])
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+
+
+def csv_rows(md: MasterData) -> Iterator[list[str]]:
+    """The CSV of ``md``: the header, then one row per product, location and partner."""
+    yield list(CSV_COLUMNS)
+    for p in md.products.values():
+        a = dict(p.attributes)
+        row = {"kind": "product", "id": p.gtin, "name": p.name, "ndc": p.ndc, "dosage_form": p.form}
+        row |= {
+            "strength": p.strength,
+            "net_content": p.net_content,
+            "manufacturer": p.manufacturer,
+        }
+        row |= {col: a.get(PACKAGING_ATTRIBUTES[attr]) for col, attr in _PRODUCT_COLUMNS.items()}
+        yield _row(row)
+    for kind, items in (("location", md.locations.values()), ("partner", md.partners.values())):
+        for item in items:
+            a = dict(item.attributes)
+            row = {
+                "kind": kind,
+                "id": item.key.rsplit("/", 1)[-1] if kind == "partner" else item.key,
+                "name": item.name,
+            }
+            row |= {c: a.get(CBV_MDA + attr) for c, attr in _ADDRESS_COLUMNS.items()}
+            if isinstance(item, Partner):
+                row["licence"] = item.licence
+            yield _row(row)
+
+
+def _row(values: dict[str, Any]) -> list[str]:
+    return ["" if values.get(c) is None else str(values[c]) for c in CSV_COLUMNS]
+
+
+class _Lines:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+
+def to_csv(rows: Iterable[list[str]]) -> str:
+    """CSV text (RFC 4180 quoting, ``\\r\\n`` line ends) of ``rows``."""
+    sink = _Lines()
+    writer = csv.writer(sink)
+    writer.writerows(rows)
+    return "".join(sink.parts)
