@@ -97,22 +97,21 @@ def approve_all(target: Repository | str, *, effective_from: str | None = None) 
     """Approve every draft change as a second person (``reviewer``, role qa, created and
     logged in at a home of their own): the separation of duties the product enforces —
     the test user who drafted the changes cannot approve them."""
-    from serialvault.app.changes import approve, list_changes
+    from serialvault.app.changes import approve_all as approve, list_changes
     from serialvault.settings import Settings
 
     repo = target if isinstance(target, Repository) else Repository.open(target)
     at = home().parent / f"reviewer-{repo.meta()['repository_id']}"
     sign_in(repo, "reviewer", ["qa"], at=at)
     settings = Settings(db=repo.url, home=at)
-    done = []
-    for c in list_changes(settings, repo.url, status="draft"):
+    drafts = [c["id"] for c in list_changes(settings, repo.url, status="draft")]
+    if drafts:  # one act of signing over all of them
         approve(
             settings,
             repo.url,
-            c["id"],
+            drafts,
             password=PASSWORD,
             user_entered="reviewer",
             effective_from=effective_from,
         )
-        done.append(c["id"])
-    return done
+    return drafts

@@ -171,7 +171,9 @@ def products(*gtins: str) -> dict[str, Any]:
     }
 
 
-def register(repo: Any, *gtins: str, header: dict[str, Any] | None = None) -> None:
+def register(
+    repo: Any, *gtins: str, header: dict[str, Any] | None = None, actor: str = "tester@test"
+) -> None:
     """Record products in ``repo``'s master data: those ``products(*gtins)`` declares, or
     those of a document ``header``. Through the store, below change control — as the
     scratch repository of a cross-system reconciliation does: these tests are about
@@ -183,7 +185,7 @@ def register(repo: Any, *gtins: str, header: dict[str, Any] | None = None) -> No
 
     declared = master_data_from_document(read_json(document(header=header or products(*gtins))))
     for product in declared[0]:
-        add_product(repo, product, actor="tester@test", reason="test master data")
+        add_product(repo, product, actor=actor, reason="test master data")
 
 
 def register_site(repo: Any, cfg: Any) -> None:

@@ -451,3 +451,28 @@ def test_a_plan_whose_target_is_the_live_repository_is_refused(
     assert r.returncode == 16, r.stdout + r.stderr
     assert "the repository it drills" in r.stderr
     assert repo.head() == head
+
+
+def test_every_flipped_data_byte_is_found(tmp_path: Path) -> None:
+    """The corruption scenario's damage is a byte of the record's data (a row, an index
+    entry, a tree pointer), never unused space: across seeds, every single-page flip is
+    found by the checks the drill relies on — a check reporting success on damage it
+    never saw would be the worst defect."""
+    import random
+
+    from serialvault.drill.faults import detect_corruption
+    from serialvault.store import sandbox
+    from serialvault.store.reconcile import take_baseline
+
+    repo = new_repo(str(tmp_path / "src.db"))
+    grow(repo, 60, products=True)
+    grow(repo, 60)
+    base = take_baseline(repo)
+    missed = []
+    for seed in range(24):
+        damaged = tmp_path / f"d{seed}.db"
+        pages = sandbox.corrupt_pages(tmp_path / "src.db", damaged, 1, random.Random(seed))
+        found, how = detect_corruption(damaged, base)
+        if not found:
+            missed.append((seed, pages, how))
+    assert missed == []

@@ -669,7 +669,7 @@ def test_a_repository_from_before_accounts_gets_its_first_admin(tmp_path: Path) 
     db = str(tmp_path / "old.db")
     repo = Repository.open(db, must_exist=False)
     repo.init("jdoe@line-pc")
-    b.register(repo, b.GTIN)
+    b.register(repo, b.GTIN, actor="jdoe@line-pc")
     Capturer(repo, actor="jdoe@line-pc").capture_bytes(
         b.document(b.commission([b.sgtin("OLD1")]), header=b.products(b.GTIN)), "old.jsonld"
     )

@@ -145,7 +145,7 @@ def retire(settings: Settings, db: str | None, gtin: str, *, reason: str) -> Pro
 
 def history(settings: Settings, db: str | None, gtin: str) -> list[dict[str, Any]]:
     """``product history``: every change of a product (drafts, approvals with their
-    effective time, rejections) and every version recorded from a document."""
+    effective time, rejections) and every version recorded before change control."""
     gtin14 = Gtin.parse(gtin).gtin14
     repo = open_to_read(settings, db)
     return product_versions(repo, gtin14, changes.list_of(repo, "product", gtin14))

@@ -25,8 +25,9 @@ from serialvault.cli.common import (
 from serialvault.errors import IntegrityFailure
 
 app = make_app(
-    "Change control: products, the password and session policy, drill plans, the backup"
-    " policy move draft → approved (effective from a time) | rejected."
+    "Change control: products, locations, trading partners, the password and session"
+    " policy, drill plans, the backup policy move draft → approved (effective from a"
+    " time) | rejected."
 )
 
 

@@ -9,29 +9,38 @@ from __future__ import annotations
 import typer
 
 from serialvault import __version__
-from serialvault.cli import (
-    backup_cmd,
-    change_cmd,
-    demo_cmd,
-    drill_cmd,
-    epcis_cmd,
-    keys_cmd,
-    masterdata_cmd,
-    product_cmd,
-    query_cmd,
-    reconcile_cmd,
-    repo_cmd,
-    restore_cmd,
-    user_cmd,
-)
 
-app = typer.Typer(
-    name="serialvault",
-    help="serialvault — system of record for pharmaceutical serialization and aggregation"
-    " (GS1 EPCIS 2.0) with a hash-chained audit trail.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+#: Every top-level command: name, kind, and where it lives. The console entry point
+#: imports only the module of the command it runs (``build(only=…)``): loading every
+#: command's libraries costs more start-up than a log-in itself (BENCHMARKS.md).
+REGISTRY: tuple[tuple[str, str, str, str], ...] = (
+    ("init", "command", "repo_cmd", "init"),
+    ("login", "command", "user_cmd", "login"),
+    ("logout", "command", "user_cmd", "logout"),
+    ("whoami", "command", "user_cmd", "whoami"),
+    ("user", "group", "user_cmd", "app"),
+    ("capture", "command", "repo_cmd", "capture"),
+    ("status", "command", "repo_cmd", "status"),
+    ("exceptions", "command", "repo_cmd", "exceptions"),
+    ("fingerprint", "command", "repo_cmd", "fingerprint_cmd"),
+    ("rebuild", "command", "repo_cmd", "rebuild_cmd"),
+    ("audit", "group", "repo_cmd", "audit_app"),
+    ("product", "group", "product_cmd", "app"),
+    ("masterdata", "group", "masterdata_cmd", "app"),
+    ("change", "group", "change_cmd", "app"),
+    ("unit", "command", "query_cmd", "unit"),
+    ("contents", "command", "query_cmd", "contents"),
+    ("ancestors", "command", "query_cmd", "ancestors"),
+    ("events", "command", "query_cmd", "events"),
+    ("epcis", "group", "epcis_cmd", "app"),
+    ("demo", "group", "demo_cmd", "app"),
+    ("keys", "group", "keys_cmd", "app"),
+    ("backup", "group", "backup_cmd", "app"),
+    ("restore", "command", "restore_cmd", "restore"),
+    ("baseline", "command", "reconcile_cmd", "baseline"),
+    ("reconcile", "command", "reconcile_cmd", "reconcile"),
+    ("drill", "group", "drill_cmd", "app"),
+    ("evidence", "group", "drill_cmd", "evidence_app"),
 )
 
 
@@ -41,42 +50,48 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
-def main(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-) -> None:
-    """serialvault command line."""
+def build(only: str | None = None) -> typer.Typer:
+    """The command line: every command, or only ``only`` when it names one (the rest
+    are not imported)."""
+    import importlib
+
+    cli = typer.Typer(
+        name="serialvault",
+        help="serialvault — system of record for pharmaceutical serialization and aggregation"
+        " (GS1 EPCIS 2.0) with a hash-chained audit trail.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    @cli.callback()
+    def main(
+        version: bool = typer.Option(
+            False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ) -> None:
+        """serialvault command line."""
+
+    names = {r[0] for r in REGISTRY}
+    for name, kind, module, attr in REGISTRY:
+        if only in names and name != only:
+            continue
+        target = getattr(importlib.import_module(f"serialvault.cli.{module}"), attr)
+        if kind == "group":
+            cli.add_typer(target, name=name)
+        else:
+            cli.command(name)(target)
+    return cli
 
 
-app.command("init")(repo_cmd.init)
-app.command("login")(user_cmd.login)
-app.command("logout")(user_cmd.logout)
-app.command("whoami")(user_cmd.whoami)
-app.add_typer(user_cmd.app, name="user")
-app.command("capture")(repo_cmd.capture)
-app.command("status")(repo_cmd.status)
-app.command("exceptions")(repo_cmd.exceptions)
-app.command("fingerprint")(repo_cmd.fingerprint_cmd)
-app.command("rebuild")(repo_cmd.rebuild_cmd)
-app.add_typer(repo_cmd.audit_app, name="audit")
-app.add_typer(product_cmd.app, name="product")
-app.add_typer(masterdata_cmd.app, name="masterdata")
-app.add_typer(change_cmd.app, name="change")
-app.command("unit")(query_cmd.unit)
-app.command("contents")(query_cmd.contents)
-app.command("ancestors")(query_cmd.ancestors)
-app.command("events")(query_cmd.events)
-app.add_typer(epcis_cmd.app, name="epcis")
-app.add_typer(demo_cmd.app, name="demo")
-app.add_typer(keys_cmd.app, name="keys")
-app.add_typer(backup_cmd.app, name="backup")
-app.command("restore")(restore_cmd.restore)
-app.command("baseline")(reconcile_cmd.baseline)
-app.command("reconcile")(reconcile_cmd.reconcile)
-app.add_typer(drill_cmd.app, name="drill")
-app.add_typer(drill_cmd.evidence_app, name="evidence")
+app: typer.Typer  # the whole command line, built on first use (tests, documentation)
+
+
+def __getattr__(name: str) -> typer.Typer:
+    if name == "app":
+        built = globals()["app"] = build()
+        return built
+    raise AttributeError(name)
 
 
 def run() -> None:
@@ -97,8 +112,9 @@ def run() -> None:
         shown = bad.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         sys.stderr.write(f"error: the argument {shown!r} is not UTF-8 text\n")
         sys.exit(2)
+    first = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
     try:
-        app()
+        build(first)()
     except KeyboardInterrupt:
         sys.stderr.write("interrupted: nothing uncommitted was kept\n")
         sys.exit(130)

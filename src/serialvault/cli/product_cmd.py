@@ -137,7 +137,7 @@ def history(
     json_out: JsonOpt = False,
 ) -> None:
     """Every version and change of a product: drafted, approved (effective from),
-    rejected, recorded from a document."""
+    rejected, recorded before change control."""
     with handled(json_out):
         rows = ops.history(settings(), db, gtin)
         if json_out:

@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection
 from serialvault.domain.facts import EventFacts
 from serialvault.domain.lifecycle import Engine
 from serialvault.domain.prepare import Prepared, prepare_bytes, prepare_document
-from serialvault.domain.records import EVENT
+from serialvault.domain.records import EVENT, EXCEPTION
 from serialvault.epcis.limits import (
     DEFAULT_LIMITS,
     Limits,
@@ -57,6 +57,8 @@ from serialvault.errors import (
 from serialvault.masterdata.model import Location, Product
 from serialvault.store.changes import product_issues
 from serialvault.store.exceptions import MAX_REPORTED_ISSUES, record_exception
+from serialvault.store.packaging import packaging_mismatches
+from serialvault.store.project import append_projected
 from serialvault.store.projector import (
     load_locations,
     load_products,
@@ -323,17 +325,31 @@ class Capturer:
         self.repo.refresh_statistics(("units",), threshold=1.0)
         with self.repo.write() as (conn, app):
             self._compare_master_data(conn, p.products, p.locations, result)
-            self._apply_events(conn, app, p, result, max_unit_id(conn) + 1)
+            packed: set[str] = set()
+            self._apply_events(conn, app, p, result, max_unit_id(conn) + 1, packed)
+            self._check_packaging(conn, app, packed, p.name, p.sha256, result)
             self._finish(app, result)
         return result
 
     def _apply_events(
-        self, conn: Connection, app: LogAppender, p: Prepared, result: CaptureResult, next_id: int
+        self,
+        conn: Connection,
+        app: LogAppender,
+        p: Prepared,
+        result: CaptureResult,
+        next_id: int,
+        packed: set[str],
     ) -> int:
-        """Apply prepared events in batches inside the open transaction; returns next id."""
+        """Apply prepared events in batches inside the open transaction; returns next id.
+        ``packed`` collects the containers aggregation ADD events packed into."""
         bodies, offset = p.bodies, p.offset
         result.epcs += p.epcs
         for batch in _batches(p.facts, self.batch_epcs):
+            packed.update(
+                f.parent
+                for f in batch
+                if f.parent and f.event_type == "AggregationEvent" and f.action == "ADD"
+            )
             controlled = product_issues(conn, batch)
             if controlled:
                 found = controlled[:MAX_REPORTED_ISSUES]
@@ -390,6 +406,7 @@ class Capturer:
                 self._compare_master_data(conn, head.products, head.locations, result)
                 next_id = max_unit_id(conn) + 1
                 offset = 0
+                packed: set[str] = set()
                 with path.open("rb") as fh:
                     for chunk in iter_event_chunks(fh, skeleton, self.batch_epcs):
                         p = prepare_document(
@@ -397,8 +414,9 @@ class Capturer:
                         )
                         if p.problem is not None:
                             raise _Rejected(DocumentInvalid(name, p.issues), p.issues, "validation")
-                        next_id = self._apply_events(conn, app, p, result, next_id)
+                        next_id = self._apply_events(conn, app, p, result, next_id, packed)
                         offset += len(chunk)
+                self._check_packaging(conn, app, packed, name, sha, result)
                 self._finish(app, result)
         except InputError as exc:
             self._record_exception("input", exc.message, [], name, sha)
@@ -408,6 +426,40 @@ class Capturer:
             raise rej.error from None
         result.seconds = time.perf_counter() - t0
         return result
+
+    def _check_packaging(
+        self,
+        conn: Connection,
+        app: LogAppender,
+        packed: set[str],
+        document: str,
+        sha256: str,
+        result: CaptureResult,
+    ) -> None:
+        """Cases and pallets whose child count differs from their product's packaging
+        configuration: the document is captured, and one exception record — in the same
+        transaction, so never one without the other — names every such container."""
+        found = packaging_mismatches(conn, packed) if packed else []
+        if not found:
+            return
+        shown = "; ".join(str(m) for m in found[:MAX_REPORTED_ISSUES])
+        extra = len(found) - MAX_REPORTED_ISSUES
+        reason = (
+            f"{len(found)} container(s) differ from their packaging configuration: {shown}"
+            + (f" (and {extra} more)" if extra > 0 else "")
+        )[:4000]
+        body = {
+            "source": "capture",
+            "type": "count-mismatch",
+            "severity": "minor",
+            "document": document,
+            "document_sha256": sha256,
+            "reason": reason,
+            "issues": [],
+            "identifiers": [m.container for m in found[:MAX_REPORTED_ISSUES]],
+        }
+        append_projected(conn, app, EXCEPTION, body, self.actor, f"packaging check: {document}")
+        result.warnings.append(reason[:500])
 
     @staticmethod
     def _compare_master_data(

@@ -121,7 +121,7 @@ def product_issues(conn: Connection, facts: Sequence[EventFacts]) -> list[Issue]
     product is under change control but has no version effective at the event time:
     one issue per event and GTIN, naming the GTIN, the version and the change. One
     query per batch, for the GTINs it creates; products never put under change
-    control (recorded from a document's master data) are not checked here."""
+    control (recorded before it existed) are not checked here."""
     created: dict[str, list[EventFacts]] = {}
     for f in facts:
         if f.event_type == "ObjectEvent" and f.action == "ADD":

@@ -1,10 +1,11 @@
-"""Product master data: add, update (new version), list.
+"""Master data in the store: products, locations and trading partners, read and listed.
 
-Every product change is a ``masterdata.product`` log record carrying the full product,
-its version and who changed it why, so the product table is a projection like any
-other. Full change control (draft → QA approval with e-signature → effective) arrives
-with users and roles; until then an update needs an explicit ``--update`` and a reason,
-and re-adding identical data is a no-op.
+Every version is a ``masterdata.product`` / ``.location`` / ``.partner`` log record
+carrying the whole object, its version and who recorded it why, so the tables are
+projections like any other. Versions are written by the approval of a change
+(``app.changes``); ``add_product`` records one directly, below change control, for the
+scratch repository of a cross-system reconciliation (R7), which copies the live
+repository's approved products.
 """
 
 from __future__ import annotations

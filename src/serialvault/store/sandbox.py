@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from serialvault.domain.chain import body_hash, chain_hash
 from serialvault.errors import StoreError
+from serialvault.store import schema
 from serialvault.store.engine import sqlite_path
 from serialvault.store.export import copy_sqlite
 from serialvault.store.repository import Repository
@@ -37,19 +38,61 @@ def clone_primary(repo: Repository, dest: Path) -> None:
     replay_into_sqlite(repo, repo.head().seq, dest)
 
 
+def _data_pages(con: sqlite3.Connection) -> list[int] | None:
+    """Pages of the b-trees that hold the record — the log, the projections and their
+    indexes — that hold cells (``dbstat``); ``None`` where SQLite lacks ``dbstat``.
+    Working state (sessions), the schema version and the repository's identity row are
+    not the record the drill proves."""
+    record = {"log", *(t.name for t in schema.PROJECTIONS)}
+    trees = {
+        str(name)
+        for name, table in con.execute("SELECT name, tbl_name FROM sqlite_master")
+        if table in record
+    }
+    try:
+        rows = con.execute(
+            "SELECT name, pageno FROM dbstat WHERE ncell > 0 AND pagetype IN ('leaf', 'internal')"
+        ).fetchall()
+    except sqlite3.OperationalError:
+        return None
+    return sorted({int(p) for name, p in rows if name in trees and int(p) != 1})
+
+
+def _cell_bytes(page: bytes) -> list[int]:
+    """Offsets in a b-tree page that hold cells: the cell content area (its start in
+    header bytes 5-6, 0 meaning 65536; SQLite file format §1.6) less the freeblocks
+    chained from header bytes 1-2 (space freed by an update or delete: no data)."""
+    size = len(page)
+    start = int.from_bytes(page[5:7], "big") or 65536
+    free: set[int] = set()
+    block = int.from_bytes(page[1:3], "big")
+    while 0 < block < size - 4 and block not in free:
+        length = int.from_bytes(page[block + 2 : block + 4], "big")
+        free.update(range(block, min(size, block + max(length, 4))))
+        block = int.from_bytes(page[block : block + 2], "big")
+    cells = [i for i in range(start, size) if i not in free] if 8 <= start < size else []
+    return cells or list(range(8, size))
+
+
 def corrupt_pages(src: Path, dest: Path, pages: int, rnd: random.Random) -> list[int]:
     """A consistent copy of ``src`` with one byte flipped in each of ``pages`` random pages
-    (never page 1, the header, so the damage is in the data rather than a refusal to
-    open). Returns the page numbers damaged."""
+    that hold the record's rows, inside the page's cell content area — the bytes that are
+    data, so that every flip is damage to be found (a flip in a page's unused space or
+    on a free page damages nothing, and a drill that counted it as "not found" would
+    blame the checks for the fault model). Never page 1, the header: the damage is in
+    the data rather than a refusal to open. Returns the page numbers damaged."""
     copy_sqlite(src, dest)
     size = dest.stat().st_size
     with sqlite3.connect(dest) as con:
         page_size = int(con.execute("PRAGMA page_size").fetchone()[0])
-    count = size // page_size
-    chosen = sorted(rnd.sample(range(2, count + 1), min(pages, max(0, count - 1))))
+        candidates = _data_pages(con)
+    if candidates is None:
+        candidates = list(range(2, size // page_size + 1))
+    chosen = sorted(rnd.sample(candidates, min(pages, len(candidates))))
     with dest.open("r+b") as fh:
         for page in chosen:
-            offset = (page - 1) * page_size + rnd.randrange(page_size)
+            fh.seek((page - 1) * page_size)
+            offset = (page - 1) * page_size + rnd.choice(_cell_bytes(fh.read(page_size)))
             fh.seek(offset)
             byte = fh.read(1)
             fh.seek(offset)
