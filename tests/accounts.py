@@ -97,7 +97,8 @@ def approve_all(target: Repository | str, *, effective_from: str | None = None) 
     """Approve every draft change as a second person (``reviewer``, role qa, created and
     logged in at a home of their own): the separation of duties the product enforces —
     the test user who drafted the changes cannot approve them."""
-    from serialvault.app.changes import approve_all as approve, list_changes
+    from serialvault.app.changes import approve_all as approve
+    from serialvault.app.changes import list_changes
     from serialvault.settings import Settings
 
     repo = target if isinstance(target, Repository) else Repository.open(target)
