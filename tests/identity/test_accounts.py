@@ -192,11 +192,17 @@ def test_the_nth_wrong_password_locks_until_an_admin_enables(site: Site) -> None
     for i in range(4):
         _refused(site.login("oscar", wrong), 15, "unknown user or wrong password")
         assert site.kinds()[-1] == "auth.failure", i
-    _refused(site.login("oscar", wrong), 15, "now locked after 5 failed attempts")
-    # locked: even the right password is refused, and that attempt is recorded too
+    # the 5th locks, in the same words: a guesser learns nothing about the account
+    _refused(site.login("oscar", wrong), 15, "unknown user or wrong password")
+    assert site.kinds()[-1] == "auth.failure"  # the failure that locked, recorded
+    locked = json.loads(site.sv("ada", "user", "show", "oscar", "--json").stdout)
+    assert locked["status"] == "locked"
+    # locked: a wrong password still says nothing more; the right one is told the lock,
+    # and each attempt is recorded
     n = site.head()
+    _refused(site.login("oscar", wrong), 15, "unknown user or wrong password")
     _refused(site.login("oscar"), 15, "locked", "user enable oscar")
-    assert site.head() == n + 1
+    assert site.head() == n + 2
     shown = json.loads(site.sv("ada", "user", "show", "oscar", "--json").stdout)
     assert shown["status"] == "locked"
     assert site.sv("ada", "user", "enable", "oscar").exit_code == 0
@@ -390,12 +396,18 @@ def test_tokens_for_service_accounts_capture_only_and_never_sign(site: Site) -> 
     env = {"SERIALVAULT_TOKEN": tok["token"]}
     assert site.sv(None, "capture", str(site.doc()), env=env).exit_code == 0
     _refused(site.sv(None, "status", env=env), 16, "line1 (service)")
-    # a service account has no password: a log-in is refused and counts nothing, so
-    # nobody can lock the line out by guessing at its id
-    n = site.head()
+    # a service account has no password: a log-in is refused in the words an unknown id
+    # gets (nobody learns the line's id exists) and counts toward no lockout, so nobody
+    # can lock the line out by guessing at its id
     for _ in range(6):
-        _refused(site.sv(None, "login", "line1", "--password-file", str(site.pw)), 16, "token")
-    assert site.head() == n
+        _refused(
+            site.sv(None, "login", "line1", "--password-file", str(site.pw)),
+            15,
+            "unknown user or wrong password",
+        )
+    assert (
+        json.loads(site.sv("ada", "user", "show", "line1", "--json").stdout)["status"] == "active"
+    )
     assert json.loads(site.sv(None, "whoami", "--json", env=env).stdout)["user"] == "line1"
     # only the hash is stored: the secret appears nowhere in the database
     with Repository.open(site.db).read() as conn:
@@ -1071,3 +1083,30 @@ def test_two_reviewers_racing_decide_a_change_once(site: Site) -> None:
     kinds = site.kinds()
     assert kinds.count("change.decision") == 1
     assert kinds.count("masterdata.product") == 1  # the approved version, once
+
+
+def test_an_unknown_id_costs_one_argon2_check_like_a_known_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No timing oracle: a log-in for an id that does not exist verifies a password
+    against a decoy hash, as one for an existing account does against its own."""
+    from serialvault.errors import NotAuthenticated
+    from serialvault.identity import auth
+    from serialvault.identity.auth import login
+    from serialvault.store.repository import Repository as Repo
+    from tests.accounts import make_repo
+
+    db = str(tmp_path / "t.db")
+    make_repo(db)
+    calls: list[str] = []
+    real = auth.password_matches
+
+    def counting(stored: str, password: str) -> bool:
+        calls.append(stored[:9])
+        return real(stored, password)
+
+    monkeypatch.setattr(auth, "password_matches", counting)
+    for user in ("tester", "mallory"):
+        with pytest.raises(NotAuthenticated, match="unknown user or wrong password"):
+            login(Repo.open(db), tmp_path / "h", user, "wrong-password-here")
+    assert calls == ["$argon2id", "$argon2id"]

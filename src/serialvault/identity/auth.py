@@ -27,6 +27,7 @@ from serialvault.domain.access import Action, IdentityPolicy, permitted, roles_g
 from serialvault.domain.records import AUTH_FAILURE, LOGIN, LOGOUT, PASSWORD
 from serialvault.errors import NotAuthenticated, NotPermitted, StoreError
 from serialvault.identity.credentials import (
+    decoy_hash,
     digest,
     hash_password,
     new_secret,
@@ -195,35 +196,32 @@ def check_password(
     hash and recording the outcome happen under the writer lock, one attempt at a time:
     parallel guesses cannot slip past the lockout."""
     outcome: str | None = None
-    locked = False
     user_id = user_id.strip().casefold()  # ids are case-folded: ALICE is alice
     with repo.write() as (conn, log):
         acct = ids.account(conn, user_id)
         if acct is None and ids.count_accounts(conn) == 0:
             raise _no_accounts(repo)
         if acct is not None and acct.kind == "service":
-            raise NotPermitted(f"{acct.user_id} is a service account: it has a token, no password")
+            acct = None  # a service account has no password: refused like an unknown id
         now = now_utc()
         hashes = [] if acct is None else ids.password_hashes(conn, acct.user_id, 1)
+        # always one Argon2id verification, against a decoy for an unknown id: the time
+        # and the words of a refusal tell nobody whether the account exists
+        right = password_matches(hashes[0] if hashes else decoy_hash(), password) and bool(hashes)
         if acct is not None and _locked(acct, policy, now):
-            outcome = "locked"
+            outcome = "locked" if right else "wrong"  # the lock is told to its owner only
             why = f"{purpose} attempted on a locked account"
             _failure(conn, log, acct, why, policy, can_lock=False)  # never extends the lock
-        elif acct is None or not hashes or not password_matches(hashes[0], password):
+        elif acct is None or not right:
             outcome = "wrong"
             why = f"{purpose}: unknown user or wrong password"
-            locked = _failure(conn, log, acct, why, policy)
+            _failure(conn, log, acct, why, policy)
         elif acct.status not in ("active", "locked"):  # the right password, but disabled
             outcome = "state"
             _failure(conn, log, acct, f"{purpose} attempted on a {acct.status} account", policy)
     if outcome is None and acct is not None:
         return acct
-    if outcome == "wrong":
-        if locked and acct is not None:
-            raise NotAuthenticated(
-                f"{purpose} refused: wrong password; account {acct.user_id} is now locked after"
-                f" {policy.lockout_after} failed attempts"
-            )
+    if outcome == "wrong":  # the same words whether the id exists, or just locked
         raise NotAuthenticated(f"{purpose} refused: unknown user or wrong password")
     assert acct is not None
     _refuse_state(acct, policy)

@@ -38,6 +38,18 @@ def password_matches(stored_hash: str, password: str) -> bool:
         return False
 
 
+_DECOY: list[str] = []
+
+
+def decoy_hash() -> str:
+    """An Argon2id hash of a random secret nobody knows: an unknown user id is checked
+    against it, so that a log-in for an account that does not exist costs what one for
+    an account that does costs (no timing oracle for which ids exist)."""
+    if not _DECOY:
+        _DECOY.append(hash_password(secrets.token_urlsafe(24)))
+    return _DECOY[0]
+
+
 def digest(secret: str) -> str:
     """SHA-256 (hex) of a token or session secret: what the database keeps."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
