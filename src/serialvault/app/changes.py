@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from serialvault.app.context import open_as, open_to_read
-from serialvault.app.signatures import sign_all, signatures_of
+from serialvault.app.signatures import authenticate_signer, signatures_of
 from serialvault.domain import change as cc
 from serialvault.domain.access import Action
 from serialvault.domain.records import (
@@ -211,7 +211,7 @@ def approve_all(
     if not cids:
         raise UsageError("name at least one change to approve")
     repo, who = open_as(settings, db, Action.APPROVE)
-    found = [_get(repo, cid) for cid in dict.fromkeys(cids)]
+    found = [_get(repo, cid) for cid in dict.fromkeys(c.strip().upper() for c in cids)]
     for c in found:
         if c.status != cc.DRAFT:
             raise ConflictError(f"{c.change_id} is {c.status}, not a draft: nothing was changed")
@@ -224,19 +224,18 @@ def approve_all(
         raise UsageError("a change is approved with the meaning 'approved'")
     now = now_utc()
     when = _effective_from(effective_from, now)
-    signatures = sign_all(
-        repo,
-        settings,
-        who,
-        [(f"change:{c.change_id}", c.sha256) for c in found],
-        meaning=meaning,
-        password=password,
-        user_entered=user_entered,
-        reason=reason or ", ".join(c.change_id for c in found) + " approved",
+    act = authenticate_signer(
+        repo, who, meaning=meaning, password=password, user_entered=user_entered
     )
-    with repo.write() as (conn, log):  # the decisions and their effects: all or nothing
+    with repo.write() as (conn, log):  # signatures, decisions, effects: all or nothing
+        found = [_still_draft(conn, c.change_id) for c in found]  # as they are now
+        signatures = act.write(
+            conn,
+            log,
+            [(f"change:{c.change_id}", c.sha256) for c in found],
+            reason or ", ".join(c.change_id for c in found) + " approved",
+        )
         for c, signature in zip(found, signatures, strict=True):
-            c = _still_draft(conn, c.change_id)
             body = {
                 "change": c.change_id,
                 "decision": cc.APPROVED,

@@ -22,10 +22,12 @@ from serialvault.app import changes
 from serialvault.app.context import open_as, open_to_read
 from serialvault.app.files import read_bytes
 from serialvault.domain.access import Action
-from serialvault.errors import NotFound, UsageError, ValidationError
+from serialvault.epcis.limits import DEFAULT_LIMITS, Limits, check_document_size, oversized
+from serialvault.errors import InputError, Issue, NotFound, UsageError, ValidationError
 from serialvault.masterdata import formats
 from serialvault.masterdata.model import MasterData, location_key, party_key
 from serialvault.settings import Settings
+from serialvault.store.changes import changes as change_records
 from serialvault.store.masterdata import all_master_data, known_master_data, master_data_rows
 from serialvault.timefmt import now_utc
 
@@ -56,9 +58,30 @@ class Imported:
         }
 
 
-def read_file(path: Path) -> MasterData:
-    """The master data in ``path``; every problem found refuses the whole file."""
+def read_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> MasterData:
+    """The master data in ``path``; every problem found refuses the whole file. The
+    capture's size limits apply: the file's size before it is read, and each name and
+    value in it (``SERIALVAULT_MAX_DOCUMENT_MB``, ``SERIALVAULT_MAX_FIELD_KB``)."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"cannot read master data file {path}: {exc.strerror or exc}") from None
+    check_document_size(size, str(path), limits)
     md = formats.read_master_data(read_bytes(path, "master data file"), str(path))
+    for kind, items in (
+        ("product", md.products),
+        ("location", md.locations),
+        ("partner", md.partners),
+    ):
+        for key, item in items.items():
+            for where, n in oversized(item.content(), f"{kind} {key}", limits.field_bytes):
+                md.issues.append(
+                    Issue(
+                        f"{where} is {n:,} bytes, over the limit of {limits.field_bytes:,}",
+                        "field-too-large",
+                        identifier=key,
+                    )
+                )
     if md.issues:
         shown = [str(i) for i in md.issues[:SHOWN]]
         more = f"\n  … and {len(md.issues) - SHOWN} more" if len(md.issues) > SHOWN else ""
@@ -74,7 +97,7 @@ def import_file(
     settings: Settings, db: str | None, path: Path, *, reason: str | None = None
 ) -> list[Imported]:
     """``masterdata import``: draft a change for every object that is new or differs."""
-    md = read_file(path)
+    md = read_file(path, settings.limits)
     repo, who = open_as(settings, db, Action.MASTERDATA)
     known_p, known_l, known_t = known_master_data(repo, md)
     drafts: list[changes.Draft] = []
@@ -85,14 +108,17 @@ def import_file(
         ("location", md.locations, known_l),
         ("partner", md.partners, known_t),
     ):
+        status = _statuses(repo, kind, list(items))
         for key, item in items.items():
             prior = known.get(key)
             diffs = tuple(prior[0].differences(item)) if prior else ()
             if prior is not None and not diffs:
                 out.append(Imported(kind, key, "unchanged", prior[1]))
                 continue
-            before = None if prior is None else {kind: prior[0].content(), "status": "active"}
-            after = {kind: item.content(), "status": "active"}
+            # an import changes content, never status: a retired product stays retired
+            current = status.get(key, "active")
+            before = None if prior is None else {kind: prior[0].content(), "status": current}
+            after = {kind: item.content(), "status": current}
             version = None if prior is None else prior[1] + 1
             drafts.append(changes.Draft(kind, key, after, before, version))
             plan.append((kind, key, diffs))
@@ -100,6 +126,17 @@ def import_file(
         made = changes.propose_all(repo, who, drafts, reason or f"imported from {path.name}")
         for (kind, key, diffs), c in zip(plan, made, strict=True):
             out.append(Imported(kind, key, "draft", c.version, c.change_id, diffs))
+    return out
+
+
+def _statuses(repo: Any, kind: str, keys: list[str]) -> dict[str, str]:
+    """The status (``active`` / ``retired``) of each object's latest approved version."""
+    with repo.read() as conn:
+        found = change_records(conn, object_type=kind, keys=keys)
+    out: dict[str, str] = {}
+    for c in found:  # oldest first: the latest approved wins
+        if c.status == "approved" and isinstance(c.after, dict):
+            out[c.object_key] = str(c.after.get("status", "active"))
     return out
 
 

@@ -8,6 +8,9 @@ drill evidence sign-offs are made through :func:`sign`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from serialvault.domain.access import MEANINGS
 from serialvault.domain.records import SIGNATURE
 from serialvault.errors import NotAuthenticated, NotPermitted, UsageError
@@ -66,6 +69,62 @@ def sign_all(
     """One act of signing over several ``(subject, sha256)`` items, with one re-entry
     of the password: each item gets its own signature record (its own manifestation,
     11.50), written together or not at all."""
+    act = authenticate_signer(
+        repo, who, meaning=meaning, password=password, user_entered=user_entered
+    )
+    with repo.write() as (conn, log):
+        return act.write(conn, log, items, reason)
+
+
+@dataclass(frozen=True)
+class SigningAct:
+    """A signer whose password (and user id) was just re-entered: what it writes is
+    written inside the caller's transaction, with what the signatures are for — an
+    approval and its signatures are one commit, never a signature without its act."""
+
+    who: Principal
+    meaning: str
+    components: str
+    first: bool
+
+    def write(
+        self, conn: Any, log: Any, items: list[tuple[str, str]], reason: str
+    ) -> list[ids.SignatureRow]:
+        rows: list[ids.SignatureRow] = []
+        who = self.who
+        for subject, sha256 in items:
+            body = {
+                "signer": who.user_id,
+                "name": who.name,
+                "meaning": self.meaning,
+                "subject": subject,
+                "sha256": sha256,
+                "components": self.components,
+                "first_in_session": self.first,
+            }
+            rec = append_projected(conn, log, SIGNATURE, body, who.actor, reason)
+            rows.append(
+                ids.SignatureRow(
+                    rec.seq, rec.recorded_at, who.user_id, who.name, self.meaning, subject, sha256
+                )
+            )
+        if who.session is not None and rows:
+            ids.touch_session(conn, who.session, rows[-1].signed_at, signed=True)
+        return rows
+
+
+def authenticate_signer(
+    repo: Repository,
+    who: Principal,
+    *,
+    meaning: str,
+    password: str | None,
+    user_entered: str | None,
+) -> SigningAct:
+    """The checks of 21 CFR 11.200(a)(1) before a signing: a person (not a service
+    account), a known meaning, the password re-entered (and the user id at a session's
+    first signing, compared as log-in compares it: case-folded). A wrong re-entry is a
+    recorded failure and counts toward the lockout."""
     if who.kind == "service":
         raise NotPermitted(f"{who.user_id} is a service account: it has no signature rights")
     if meaning not in MEANINGS:
@@ -78,34 +137,14 @@ def sign_all(
             "the first signature of a session needs both components (21 CFR 11.200(a)(1)):"
             " your user id (--user) and your password"
         )
-    if user_entered is not None and user_entered != who.user_id:
+    if user_entered is not None and user_entered.strip().casefold() != who.user_id:
         policy = policy_of(repo)
         record_failure(repo, who.user_id, "signature: user id mismatch", policy)
         raise NotAuthenticated(
             f"signature refused: the user id entered is not the logged-in user ({who.user_id})"
         )
     check_password(repo, who.user_id, password, policy_of(repo), purpose="signature")
-    rows: list[ids.SignatureRow] = []
-    with repo.write() as (conn, log):
-        for subject, sha256 in items:
-            body = {
-                "signer": who.user_id,
-                "name": who.name,
-                "meaning": meaning,
-                "subject": subject,
-                "sha256": sha256,
-                "components": "id+password" if user_entered else "password",
-                "first_in_session": first,
-            }
-            rec = append_projected(conn, log, SIGNATURE, body, who.actor, reason)
-            rows.append(
-                ids.SignatureRow(
-                    rec.seq, rec.recorded_at, who.user_id, who.name, meaning, subject, sha256
-                )
-            )
-        if who.session is not None and rows:
-            ids.touch_session(conn, who.session, rows[-1].signed_at, signed=True)
-    return rows
+    return SigningAct(who, meaning, "id+password" if user_entered else "password", first)
 
 
 def signatures_of(repo: Repository, subject: str) -> list[ids.SignatureRow]:

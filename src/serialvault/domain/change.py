@@ -157,8 +157,15 @@ def product_problem(gtin: str, changes: list[Change], at: str) -> str | None:
     """Why a unit of ``gtin`` may not be commissioned at ``at`` under the product's change
     records (``None`` when its effective version allows it): a product still in draft,
     approved only from a later time, rejected, or retired (issue: capture validates
-    against the version effective at the event time)."""
-    v = effective_version(changes, at) or _first_at_once(changes, at)
+    against the version effective at the event time).
+
+    A product recorded before change control existed (its first change is of version 2
+    or later) keeps that recorded version in force until an approved change takes over:
+    a draft, a rejection or a version approved for later cannot block its units."""
+    legacy = min(c.version for c in changes) > 1
+    v = effective_version(changes, at) or (None if legacy else _first_at_once(changes, at))
+    if v is None and legacy:
+        return None
     if v is not None:
         after = v.after if isinstance(v.after, Mapping) else {}
         if after.get("status") == RETIRED:
@@ -180,6 +187,24 @@ def product_problem(gtin: str, changes: list[Change], at: str) -> str | None:
             f" {last.effective_from} ({last.change_id}), after the event time {at}"
         )
     return f"product {gtin} has no approved version ({last.change_id} was rejected)"
+
+
+def in_force(changes: list[Change], at: str) -> tuple[Any, int] | None:
+    """The content of an object in force at ``at`` and its version, by the rules of
+    :func:`product_problem`: the approved version effective then; a first version
+    approved to take effect at once, for earlier times; the version recorded before
+    change control (the ``before`` of the first change), until a change takes over.
+    ``None`` when no version is in force (a draft, a planned first version)."""
+    if not changes:
+        return None
+    legacy = min(c.version for c in changes) > 1
+    v = effective_version(changes, at) or (None if legacy else _first_at_once(changes, at))
+    if v is not None:
+        return v.after, v.version
+    if legacy:
+        first = min(changes, key=lambda c: c.seq)
+        return first.before, first.version - 1
+    return None
 
 
 def _first_at_once(changes: list[Change], at: str) -> Change | None:

@@ -57,6 +57,9 @@ class Prepared:
     problem: str | None = None
     message: str = ""
     issues: list[Issue] = field(default_factory=list)
+    #: what the header's master data could not say (never a reason to refuse: capture
+    #: does not record a header's master data, it compares it)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def source(self) -> Source:
@@ -122,7 +125,7 @@ def prepare_document(
         p.facts.append(f)
         p.bodies.append(body)
     products, locations, md_issues = master_data_from_document(doc)
-    issues += md_issues
+    p.warnings = [f"the header's master data: {i}" for i in md_issues]
     if issues:
         p.problem, p.issues = "validation", issues
         p.facts, p.bodies = [], []

@@ -20,19 +20,24 @@ from typing import Any
 
 from lxml import etree
 
+from serialvault.canonical import canonical_json
+from serialvault.epcis import jsonparse
 from serialvault.epcis.jsonld_writer import EPCIS_CONTEXT_URL
 from serialvault.epcis.reader import read_json, sniff_syntax
 from serialvault.epcis.xml_reader import NS_MASTERDATA_2, read_xml
-from serialvault.errors import InputError, Issue, SerialvaultError
+from serialvault.errors import InputError, Issue, SerialvaultError, ValidationError
 from serialvault.masterdata.model import (
     ADDRESS_ATTRIBUTES,
     CBV_MDA,
     LICENCE_ATTRIBUTE,
+    LICENCE_NAMES,
     PACKAGING_ATTRIBUTES,
     Location,
     MasterData,
     Partner,
     Product,
+    attribute_local_name,
+    canonical_attribute_id,
     location_key,
     master_data_from_vocabularies,
     party_key,
@@ -61,6 +66,7 @@ CSV_COLUMNS = (
     "postal_code",
     "country",
     "licence",
+    "attributes",  # a JSON object: every attribute no other column holds
 )
 _ADDRESS_COLUMNS = dict(
     zip(("street", "city", "state", "postal_code", "country"), ADDRESS_ATTRIBUTES, strict=True)
@@ -107,70 +113,111 @@ def read_master_data(data: bytes, name: str) -> MasterData:
 
 
 def read_csv(text: str, name: str) -> MasterData:
-    """Master data from CSV text with the header :data:`CSV_COLUMNS` (any order)."""
-    rows = csv.reader(text.splitlines(keepends=True))
-    header = [h.strip() for h in next(rows, [])]
-    if not header or header[0].lower().lstrip("\ufeff") not in ("kind", "id"):
-        raise InputError(
-            f"{name}: not master data: neither an EPCIS document nor a CSV whose header names"
-            f" the columns {', '.join(CSV_COLUMNS)}"
-        )
-    unknown = [h for h in header if h not in CSV_COLUMNS]
-    missing = [c for c in ("kind", "id") if c not in header]
-    if unknown or missing:
-        raise InputError(
-            f"{name}: CSV header: "
-            + "; ".join(
-                ([f"unknown column(s) {', '.join(unknown)}"] if unknown else [])
-                + ([f"missing column(s) {', '.join(missing)}"] if missing else [])
+    """Master data from CSV text with the header :data:`CSV_COLUMNS` (any order).
+
+    RFC 4180 quoting, read strictly: an unterminated quote or a stray one is an error
+    naming the line, not rows swallowed into one cell. Lines end at ``\n`` only (a
+    U+2028 in a name is text). Values are kept as written, but for ``kind``, ``id`` and
+    the counts; a leading ``'`` that guards a spreadsheet formula (``'=…``) is removed.
+    """
+    rows = csv.reader([line + "\n" for line in text.split("\n")], strict=True)
+    try:
+        header = [h.strip().lstrip("\ufeff") for h in next(rows, [])]
+        if not header or header[0].lower() not in ("kind", "id"):
+            raise InputError(
+                f"{name}: not master data: neither an EPCIS document nor a CSV whose header"
+                f" names the columns {', '.join(CSV_COLUMNS)}"
             )
-            + f" (the columns are {', '.join(CSV_COLUMNS)})"
-        )
-    md = MasterData()
-    for line, row in enumerate(rows, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) > len(header):
-            md.issues.append(
-                Issue(f"line {line}: {len(row)} cells for {len(header)} columns", "csv")
-            )
-            continue
-        cells = {h: (row[i].strip() if i < len(row) else "") for i, h in enumerate(header)}
-        try:
-            _csv_row(md, cells, f"line {line}")
-        except (SerialvaultError, ValueError) as exc:
-            msg = exc.message if isinstance(exc, SerialvaultError) else str(exc)
-            md.issues.append(
-                Issue(f"line {line}: {msg}", "csv", identifier=cells.get("id") or None)
-            )
+        _check_header(header, name)
+        md = MasterData()
+        for row in rows:
+            line = rows.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) > len(header):
+                md.issues.append(
+                    Issue(f"line {line}: {len(row)} cells for {len(header)} columns", "csv")
+                )
+                continue
+            cells = {h: _unguard(row[i]) if i < len(row) else "" for i, h in enumerate(header)}
+            try:
+                _csv_row(md, cells, f"line {line}")
+            except (SerialvaultError, ValueError) as exc:
+                msg = exc.message if isinstance(exc, SerialvaultError) else str(exc)
+                ident = cells.get("id", "").strip() or None
+                md.issues.append(Issue(f"line {line}: {msg}", "csv", identifier=ident))
+    except csv.Error as exc:
+        raise InputError(f"{name}: line {rows.line_num}: not readable as CSV: {exc}") from None
     if md.count == 0 and not md.issues:
         raise InputError(f"{name}: the CSV has a header and no rows: nothing was imported")
     return md
 
 
+def _check_header(header: list[str], name: str) -> None:
+    unknown = [h for h in header if h not in CSV_COLUMNS]
+    missing = [c for c in ("kind", "id") if c not in header]
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if unknown or missing or twice:
+        problems = (
+            ([f"unknown column(s) {', '.join(unknown)}"] if unknown else [])
+            + ([f"missing column(s) {', '.join(missing)}"] if missing else [])
+            + ([f"column(s) named twice: {', '.join(twice)}"] if twice else [])
+        )
+        raise InputError(
+            f"{name}: CSV header: {'; '.join(problems)} (the columns are {', '.join(CSV_COLUMNS)})"
+        )
+
+
+#: Cell starts a spreadsheet would run as a formula (OWASP "CSV injection").
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _guard(text: str) -> str:
+    return "'" + text if text.startswith(_FORMULA) else text
+
+
+def _unguard(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA) else text
+
+
+def _extra(cells: dict[str, str]) -> dict[str, Any]:
+    """The ``attributes`` cell: a JSON object of attributes no other column holds."""
+    raw = cells.get("attributes", "").strip()
+    if not raw:
+        return {}
+    value = jsonparse.loads(raw, "the attributes cell")
+    if not isinstance(value, dict):
+        raise ValueError("the attributes cell must be a JSON object")
+    return {canonical_attribute_id(str(k)): v for k, v in value.items()}
+
+
 def _csv_row(md: MasterData, cells: dict[str, str], where: str) -> None:
-    kind, ident = cells["kind"].lower(), cells["id"]
+    kind, ident = cells["kind"].strip().lower(), cells["id"].strip()
     if kind not in KINDS:
         raise ValueError(f"kind {cells['kind']!r} is not one of {', '.join(KINDS)}")
     if not ident:
         raise ValueError("the id is empty")
-    wrong = [c for c, v in cells.items() if v and c not in _allowed(kind)]
+    wrong = [c for c, v in cells.items() if v.strip() and c not in _allowed(kind)]
     if wrong:
         raise ValueError(f"a {kind} has no {', '.join(wrong)}")
+    extra = _extra(cells)
     address = {CBV_MDA + a: cells[c] for c, a in _ADDRESS_COLUMNS.items() if cells.get(c)}
     name = cells.get("name") or None
     if kind == "product":
-        gtin, ndc = resolve_gtin(ident, cells.get("ndc") or None)
+        gtin, ndc = resolve_gtin(ident, cells.get("ndc", "").strip() or None)
         attrs: dict[str, Any] = {}
         for col, attr in _PRODUCT_COLUMNS.items():
-            value = cells.get(col)
-            if value:
-                if col in _INT_COLUMNS:
-                    if not value.isdigit() or int(value) < 1:
-                        raise ValueError(f"{col} {value!r} is not a positive whole number")
-                    attrs[PACKAGING_ATTRIBUTES[attr]] = int(value)
-                else:
-                    attrs[PACKAGING_ATTRIBUTES[attr]] = value
+            value = cells.get(col, "")
+            if not value:
+                continue
+            if PACKAGING_ATTRIBUTES[attr] in extra:
+                raise ValueError(f"{col} is given twice (its column and the attributes cell)")
+            if col in _INT_COLUMNS:
+                if not value.strip().isdigit() or int(value) < 1:
+                    raise ValueError(f"{col} {value!r} is not a positive whole number")
+                attrs[PACKAGING_ATTRIBUTES[attr]] = int(value)
+            else:
+                attrs[PACKAGING_ATTRIBUTES[attr]] = value
         p = Product(
             gtin=gtin,
             name=name,
@@ -179,27 +226,32 @@ def _csv_row(md: MasterData, cells: dict[str, str], where: str) -> None:
             strength=cells.get("strength") or None,
             net_content=cells.get("net_content") or None,
             manufacturer=cells.get("manufacturer") or None,
-            attributes=attrs,
+            attributes=attrs | extra,
         )
         _add(md.products, p.gtin, p, md, where)
-    elif kind == "location":
-        attrs = ({CBV_MDA + "name": name} if name else {}) | address
+        return
+    attrs = ({CBV_MDA + "name": name} if name else {}) | address | extra
+    if kind == "location":
         loc = Location(key=location_key(ident), name=name, attributes=attrs)
         _add(md.locations, loc.key, loc, md, where)
-    else:
-        attrs = ({CBV_MDA + "name": name} if name else {}) | address
-        licence = cells.get("licence") or None
-        if licence:
-            attrs[LICENCE_ATTRIBUTE] = licence
-        party = Partner(key=party_key(ident), name=name, licence=licence, attributes=attrs)
-        _add(md.partners, party.key, party, md, where)
+        return
+    licence = cells.get("licence") or None
+    if licence and not any(_is_licence(k) for k in extra):
+        attrs[LICENCE_ATTRIBUTE] = licence
+    party = Partner(key=party_key(ident), name=name, licence=licence, attributes=attrs)
+    _add(md.partners, party.key, party, md, where)
+
+
+def _is_licence(attr_id: str) -> bool:
+    return attribute_local_name(attr_id).lower() in LICENCE_NAMES
 
 
 def _allowed(kind: str) -> set[str]:
-    common = {"kind", "id", "name"} | set(_ADDRESS_COLUMNS)
+    common = {"kind", "id", "name", "attributes"} | set(_ADDRESS_COLUMNS)
     if kind == "product":
         return {"kind", "id", "name", "ndc", "dosage_form", "strength", "net_content"} | {
             "manufacturer",
+            "attributes",
             *_PRODUCT_COLUMNS,
         }
     return common | ({"licence"} if kind == "partner" else set())
@@ -225,32 +277,16 @@ def vocabularies(md: MasterData) -> list[dict[str, Any]]:
     """The EPCIS 2.0 JSON-LD ``vocabularyList`` of ``md`` (EPCIS 2.0 §7.5)."""
     out = []
     if md.products:
-        out.append(
-            {
-                "type": VOCAB + "EPCClass",
-                "vocabularyElementList": [_product_element(p) for p in md.products.values()],
-            }
-        )
+        elements = [_product_element(p) for p in md.products.values()]
+        out.append({"type": VOCAB + "EPCClass", "vocabularyElementList": elements})
     if md.locations:
-        out.append(
-            {
-                "type": VOCAB + "Location",
-                "vocabularyElementList": [
-                    _element(loc.key, loc.attributes, {"name": loc.name})
-                    for loc in md.locations.values()
-                ],
-            }
-        )
+        elements = [
+            _element(loc.key, loc.attributes, {"name": loc.name}) for loc in md.locations.values()
+        ]
+        out.append({"type": VOCAB + "Location", "vocabularyElementList": elements})
     if md.partners:
-        out.append(
-            {
-                "type": VOCAB + "Party",
-                "vocabularyElementList": [
-                    _element(p.key, p.attributes, {"name": p.name}, {LICENCE_ATTRIBUTE: p.licence})
-                    for p in md.partners.values()
-                ],
-            }
-        )
+        elements = [_partner_element(p) for p in md.partners.values()]
+        out.append({"type": VOCAB + "Party", "vocabularyElementList": elements})
     return out
 
 
@@ -267,9 +303,17 @@ def _product_element(p: Product) -> dict[str, Any]:
     return _element(f"https://id.gs1.org/01/{p.gtin}", p.attributes, named)
 
 
+def _partner_element(p: Partner) -> dict[str, Any]:
+    held = any(_is_licence(k) for k in p.attributes)  # the licence as it came, if it did
+    extra = {} if held else {LICENCE_ATTRIBUTE: p.licence}
+    return _element(p.key, p.attributes, {"name": p.name}, extra)
+
+
 def _element(
     ident: str, attributes: Any, named: dict[str, Any], extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
+    """One vocabulary element: the named fields as CBV attributes, then every recorded
+    attribute not already written (recorded keys are in one spelling, so none twice)."""
     attrs = {CBV_MDA + k: v for k, v in named.items() if v is not None}
     attrs.update({k: v for k, v in (extra or {}).items() if v is not None})
     attrs.update({k: v for k, v in dict(attributes).items() if k not in attrs})
@@ -290,10 +334,23 @@ def to_jsonld(md: MasterData, created: str) -> dict[str, Any]:
     }
 
 
+_COUNT_ATTRIBUTES = frozenset(
+    {PACKAGING_ATTRIBUTES["unitsPerCase"], PACKAGING_ATTRIBUTES["casesPerPallet"]}
+)
+
+
 def to_xml(md: MasterData, created: str) -> bytes:
-    """An EPCIS 2.0 XML ``EPCISMasterDataDocument`` (XSD ``epcismd``) holding ``md``."""
+    """An EPCIS 2.0 XML ``EPCISMasterDataDocument`` (XSD ``epcismd``) holding ``md``.
+
+    The XSD's ``AttributeType`` admits no ``xsi:type`` of another type, so values are
+    text; the packaging counts read back as whole numbers. A value XML cannot carry as
+    recorded — any other number, a boolean, an object or list, text with surrounding
+    spaces or characters XML 1.0 forbids — refuses the export, naming the object and
+    attribute: a master data export that does not import back as it was is not an
+    export."""
     root = etree.Element(
-        f"{{{NS_MASTERDATA_2}}}EPCISMasterDataDocument", nsmap={"epcismd": NS_MASTERDATA_2}
+        f"{{{NS_MASTERDATA_2}}}EPCISMasterDataDocument",
+        nsmap={"epcismd": NS_MASTERDATA_2},
     )
     root.set("schemaVersion", "2.0")
     root.set("creationDate", created)
@@ -304,13 +361,38 @@ def to_xml(md: MasterData, created: str) -> bytes:
         for e in vocab["vocabularyElementList"]:
             el = etree.SubElement(elements, "VocabularyElement", id=e["id"])
             for a in e["attributes"]:
-                etree.SubElement(el, "attribute", id=a["id"]).text = str(a["attribute"])
+                _xml_attribute(
+                    etree.SubElement(el, "attribute", id=a["id"]), a["attribute"], e["id"], a["id"]
+                )
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
+def _xml_attribute(node: Any, value: Any, ident: str, attr: str) -> None:
+    def refuse(why: str) -> ValidationError:
+        return ValidationError(
+            f"{ident}: attribute {attr} {why}: EPCIS XML cannot carry it as recorded; export"
+            " with --format epcis or csv instead"
+        )
+
+    if type(value) is int and attr in _COUNT_ATTRIBUTES:
+        node.text = str(value)
+    elif isinstance(value, str):
+        if value != value.strip() or not value:
+            raise refuse("is empty or has surrounding spaces")
+        try:
+            node.text = value
+        except ValueError:
+            raise refuse("holds a character XML 1.0 forbids") from None
+    else:
+        raise refuse(f"is a {type(value).__name__}")
+
+
 def csv_rows(md: MasterData) -> Iterator[list[str]]:
-    """The CSV of ``md``: the header, then one row per product, location and partner."""
+    """The CSV of ``md``: the header, then one row per product, location and partner.
+    Attributes no column holds go in ``attributes`` (canonical JSON); a cell a
+    spreadsheet would run as a formula is guarded with a leading ``'``."""
     yield list(CSV_COLUMNS)
+    packaging = {PACKAGING_ATTRIBUTES[a] for a in _PRODUCT_COLUMNS.values()}
     for p in md.products.values():
         a = dict(p.attributes)
         row = {"kind": "product", "id": p.gtin, "name": p.name, "ndc": p.ndc, "dosage_form": p.form}
@@ -320,23 +402,38 @@ def csv_rows(md: MasterData) -> Iterator[list[str]]:
             "manufacturer": p.manufacturer,
         }
         row |= {col: a.get(PACKAGING_ATTRIBUTES[attr]) for col, attr in _PRODUCT_COLUMNS.items()}
+        row["attributes"] = _rest(a, packaging)
         yield _row(row)
-    for kind, items in (("location", md.locations.values()), ("partner", md.partners.values())):
-        for item in items:
-            a = dict(item.attributes)
-            row = {
-                "kind": kind,
-                "id": item.key.rsplit("/", 1)[-1] if kind == "partner" else item.key,
-                "name": item.name,
-            }
-            row |= {c: a.get(CBV_MDA + attr) for c, attr in _ADDRESS_COLUMNS.items()}
-            if isinstance(item, Partner):
-                row["licence"] = item.licence
-            yield _row(row)
+    held = {CBV_MDA + "name", *(CBV_MDA + attr for attr in _ADDRESS_COLUMNS.values())}
+    for loc in md.locations.values():
+        yield _row(_place_row("location", loc.key, loc.name, dict(loc.attributes), held))
+    for party in md.partners.values():
+        a = dict(party.attributes)
+        row = _place_row("partner", party.gln, party.name, a, held | {LICENCE_ATTRIBUTE})
+        row["licence"] = party.licence
+        yield _row(row)
+
+
+def _place_row(
+    kind: str, ident: str, name: str | None, a: dict[str, Any], held: set[str]
+) -> dict[str, Any]:
+    row: dict[str, Any] = {"kind": kind, "id": ident, "name": name}
+    row |= {c: a.get(CBV_MDA + attr) for c, attr in _ADDRESS_COLUMNS.items()}
+    for c, attr in _ADDRESS_COLUMNS.items():  # an address value that is not text
+        if row[c] is not None and not isinstance(row[c], str):
+            row[c] = None
+            held = held - {CBV_MDA + attr}
+    row["attributes"] = _rest(a, held)
+    return row
+
+
+def _rest(attributes: dict[str, Any], held: set[str]) -> str | None:
+    rest = {k: v for k, v in attributes.items() if k not in held}
+    return canonical_json(rest).decode("utf-8") if rest else None
 
 
 def _row(values: dict[str, Any]) -> list[str]:
-    return ["" if values.get(c) is None else str(values[c]) for c in CSV_COLUMNS]
+    return ["" if values.get(c) is None else _guard(str(values[c])) for c in CSV_COLUMNS]
 
 
 class _Lines:
@@ -349,7 +446,7 @@ class _Lines:
 
 
 def to_csv(rows: Iterable[list[str]]) -> str:
-    """CSV text (RFC 4180 quoting, ``\\r\\n`` line ends) of ``rows``."""
+    """CSV text (RFC 4180 quoting, ``\r\n`` line ends) of ``rows``."""
     sink = _Lines()
     writer = csv.writer(sink)
     writer.writerows(rows)

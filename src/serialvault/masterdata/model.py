@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from serialvault.epcis.model import EpcisDocument
-from serialvault.errors import IdentifierError, Issue, ValidationError
+from serialvault.errors import IdentifierError, Issue, SerialvaultError, ValidationError
 from serialvault.gs1.epc import canonical_key
 from serialvault.gs1.gln import Gln
 from serialvault.gs1.gtin import Gtin
@@ -59,8 +59,10 @@ PACKAGING_ATTRIBUTES = {
     "markets": "urn:serialvault:mda:markets",
     "serialFormat": "urn:serialvault:mda:serialFormat",
 }
-#: A trading partner's licence (no CBV attribute exists for it).
+#: A trading partner's licence (no CBV attribute exists for it), and the local names a
+#: partner's own master data may give it.
 LICENCE_ATTRIBUTE = "urn:serialvault:mda:licence"
+LICENCE_NAMES = ("licence", "license", "licensenumber")
 #: CBV 2.0 §10 location and party master-data attributes for a postal address.
 CBV_MDA = "urn:epcglobal:cbv:mda#"
 ADDRESS_ATTRIBUTES = ("streetAddressOne", "city", "state", "postalCode", "countryCode")
@@ -209,11 +211,29 @@ def party_key(text: str) -> str:
     return key
 
 
+#: The spellings of the CBV master-data attribute namespace: ``cbvmda:`` (the EPCIS 2.0
+#: JSON-LD context, which expands it to ``urn:epcglobal:cbv:mda:``) and the ``#`` form of
+#: CBV 1.2 §8 and the GS1 US DSCSA guideline. One attribute, one key: the ``#`` form.
+_CBV_SPELLINGS = ("cbvmda:", "urn:epcglobal:cbv:mda:", "urn:epcglobal:cbv:mda#")
+
+
+def canonical_attribute_id(attr_id: str) -> str:
+    """The key an attribute is recorded under: CBV attributes in one spelling.
+
+    >>> canonical_attribute_id("cbvmda:name")
+    'urn:epcglobal:cbv:mda#name'
+    """
+    for spelling in _CBV_SPELLINGS:
+        if attr_id.startswith(spelling):
+            return "urn:epcglobal:cbv:mda#" + attr_id[len(spelling) :]
+    return attr_id
+
+
 def _attributes(element: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for attr in element.get("attributes") or ():
         if isinstance(attr, dict) and isinstance(attr.get("id"), str):
-            out[attr["id"]] = attr.get("attribute")
+            out[canonical_attribute_id(attr["id"].strip())] = attr.get("attribute")
     return out
 
 
@@ -237,8 +257,8 @@ def product_from_element(element: Mapping[str, Any]) -> Product | None:
     if not isinstance(ident, str):
         return None
     key = canonical_key(ident)
-    if not key.startswith("https://id.gs1.org/01/"):
-        return None
+    if not (key.startswith("https://id.gs1.org/01/") and len(key) == 36):
+        return None  # a lot (LGTIN) or an instance: master data of a class within it
     gtin = key[22:36]
     attrs = _attributes(element)
     by_local = {attribute_local_name(k): v for k, v in attrs.items()}
@@ -255,16 +275,37 @@ def product_from_element(element: Mapping[str, Any]) -> Product | None:
         code is None or str(code).upper() == "US_FDA_NDC"
     )
     if ndc_named:
-        ndc = str(by_local["additionalTradeItemIdentification"])
+        ndc = resolve_gtin(gtin, str(by_local["additionalTradeItemIdentification"]))[1]
     kept = {}
     for k, v in attrs.items():
         local = attribute_local_name(k)
         if local in _NAMED and (ndc_named or not local.startswith("additionalTradeItem")):
             continue
-        if k in _COUNTS and isinstance(v, str) and v.strip().isdigit():
-            v = int(v.strip())
-        kept[k] = v
+        if k in _COUNTS:
+            v = _count(local, v)
+        kept[k] = _canonical_value(v)
     return Product(gtin=gtin, name=name, ndc=ndc, attributes=kept, **values)
+
+
+def _count(name: str, value: Any) -> int:
+    """A packaging count: a positive whole number (XML carries it as text)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} {value!r} is not a positive whole number")
+    return int(value)
+
+
+def _canonical_value(value: Any) -> Any:
+    """A value master data can record: JSON without infinities or NaN (RFC 8785 has no
+    form for them, and the log records canonical JSON)."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        raise ValueError(f"the number {value!r} cannot be recorded (not finite)")
+    if isinstance(value, dict):
+        return {k: _canonical_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_canonical_value(v) for v in value]
+    return value
 
 
 def resolve_gtin(gtin: str | None, ndc: str | None, indicator: int = 0) -> tuple[str, str | None]:
@@ -289,11 +330,11 @@ def location_from_element(element: Mapping[str, Any]) -> Location | None:
     ident = element.get("id")
     if not isinstance(ident, str):
         return None
-    attrs = _attributes(element)
+    attrs = {k: _canonical_value(v) for k, v in _attributes(element).items()}
     by_local = {attribute_local_name(k): v for k, v in attrs.items()}
     name = by_local.get("name")
     return Location(
-        key=canonical_key(ident), name=str(name) if name is not None else None, attributes=attrs
+        key=location_key(ident), name=str(name) if name is not None else None, attributes=attrs
     )
 
 
@@ -302,12 +343,10 @@ def partner_from_element(element: Mapping[str, Any]) -> Partner | None:
     ident = element.get("id")
     if not isinstance(ident, str):
         return None
-    attrs = _attributes(element)
+    attrs = {k: _canonical_value(v) for k, v in _attributes(element).items()}
     by_local = {attribute_local_name(k).lower(): v for k, v in attrs.items()}
     name = by_local.get("name")
-    licence = next(
-        (by_local[k] for k in ("licence", "license", "licensenumber") if by_local.get(k)), None
-    )
+    licence = next((by_local[k] for k in LICENCE_NAMES if by_local.get(k)), None)
     return Partner(
         key=party_key(ident),
         name=str(name) if name is not None else None,
@@ -361,9 +400,16 @@ def master_data_from_vocabularies(
                         _merge(md.partners, party.key, party, md.issues, fld)
                 else:
                     md.ignored[vtype] = md.ignored.get(vtype, 0) + 1
-            except ValueError as exc:
+            except (ValueError, SerialvaultError) as exc:
+                msg = exc.message if isinstance(exc, SerialvaultError) else str(exc)
+                ident = element.get("id")
                 md.issues.append(
-                    Issue(str(exc), "identifier", field=fld, identifier=element.get("id"))
+                    Issue(
+                        msg,
+                        "identifier",
+                        field=fld,
+                        identifier=ident if isinstance(ident, str) else None,
+                    )
                 )
     return md
 

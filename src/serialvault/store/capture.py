@@ -325,7 +325,8 @@ class Capturer:
         self.repo.refresh_statistics(("units",), threshold=1.0)
         with self.repo.write() as (conn, app):
             self._compare_master_data(conn, p.products, p.locations, result)
-            packed: set[str] = set()
+            result.warnings += p.warnings
+            packed: dict[str, str] = {}
             self._apply_events(conn, app, p, result, max_unit_id(conn) + 1, packed)
             self._check_packaging(conn, app, packed, p.name, p.sha256, result)
             self._finish(app, result)
@@ -338,18 +339,14 @@ class Capturer:
         p: Prepared,
         result: CaptureResult,
         next_id: int,
-        packed: set[str],
+        packed: dict[str, str],
     ) -> int:
         """Apply prepared events in batches inside the open transaction; returns next id.
-        ``packed`` collects the containers aggregation ADD events packed into."""
+        ``packed`` collects the containers that recorded (not duplicate) aggregation ADD
+        events packed into, with the time of the last such event."""
         bodies, offset = p.bodies, p.offset
         result.epcs += p.epcs
         for batch in _batches(p.facts, self.batch_epcs):
-            packed.update(
-                f.parent
-                for f in batch
-                if f.parent and f.event_type == "AggregationEvent" and f.action == "ADD"
-            )
             controlled = product_issues(conn, batch)
             if controlled:
                 found = controlled[:MAX_REPORTED_ISSUES]
@@ -359,6 +356,8 @@ class Capturer:
             for f in batch:
                 if engine.apply(f, app.seq + 1, at):
                     app.append(EVENT, bodies[f.index - offset], self.actor, self.reason, at)
+                    if f.parent and f.event_type == "AggregationEvent" and f.action == "ADD":
+                        packed[f.parent] = max(f.event_time, packed.get(f.parent, ""))
             if engine.issues:
                 found = _as_written(engine.issues[:MAX_REPORTED_ISSUES], bodies, offset)
                 raise _Rejected(DocumentRejected(p.name, found), found, "rule")
@@ -404,9 +403,10 @@ class Capturer:
                 raise _Rejected(DocumentInvalid(name, head.issues), head.issues, "validation")
             with self.repo.write() as (conn, app):
                 self._compare_master_data(conn, head.products, head.locations, result)
+                result.warnings += head.warnings
                 next_id = max_unit_id(conn) + 1
                 offset = 0
-                packed: set[str] = set()
+                packed: dict[str, str] = {}
                 with path.open("rb") as fh:
                     for chunk in iter_event_chunks(fh, skeleton, self.batch_epcs):
                         p = prepare_document(
@@ -431,7 +431,7 @@ class Capturer:
         self,
         conn: Connection,
         app: LogAppender,
-        packed: set[str],
+        packed: dict[str, str],
         document: str,
         sha256: str,
         result: CaptureResult,
