@@ -392,3 +392,24 @@ def test_gs1s_epcis_12_master_data_document_is_imported(tmp_path: Path, shared_d
     with pytest.raises(InputError) as exc:
         import_file(_settings(url), url, events_only)
     assert "EPCISDocument (EPCIS 2.0) has 1 events" in exc.value.message
+
+
+def test_product_add_records_markets_and_serial_format_and_refuses_a_zero_count(
+    tmp_path: Path,
+) -> None:
+    url = str(tmp_path / "add.db")
+    repo = make_repo(url)
+    base = ["product", "add", "--gtin", b.GTIN, "--name", "Statin", "--market", "us"]
+    base += ["--market", "de", "--serial-format", "alphanumeric 1-20"]
+    head = _log_head(url)
+    zero = runner.invoke(app, [*base, "--units-per-case", "0"], env=_env(url))
+    assert zero.exit_code != 0
+    assert "unitsPerCase 0 is not a positive whole number" in zero.stderr
+    assert _log_head(url) == head
+    assert runner.invoke(app, [*base, "--units-per-case", "24"], env=_env(url)).exit_code == 0
+    approve_as_reviewer(repo)
+    rows = formats.read_csv(export(_settings(url), url, "csv").decode(), "x").products
+    attrs = rows[b.GTIN].attributes
+    assert attrs[formats.PACKAGING_ATTRIBUTES["markets"]] == "US,DE"
+    assert attrs[formats.PACKAGING_ATTRIBUTES["serialFormat"]] == "alphanumeric 1-20"
+    assert attrs[formats.PACKAGING_ATTRIBUTES["unitsPerCase"]] == 24

@@ -80,6 +80,10 @@ def add(
     if update and not reason:
         raise ValidationError("--update needs --reason: a master-data change must say why")
     gtin14, ndc_text = resolve_gtin(product.gtin, product.ndc, product.indicator)
+    for count in ("unitsPerCase", "casesPerPallet"):
+        value = product.packaging.get(count)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValidationError(f"{count} {value!r} is not a positive whole number")
     attrs = {PACKAGING_ATTRIBUTES[k]: v for k, v in product.packaging.items() if v is not None}
     record = Product(
         gtin=gtin14,

@@ -42,6 +42,14 @@ def add(
     ] = None,
     units_per_case: Annotated[int | None, typer.Option("--units-per-case")] = None,
     cases_per_pallet: Annotated[int | None, typer.Option("--cases-per-pallet")] = None,
+    market: Annotated[
+        list[str] | None,
+        typer.Option("--market", help="ISO 3166 country code of a market (repeatable)."),
+    ] = None,
+    serial_format: Annotated[
+        str | None,
+        typer.Option("--serial-format", help="The serials' format, e.g. 'alphanumeric 1-20'."),
+    ] = None,
     update: Annotated[
         bool, typer.Option("--update", help="Record a new version of an existing product.")
     ] = False,
@@ -65,6 +73,8 @@ def add(
                 "packagingLevel": level,
                 "unitsPerCase": units_per_case,
                 "casesPerPallet": cases_per_pallet,
+                "markets": ",".join(m.strip().upper() for m in market) if market else None,
+                "serialFormat": serial_format,
             },
         )
         change = ops.add(settings(), db, product, reason=reason, update=update)
