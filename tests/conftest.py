@@ -9,6 +9,7 @@ where its absence is a failure, not a skip.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,18 @@ SHARED_DATA = Path(
     os.environ.get("SERIALVAULT_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data")
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL on each engine (PostgreSQL: a schema of its own)."""
+    if request.param == "sqlite":
+        yield str(tmp_path / "repo.db")
+        return
+    from tests.pg import pg_schema_url
+
+    with pg_schema_url() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -76,15 +76,6 @@ def policy_for(keys: dict[str, str] | None, **copies: str) -> Policy:
     )
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "repo.db")
-        return
-    with pg_schema_url() as url:
-        yield url
-
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     with pg_schema_url() as url:

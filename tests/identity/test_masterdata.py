@@ -6,7 +6,6 @@ nothing; a capture never changes master data."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,7 +34,6 @@ from serialvault.store.repository import Repository
 from tests import builders as b
 from tests.accounts import PASSWORD, home, make_repo, sign_in
 from tests.accounts import approve_all as approve_as_reviewer
-from tests.pg import pg_schema_url
 
 runner = CliRunner()
 GLN_SITE = "0307420000116"  # the builders' site, 030742.000011 + check digit
@@ -50,15 +48,6 @@ product,{b.GTIN},Serialvastatin 20 mg,0742-0101-12,TABLET,20 mg,24,40,"US,CA",nu
 location,{GLN_SITE},Packaging site,,,,,,,,1 Line Road,Newark,NJ,07102,US,
 partner,{GLN_PARTNER},Northeast Drug Distribution,,,,,,,,9 Dock St,Newark,NJ,07105,US,NJ-WDD-1234
 """
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "md.db")
-        return
-    with pg_schema_url() as u:
-        yield u
 
 
 def _settings(url: str) -> Settings:
@@ -86,47 +75,49 @@ def test_the_test_glns_are_valid() -> None:
     assert _gln_check(GLN_PARTNER[:12]) == GLN_PARTNER
 
 
-def test_csv_import_drafts_then_approval_makes_versions(url: str, tmp_path: Path) -> None:
-    repo = make_repo(url)
-    done = import_file(_settings(url), url, _file(tmp_path, "md.csv", CSV), reason="site setup")
+def test_csv_import_drafts_then_approval_makes_versions(db_url: str, tmp_path: Path) -> None:
+    repo = make_repo(db_url)
+    done = import_file(
+        _settings(db_url), db_url, _file(tmp_path, "md.csv", CSV), reason="site setup"
+    )
     assert [(d.kind, d.outcome, d.version) for d in done] == [
         ("product", "draft", 1),
         ("location", "draft", 1),
         ("partner", "draft", 1),
     ]
-    assert listing(_settings(url), url) == []  # nothing in effect before approval
+    assert listing(_settings(db_url), db_url) == []  # nothing in effect before approval
     again = tmp_path / "again.csv"
     again.write_text(CSV)
-    head = _log_head(url)
+    head = _log_head(db_url)
     with pytest.raises(ConflictError, match="already has an open change"):
-        import_file(_settings(url), url, again)
-    assert _log_head(url) == head  # all or nothing: no draft for the others either
+        import_file(_settings(db_url), db_url, again)
+    assert _log_head(db_url) == head  # all or nothing: no draft for the others either
     assert len(approve_as_reviewer(repo)) == 3
-    rows = {(r["kind"], r["key"]): r for r in listing(_settings(url), url)}
+    rows = {(r["kind"], r["key"]): r for r in listing(_settings(db_url), db_url)}
     assert rows[("product", b.GTIN)]["name"] == "Serialvastatin 20 mg"
     partner = rows[("partner", f"https://id.gs1.org/417/{GLN_PARTNER}")]
     assert (partner["name"], partner["version"]) == ("Northeast Drug Distribution", 1)
     with repo.read() as conn:
         lic = conn.execute(sa.select(schema.partners.c.licence)).scalar_one()
         assert lic == "NJ-WDD-1234"
-    unchanged = import_file(_settings(url), url, again)
+    unchanged = import_file(_settings(db_url), db_url, again)
     assert {d.outcome for d in unchanged} == {"unchanged"}
     # a new address is a new version, drafted with the difference named
     moved = _file(tmp_path, "moved.csv", CSV.replace("9 Dock St", "10 Dock St"))
-    (d,) = [d for d in import_file(_settings(url), url, moved) if d.outcome == "draft"]
+    (d,) = [d for d in import_file(_settings(db_url), db_url, moved) if d.outcome == "draft"]
     assert (d.kind, d.version, d.changed_fields) == ("partner", 2, ("attributes",))
     approve_as_reviewer(repo)
-    hist = history(_settings(url), url, "partner", GLN_PARTNER)
+    hist = history(_settings(db_url), db_url, "partner", GLN_PARTNER)
     assert [(h["version"], h["status"]) for h in hist] == [(1, "effective"), (2, "effective")]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "epcis", "epcis-xml"])
-def test_an_export_imports_back_unchanged(url: str, tmp_path: Path, fmt: str) -> None:
-    repo = make_repo(url)
-    import_file(_settings(url), url, _file(tmp_path, "md.csv", CSV))
+def test_an_export_imports_back_unchanged(db_url: str, tmp_path: Path, fmt: str) -> None:
+    repo = make_repo(db_url)
+    import_file(_settings(db_url), db_url, _file(tmp_path, "md.csv", CSV))
     approve_as_reviewer(repo)
-    data = export(_settings(url), url, fmt)
-    back = import_file(_settings(url), url, _file(tmp_path, f"export.{fmt}", data))
+    data = export(_settings(db_url), db_url, fmt)
+    back = import_file(_settings(db_url), db_url, _file(tmp_path, f"export.{fmt}", data))
     assert len(back) == 3
     assert {d.outcome for d in back} == {"unchanged"}, back
 

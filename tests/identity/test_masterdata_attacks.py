@@ -4,7 +4,6 @@ Each test names the promise it attacks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -33,21 +32,12 @@ from serialvault.store.repository import Repository
 from tests import builders as b
 from tests.accounts import PASSWORD, home, make_repo, sign_in
 from tests.accounts import approve_all as approve_as_reviewer
-from tests.pg import pg_schema_url
+from tests.identity.test_masterdata import _file as _f
+from tests.identity.test_masterdata import _settings as _s
 
 G = b.GTIN
 GLN = "0307420000116"
 CTX = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
-
-
-def _s(url: str) -> Settings:
-    return Settings(db=url, home=home())
-
-
-def _f(tmp: Path, name: str, data: str | bytes) -> Path:
-    p = tmp / name
-    p.write_bytes(data.encode() if isinstance(data, str) else data)
-    return p
 
 
 def _jsonld(*vocabs: dict[str, Any]) -> bytes:
@@ -488,36 +478,27 @@ def test_a_pallet_of_cases_packed_earlier_is_counted(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ replay
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield str(tmp_path / "r.db")
-        return
-    with pg_schema_url() as u:
-        yield u
-
-
-def test_master_data_versions_rebuild_bit_for_bit(url: str, tmp_path: Path) -> None:
+def test_master_data_versions_rebuild_bit_for_bit(db_url: str, tmp_path: Path) -> None:
     csv = (
         "kind,id,name,units_per_case,street,licence\n"
         f"product,{G},P,6,,\nlocation,{GLN},Site,,1 Road,\npartner,0398765000015,Dist,,9 Dock,L-1\n"
     )
-    s = _s(url)
-    repo = make_repo(url)
-    import_file(s, url, _f(tmp_path, "m.csv", csv))
+    s = _s(db_url)
+    repo = make_repo(db_url)
+    import_file(s, db_url, _f(tmp_path, "m.csv", csv))
     approve_as_reviewer(repo)
     moved = csv.replace("1 Road", "2 Road").replace("9 Dock", "10 Dock").replace(",P,", ",Q,")
-    import_file(s, url, _f(tmp_path, "m2.csv", moved))
+    import_file(s, db_url, _f(tmp_path, "m2.csv", moved))
     approve_as_reviewer(repo)
-    import_file(s, url, _f(tmp_path, "m3.csv", moved.replace("Site", "Site B")))
-    for c in list_changes(s, url, status="draft"):
-        reject(_reviewer(repo), url, c["id"], reason="no")
-    retire(s, url, G, reason="gone")
+    import_file(s, db_url, _f(tmp_path, "m3.csv", moved.replace("Site", "Site B")))
+    for c in list_changes(s, db_url, status="draft"):
+        reject(_reviewer(repo), db_url, c["id"], reason="no")
+    retire(s, db_url, G, reason="gone")
     approve_as_reviewer(repo)
-    versions = {(r["kind"], r["version"]) for r in listing(s, url)}
+    versions = {(r["kind"], r["version"]) for r in listing(s, db_url)}
     assert versions == {("product", 3), ("location", 2), ("partner", 2)}
-    before = export(s, url, "csv")
-    rebuilt = rebuild_projections(s, url)
+    before = export(s, db_url, "csv")
+    rebuilt = rebuild_projections(s, db_url)
     assert rebuilt.before.value == rebuilt.after.value
-    assert check_projections_against_log(s, url).ok
-    assert export(s, url, "csv") == before
+    assert check_projections_against_log(s, db_url).ok
+    assert export(s, db_url, "csv") == before

@@ -8,23 +8,9 @@ afterwards. Without a reachable server the PostgreSQL variants skip — except u
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from serialvault.store.repository import Repository
-from tests.pg import pg_schema_url
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database URL on each engine."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "repo.db")
-        return
-    with pg_schema_url() as url:
-        yield url
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ export imports back as "unchanged".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,14 +48,7 @@ class Imported:
     changed_fields: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "key": self.key,
-            "outcome": self.outcome,
-            "version": self.version,
-            "change_id": self.change_id,
-            "changed_fields": list(self.changed_fields),
-        }
+        return {**asdict(self), "changed_fields": list(self.changed_fields)}
 
 
 def read_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> MasterData:

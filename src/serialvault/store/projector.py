@@ -76,54 +76,38 @@ def _json(value: Any) -> str:
     return canonical_json(value).decode("utf-8")
 
 
+def _version_row(
+    conn: Connection, table: Any, key: str, seq: int, version: int, values: dict[str, Any]
+) -> None:
+    """A master-data version's row: the first version inserts it, later ones replace it
+    (the log keeps every version; the table holds the latest)."""
+    column = table.c.gtin if table is schema.products else table.c.key
+    values = {**values, "version": version, "last_seq": seq}
+    if version == 1:
+        conn.execute(table.insert().values({column.name: key, "first_seq": seq, **values}))
+    else:
+        conn.execute(table.update().where(column == key).values(**values))
+
+
 def apply_product(conn: Connection, seq: int, product: Product, version: int) -> None:
     """Insert or replace the products row from a ``masterdata.product`` record."""
-    t = schema.products
-    values = {
-        "ndc": product.ndc,
-        "name": product.name,
-        "form": product.form,
-        "strength": product.strength,
-        "net_content": product.net_content,
-        "manufacturer": product.manufacturer,
-        "attributes": _json(product.attributes),
-        "version": version,
-        "last_seq": seq,
-    }
-    if version == 1:
-        conn.execute(t.insert().values(gtin=product.gtin, first_seq=seq, **values))
-    else:
-        conn.execute(t.update().where(t.c.gtin == product.gtin).values(**values))
+    c = product.content()
+    values = {k: c[k] for k in ("ndc", "name", "form", "strength", "net_content", "manufacturer")}
+    values["attributes"] = _json(product.attributes)
+    _version_row(conn, schema.products, product.gtin, seq, version, values)
 
 
 def apply_location(conn: Connection, seq: int, loc: Location, version: int) -> None:
-    t = schema.locations
-    values = {
-        "name": loc.name,
-        "attributes": _json(loc.attributes),
-        "version": version,
-        "last_seq": seq,
-    }
-    if version == 1:
-        conn.execute(t.insert().values(key=loc.key, first_seq=seq, **values))
-    else:
-        conn.execute(t.update().where(t.c.key == loc.key).values(**values))
+    """Insert or replace the locations row from a ``masterdata.location`` record."""
+    values = {"name": loc.name, "attributes": _json(loc.attributes)}
+    _version_row(conn, schema.locations, loc.key, seq, version, values)
 
 
 def apply_partner(conn: Connection, seq: int, partner: Partner, version: int) -> None:
     """Insert or replace the partners row from a ``masterdata.partner`` record."""
-    t = schema.partners
-    values = {
-        "name": partner.name,
-        "licence": partner.licence,
-        "attributes": _json(partner.attributes),
-        "version": version,
-        "last_seq": seq,
-    }
-    if version == 1:
-        conn.execute(t.insert().values(key=partner.key, first_seq=seq, **values))
-    else:
-        conn.execute(t.update().where(t.c.key == partner.key).values(**values))
+    values = {"name": partner.name, "licence": partner.licence}
+    values["attributes"] = _json(partner.attributes)
+    _version_row(conn, schema.partners, partner.key, seq, version, values)
 
 
 def apply_exception(conn: Connection, seq: int, recorded_at: str, body: dict[str, Any]) -> None:
