@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from serialvault.domain.packaging import Config, config_of, mismatches
+from serialvault.domain.packaging import Config, Contents, config_of, mismatches
 from serialvault.errors import DocumentRejected
 from serialvault.masterdata.model import PACKAGING_ATTRIBUTES, Product
 from serialvault.store import schema
@@ -123,12 +123,19 @@ def test_a_rejected_document_raises_no_count_exception(repo: Repository) -> None
 @given(
     found=st.integers(min_value=1, max_value=50),
     expected=st.integers(min_value=1, max_value=50),
+    level=st.sampled_from(["sgtin", "sscc"]),
 )
-def test_the_rule_flags_exactly_the_counts_that_differ(found: int, expected: int) -> None:
-    case = "https://id.gs1.org/00/003074200000000017"
-    kids = [f"https://id.gs1.org/01/{b.GTIN}/21/K{i}" for i in range(found)]
-    got = mismatches([case], {case: kids}, {b.GTIN: Config(expected, None, 1)})
+def test_the_rule_flags_exactly_the_counts_that_differ(
+    found: int, expected: int, level: str
+) -> None:
+    container = "https://id.gs1.org/00/003074200000000017"
+    held = {container: Contents(found, frozenset({level}), frozenset({b.GTIN}))}
+    config = {b.GTIN: Config(expected, expected, 1)}
+    got = mismatches(held, config)
     assert bool(got) == (found != expected)
+    mixed = {container: Contents(found, frozenset({"sgtin", "sscc"}), frozenset({b.GTIN}))}
+    two = {container: Contents(found, frozenset({level}), frozenset({b.GTIN, "x"}))}
+    assert mismatches(mixed, config) == mismatches(two, config) == []
 
 
 def test_counts_that_are_not_whole_positive_numbers_are_no_configuration() -> None:

@@ -14,24 +14,32 @@ checked: there is no configuration to compare with.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from serialvault.masterdata.model import PACKAGING_ATTRIBUTES
 
 UNITS_PER_CASE = PACKAGING_ATTRIBUTES["unitsPerCase"]
 CASES_PER_PALLET = PACKAGING_ATTRIBUTES["casesPerPallet"]
-_SGTIN = "https://id.gs1.org/01/"
-_SSCC = "https://id.gs1.org/00/"
 
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """A product's packaging configuration, from the version recorded now."""
+    """A product's packaging configuration, from the version in force."""
 
     units_per_case: int | None
     cases_per_pallet: int | None
     version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Contents:
+    """What a container holds: how many children, of which kinds, and the GTINs of the
+    units in it (its own children for a case; its cases' children for a pallet)."""
+
+    count: int
+    kinds: frozenset[str]
+    gtins: frozenset[str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,17 +59,6 @@ class Mismatch:
         )
 
 
-def gtin_of(key: str) -> str | None:
-    """The GTIN-14 of an SGTIN key (``None`` for anything else).
-
-    >>> gtin_of("https://id.gs1.org/01/00307420101127/21/A1")
-    '00307420101127'
-    """
-    if key.startswith(_SGTIN) and "/21/" in key:
-        return key[len(_SGTIN) : len(_SGTIN) + 14]
-    return None
-
-
 def config_of(attributes: Mapping[str, object], version: int) -> Config:
     """The configuration in a product's attributes (counts that are not positive whole
     numbers are no configuration)."""
@@ -77,35 +74,25 @@ def config_of(attributes: Mapping[str, object], version: int) -> Config:
     return Config(count(UNITS_PER_CASE), count(CASES_PER_PALLET), version)
 
 
-def mismatches(
-    containers: Sequence[str],
-    children: Mapping[str, Sequence[str]],
-    config: Mapping[str, Config],
-) -> list[Mismatch]:
-    """Every container among ``containers`` whose child count differs from the
-    configuration of the one product it holds. ``children`` maps a container key to its
-    children's keys, and holds the cases of each pallet too."""
+def mismatches(contents: Mapping[str, Contents], config: Mapping[str, Config]) -> list[Mismatch]:
+    """Every container whose child count differs from the configuration of the one
+    product it holds (SGTIN children: a case; SSCC children: a pallet)."""
     out: list[Mismatch] = []
-    for parent in containers:
-        kids = children.get(parent, ())
-        if not parent.startswith(_SSCC) or not kids:
-            continue
-        if all(gtin_of(k) for k in kids):
-            gtins = {gtin_of(k) for k in kids}
+    for container, c in contents.items():
+        if c.kinds == {"sgtin"}:
             level = "case"
-        elif all(k.startswith(_SSCC) for k in kids):
-            gtins = {gtin_of(u) for case in kids for u in children.get(case, ())}
+        elif c.kinds == {"sscc"}:
             level = "pallet"
         else:
             continue
-        if len(gtins) != 1 or None in gtins:
+        if len(c.gtins) != 1 or None in c.gtins:
             continue
-        (gtin,) = gtins
+        (gtin,) = c.gtins
         assert gtin is not None
-        c = config.get(gtin)
-        expected = (
-            None if c is None else (c.units_per_case if level == "case" else c.cases_per_pallet)
-        )
-        if c is not None and expected is not None and len(kids) != expected:
-            out.append(Mismatch(parent, level, gtin, len(kids), expected, c.version))
+        cfg = config.get(gtin)
+        if cfg is None:
+            continue
+        expected = cfg.units_per_case if level == "case" else cfg.cases_per_pallet
+        if expected is not None and c.count != expected:
+            out.append(Mismatch(container, level, gtin, c.count, expected, cfg.version))
     return out

@@ -22,14 +22,18 @@ def select_in(
     column: str,
     values: Iterable[Any],
     order_by: str = "",
+    group_by: str = "",
 ) -> list[tuple[Any, ...]]:
     """Rows of ``select_sql WHERE column IN values``, in as few queries as the engine allows.
 
     Runs on the driver's own cursor inside the caller's transaction: rows come back as
     plain tuples, without a result-object per row (this is on every capture batch).
-    ``order_by`` (e.g. ``"parent_id, key"``) orders the rows of each query.
+    ``order_by`` (e.g. ``"parent_id, key"``) orders the rows of each query; ``group_by``
+    groups them (group by ``column`` first: the values are split into several queries).
     """
-    order = f" ORDER BY {order_by}" if order_by else ""
+    order = (f" GROUP BY {group_by}" if group_by else "") + (
+        f" ORDER BY {order_by}" if order_by else ""
+    )
     vals = list(values)
     if not vals:
         return []
