@@ -143,3 +143,36 @@ def test_counts_that_are_not_whole_positive_numbers_are_no_configuration() -> No
     assert config_of({uri: "24"}, 1).units_per_case == 24
     for bad in (0, -3, "x", True, 2.5, None):
         assert config_of({uri: bad}, 1).units_per_case is None
+
+
+def test_a_pallet_whose_cases_hold_two_products_is_not_checked(repo: Repository) -> None:
+    """Three cases on a pallet configured for two — but one case holds another product:
+    no single configuration applies, so nothing is named (and no false exception)."""
+    _configure(repo, 2, 2)
+    ours = [b.sgtin(f"A{i}") for i in range(4)]
+    theirs = [b.sgtin(f"O{i}", OTHER) for i in range(2)]
+    cases, pallet = [b.sscc(901), b.sscc(902), b.sscc(903)], b.sscc(909)
+    _capture(
+        repo,
+        b.commission(ours),
+        b.commission(theirs),
+        b.commission_containers([*cases, pallet]),
+        b.pack(cases[0], ours[:2]),
+        b.pack(cases[1], ours[2:]),
+        b.pack(cases[2], theirs),
+        b.pack(pallet, cases),
+    )
+    assert _exceptions(repo) == []
+    more = [b.sgtin(f"M{i}") for i in range(4)]
+    same, full = [b.sscc(911), b.sscc(912), b.sscc(913)], b.sscc(919)
+    _capture(
+        repo,
+        b.commission([*more, b.sgtin("M9"), b.sgtin("M8")]),
+        b.commission_containers([*same, full]),
+        b.pack(same[0], more[:2]),
+        b.pack(same[1], more[2:]),
+        b.pack(same[2], [b.sgtin("M9"), b.sgtin("M8")]),
+        b.pack(full, same),
+    )
+    (exc,) = _exceptions(repo)  # one product throughout: the pallet of three is named
+    assert exc["identifiers"] == [b.dl(full)]

@@ -11,11 +11,13 @@ version approved to take effect later does not count yet.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from serialvault.domain.change import Change, in_force
+from serialvault.domain.facts import classify_key
 from serialvault.domain.packaging import Config, Contents, Mismatch, config_of, mismatches
 from serialvault.store.bulk import select_in
 from serialvault.store.changes import changes as change_records
@@ -24,47 +26,54 @@ from serialvault.store.projector import load_products
 _SSCC = "https://id.gs1.org/00/"
 
 
+def _ends(conn: Connection, parent_ids: Iterable[int]) -> list[tuple[Any, ...]]:
+    """``(parent_id, children, smallest key, largest key)`` per container: one covering
+    index scan (``ix_units_parent`` holds parent_id and key), no table row read."""
+    return select_in(
+        conn,
+        "SELECT parent_id, COUNT(*), MIN(key), MAX(key) FROM units",
+        "parent_id",
+        parent_ids,
+        group_by="parent_id",
+    )
+
+
+def _span(low: str, high: str) -> tuple[frozenset[str], frozenset[str | None]]:
+    """The kinds and GTINs of a container's children from its smallest and largest key.
+    Keys sort as text, so every key between two keys shares their common prefix: when
+    both ends are SGTINs of one GTIN (one ``…/01/<GTIN>/21/`` prefix), all children
+    are; when both are SSCCs, all children are SSCCs. Two GTINs, or two kinds, at the
+    ends: a mixed container, which the rule does not check."""
+    ends = (classify_key(low), classify_key(high))
+    return frozenset(k for k, _ in ends), frozenset(g for _, g in ends)
+
+
 def _contents(conn: Connection, parents: list[str]) -> dict[str, Contents]:
     ids = {
         int(r[0]): str(r[1]) for r in select_in(conn, "SELECT id, key FROM units", "key", parents)
     }
-    # the GTIN from the key (https://id.gs1.org/01/<GTIN>/21/…): the parent index holds
-    # parent_id, key and kind, so the count never reads a table row
-    gtin_of_key = "substr(key, 23, 14)"
-    grouped = select_in(
-        conn,
-        f"SELECT parent_id, kind, {gtin_of_key}, COUNT(*) FROM units",
-        "parent_id",
-        ids,
-        group_by=f"parent_id, kind, {gtin_of_key}",
-    )
-    count: dict[int, int] = defaultdict(int)
-    kinds: dict[int, set[str]] = defaultdict(set)
-    gtins: dict[int, set[str | None]] = defaultdict(set)
-    for parent_id, kind, gtin, n in grouped:
-        count[parent_id] += int(n)
-        kinds[parent_id].add(str(kind))
-        gtins[parent_id].add(gtin if kind == "sgtin" else None)
-    pallets = [p for p, k in kinds.items() if k == {"sscc"}]
+    out: dict[str, Contents] = {}
+    pallets: list[int] = []
+    for parent_id, n, low, high in _ends(conn, ids):
+        kinds, gtins = _span(str(low), str(high))
+        out[ids[int(parent_id)]] = Contents(int(n), kinds, gtins)
+        if kinds == {"sscc"}:
+            pallets.append(int(parent_id))
     if pallets:  # the GTINs of a pallet are those of the units in its cases
-        cases = {
+        case_of = {
             int(case): int(pallet)
             for pallet, case in select_in(
                 conn, "SELECT parent_id, id FROM units", "parent_id", pallets
             )
         }
+        inner: dict[int, set[str | None]] = defaultdict(set)
+        for case, _n, low, high in _ends(conn, case_of):
+            kinds, gtins = _span(str(low), str(high))
+            inner[case_of[int(case)]] |= gtins if kinds == {"sgtin"} else {None}
         for p in pallets:
-            gtins[p] = set()
-        inner = select_in(
-            conn,
-            f"SELECT parent_id, kind, {gtin_of_key} FROM units",
-            "parent_id",
-            cases,
-            group_by=f"parent_id, kind, {gtin_of_key}",
-        )
-        for case, kind, gtin in inner:
-            gtins[cases[int(case)]].add(gtin if kind == "sgtin" else None)
-    return {ids[p]: Contents(count[p], frozenset(kinds[p]), frozenset(gtins[p])) for p in count}
+            c = out[ids[p]]
+            out[ids[p]] = Contents(c.count, c.kinds, frozenset(inner.get(p, {None})))
+    return out
 
 
 def packaging_mismatches(conn: Connection, packed: Mapping[str, str]) -> list[Mismatch]:
