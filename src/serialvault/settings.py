@@ -31,10 +31,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from serialvault.epcis.limits import DEFAULT_LIMITS, KB, MB, Limits
-from serialvault.epcis.schema import CompiledSchema, compile_schema
 from serialvault.errors import StoreError, UsageError
+
+if TYPE_CHECKING:
+    from serialvault.epcis.schema import CompiledSchema
 
 
 def _size_in(env: Mapping[str, str], name: str, unit: int, default: int) -> int:
@@ -54,6 +57,8 @@ def _size_in(env: Mapping[str, str], name: str, unit: int, default: int) -> int:
 @cache
 def _compile_schemas(paths: tuple[str, ...]) -> tuple[CompiledSchema, ...]:
     """Read and compile the extra schemas once per process (they are large)."""
+    from serialvault.epcis.schema import compile_schema  # jsonschema: when configured
+
     compiled = []
     for part in paths:
         path = Path(part).expanduser()

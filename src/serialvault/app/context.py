@@ -12,17 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from serialvault.backup.anchors import Witness, witness_files
-from serialvault.backup.copies import Copy, select_copies
-from serialvault.backup.crypto import EncryptionKey, SigningKey, VerifyKey
-from serialvault.backup.policy import Policy, load_policy
 from serialvault.domain.access import Action
 from serialvault.errors import SerialvaultError
 from serialvault.identity.auth import Principal, authenticate
 from serialvault.settings import Settings
 from serialvault.store.engine import resolve_url, sqlite_path
 from serialvault.store.repository import Repository
+
+if TYPE_CHECKING:  # the backup libraries load when a backup context is built, not
+    # for every command (a log-in pays the start-up of what it imports)
+    from serialvault.backup.anchors import Witness
+    from serialvault.backup.copies import Copy
+    from serialvault.backup.crypto import EncryptionKey, SigningKey, VerifyKey
+    from serialvault.backup.policy import Policy
 
 #: A progress callback: (phase name, done, total or None).
 Phase = Callable[[str, int, int | None], None]
@@ -72,6 +76,8 @@ class Backups:
     def copies(self) -> list[Copy]:
         """The copies named (``selection``), or every copy of the policy; none at all is
         an error that says how to name one."""
+        from serialvault.backup.copies import select_copies
+
         return select_copies(self.policy, list(self.selection))
 
     @classmethod
@@ -88,6 +94,8 @@ class Backups:
         """Read the policy (``policy`` or the settings' or ``./serialvault.toml``), apply
         the key overrides and choose the copies (names or URLs; a name with ``://`` is a
         URL)."""
+        from serialvault.backup.policy import load_policy
+
         pol = load_policy(
             policy, key=key, signing_key=signing_key, public_key=public_key, settings=settings
         )
@@ -132,4 +140,6 @@ class Backups:
                 files.append(sqlite_path(resolve_url(db)))
             except SerialvaultError:
                 continue
+        from serialvault.backup.anchors import witness_files
+
         return witness_files(self.policy.witness, files)

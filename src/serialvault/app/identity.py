@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from serialvault.app.context import authorize, open_as, open_repository
-from serialvault.backup.crypto import load_verify_key
 from serialvault.domain.access import (
     Action,
     IdentityPolicy,
@@ -545,6 +544,8 @@ def add_reviewer_key(
     if password is None:
         raise UsageError("registering a reviewer key needs your password re-entered")
     check_password(repo, who.user_id, password, policy_of(repo), purpose="reviewer key")
+    from serialvault.backup.crypto import load_verify_key  # cryptography: when needed
+
     key_id = load_verify_key(public_key).key_id
     with repo.read() as conn:
         holders = [a.user_id for a in ids.accounts(conn) if key_id in a.reviewer_keys]

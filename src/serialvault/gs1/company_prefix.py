@@ -29,8 +29,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import lru_cache
 
-from biip.gs1_prefixes import GS1CompanyPrefix
-
 from serialvault.errors import IdentifierError
 
 #: Shortest and longest GS1 Company Prefix an EPC URI can carry (TDS 2.x §6.3).
@@ -47,8 +45,12 @@ def _table_length(digits: str) -> int | None:
     """Prefix length from biip's GS1 table, or None when the table has no entry.
 
     Cached: the table is a trie walk, and bulk conversions look up the same few
-    hundred prefixes over and over.
+    hundred prefixes over and over. ``biip`` is imported here, on first use: its table
+    takes a tenth of a second to load, which a command that converts no identifier
+    (a log-in) should not pay.
     """
+    from biip.gs1_prefixes import GS1CompanyPrefix
+
     found = GS1CompanyPrefix.extract(digits)
     return None if found is None else len(found.value)
 
