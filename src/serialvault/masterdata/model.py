@@ -25,8 +25,8 @@ Pure: turns vocabulary elements into values; the store decides what is new.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, Self
 
 from serialvault.epcis.model import EpcisDocument
 from serialvault.errors import IdentifierError, Issue, SerialvaultError, ValidationError
@@ -77,8 +77,31 @@ def attribute_local_name(attr_id: str) -> str:
     return attr_id.rsplit(":", 1)[-1].rsplit("/", 1)[-1]
 
 
+class _Versioned:
+    """What every master-data object does: its content as recorded (what a change is
+    compared on, and what a version's record carries), read back, and compared."""
+
+    __slots__ = ()
+
+    def content(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        out["attributes"] = dict(out["attributes"])
+        return out
+
+    @classmethod
+    def from_content(cls, c: Mapping[str, Any]) -> Self:
+        values = {f.name: c.get(f.name) for f in fields(cls)}  # type: ignore[arg-type]
+        values["attributes"] = dict(c.get("attributes") or {})
+        return cls(**values)
+
+    def differences(self, other: Any) -> list[str]:
+        """Field names whose values differ (empty when the two are the same)."""
+        a, b = self.content(), other.content()
+        return [k for k in a if a[k] != b[k]]
+
+
 @dataclass(frozen=True, slots=True)
-class Product:
+class Product(_Versioned):
     """A product (trade item) identified by its GTIN-14."""
 
     gtin: str
@@ -90,60 +113,18 @@ class Product:
     manufacturer: str | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
-    def content(self) -> dict[str, Any]:
-        """The product's master data as recorded (what a change is compared on)."""
-        return {
-            "gtin": self.gtin,
-            "name": self.name,
-            "ndc": self.ndc,
-            "form": self.form,
-            "strength": self.strength,
-            "net_content": self.net_content,
-            "manufacturer": self.manufacturer,
-            "attributes": dict(self.attributes),
-        }
-
-    @classmethod
-    def from_content(cls, c: Mapping[str, Any]) -> Product:
-        return cls(
-            gtin=c["gtin"],
-            name=c.get("name"),
-            ndc=c.get("ndc"),
-            form=c.get("form"),
-            strength=c.get("strength"),
-            net_content=c.get("net_content"),
-            manufacturer=c.get("manufacturer"),
-            attributes=dict(c.get("attributes") or {}),
-        )
-
-    def differences(self, other: Product) -> list[str]:
-        """Field names whose values differ (empty when the two are the same)."""
-        a, b = self.content(), other.content()
-        return [k for k in a if a[k] != b[k]]
-
 
 @dataclass(frozen=True, slots=True)
-class Location:
+class Location(_Versioned):
     """A location (SGLN / GLN) with its name and attributes."""
 
     key: str
     name: str | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
-    def content(self) -> dict[str, Any]:
-        return {"key": self.key, "name": self.name, "attributes": dict(self.attributes)}
-
-    @classmethod
-    def from_content(cls, c: Mapping[str, Any]) -> Location:
-        return cls(key=c["key"], name=c.get("name"), attributes=dict(c.get("attributes") or {}))
-
-    def differences(self, other: Location) -> list[str]:
-        a, b = self.content(), other.content()
-        return [k for k in a if a[k] != b[k]]
-
 
 @dataclass(frozen=True, slots=True)
-class Partner:
+class Partner(_Versioned):
     """A trading partner: the party's GLN as its Digital Link key (``/417/``), its name,
     its licence, and its other attributes as received."""
 
@@ -155,27 +136,6 @@ class Partner:
     @property
     def gln(self) -> str:
         return self.key.rsplit("/", 1)[-1]
-
-    def content(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "name": self.name,
-            "licence": self.licence,
-            "attributes": dict(self.attributes),
-        }
-
-    @classmethod
-    def from_content(cls, c: Mapping[str, Any]) -> Partner:
-        return cls(
-            key=c["key"],
-            name=c.get("name"),
-            licence=c.get("licence"),
-            attributes=dict(c.get("attributes") or {}),
-        )
-
-    def differences(self, other: Partner) -> list[str]:
-        a, b = self.content(), other.content()
-        return [k for k in a if a[k] != b[k]]
 
 
 def location_key(text: str) -> str:
