@@ -64,6 +64,25 @@ def test_inventory_counts_every_kind_and_averages_growth_over_the_window(db_url:
     assert inv["growth_per_day"]["records"] == pytest.approx(recent / 7, abs=0.1)
 
 
+def test_every_record_of_a_governed_repository_is_in_a_kind(tmp_path: Path) -> None:
+    """Accounts, log-ins, signatures, change records and master data versions each
+    count in a data kind: the inventory a backup plan is sized on misses nothing."""
+    from serialvault.app.products import ProductInput, add
+    from serialvault.settings import Settings
+    from tests import builders as b
+    from tests.accounts import approve_all, home, make_repo
+
+    repo = make_repo(str(tmp_path / "gov.db"))
+    add(Settings(db=repo.url, home=home()), repo.url, ProductInput(name="P", gtin=b.GTIN))
+    approve_all(repo)
+    inv = planning.inventory(repo, None, 7.0)
+    kinds = {k["kind"]: k for k in inv["kinds"]}
+    head = repo.head().seq
+    assert sum(kinds[k]["log_records"] for k in kinds if k != "audit") == head
+    assert kinds["governance"]["tables"]["signatures"] == 1
+    assert kinds["master data"]["tables"]["products"] == 1
+
+
 def test_inventory_refuses_an_empty_window(tmp_path: Path) -> None:
     repo = new_repo(str(tmp_path / "r.db"))
     with pytest.raises(BackupError, match="window"):

@@ -32,7 +32,29 @@ import orjson
 from serialvault.backup.copies import Copy, newest, read_manifests
 from serialvault.backup.policy import Policy, format_duration
 from serialvault.backup.restore import MEASUREMENT_FORMAT
-from serialvault.domain.records import EVENT, EXCEPTION, INIT, LOCATION, PRODUCT
+from serialvault.domain.records import (
+    AUTH_FAILURE,
+    CHANGE_DECISION,
+    CHANGE_DRAFT,
+    DRILL_PLAN,
+    DRILL_RUN,
+    DRILL_SIGNOFF,
+    EVENT,
+    EXCEPTION,
+    IDENTITY_POLICY,
+    INIT,
+    LOCATION,
+    LOGIN,
+    LOGOUT,
+    PARTNER,
+    PASSWORD,
+    PRODUCT,
+    REBUILD,
+    SIGNATURE,
+    TIMELINE,
+    TOKEN,
+    USER,
+)
 from serialvault.errors import BackupError, SerialvaultError
 from serialvault.store.repository import Repository
 from serialvault.store.stats import LogStats, database_bytes, log_stats, table_bytes, table_rows
@@ -44,10 +66,28 @@ PLAN_FORMAT = "serialvault.backup-plan/1"
 #: Data kind → (log record kinds, projection tables).
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "events": ((EVENT,), ("events", "event_epcs", "units")),
-    "master data": ((PRODUCT, LOCATION), ("products", "locations", "lots")),
+    "master data": ((PRODUCT, LOCATION, PARTNER), ("products", "locations", "partners", "lots")),
     "exceptions": ((EXCEPTION,), ("exceptions",)),
+    "governance": (
+        (
+            USER,
+            PASSWORD,
+            TOKEN,
+            LOGIN,
+            LOGOUT,
+            AUTH_FAILURE,
+            SIGNATURE,
+            IDENTITY_POLICY,
+            CHANGE_DRAFT,
+            CHANGE_DECISION,
+            DRILL_PLAN,
+            DRILL_RUN,
+            DRILL_SIGNOFF,
+        ),
+        ("users", "credentials", "tokens", "signatures", "changes"),
+    ),
     "audit": ((), ("log",)),
-    "configuration": ((INIT,), ("meta",)),
+    "configuration": ((INIT, REBUILD, TIMELINE), ("meta",)),
 }
 
 #: Share of the RTO a restore may take: the rest is detection, decision and sign-off.
