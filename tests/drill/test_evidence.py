@@ -258,6 +258,17 @@ def test_cli_run_writes_a_package_that_verifies_and_a_sign_off_in_the_log(
         kinds = [r[0] for r in conn.execute(sa.select(schema.log.c.kind).order_by("seq"))]
     assert kinds.count("user.signature") == 1  # the plan's approval; no sign-off
     assert kinds[-1] == "auth.failure"
+    # the sign-off file cannot be written (a folder in its place): refused by name, and
+    # the signature is not left behind without it
+    blocker = folder / "signoff-2-approved.json"
+    blocker.mkdir()
+    blocked = sv(*sign, home=qa_home)
+    assert blocked.returncode == 3, blocked.stdout + blocked.stderr
+    assert "cannot write the sign-off" in blocked.stdout
+    blocker.rmdir()
+    with repo.read() as conn:
+        q = sa.select(sa.func.count()).where(schema.log.c.kind == "user.signature")
+        assert conn.execute(q).scalar_one() == 1
     signed = sv(*sign, home=qa_home)
     assert signed.returncode == 0, signed.stdout + signed.stderr
     out = orjson.loads(signed.stdout)

@@ -207,6 +207,7 @@ def test_capture_refuses_a_master_data_document_naming_the_command(tmp_path: Pat
         (b.document(b.commission([b.sgtin("N1")])).decode(), "no products, locations"),
         ("kind,id,name,ndc\nproduct,00307420101127,X,0742-0999-12\n", "embeds NDC"),
         ("kind,id,name\nlocation,0307420000114,X\n", "check digit"),
+        ('kind,id,attributes\nproduct,00307420101127,"{""x"": 1e400}"\n', "cannot be recorded"),
     ],
 )
 def test_a_bad_file_is_refused_by_name_and_records_nothing(

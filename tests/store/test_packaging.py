@@ -176,3 +176,24 @@ def test_a_pallet_whose_cases_hold_two_products_is_not_checked(repo: Repository)
     )
     (exc,) = _exceptions(repo)  # one product throughout: the pallet of three is named
     assert exc["identifiers"] == [b.dl(full)]
+
+
+def test_sgtin_cases_on_a_pallet_are_counted_against_cases_per_pallet(repo: Repository) -> None:
+    """The DSCSA pattern of GS1 US: cases are SGTINs of a case-level GTIN, shipped on an
+    SSCC pallet. Their count is the pallet's, compared with the case product's
+    ``casesPerPallet`` — never with a units-per-case figure."""
+    case_gtin = b.gtin14(*OTHER)
+    attrs = {
+        PACKAGING_ATTRIBUTES["packagingLevel"]: "case",
+        PACKAGING_ATTRIBUTES["unitsPerCase"]: 3,  # what it would wrongly be compared with
+        PACKAGING_ATTRIBUTES["casesPerPallet"]: 2,
+    }
+    add_product(repo, Product(gtin=case_gtin, name="Case", attributes=attrs), actor="t", reason="r")
+    cases = [b.sgtin(f"C{i}", OTHER) for i in range(3)]
+    pallet = b.sscc(950)
+    _capture(repo, b.commission(cases), b.commission_containers([pallet]), b.pack(pallet, cases))
+    (exc,) = _exceptions(repo)
+    assert exc["identifiers"] == [b.dl(pallet)]
+    assert "pallet" in str(exc["reason"])
+    assert "holds 3 cases" in str(exc["reason"])
+    assert "says 2" in str(exc["reason"])

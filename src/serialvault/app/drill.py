@@ -394,8 +394,9 @@ def sign_off_evidence(
     record binds their id, full name, meaning and time to the SHA-256 of the package's
     checksums, and their own Ed25519 key — registered to their account — countersigns
     the package so that it verifies offline. A package that does not verify is not
-    signed."""
-    from serialvault.app.signatures import sign
+    signed. The signature record and the sign-off record are one commit: a sign-off file
+    that cannot be written leaves no signature behind."""
+    from serialvault.app.signatures import authenticate_signer
     from serialvault.drill.evidence import load_reviewer_key, package_sums_sha256, sign_off
 
     repo, who = open_as(settings, db, Action.SIGN_OFF)
@@ -407,29 +408,22 @@ def sign_off_evidence(
         )
     drill_id = _signable(settings, repo, who, package)
     sums = package_sums_sha256(package)
-    signature = sign(
-        repo,
-        settings,
-        who,
-        subject=f"drill-evidence:{drill_id}",
-        sha256=sums,
-        meaning=meaning,
-        password=password,
-        user_entered=user_entered,
-        reason=f"{meaning} drill evidence {drill_id}",
+    act = authenticate_signer(
+        repo, who, meaning=meaning, password=password, user_entered=user_entered
     )
-    doc, path = sign_off(
-        package,
-        key,
-        signer=who.user_id,
-        name=who.name,
-        meaning=meaning,
-        signed_at=signature.signed_at,
-        signature_seq=signature.seq,
-    )
-    rec = repo.append(
-        DRILL_SIGNOFF,
-        {
+    why = f"{meaning} drill evidence {drill_id}"
+    with repo.write() as (conn, log):
+        (signature,) = act.write(conn, log, [(f"drill-evidence:{drill_id}", sums)], why)
+        doc, path = sign_off(
+            package,
+            key,
+            signer=who.user_id,
+            name=who.name,
+            meaning=meaning,
+            signed_at=signature.signed_at,
+            signature_seq=signature.seq,
+        )
+        body = {
             "drill_id": drill_id,
             "signer": who.user_id,
             "name": who.name,
@@ -438,10 +432,8 @@ def sign_off_evidence(
             "signature_seq": signature.seq,
             "key_id": doc["signature"]["key_id"],
             "checksums_sha256": doc["checksums_sha256"],
-        },
-        who.actor,
-        f"{meaning} drill evidence {drill_id}",
-    )
+        }
+        rec = log.append(DRILL_SIGNOFF, body, who.actor, why)
     return {
         "signoff": str(path),
         "seq": rec.seq,

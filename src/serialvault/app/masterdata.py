@@ -29,6 +29,7 @@ from serialvault.masterdata.model import MasterData, location_key, party_key
 from serialvault.settings import Settings
 from serialvault.store.changes import changes as change_records
 from serialvault.store.masterdata import all_master_data, known_master_data, master_data_rows
+from serialvault.store.repository import Repository
 from serialvault.timefmt import now_utc
 
 #: How many problems an import refusal lists before "and N more".
@@ -61,11 +62,7 @@ def read_file(path: Path, limits: Limits = DEFAULT_LIMITS) -> MasterData:
         raise InputError(f"cannot read master data file {path}: {exc.strerror or exc}") from None
     check_document_size(size, str(path), limits)
     md = formats.read_master_data(read_bytes(path, "master data file"), str(path))
-    for kind, items in (
-        ("product", md.products),
-        ("location", md.locations),
-        ("partner", md.partners),
-    ):
+    for kind, items in md.by_kind():
         for key, item in items.items():
             for where, n in oversized(item.content(), f"{kind} {key}", limits.field_bytes):
                 md.issues.append(
@@ -92,15 +89,11 @@ def import_file(
     """``masterdata import``: draft a change for every object that is new or differs."""
     md = read_file(path, settings.limits)
     repo, who = open_as(settings, db, Action.MASTERDATA)
-    known_p, known_l, known_t = known_master_data(repo, md)
+    recorded = known_master_data(repo, md)
     drafts: list[changes.Draft] = []
     plan: list[tuple[str, str, tuple[str, ...]]] = []
     out: list[Imported] = []
-    for kind, items, known in (
-        ("product", md.products, known_p),
-        ("location", md.locations, known_l),
-        ("partner", md.partners, known_t),
-    ):
+    for (kind, items), known in zip(md.by_kind(), recorded, strict=True):
         status = _statuses(repo, kind, list(items))
         for key, item in items.items():
             prior = known.get(key)
@@ -122,7 +115,7 @@ def import_file(
     return out
 
 
-def _statuses(repo: Any, kind: str, keys: list[str]) -> dict[str, str]:
+def _statuses(repo: Repository, kind: str, keys: list[str]) -> dict[str, str]:
     """The status (``active`` / ``retired``) of each object's latest approved version."""
     with repo.read() as conn:
         found = change_records(conn, object_type=kind, keys=keys)

@@ -17,7 +17,12 @@ from serialvault.domain.change import Change
 from serialvault.errors import ConflictError, NotFound, ValidationError
 from serialvault.gs1.gtin import Gtin
 from serialvault.identity.auth import Principal
-from serialvault.masterdata.model import PACKAGING_ATTRIBUTES, Product, resolve_gtin
+from serialvault.masterdata.model import (
+    PACKAGING_ATTRIBUTES,
+    Product,
+    packaging_count,
+    resolve_gtin,
+)
 from serialvault.settings import Settings
 from serialvault.store.masterdata import get_product, list_products, product_versions
 from serialvault.store.projector import load_products
@@ -81,9 +86,11 @@ def add(
         raise ValidationError("--update needs --reason: a master-data change must say why")
     gtin14, ndc_text = resolve_gtin(product.gtin, product.ndc, product.indicator)
     for count in ("unitsPerCase", "casesPerPallet"):
-        value = product.packaging.get(count)
-        if value is not None and (not isinstance(value, int) or value < 1):
-            raise ValidationError(f"{count} {value!r} is not a positive whole number")
+        if product.packaging.get(count) is not None:
+            try:
+                packaging_count(count, product.packaging[count])
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from None
     attrs = {PACKAGING_ATTRIBUTES[k]: v for k, v in product.packaging.items() if v is not None}
     record = Product(
         gtin=gtin14,

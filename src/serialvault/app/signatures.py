@@ -2,8 +2,10 @@
 
 A signature is a ``user.signature`` log record linking the signer's id and full name,
 the UTC time and the meaning to the SHA-256 of what is signed; the signer re-enters the
-password (and the user id at the first signing of a session). Approvals of changes and
-drill evidence sign-offs are made through :func:`sign`.
+password (and the user id at the first signing of a session). :func:`authenticate_signer`
+checks the signer once; the :class:`SigningAct` it returns writes the signature records
+inside the caller's transaction, beside what they sign for (the approval of changes, a
+drill evidence sign-off), so that neither is ever committed without the other.
 """
 
 from __future__ import annotations
@@ -43,37 +45,11 @@ def sign(
     password (and the user id at the first signing of a session), the record links
     name, time and meaning to the SHA-256 of what is signed. A failed re-entry is a
     recorded failure and counts toward the lockout."""
-    return sign_all(
-        repo,
-        settings,
-        who,
-        [(subject, sha256)],
-        meaning=meaning,
-        password=password,
-        user_entered=user_entered,
-        reason=reason,
-    )[0]
-
-
-def sign_all(
-    repo: Repository,
-    settings: Settings,
-    who: Principal,
-    items: list[tuple[str, str]],
-    *,
-    meaning: str,
-    password: str | None,
-    user_entered: str | None,
-    reason: str,
-) -> list[ids.SignatureRow]:
-    """One act of signing over several ``(subject, sha256)`` items, with one re-entry
-    of the password: each item gets its own signature record (its own manifestation,
-    11.50), written together or not at all."""
     act = authenticate_signer(
         repo, who, meaning=meaning, password=password, user_entered=user_entered
     )
     with repo.write() as (conn, log):
-        return act.write(conn, log, items, reason)
+        return act.write(conn, log, [(subject, sha256)], reason)[0]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ captured and the mismatch becomes an exception for review (issue: "captured and 
 an exception"; EU GMP Annex 11 §4.8 and 21 CFR 211.192 ask for deviations to be
 recorded and investigated, not silently accepted). Containers are SSCCs (GS1 General
 Specifications §2.2.1); a case is an SSCC holding SGTINs of one GTIN, a pallet an SSCC
-holding SSCCs whose units are of one GTIN. Mixed or unconfigured products are not
+holding SSCCs whose units are of one GTIN — or SGTINs of a GTIN whose packaging level
+is ``case`` (the GS1 US DSCSA guideline serialises cases as SGTINs with their own
+GTIN, and ships them on SSCC pallets). Mixed or unconfigured products are not
 checked: there is no configuration to compare with.
 """
 
@@ -30,6 +32,7 @@ class Config:
     units_per_case: int | None
     cases_per_pallet: int | None
     version: int
+    level: str | None = None  # packagingLevel: 'each', 'pack', 'case' …
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +74,13 @@ def config_of(attributes: Mapping[str, object], version: int) -> Config:
             v = int(v.strip())
         return v if isinstance(v, int) and v > 0 else None
 
-    return Config(count(UNITS_PER_CASE), count(CASES_PER_PALLET), version)
+    level = attributes.get(PACKAGING_ATTRIBUTES["packagingLevel"])
+    return Config(
+        count(UNITS_PER_CASE),
+        count(CASES_PER_PALLET),
+        version,
+        level.strip().lower() if isinstance(level, str) else None,
+    )
 
 
 def mismatches(contents: Mapping[str, Contents], config: Mapping[str, Config]) -> list[Mismatch]:
@@ -79,19 +88,15 @@ def mismatches(contents: Mapping[str, Contents], config: Mapping[str, Config]) -
     product it holds (SGTIN children: a case; SSCC children: a pallet)."""
     out: list[Mismatch] = []
     for container, c in contents.items():
-        if c.kinds == {"sgtin"}:
-            level = "case"
-        elif c.kinds == {"sscc"}:
-            level = "pallet"
-        else:
-            continue
-        if len(c.gtins) != 1 or None in c.gtins:
+        if c.kinds not in ({"sgtin"}, {"sscc"}) or len(c.gtins) != 1 or None in c.gtins:
             continue
         (gtin,) = c.gtins
         assert gtin is not None
         cfg = config.get(gtin)
         if cfg is None:
             continue
+        # SSCCs inside, or SGTINs that are themselves cases: a pallet
+        level = "pallet" if c.kinds == {"sscc"} or cfg.level == "case" else "case"
         expected = cfg.units_per_case if level == "case" else cfg.cases_per_pallet
         if expected is not None and c.count != expected:
             out.append(Mismatch(container, level, gtin, c.count, expected, cfg.version))

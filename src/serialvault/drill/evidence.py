@@ -604,6 +604,9 @@ def sign_off(
     )
     n = len(list(folder.glob("signoff-*.json"))) + 1
     out = folder / f"signoff-{n}-{meaning}.json"
-    out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    try:
+        out.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    except OSError as exc:
+        raise InputError(f"cannot write the sign-off {out}: {exc.strerror or exc}") from None
     zip_package(folder)
     return doc, out

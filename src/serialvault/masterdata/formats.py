@@ -40,7 +40,10 @@ from serialvault.masterdata.model import (
     canonical_attribute_id,
     location_key,
     master_data_from_vocabularies,
+    merge,
+    packaging_count,
     party_key,
+    recordable,
     resolve_gtin,
 )
 
@@ -79,6 +82,16 @@ _PRODUCT_COLUMNS = {
     "serial_format": "serialFormat",
 }
 _INT_COLUMNS = frozenset({"units_per_case", "cases_per_pallet"})
+_PLACE = frozenset({"kind", "id", "name", "attributes", *_ADDRESS_COLUMNS})
+#: The columns a row of each kind may fill.
+_ALLOWED = {
+    "product": frozenset(
+        {"kind", "id", "name", "ndc", "dosage_form", "strength", "net_content"}
+        | {"manufacturer", "attributes", *_PRODUCT_COLUMNS}
+    ),
+    "location": _PLACE,
+    "partner": _PLACE | {"licence"},
+}
 VOCAB = "urn:epcglobal:epcis:vtype:"
 KINDS = ("product", "location", "partner")
 
@@ -89,9 +102,12 @@ KINDS = ("product", "location", "partner")
 def read_master_data(data: bytes, name: str) -> MasterData:
     """Master data from an EPCIS document (JSON-LD or XML, any kind that carries it) or
     a CSV; ``InputError`` for a file that is neither, or that holds no master data."""
-    text_head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
-    if text_head in (b"{", b"[", b"<"):
-        if sniff_syntax(data) == "xml":
+    try:
+        syntax = sniff_syntax(data)
+    except InputError:
+        syntax = "csv"
+    if syntax != "csv":
+        if syntax == "xml":
             doc = read_xml(data, name, master_data=True)
         else:
             doc = read_json(data.removeprefix(b"\xef\xbb\xbf"), name)
@@ -188,7 +204,7 @@ def _extra(cells: dict[str, str]) -> dict[str, Any]:
     value = jsonparse.loads(raw, "the attributes cell")
     if not isinstance(value, dict):
         raise ValueError("the attributes cell must be a JSON object")
-    return {canonical_attribute_id(str(k)): v for k, v in value.items()}
+    return {canonical_attribute_id(str(k)): recordable(v) for k, v in value.items()}
 
 
 def _csv_row(md: MasterData, cells: dict[str, str], where: str) -> None:
@@ -197,7 +213,7 @@ def _csv_row(md: MasterData, cells: dict[str, str], where: str) -> None:
         raise ValueError(f"kind {cells['kind']!r} is not one of {', '.join(KINDS)}")
     if not ident:
         raise ValueError("the id is empty")
-    wrong = [c for c, v in cells.items() if v.strip() and c not in _allowed(kind)]
+    wrong = [c for c, v in cells.items() if v.strip() and c not in _ALLOWED[kind]]
     if wrong:
         raise ValueError(f"a {kind} has no {', '.join(wrong)}")
     extra = _extra(cells)
@@ -212,12 +228,9 @@ def _csv_row(md: MasterData, cells: dict[str, str], where: str) -> None:
                 continue
             if PACKAGING_ATTRIBUTES[attr] in extra:
                 raise ValueError(f"{col} is given twice (its column and the attributes cell)")
-            if col in _INT_COLUMNS:
-                if not value.strip().isdigit() or int(value) < 1:
-                    raise ValueError(f"{col} {value!r} is not a positive whole number")
-                attrs[PACKAGING_ATTRIBUTES[attr]] = int(value)
-            else:
-                attrs[PACKAGING_ATTRIBUTES[attr]] = value
+            attrs[PACKAGING_ATTRIBUTES[attr]] = (
+                packaging_count(col, value) if col in _INT_COLUMNS else value
+            )
         p = Product(
             gtin=gtin,
             name=name,
@@ -228,46 +241,22 @@ def _csv_row(md: MasterData, cells: dict[str, str], where: str) -> None:
             manufacturer=cells.get("manufacturer") or None,
             attributes=attrs | extra,
         )
-        _add(md.products, p.gtin, p, md, where)
+        merge(md.products, p.gtin, p, md.issues, where)
         return
     attrs = ({CBV_MDA + "name": name} if name else {}) | address | extra
     if kind == "location":
         loc = Location(key=location_key(ident), name=name, attributes=attrs)
-        _add(md.locations, loc.key, loc, md, where)
+        merge(md.locations, loc.key, loc, md.issues, where)
         return
     licence = cells.get("licence") or None
     if licence and not any(_is_licence(k) for k in extra):
         attrs[LICENCE_ATTRIBUTE] = licence
     party = Partner(key=party_key(ident), name=name, licence=licence, attributes=attrs)
-    _add(md.partners, party.key, party, md, where)
+    merge(md.partners, party.key, party, md.issues, where)
 
 
 def _is_licence(attr_id: str) -> bool:
     return attribute_local_name(attr_id).lower() in LICENCE_NAMES
-
-
-def _allowed(kind: str) -> set[str]:
-    common = {"kind", "id", "name", "attributes"} | set(_ADDRESS_COLUMNS)
-    if kind == "product":
-        return {"kind", "id", "name", "ndc", "dosage_form", "strength", "net_content"} | {
-            "manufacturer",
-            "attributes",
-            *_PRODUCT_COLUMNS,
-        }
-    return common | ({"licence"} if kind == "partner" else set())
-
-
-def _add(into: dict[str, Any], key: str, value: Any, md: MasterData, where: str) -> None:
-    prior = into.get(key)
-    if prior is not None and prior.differences(value):
-        md.issues.append(
-            Issue(
-                f"{where}: {key} is listed twice with different values",
-                "masterdata-conflict",
-                identifier=key,
-            )
-        )
-    into[key] = value
 
 
 # --------------------------------------------------------------------------- writing

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Self
 
+from serialvault.canonical import canonical_json
 from serialvault.epcis.model import EpcisDocument
 from serialvault.errors import IdentifierError, Issue, SerialvaultError, ValidationError
 from serialvault.gs1.epc import canonical_key
@@ -242,13 +243,13 @@ def product_from_element(element: Mapping[str, Any]) -> Product | None:
         if local in _NAMED and (ndc_named or not local.startswith("additionalTradeItem")):
             continue
         if k in _COUNTS:
-            v = _count(local, v)
-        kept[k] = _canonical_value(v)
+            v = packaging_count(local, v)
+        kept[k] = recordable(v)
     return Product(gtin=gtin, name=name, ndc=ndc, attributes=kept, **values)
 
 
-def _count(name: str, value: Any) -> int:
-    """A packaging count: a positive whole number (XML carries it as text)."""
+def packaging_count(name: str, value: Any) -> int:
+    """A packaging count: a positive whole number (XML and CSV carry it as text)."""
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -256,15 +257,16 @@ def _count(name: str, value: Any) -> int:
     return int(value)
 
 
-def _canonical_value(value: Any) -> Any:
-    """A value master data can record: JSON without infinities or NaN (RFC 8785 has no
-    form for them, and the log records canonical JSON)."""
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        raise ValueError(f"the number {value!r} cannot be recorded (not finite)")
-    if isinstance(value, dict):
-        return {k: _canonical_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_canonical_value(v) for v in value]
+def recordable(value: Any) -> Any:
+    """``value`` if master data can record it — it becomes canonical JSON (RFC 8785) in
+    the log: no infinity, no NaN, no integer beyond 64 bits — else ``ValueError``."""
+    try:
+        canonical_json(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"the value {str(value)[:60]!r} cannot be recorded (not finite, or a whole number"
+            f" beyond 64 bits): {exc}"
+        ) from None
     return value
 
 
@@ -290,7 +292,7 @@ def location_from_element(element: Mapping[str, Any]) -> Location | None:
     ident = element.get("id")
     if not isinstance(ident, str):
         return None
-    attrs = {k: _canonical_value(v) for k, v in _attributes(element).items()}
+    attrs = {k: recordable(v) for k, v in _attributes(element).items()}
     by_local = {attribute_local_name(k): v for k, v in attrs.items()}
     name = by_local.get("name")
     return Location(
@@ -303,7 +305,7 @@ def partner_from_element(element: Mapping[str, Any]) -> Partner | None:
     ident = element.get("id")
     if not isinstance(ident, str):
         return None
-    attrs = {k: _canonical_value(v) for k, v in _attributes(element).items()}
+    attrs = {k: recordable(v) for k, v in _attributes(element).items()}
     by_local = {attribute_local_name(k).lower(): v for k, v in attrs.items()}
     name = by_local.get("name")
     licence = next((by_local[k] for k in LICENCE_NAMES if by_local.get(k)), None)
@@ -329,6 +331,14 @@ class MasterData:
     def count(self) -> int:
         return len(self.products) + len(self.locations) + len(self.partners)
 
+    def by_kind(self) -> list[tuple[str, dict[str, Any]]]:
+        """``(kind, objects by key)`` for products, locations and partners, in order."""
+        return [
+            ("product", self.products),
+            ("location", self.locations),
+            ("partner", self.partners),
+        ]
+
 
 def master_data_from_vocabularies(
     vocabularies: Iterable[tuple[str, list[dict[str, Any]]]], where: str, *, parties: bool = True
@@ -345,7 +355,7 @@ def master_data_from_vocabularies(
                 if kind == "EPCClass":
                     p = product_from_element(element)
                     if p is not None:
-                        _merge(md.products, p.gtin, p, md.issues, fld)
+                        merge(md.products, p.gtin, p, md.issues, fld)
                     else:
                         md.ignored["EPCClass (not a GTIN class)"] = (
                             md.ignored.get("EPCClass (not a GTIN class)", 0) + 1
@@ -353,11 +363,11 @@ def master_data_from_vocabularies(
                 elif kind in LOCATION_VOCABULARIES:
                     loc = location_from_element(element)
                     if loc is not None:
-                        _merge(md.locations, loc.key, loc, md.issues, fld)
+                        merge(md.locations, loc.key, loc, md.issues, fld)
                 elif kind == PARTY_VOCABULARY and parties:
                     party = partner_from_element(element)
                     if party is not None:
-                        _merge(md.partners, party.key, party, md.issues, fld)
+                        merge(md.partners, party.key, party, md.issues, fld)
                 else:
                     md.ignored[vtype] = md.ignored.get(vtype, 0) + 1
             except (ValueError, SerialvaultError) as exc:
@@ -384,13 +394,15 @@ def master_data_from_document(
     return list(md.products.values()), list(md.locations.values()), md.issues
 
 
-def _merge(
+def merge(
     into: dict[str, Any],
     key: str,
     value: Product | Location | Partner,
     issues: list[Issue],
     fld: str,
 ) -> None:
+    """Add ``value`` under ``key``; the same key again with other values is an issue
+    (``fld`` names where), so a file that says two things of one object is refused."""
     prior = into.get(key)
     if prior is None:
         into[key] = value
