@@ -18,7 +18,7 @@ from serialvault.app.context import Backups, open_as, open_to_read
 from serialvault.backup.anchors import Witness, witness_path
 from serialvault.backup.guard import AnchoredAudit, audit_log
 from serialvault.domain.access import Action
-from serialvault.errors import InputError, SerialvaultError
+from serialvault.errors import InputError, SerialvaultError, UsageError
 from serialvault.settings import Settings
 from serialvault.store import queries
 from serialvault.store.capture import Capturer, CaptureResult
@@ -108,11 +108,15 @@ def capture(
     stdin: BinaryIO | None = None,
     on_outcome: Callable[[str, Outcome], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    origin: str | None = None,
 ) -> CaptureBatch:
     """Capture EPCIS documents (JSON-LD or XML, 2.0 or 1.2), each all-or-nothing, in
     order; stop at the first rejection unless ``keep_going``. The settings give the
     size limits and extra schemas, for this process and the one that prepares.
-    ``on_start`` is told how many documents the paths name."""
+    ``on_start`` is told how many documents the paths name. ``origin`` (``line:NAME``
+    or ``partner:GLN``; a service account's default is ``line:`` and its id) is where
+    the documents came from, as the exception register records it."""
+    origin = check_origin(origin)
     inputs = capture_inputs(paths)
     if on_start is not None:
         on_start(len(inputs))
@@ -123,6 +127,7 @@ def capture(
         reason=reason or "EPCIS capture",
         extra_schemas=settings.extra_schemas(),
         limits=settings.limits,
+        origin=origin or (f"line:{who.user_id}" if who.kind == "service" else None),
     )
     batch = CaptureBatch(len(inputs))
     for name, outcome in _outcomes(capturer, inputs, stdin):
@@ -174,10 +179,18 @@ def status(settings: Settings, db: str | None) -> Status:
     )
 
 
-def exceptions(settings: Settings, db: str | None, status: str | None = None) -> list[Any]:
-    """The exception records (rejected input and other deviations), oldest first."""
-    with open_to_read(settings, db).read() as conn:
-        return list(queries.exceptions(conn, status))
+def check_origin(origin: str | None) -> str | None:
+    """``--from``: ``line:NAME`` or ``partner:GLN`` (``None`` when not given).
+
+    >>> check_origin("line:L3")
+    'line:L3'
+    """
+    if origin is None:
+        return None
+    kind, _, ident = origin.strip().partition(":")
+    if kind not in ("line", "partner") or not ident.strip() or len(ident) > 200:
+        raise UsageError(f"--from {origin!r}: line:NAME (a packaging line) or partner:GLN")
+    return f"{kind}:{ident.strip()}"
 
 
 def state_fingerprint(

@@ -34,6 +34,7 @@ from serialvault.backup.policy import Policy, format_duration
 from serialvault.backup.restore import MEASUREMENT_FORMAT
 from serialvault.domain.records import (
     AUTH_FAILURE,
+    CAPA,
     CHANGE_DECISION,
     CHANGE_DRAFT,
     DRILL_PLAN,
@@ -41,6 +42,7 @@ from serialvault.domain.records import (
     DRILL_SIGNOFF,
     EVENT,
     EXCEPTION,
+    EXCEPTION_ACTION,
     IDENTITY_POLICY,
     INIT,
     LOCATION,
@@ -67,7 +69,10 @@ PLAN_FORMAT = "serialvault.backup-plan/1"
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "events": ((EVENT,), ("events", "event_epcs", "units")),
     "master data": ((PRODUCT, LOCATION, PARTNER), ("products", "locations", "partners", "lots")),
-    "exceptions": ((EXCEPTION,), ("exceptions",)),
+    "exceptions": (
+        (EXCEPTION, EXCEPTION_ACTION, CAPA),
+        ("exceptions", "exception_actions", "capas", "capa_links"),
+    ),
     "governance": (
         (
             USER,

@@ -74,6 +74,14 @@ def capture(
         bool,
         typer.Option("--keep-going", help="Continue with the next document after a rejection."),
     ] = False,
+    origin: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Who sent them: line:NAME or partner:GLN (for the exception register;"
+            " a service account's default is its line).",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Capture EPCIS documents (JSON-LD or XML, EPCIS 2.0 or 1.2), each all-or-nothing."""
@@ -98,6 +106,7 @@ def capture(
             stdin=sys.stdin.buffer,
             on_outcome=shown,
             on_start=lambda n: bar.update(task, total=n),
+            origin=origin,
         )
     if json_out:
         print_json(batch.to_dict())
@@ -141,36 +150,6 @@ def status(db: DbOpt = None, json_out: JsonOpt = False) -> None:
             ("fingerprint", st.fingerprint),
         ]
         kv("serialvault status", items)
-
-
-def exceptions(
-    db: DbOpt = None,
-    status_filter: Annotated[
-        str | None, typer.Option("--status", help="Only this status (e.g. open).")
-    ] = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """List exception records (rejected input and other deviations)."""
-    with handled(json_out):
-        rows = ops.exceptions(settings(), db, status_filter)
-        if json_out:
-            print_json(rows)
-            return
-        table(
-            "exceptions",
-            ["seq", "recorded at", "type", "status", "document", "reason"],
-            [
-                [
-                    r["seq"],
-                    r["recorded_at"],
-                    r["type"],
-                    r["status"],
-                    r["document"],
-                    r["reason"].splitlines()[0],
-                ]
-                for r in rows
-            ],
-        )
 
 
 def fingerprint_cmd(db: DbOpt = None, json_out: JsonOpt = False) -> None:

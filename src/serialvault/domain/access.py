@@ -8,8 +8,8 @@ the same table (EU GMP Annex 11 (2025 draft) §11: least privilege, personal acc
 
 Roles (DESIGN.md "Security"):
 
-``operator``  captures EPCIS and performs rework on the line.
-``qa``        approves, reviews, signs off, closes exceptions.
+``operator``  captures EPCIS, works on exceptions and performs rework on the line.
+``qa``        approves, reviews, signs off, closes exceptions, owns CAPAs.
 ``auditor``   reads everything, changes nothing.
 ``admin``     manages users, backups, restores and configuration.
 ``service``   the role of a line system's account: capture only, by token only, and
@@ -49,6 +49,10 @@ class Action(Enum):
     RECONCILE = "run reconciliation"
     SIGN_OFF = "sign off drill evidence and approve"
     CONFIGURE = "change configuration"
+    EXCEPTIONS = "open and work on exceptions"
+    CLOSE_EXCEPTIONS = "close or reopen exceptions"
+    REWORK = "rework units and containers"
+    CAPA = "record and update CAPAs"
 
 
 #: The one table of authority: which roles grant each action.
@@ -65,6 +69,10 @@ GRANTS: dict[Action, frozenset[str]] = {
     Action.RECONCILE: frozenset({"admin", "qa"}),
     Action.SIGN_OFF: frozenset({"qa"}),
     Action.CONFIGURE: frozenset({"admin"}),
+    Action.EXCEPTIONS: frozenset({"operator", "qa", "admin"}),
+    Action.CLOSE_EXCEPTIONS: frozenset({"qa"}),
+    Action.REWORK: frozenset({"operator"}),
+    Action.CAPA: frozenset({"qa"}),
 }
 
 

@@ -23,6 +23,8 @@ PRODUCT = "masterdata.product"
 LOCATION = "masterdata.location"
 PARTNER = "masterdata.partner"
 EXCEPTION = "exception"
+EXCEPTION_ACTION = "exception.action"
+CAPA = "capa.version"
 INIT = "repository.init"
 REBUILD = "maintenance.rebuild"
 TIMELINE = "backup.timeline"
@@ -75,7 +77,19 @@ CATALOGUE: dict[str, RecordKind] = {
         _kind(PRODUCT, "admin qa", "a version of a product's master data", projected=True),
         _kind(LOCATION, "operator service admin", "a version of a location (GLN)", projected=True),
         _kind(PARTNER, "admin qa", "a version of a trading partner (GLN, licence)", projected=True),
-        _kind(EXCEPTION, "system operator qa", "a rejection or deviation", projected=True),
+        _kind(EXCEPTION, "system operator qa admin", "a rejection or deviation", projected=True),
+        _kind(
+            EXCEPTION_ACTION,
+            "system operator qa admin",
+            "a step in an exception's workflow: assign, comment, rework, resolve, close, reopen",
+            projected=True,
+        ),
+        _kind(
+            CAPA,
+            "operator qa",
+            "a version of a corrective and preventive action (ICH Q10 §3.2.2)",
+            projected=True,
+        ),
         _kind(REBUILD, "admin", "projections rebuilt from the log, with both fingerprints"),
         _kind(TIMELINE, "admin", "earlier backup heads abandoned on purpose, and why"),
         _kind(DRILL_PLAN, "admin qa", "a version of a backup/restore drill plan"),

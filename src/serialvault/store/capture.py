@@ -34,6 +34,7 @@ from typing import Any, BinaryIO
 import orjson
 from sqlalchemy.engine import Connection
 
+from serialvault.domain.exceptions import type_of
 from serialvault.domain.facts import EventFacts
 from serialvault.domain.lifecycle import Engine
 from serialvault.domain.prepare import Prepared, prepare_bytes, prepare_document
@@ -56,7 +57,7 @@ from serialvault.errors import (
 )
 from serialvault.masterdata.model import Location, Product
 from serialvault.store.changes import product_issues
-from serialvault.store.exceptions import MAX_REPORTED_ISSUES, record_exception
+from serialvault.store.exceptions import MAX_REPORTED_ISSUES, open_or_link
 from serialvault.store.packaging import packaging_mismatches
 from serialvault.store.project import append_projected
 from serialvault.store.projector import (
@@ -216,9 +217,12 @@ class Capturer:
         batch_epcs: int = BATCH_EPCS,
         on_progress: Callable[[int], None] | None = None,
         limits: Limits = DEFAULT_LIMITS,
+        origin: str | None = None,
     ) -> None:
         self.repo = repo
         self.actor = actor
+        #: ``line:NAME`` or ``partner:GLN`` — who sent the documents, for the exceptions
+        self.origin = origin
         self.reason = reason
         self.extra_schemas = tuple(extra_schemas)
         self.batch_epcs = batch_epcs
@@ -457,6 +461,8 @@ class Capturer:
             "reason": reason,
             "issues": [],
             "identifiers": [m.container for m in found[:MAX_REPORTED_ISSUES]],
+            "owner_role": type_of("count-mismatch").owner,
+            "origin": self.origin_of(document),
         }
         append_projected(conn, app, EXCEPTION, body, self.actor, f"packaging check: {document}")
         result.warnings.append(reason[:500])
@@ -507,16 +513,40 @@ class Capturer:
     def _record_exception(
         self, kind: str, message: str, issues: Sequence[Issue], document: str, sha256: str
     ) -> None:
-        """Record a rejection as an ``exception`` log record (its own transaction)."""
+        """Record a rejection as an ``exception`` log record (its own transaction) — or,
+        when the same document was refused for the same reason and that exception is not
+        closed yet, link this attempt to it (``seen-again``) instead of a second one."""
         identifiers = sorted({i.identifier for i in issues if i.identifier})[:MAX_REPORTED_ISSUES]
+        type_ = _REJECTION_TYPES[kind]
         body = {
             "source": "capture",
-            "type": kind,
+            "type": type_,
             "severity": "major",
             "document": document,
             "document_sha256": sha256,
             "reason": message[:4000],
             "issues": [i.to_dict() for i in issues[:MAX_REPORTED_ISSUES]],
             "identifiers": identifiers,
+            "owner_role": type_of(type_).owner,
+            "origin": self.origin_of(document),
         }
-        record_exception(self.repo, body, self.actor, f"rejected: {document}")
+        with self.repo.write() as (conn, app):
+            open_or_link(conn, app, body, self.actor, f"rejected: {document}")
+
+    def origin_of(self, document: str) -> dict[str, Any]:
+        """Where a document came from: the line or partner the capture names, else the
+        document itself."""
+        if self.origin is not None:
+            kind, _, ident = self.origin.partition(":")
+            return {"kind": kind, "id": ident, "document": document}
+        return {"kind": "document", "id": document}
+
+
+#: A rejection's stage → its exception type (``domain.exceptions.TYPES``): input that
+#: could not be read at all is an interface failure; schema, vocabulary and identifier
+#: problems reject the document; lifecycle and hierarchy rules are rule violations.
+_REJECTION_TYPES = {
+    "input": "interface-rejection",
+    "validation": "rejected-document",
+    "rule": "rule-violation",
+}

@@ -17,7 +17,9 @@ from sqlalchemy.engine import Connection
 from serialvault.domain.chain import LogRecord
 from serialvault.domain.records import EXCEPTION, LOCATION, PARTNER, PRODUCT
 from serialvault.masterdata.model import Location, Partner, Product
+from serialvault.store.capa import apply_capa
 from serialvault.store.changes import apply_change
+from serialvault.store.exceptions import apply_action
 from serialvault.store.identity import apply_identity
 from serialvault.store.projector import (
     apply_exception,
@@ -41,7 +43,9 @@ def apply_record(conn: Connection, rec: LogRecord) -> None:
         apply_partner(conn, rec.seq, Partner.from_content(body["partner"]), int(body["version"]))
     elif rec.kind == EXCEPTION:
         apply_exception(conn, rec.seq, rec.recorded_at, orjson.loads(rec.body))
-    elif not apply_identity(conn, rec):  # accounts, signatures; then change records
+    elif apply_identity(conn, rec) or apply_action(conn, rec) or apply_capa(conn, rec):
+        return  # accounts, signatures; the exception workflow; CAPA
+    else:
         apply_change(conn, rec)  # repository.init, maintenance.* … feed nothing
 
 

@@ -353,17 +353,6 @@ def event_bodies(conn: Connection, seqs: Sequence[int]) -> dict[int, dict[str, A
     return out
 
 
-def exceptions(conn: Connection, status: str | None = None) -> list[dict[str, Any]]:
-    t = schema.exceptions
-    stmt = sa.select(t).order_by(t.c.seq)
-    if status:
-        stmt = stmt.where(t.c.status == status)
-    rows = [dict(r) for r in conn.execute(stmt).mappings()]
-    for r in rows:
-        r["identifiers"] = orjson.loads(r["identifiers"])
-    return rows
-
-
 def counts(conn: Connection) -> dict[str, int]:
     """Row counts of the log and every projection."""
     out = {

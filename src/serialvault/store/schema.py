@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 
 #: Schema revision this code reads and writes (also the Alembic head).
-SCHEMA_VERSION = "0003"
+SCHEMA_VERSION = "0004"
 
 metadata = MetaData()
 
@@ -272,6 +272,45 @@ changes = Table(
 )  # Change control (Annex 11 §10); projection of change.draft / change.decision records.
 Index("ix_changes_object", changes.c.object_type, changes.c.object_key)
 
+exception_actions = Table(
+    "exception_actions",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=False),  # of the action record
+    Column("exception_seq", Id, nullable=False),
+    Column("action", Text, nullable=False),  # assign, comment, rework, resolve, close, …
+    Column("actor", Text, nullable=False),
+    Column("at", Text, nullable=False),
+    Column("status", Text, nullable=False),  # the exception's status after the action
+    Column("text", Text),  # comment, resolution, justification, or reason to reopen
+    Column("detail", Text, nullable=False),  # canonical JSON of the rest of the body
+)  # The exception workflow (projection of exception.action records; schema 0004).
+Index("ix_exception_actions_exception", exception_actions.c.exception_seq)
+
+capas = Table(
+    "capas",
+    metadata,
+    Column("capa_id", Text, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("status", Text, nullable=False),  # 'open' | 'effectiveness-check' | 'closed'
+    Column("title", Text, nullable=False),
+    Column("next_due", Text),  # earliest due date of an action not done, or of the check
+    Column("content", Text, nullable=False),  # canonical JSON of the CAPA as now
+    Column("opened_by", Text, nullable=False),
+    Column("opened_at", Text, nullable=False),
+    Column("first_seq", Id, nullable=False),
+    Column("last_seq", Id, nullable=False),
+)  # Corrective and preventive actions (ICH Q10 §3.2.2; projection of capa.version).
+
+capa_links = Table(
+    "capa_links",
+    metadata,
+    Column("capa_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # 'exception' | 'drill'
+    Column("target", Text, nullable=False),  # EX-n, or a drill run id
+    PrimaryKeyConstraint("capa_id", "kind", "target"),
+)  # What each CAPA answers, as its latest version says.
+Index("ix_capa_links_target", capa_links.c.kind, capa_links.c.target)
+
 sessions = Table(
     "sessions",
     metadata,
@@ -298,11 +337,24 @@ PROJECTIONS: tuple[Table, ...] = (
     signatures,
     changes,
     partners,
+    exception_actions,
+    capas,
+    capa_links,
 )
 
 #: Projections added after the first schema: they enter the fingerprint only once they
 #: hold rows, so the fingerprint of a repository that never had them (and of every
 #: backup taken before they existed) is what it was.
 LATER_PROJECTIONS = frozenset(
-    {"users", "credentials", "tokens", "signatures", "changes", "partners"}
+    {
+        "users",
+        "credentials",
+        "tokens",
+        "signatures",
+        "changes",
+        "partners",
+        "exception_actions",
+        "capas",
+        "capa_links",
+    }
 )
