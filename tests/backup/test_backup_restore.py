@@ -23,7 +23,7 @@ from serialvault.errors import (
     KeyProblem,
     StoreError,
 )
-from serialvault.store import queries
+from serialvault.store.exceptions import Filter, list_exceptions
 from serialvault.store.fingerprint import fingerprint
 from serialvault.store.repository import Repository
 from tests.backup.conftest import copy_of, grow, new_repo, policy_for
@@ -196,7 +196,7 @@ def test_a_forked_log_is_refused_until_a_new_timeline_is_declared(
     with pytest.raises(IntegrityFailure, match=r"full backup refused: .*seq 4"):
         take.full_backup(fork, pol, [copy_of(url)], actor="t")
     with fork.read() as conn:
-        opened = queries.exceptions(conn, "open")
+        opened = list_exceptions(conn, Filter(status="open"))
     assert len(opened) == 2, "each refusal opens one exception (the same defect: linked)"
     assert all(e["type"] == "log-integrity" for e in opened)
     # someone with write access to the database, but not the signing key, appends a

@@ -135,7 +135,7 @@ def test_malformed_json_exits_3_and_names_the_place(db: Path, tmp_path: Path) ->
     assert "broken.json" in r.stderr
     assert "malformed JSON" in r.stderr
     exc = json.loads(sv("exceptions", "--json", db=db).stdout)
-    assert exc[-1]["type"] == "input"
+    assert exc[-1]["type"] == "interface-rejection"
 
 
 def test_invalid_vocabulary_exits_4_and_names_event_and_field(db: Path, tmp_path: Path) -> None:

@@ -117,7 +117,7 @@ def test_a_rejected_document_raises_no_count_exception(repo: Repository) -> None
             b.pack(case, units),
             b.observe([b.sgtin("NEVER")]),
         )
-    assert [e["type"] for e in _exceptions(repo)] == ["rule"]
+    assert [e["type"] for e in _exceptions(repo)] == ["rule-violation"]
 
 
 @given(

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from serialvault.errors import DocumentInvalid, DocumentRejected, InputError
 from serialvault.store import queries, schema
 from serialvault.store.capture import Capturer
+from serialvault.store.exceptions import list_exceptions
 from serialvault.store.fingerprint import fingerprint
 from serialvault.store.integrity import rebuild, verify_chain
 from serialvault.store.masterdata import list_products
@@ -71,9 +72,9 @@ def assert_rejected(
     assert after[1] == before[1] + 1, "exactly one exception record is written"
     assert after[2] == before[2] + 1
     with repo.read() as conn:
-        exc = queries.exceptions(conn)[-1]
+        exc = list_exceptions(conn)[-1]
     assert exc["document"] == "bad.jsonld"
-    assert exc["type"] == "rule"
+    assert exc["type"] == "rule-violation"
     assert text in exc["reason"]
     return err
 
@@ -477,8 +478,8 @@ def test_malformed_json_is_recorded_as_an_input_exception(repo: Repository) -> N
     with pytest.raises(InputError, match="malformed JSON"):
         Capturer(repo, actor="t").capture_bytes(b'{"type": "EPCISDocument",', "broken.json")
     with repo.read() as conn:
-        exc = queries.exceptions(conn)[-1]
-    assert (exc["type"], exc["document"]) == ("input", "broken.json")
+        exc = list_exceptions(conn)[-1]
+    assert (exc["type"], exc["document"]) == ("interface-rejection", "broken.json")
 
 
 def test_invalid_document_is_rejected_before_any_rule(repo: Repository) -> None:

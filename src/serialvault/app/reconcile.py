@@ -17,10 +17,13 @@ import orjson
 from serialvault.app.context import open_as, open_to_read
 from serialvault.app.files import read_bytes, write_file
 from serialvault.domain.access import Action
+from serialvault.domain.exceptions import exception_id
+from serialvault.domain.reconcile import FAIL
 from serialvault.errors import InputError
 from serialvault.redact import redact_url
 from serialvault.settings import Settings
 from serialvault.store import reconcile as rec
+from serialvault.store.exceptions import open_exception
 from serialvault.store.repository import Repository
 
 #: File endings that make ``--against`` an EPCIS export rather than a baseline.
@@ -88,9 +91,38 @@ def reconcile(
     """Reconcile the repository against a baseline file, another repository (path or
     URL) or an EPCIS export (a ``.jsonld``/``.xml`` file or folder: R7)."""
     export = _export_files(against)
-    repo, _who = open_as(settings, db, Action.RECONCILE)
+    repo, who = open_as(settings, db, Action.RECONCILE)
     if export is not None:
         with tempfile.TemporaryDirectory(prefix="sv-reconcile-") as work:
-            return rec.cross_system(repo, export, Path(work), scope=scope, limit=limit)
-    expected = _expected(against)
-    return rec.reconcile(repo, expected, against=against, limit=limit, lifecycle=lifecycle)
+            report = rec.cross_system(repo, export, Path(work), scope=scope, limit=limit)
+    else:
+        expected = _expected(against)
+        report = rec.reconcile(repo, expected, against=against, limit=limit, lifecycle=lifecycle)
+    report.exceptions = _open_failures(repo, report, who.actor)
+    return report
+
+
+def _open_failures(repo: Repository, report: rec.Report, actor: str) -> list[str]:
+    """Each failed rule opens an exception of type ``reconciliation-failure`` — or is
+    linked to the one still open for the same failure (same rule, same finding)."""
+    opened = []
+    for r in report.results:
+        if r.status != FAIL:
+            continue
+        examples = [x for xs in r.examples.values() for x in xs]
+        seq, _new = open_exception(
+            repo,
+            source="reconcile",
+            type="reconciliation-failure",
+            severity="critical",
+            reason=f"{r.rule} {r.title}: {r.message or 'failed'}"
+            + f" (against {redact_url(report.against)})",
+            identifiers=examples,
+            actor=actor,
+            why=f"reconciliation rule {r.rule} failed",
+            document=redact_url(report.against),
+            origin={"kind": "reconciliation", "id": r.rule, "against": redact_url(report.against)},
+            relink_after_s=0,
+        )
+        opened.append(exception_id(seq))
+    return opened

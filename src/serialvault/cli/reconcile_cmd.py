@@ -89,5 +89,7 @@ def reconcile(
             for r in d["rules"]:
                 for name, items in r["examples"].items():
                     out.print(f"  {r['rule']} {name}: {escape(', '.join(items))}")
+            if d["exceptions"]:
+                out.print(f"exceptions opened or linked: {', '.join(d['exceptions'])}")
     if report.verdict == "fail":
         raise typer.Exit(IntegrityFailure.exit_code)

@@ -356,6 +356,8 @@ class Report:
     units: int
     seconds: float
     head_seq: int
+    #: the exceptions the failed rules opened or were linked to (EX-n)
+    exceptions: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -372,6 +374,7 @@ class Report:
             "seconds": round(self.seconds, 3),
             "units_per_s": round(self.units / self.seconds) if self.seconds else None,
             "rules": [r.to_dict() for r in self.results],
+            "exceptions": self.exceptions,
         }
 
 
