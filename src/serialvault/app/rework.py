@@ -269,7 +269,20 @@ def replace(
             f"--new {new_key} is product {new_gtin}, --old {old_key} is {gone['gtin']}: a"
             " replacement is the same product; nothing was changed"
         )
-    step, disposition = REASONS[reason]
+    events, warnings = _replacement(gone, old_key, new_key, fresh is None, REASONS[reason])
+    done = _capture(repo, who, settings, "replace", events, exception)
+    done.warnings = warnings + done.warnings
+    return done
+
+
+def _replacement(
+    gone: dict[str, Any], old_key: str, new_key: str, commission: bool, how: tuple[str, str]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The events of a replacement, in order: unpack the old unit, decommission it,
+    commission the new one (with the old one's lot and expiry) when it is not yet, pack
+    it into the old one's case."""
+    step, disposition = how
+    parent = gone["parent"]
     when = now_utc()
     loc = gone.get("biz_location")
     events = [
@@ -293,7 +306,7 @@ def replace(
         ),
     ]
     warnings = []
-    if fresh is None:
+    if commission:
         ilmd = {
             k: v
             for k, v in (
@@ -330,9 +343,7 @@ def replace(
             disposition="in_progress",
         )
     )
-    done = _capture(repo, who, settings, "replace", events, exception)
-    done.warnings = warnings + done.warnings
-    return done
+    return events, warnings
 
 
 def _gtin_of(key: str) -> str | None:
