@@ -23,7 +23,7 @@ $SV demo generate --units "$UNITS" --max-epcs "${DEMO_MAX_EPCS:-5000}" --out dem
 step "2. Create the repository (SQLite: ./serialvault.db) and its users, replacing the previous demo's"
 rm -rf serialvault.db serialvault.db-wal serialvault.db-shm serialvault.db.witness \
   demo-restored.db demo-restored.db-wal demo-restored.db-shm demo-restored.db.witness \
-  demo-backup demo-backup-2 drill-runs drill-sandbox demo-drills demo-users
+  demo-backup demo-backup-2 drill-runs drill-sandbox demo-drills demo-users demo-short-case.jsonld
 # Every change is made by an authenticated user with the role for it. The demo creates
 # three people, each with a random password in a 0600 file and a session home of their
 # own: alice (admin), oscar (operator, captures), quinn (qa, signs off the drills).
@@ -63,6 +63,23 @@ approve_drafts
 step "4. oscar captures the documents but the last two (each one all-or-nothing)"
 "${OSCAR[@]}" capture "${FILES[@]:0:N-2}"
 export SERIALVAULT_HOME="$PWD/demo-users/alice"  # from here on alice (admin) acts, unless named
+
+step "4b. A short case: captured, and flagged as a count-mismatch exception"
+CASE=$("$PY" "$ROOT/scripts/short_case.py" demo-short-case.jsonld)
+"${OSCAR[@]}" capture demo-short-case.jsonld --from line:L1
+EX=$("${QUINN[@]}" exception list --type count-mismatch --status open --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[-1]["id"])')
+"${QUINN[@]}" exception show "$EX"
+
+step "4c. quinn assigns it to oscar, who reworks the case; quinn closes it with a CAPA"
+"${QUINN[@]}" exception assign "$EX" --to oscar --note "short case at the end of line 1"
+"${OSCAR[@]}" rework unpack "$CASE" --exception "$EX"
+"${OSCAR[@]}" rework decommission "$CASE" --reason other --exception "$EX"
+"${OSCAR[@]}" exception resolve "$EX" --resolution "case unpacked, its label voided; the three units wait for the next case"
+CAPA=$("${QUINN[@]}" capa new --title "short cases at line end" --problem "a case was closed with 3 of 120 units" \
+  --root-cause "the line closes the open case when a lot ends" --exception "$EX" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["capa"])')
+"${QUINN[@]}" capa update "$CAPA" --preventive "hold a partial case open across lots" --owner oscar --due "$(date -u -d '+30 days' +%F)"
+"${QUINN[@]}" exception close "$EX" --user quinn --password-file demo-users/quinn.pw
+"${QUINN[@]}" capa show "$CAPA"
 
 step "5. Audit trail: walk the hash chain from genesis"
 $SV audit verify

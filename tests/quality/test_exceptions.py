@@ -43,7 +43,8 @@ def test_a_rejection_is_worked_through_to_a_signed_closure(site: Site) -> None:
     assert (view["type"], view["severity"], view["status"]) == ("rule-violation", "major", "open")
     assert view["owner_role"] == "operator"
     assert view["origin"] == {"kind": "document", "id": "line.jsonld"}
-    assert view["document_sha256"] and len(view["document_sha256"]) == 64
+    assert view["document_sha256"]
+    assert len(view["document_sha256"]) == 64
     (issue,) = view["issues"]  # the event, field and identifier of what was wrong
     assert (issue["event_index"], issue["field"]) == (0, "epcList[0]")
     assert issue["identifier"] == b.sgtin("NEVER")  # as the document wrote it
@@ -144,7 +145,8 @@ def test_a_major_exception_needs_a_capa_or_a_justification(site: Site) -> None:
     done = _close(site, eid)
     view = ex.show(site.as_("olga"), None, eid).to_dict()
     assert view["capas"] == [c["capa"]]
-    assert view["signatures"][0]["verified"] and done.exception == eid
+    assert view["signatures"][0]["verified"]
+    assert done.exception == eid
 
 
 def test_the_resolver_does_not_close(site: Site) -> None:

@@ -86,7 +86,8 @@ def test_a_rework_that_would_create_a_second_parent_is_refused(site: Site) -> No
         rework.repack(site.as_("olga"), None, CASE1, [U[2]])  # U[2] is in CASE2
     assert _state(site, U[2])["parent"] == b.dl(CASE2)
     rows = ex.list_exceptions(site.as_("olga"), None)
-    assert rows[-1]["type"] == "rule-violation" and "rework repack" in rows[-1]["document"]
+    assert rows[-1]["type"] == "rule-violation"
+    assert "rework repack" in rows[-1]["document"]
     assert site.head() == head + 1  # the exception record, nothing else
 
 

@@ -81,6 +81,14 @@ def list_cmd(
         )
 
 
+def _origin(origin: dict[str, Any]) -> str:
+    """``line:L1 (document d.jsonld)``: where an exception came from, as one phrase."""
+    kind, ident = origin.get("kind"), origin.get("id")
+    text = f"{kind}:{ident}" if ident else str(kind or "-")
+    doc = origin.get("document")
+    return text + (f" (document {doc})" if doc and doc != ident else "")
+
+
 def _fmt(v: Any) -> str:
     return "-" if v in (None, "", []) else str(v)
 
@@ -106,7 +114,7 @@ def show(ex_id: IdArg, db: DbOpt = None, json_out: JsonOpt = False) -> None:
                     ("owner role", d["owner_role"]),
                     ("assignee", _fmt(d["assignee"])),
                     ("opened", f"{d['recorded_at']} by {d['opened_by']} (log seq {d['seq']})"),
-                    ("origin", " ".join(str(v) for v in origin.values() if v)),
+                    ("origin", _origin(origin)),
                     ("document", _fmt(d["document"])),
                     ("document SHA-256", _fmt(d["document_sha256"])),
                     ("identifiers", _fmt(", ".join(d["identifiers"][:20]))),
