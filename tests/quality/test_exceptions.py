@@ -4,13 +4,19 @@ does not verify."""
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
+
+import orjson
 import pytest
+import zstandard
 import sqlalchemy as sa
 
 from serialvault.app import exceptions as ex
 from serialvault.errors import (
     ConflictError,
     DocumentRejected,
+    IntegrityFailure,
     NotAuthenticated,
     NotPermitted,
     UsageError,
@@ -217,3 +223,29 @@ def test_assigning_to_someone_who_cannot_work_on_it_is_refused(site: Site) -> No
     with pytest.raises(Exception, match="no such person"):
         ex.assign(site.as_("quinn"), None, eid, "nobody", note=None)
     assert _unchanged(site) == before
+
+
+def test_the_rejected_document_is_kept_as_received(site: Site, tmp_path: Path) -> None:
+    data = b.document(b.observe([b.sgtin("NEVER")]))
+    eid = _reject(site, data=data)
+    view = ex.show(site.as_("olga"), None, eid).to_dict()
+    assert view["quarantine"] == {"kept": True, "size": len(data), "encoding": "zstd+base64"}
+    out = tmp_path / "back.jsonld"
+    assert ex.stored_document(site.as_("olga"), None, eid, out) == len(data)
+    assert out.read_bytes() == data
+    # bytes swapped in the database do not come back as the refused document
+    other = b.document(b.observe([b.sgtin("OTHER")]))
+    packed = base64.b64encode(zstandard.ZstdCompressor().compress(other)).decode()
+    with site.repo.write_raw() as conn:
+        body = conn.execute(sa.select(schema.log.c.body).where(schema.log.c.seq == int(eid[3:])))
+        text = body.scalar_one()
+        doc = orjson.loads(text)
+        doc["quarantine"].update(data=packed, size=len(other))
+        conn.execute(
+            sa.update(schema.log)
+            .where(schema.log.c.seq == int(eid[3:]))
+            .values(body=orjson.dumps(doc).decode() if isinstance(text, str) else orjson.dumps(doc))
+        )
+    with pytest.raises(IntegrityFailure, match="does not match the SHA-256"):
+        ex.stored_document(site.as_("olga"), None, eid, tmp_path / "forged.jsonld")
+    assert not (tmp_path / "forged.jsonld").exists()

@@ -32,9 +32,10 @@ def _packed(site: Site) -> None:
 def test_unpack_repack_replace_decommission(site: Site) -> None:
     _packed(site)
     o = site.as_("olga")
-    eid = "EX-%d" % ex.open_exception(
+    seq = ex.open_exception(
         o, None, type="line-deviation", reason="case 701 crushed", identifiers=[b.dl(CASE1)]
     )
+    eid = f"EX-{seq}"
     done = rework.unpack(o, None, CASE1, children=[U[0]], exception=eid)
     assert [(e["type"], e["action"], e["bizStep"]) for e in done.to_dict()["events"]] == [
         ("AggregationEvent", "DELETE", "unpacking")

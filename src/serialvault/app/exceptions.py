@@ -12,14 +12,26 @@ exception edited after its closure shows its signature as not verifying.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import zstandard
+
 from serialvault.app.context import open_as, open_to_read
+from serialvault.app.files import write_file
 from serialvault.app.signatures import authenticate_signer, signatures_of
 from serialvault.domain import exceptions as rules
 from serialvault.domain.access import GRANTS, Action
-from serialvault.errors import ConflictError, NotFound, NotPermitted, UsageError
+from serialvault.errors import (
+    ConflictError,
+    IntegrityFailure,
+    NotFound,
+    NotPermitted,
+    UsageError,
+)
 from serialvault.identity.auth import Principal
 from serialvault.settings import Settings
 from serialvault.store import exceptions as store
@@ -99,13 +111,39 @@ class ExceptionView:
             "opened_by": d.actor,
             "why_opened": d.why,
             "issues": body.get("issues") or [],
-            "quarantine": body.get("quarantine"),
+            "quarantine": {k: v for k, v in (body.get("quarantine") or {}).items() if k != "data"}
+            or None,
             "assignee": d.assignee,
             "resolution": d.resolution,
             "capas": d.capas,
             "actions": d.actions,
             "signatures": self.signatures,
         }
+
+
+def stored_document(settings: Settings, db: str | None, ex_id: str, out: Path) -> int:
+    """``exception document``: write the rejected document's bytes, as received, to
+    ``out`` — after checking them against the SHA-256 recorded when they were refused.
+    Returns the number of bytes written."""
+    repo = open_to_read(settings, db)
+    seq = _seq(ex_id)
+    with repo.read() as conn:
+        detail = store.exception_detail(conn, seq)
+    kept = detail.body.get("quarantine") or {}
+    eid = rules.exception_id(seq)
+    if not kept.get("kept"):
+        why = kept.get("why") or "it was not opened for a rejected document"
+        raise NotFound(f"{eid} holds no stored document: {why}")
+    data = zstandard.ZstdDecompressor().decompress(
+        base64.b64decode(kept["data"]), max_output_size=int(kept["size"])
+    )
+    if hashlib.sha256(data).hexdigest() != detail.row["document_sha256"]:
+        raise IntegrityFailure(
+            f"{eid}: the stored document does not match the SHA-256 recorded when it was"
+            " refused; nothing was written"
+        )
+    write_file(out, data)
+    return len(data)
 
 
 def _verified(detail: store.ExceptionDetail, sigs: list[ids.SignatureRow]) -> list[dict[str, Any]]:

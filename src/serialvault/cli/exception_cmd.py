@@ -3,6 +3,7 @@ exception register and its workflow (open → investigating → resolved → clo
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -89,6 +90,13 @@ def _origin(origin: dict[str, Any]) -> str:
     return text + (f" (document {doc})" if doc and doc != ident else "")
 
 
+def _stored(d: dict[str, Any]) -> str:
+    kept = d["quarantine"] or {}
+    if kept.get("kept"):
+        return f"{kept['size']:,} bytes: serialvault exception document {d['id']} --out FILE"
+    return _fmt(kept.get("why"))
+
+
 def _fmt(v: Any) -> str:
     return "-" if v in (None, "", []) else str(v)
 
@@ -117,6 +125,7 @@ def show(ex_id: IdArg, db: DbOpt = None, json_out: JsonOpt = False) -> None:
                     ("origin", _origin(origin)),
                     ("document", _fmt(d["document"])),
                     ("document SHA-256", _fmt(d["document_sha256"])),
+                    ("stored document", _stored(d)),
                     ("identifiers", _fmt(", ".join(d["identifiers"][:20]))),
                     ("resolution", _fmt(d["resolution"])),
                     ("CAPA", _fmt(", ".join(d["capas"]))),
@@ -155,6 +164,22 @@ def show(ex_id: IdArg, db: DbOpt = None, json_out: JsonOpt = False) -> None:
                 )
     if any(not s["verified"] for s in view.signatures):
         raise typer.Exit(IntegrityFailure.exit_code)
+
+
+@app.command("document")
+def document(
+    ex_id: IdArg,
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the document.")],
+    db: DbOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Write a rejected document as it was received (checked against its SHA-256)."""
+    with handled(json_out):
+        n = ops.stored_document(settings(), db, ex_id, out_path)
+        if json_out:
+            print_json({"exception": ex_id.upper(), "out": str(out_path), "bytes": n})
+        else:
+            out.print(f"{out_path}: {n:,} bytes, as received")
 
 
 @app.command("open")

@@ -21,6 +21,7 @@ rejected document causes.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import time
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import orjson
+import zstandard
 from sqlalchemy.engine import Connection
 
 from serialvault.domain.exceptions import type_of
@@ -232,7 +234,9 @@ class Capturer:
     # ------------------------------------------------------------------ entry points
     def capture_bytes(self, data: bytes, name: str) -> CaptureResult:
         """Capture one document given as bytes; raises the rejection, if any."""
-        return self.capture_prepared(prepare_bytes(data, name, self.extra_schemas, self.limits))
+        return self.capture_prepared(
+            prepare_bytes(data, name, self.extra_schemas, self.limits), data=data
+        )
 
     def capture_stream(self, fh: BinaryIO, name: str) -> CaptureResult:
         """Capture one document read from a stream (stdin), never holding more than the limit.
@@ -308,8 +312,9 @@ class Capturer:
         except SerialvaultError as exc:
             return exc
 
-    def capture_prepared(self, p: Prepared) -> CaptureResult:
-        """Stage 2: apply a prepared document, or record and raise its rejection."""
+    def capture_prepared(self, p: Prepared, data: bytes | None = None) -> CaptureResult:
+        """Stage 2: apply a prepared document, or record and raise its rejection (with
+        the document's bytes, ``data`` or read back from its file, kept in quarantine)."""
         t0 = time.perf_counter()
         try:
             if p.problem == "input":
@@ -318,7 +323,7 @@ class Capturer:
                 raise _Rejected(DocumentInvalid(p.name, p.issues), p.issues, "validation")
             result = self._apply(p)
         except _Rejected as rej:
-            self._record_exception(rej.kind, rej.error.message, rej.issues, p.name, p.sha256)
+            self._record_exception(rej.kind, rej.error.message, rej.issues, p.name, p.sha256, data)
             raise rej.error from None
         result.seconds = time.perf_counter() - t0
         return result
@@ -511,7 +516,13 @@ class Capturer:
 
     # ------------------------------------------------------------------ exceptions
     def _record_exception(
-        self, kind: str, message: str, issues: Sequence[Issue], document: str, sha256: str
+        self,
+        kind: str,
+        message: str,
+        issues: Sequence[Issue],
+        document: str,
+        sha256: str,
+        data: bytes | None = None,
     ) -> None:
         """Record a rejection as an ``exception`` log record (its own transaction) — or,
         when the same document was refused for the same reason and that exception is not
@@ -529,6 +540,7 @@ class Capturer:
             "identifiers": identifiers,
             "owner_role": type_of(type_).owner,
             "origin": self.origin_of(document),
+            "quarantine": quarantine(data, document, sha256),
         }
         with self.repo.write() as (conn, app):
             open_or_link(conn, app, body, self.actor, f"rejected: {document}")
@@ -540,6 +552,35 @@ class Capturer:
             kind, _, ident = self.origin.partition(":")
             return {"kind": kind, "id": ident, "document": document}
         return {"kind": "document", "id": document}
+
+
+#: Rejected documents up to this size are kept whole in their exception record.
+QUARANTINE_BYTES = 8 << 20
+
+
+def quarantine(data: bytes | None, document: str, sha256: str) -> dict[str, Any]:
+    """A rejected document's bytes, kept (zstd, base64) in its exception record so that
+    the input is preserved as received (ALCOA+ "original") and can be handed back with
+    ``exception document``: from ``data``, else read back from the file it was captured
+    from — only when that file still has the SHA-256 that was refused."""
+    if data is None:
+        try:
+            path = Path(document)
+            if path.is_file() and path.stat().st_size <= QUARANTINE_BYTES:
+                data = path.read_bytes()
+        except OSError:
+            data = None
+    if data is None or hashlib.sha256(data).hexdigest() != sha256:
+        return {"kept": False, "why": "the document's bytes were not at hand"}
+    if len(data) > QUARANTINE_BYTES:
+        return {"kept": False, "why": f"larger than {QUARANTINE_BYTES >> 20} MiB"}
+    packed = zstandard.ZstdCompressor(level=9).compress(data)
+    return {
+        "kept": True,
+        "size": len(data),
+        "encoding": "zstd+base64",
+        "data": base64.b64encode(packed).decode("ascii"),
+    }
 
 
 #: A rejection's stage → its exception type (``domain.exceptions.TYPES``): input that
