@@ -39,3 +39,7 @@ def test_the_demo_runs_and_runs_again(tmp_path: Path) -> None:
         for scenario in ("primary-loss", "corruption", "bad-change", "tampered-backup"):
             assert f"{scenario}: PASS" in out, f"run {run}: {scenario} did not pass"
         assert "Traceback" not in out
+        # the quality loop: a short case flagged, reworked, closed with a signature
+        assert "differ from their packaging configuration" in out
+        assert "unpack: events recorded" in out
+        assert "closed; signed by Quinn QA (quinn)" in out

@@ -240,6 +240,19 @@ def test_cli_baseline_and_reconcile(tmp_path: Path) -> None:
     assert bad.returncode == 8
     doc = orjson.loads(bad.stdout)
     assert doc["verdict"] == "fail"
+    # each failed rule opened an exception; the same failure again is linked to it
+    failed = [r["rule"] for r in doc["rules"] if r["status"] == "fail"]
+    assert len(doc["exceptions"]) == len(failed) >= 1
+    again = orjson.loads(sv("reconcile", "--db", str(other), "--against", str(db), "--json").stdout)
+    assert again["exceptions"] == doc["exceptions"]
+    listed = orjson.loads(sv("exception", "list", "--db", str(other), "--json").stdout)
+    assert [e["id"] for e in listed] == doc["exceptions"]
+    assert {e["type"] for e in listed} == {"reconciliation-failure"}
+    shown = orjson.loads(
+        sv("exception", "show", doc["exceptions"][0], "--db", str(other), "--json").stdout
+    )
+    assert [a["action"] for a in shown["actions"]] == ["seen-again"]
+    assert shown["origin"]["kind"] == "reconciliation"
     missing = sv("reconcile", "--db", str(db), "--against", str(tmp_path / "nope.json"))
     assert missing.returncode == 3
     assert "nope.json" in missing.stdout + missing.stderr
