@@ -9,8 +9,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-import zstandard
 import sqlalchemy as sa
+import zstandard
 
 from serialvault.app import exceptions as ex
 from serialvault.errors import (
