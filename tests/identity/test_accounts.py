@@ -687,6 +687,7 @@ def test_a_repository_from_before_accounts_gets_its_first_admin(tmp_path: Path) 
     )
     with repo.write_raw() as conn:  # as schema 0001 left it: no account or partner tables
         tables = ("partners", "sessions", "changes", "signatures", "tokens", "credentials")
+        tables += ("exception_actions", "capas", "capa_links")
         for name in (*tables, "users"):
             conn.execute(sa.text(f"DROP TABLE {name}"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0001'"))
