@@ -9,7 +9,7 @@ the same table (EU GMP Annex 11 (2025 draft) §11: least privilege, personal acc
 Roles (DESIGN.md "Security"):
 
 ``operator``  captures EPCIS and performs rework on the line.
-``qa``        approves, reviews, signs off, closes exceptions.
+``qa``        approves, reviews (audit trail, access), signs off, closes exceptions.
 ``auditor``   reads everything, changes nothing.
 ``admin``     manages users, backups, restores and configuration.
 ``service``   the role of a line system's account: capture only, by token only, and
@@ -49,6 +49,7 @@ class Action(Enum):
     RECONCILE = "run reconciliation"
     SIGN_OFF = "sign off drill evidence and approve"
     CONFIGURE = "change configuration"
+    REVIEW = "review the audit trail and the accounts"
 
 
 #: The one table of authority: which roles grant each action.
@@ -65,6 +66,8 @@ GRANTS: dict[Action, frozenset[str]] = {
     Action.RECONCILE: frozenset({"admin", "qa"}),
     Action.SIGN_OFF: frozenset({"qa"}),
     Action.CONFIGURE: frozenset({"admin"}),
+    # Annex 11 §9, (2025 draft) §11: periodic reviews are QA's, made and signed by qa
+    Action.REVIEW: frozenset({"qa"}),
 }
 
 
