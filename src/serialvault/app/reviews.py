@@ -212,10 +212,9 @@ def _tally(
             prev_seq=before,
             prev_chain=prev or GENESIS,
         )
-        spans: dict[str, dict[str, int]] = {}
         if first is not None:
             rows = store.stream_log(conn, first, last)
-            tally.feed(_watch(rows, spans, on_progress))
+            tally.feed(_watch(rows, on_progress))
         accounts = ids.accounts(conn)
         if first is None:  # an empty period is bound to the record before its end
             tally.last_seq, tally.last_chain = last, prev or GENESIS
@@ -224,21 +223,20 @@ def _tally(
             f"the hash chain breaks inside the period: {tally.broken}; run `serialvault audit"
             " verify`; no review was recorded"
         )
+    spans = {
+        u: {"first_seq": f, "last_seq": tally.last_by_user[u]}
+        for u, f in tally.first_by_user.items()
+    }
     return tally, spans, accounts
 
 
-def _watch(
-    rows: Any, spans: dict[str, dict[str, int]], on_progress: Callable[[int], None] | None
-) -> Any:
-    """Pass the rows on, noting each actor's first and last seq (and progress)."""
+def _watch(rows: Any, on_progress: Callable[[int], None] | None) -> Any:
+    """Pass the rows on, telling progress every 100,000."""
+    if on_progress is None:
+        yield from rows
+        return
     for n, row in enumerate(rows, 1):
-        actor = row[3]
-        span = spans.get(actor)
-        if span is None:
-            spans[actor] = {"first_seq": row[0], "last_seq": row[0]}
-        else:
-            span["last_seq"] = row[0]
-        if on_progress is not None and not n % 100_000:
+        if not n % 100_000:
             on_progress(n)
         yield row
 

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 
 from serialvault.canonical import canonical_json
-from serialvault.domain.chain import GENESIS, ChainBreak, chain_hash
+from serialvault.domain.chain import GENESIS, ChainBreak
 from serialvault.domain.records import (
     AUTH_FAILURE,
     CATALOGUE,
@@ -458,6 +458,8 @@ class AuditTally:
     last_chain: str | None = None
     broken: ChainBreak | None = None
     chain_before: str = ""
+    first_by_user: dict[str, int] = field(default_factory=dict)
+    last_by_user: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.hours = WorkingHours(self.policy)
@@ -468,11 +470,23 @@ class AuditTally:
         chain_hash)`` in seq order; stops at the first broken link (``broken``). Long
         by nature: the one loop over every record of the period, kept flat for speed."""
         sha256 = hashlib.sha256
-        link = chain_hash
         prev_seq, prev_chain = self.prev_seq, self.prev_chain
+        prev_raw = bytes.fromhex(prev_chain)
         accounts, hours = self.accounts, self.hours
         by_user, by_kind, by_role = self.by_user, self.by_kind, self.by_role
         by_uk = self.by_user_kind
+        first_by, last_by = self.first_by_user, self.last_by_user
+        lps: dict[str, bytes] = {}  # length-prefixed kinds, actors, reasons: few distinct
+
+        def lp(text: str) -> bytes:
+            found = lps.get(text)
+            if found is None:
+                b = text.encode("utf-8")
+                found = len(b).to_bytes(4, "big") + b
+                if len(lps) < 100_000:
+                    lps[text] = found
+            return found
+
         for seq, at, kind, actor, reason, body, bhash, chash in rows:
             raw = body.encode("utf-8") if isinstance(body, str) else body
             if seq != prev_seq + 1:
@@ -480,19 +494,34 @@ class AuditTally:
                     seq, "sequence gap or reorder", str(prev_seq + 1), str(seq)
                 )
                 break
-            computed = sha256(raw).hexdigest()
+            digest = sha256(raw).digest()
+            computed = digest.hex()
             if computed != bhash:
                 self.broken = ChainBreak(seq, "body does not match its body_hash", computed, bhash)
                 break
-            expected = link(prev_chain, seq, at, kind, actor, reason, computed)
+            # domain.chain.chain_hash, inlined: the one hash of every record reviewed
+            h = sha256(prev_raw)
+            h.update(seq.to_bytes(8, "big"))
+            stamp = at.encode("utf-8")
+            h.update(len(stamp).to_bytes(4, "big") + stamp)
+            h.update(lp(kind))
+            h.update(lp(actor))
+            h.update(lp(reason))
+            h.update(digest)
+            link = h.digest()
+            expected = link.hex()
             if expected != chash:
                 self.broken = ChainBreak(seq, "chain_hash does not follow", expected, chash)
                 break
+            prev_raw = link
             prev_seq, prev_chain = seq, chash
             if self.first_seq is None:
                 self.first_seq = seq
             self.records += 1
             by_user[actor] += 1
+            if actor not in first_by:
+                first_by[actor] = seq
+            last_by[actor] = seq
             by_kind[kind] += 1
             by_uk[(actor, kind)] += 1
             author = accounts.get(actor)

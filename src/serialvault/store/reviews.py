@@ -78,7 +78,7 @@ def stream_log(
         rows = conn.execute(
             sa.select(*cols).where(lg.c.seq >= nxt, lg.c.seq <= stop).order_by(lg.c.seq)
         ).all()
-        yield from (tuple(r) for r in rows)
+        yield from rows
         nxt = stop + 1
 
 
