@@ -267,3 +267,25 @@ def test_identity_bench_smoke() -> None:
     assert out.returncode == 0, out.stderr
     for measure in ("login (command)", "login (library)", "signature (library)", "argon2id"):
         assert f"| {measure}" in out.stdout
+
+
+def test_review_bench_smoke() -> None:
+    """The audit-trail review benchmark builds its log and reports both measures."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT_ROOT / "bench" / "review_bench.py"),
+            "--records",
+            "3000",
+            "--repeat",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        cwd=PROJECT_ROOT,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "| audit review (whole" in out.stdout
+    assert "| streaming pass alone" in out.stdout

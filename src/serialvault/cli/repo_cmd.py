@@ -25,11 +25,13 @@ from serialvault.cli.common import (
     settings,
     table,
 )
+from serialvault.cli.review_cmd import audit_review_app
 from serialvault.cli.user_cmd import new_password
 from serialvault.errors import IntegrityFailure, SerialvaultError
 from serialvault.store.capture import CaptureResult
 
-audit_app = make_app("Audit trail: verify the hash-chained log.")
+audit_app = make_app("Audit trail: verify the hash-chained log; review it periodically.")
+audit_app.add_typer(audit_review_app, name="review")
 
 
 def init(

@@ -22,16 +22,20 @@ from serialvault.cli.common import (
     settings,
     table,
 )
+from serialvault.cli.review_cmd import user_review_app
 from serialvault.errors import UsageError
 from serialvault.store.identity import Account
 
-app = make_app("User accounts: add, list, show, disable, enable, passwd, roles, tokens, policy.")
+app = make_app(
+    "User accounts: add, list, show, disable, enable, passwd, roles, tokens, policy, review."
+)
 token_app = make_app("API tokens: create (shown once) and revoke.")
 policy_app = make_app("The password and session policy.")
 app.add_typer(token_app, name="token")
 app.add_typer(policy_app, name="policy")
 key_app = make_app("Your own Ed25519 reviewer key, registered to your account.")
 app.add_typer(key_app, name="key")
+app.add_typer(user_review_app, name="review")
 
 RoleOpt = Annotated[
     list[str] | None,

@@ -9,7 +9,8 @@ the same table (EU GMP Annex 11 (2025 draft) §11: least privilege, personal acc
 Roles (DESIGN.md "Security"):
 
 ``operator``  captures EPCIS, works on exceptions and performs rework on the line.
-``qa``        approves, reviews, signs off, closes exceptions, owns CAPAs.
+``qa``        approves, reviews (audit trail, access), signs off, closes exceptions,
+              owns CAPAs.
 ``auditor``   reads everything, changes nothing.
 ``admin``     manages users, backups, restores and configuration.
 ``service``   the role of a line system's account: capture only, by token only, and
@@ -53,6 +54,7 @@ class Action(Enum):
     CLOSE_EXCEPTIONS = "close or reopen exceptions"
     REWORK = "rework units and containers"
     CAPA = "record and update CAPAs"
+    REVIEW = "review the audit trail and the accounts"
 
 
 #: The one table of authority: which roles grant each action.
@@ -73,6 +75,8 @@ GRANTS: dict[Action, frozenset[str]] = {
     Action.CLOSE_EXCEPTIONS: frozenset({"qa"}),
     Action.REWORK: frozenset({"operator"}),
     Action.CAPA: frozenset({"qa"}),
+    # Annex 11 §9, (2025 draft) §11: periodic reviews are QA's, made and signed by qa
+    Action.REVIEW: frozenset({"qa"}),
 }
 
 

@@ -41,6 +41,9 @@ SIGNATURE = "user.signature"
 IDENTITY_POLICY = "config.identity"
 CHANGE_DRAFT = "change.draft"
 CHANGE_DECISION = "change.decision"
+REVIEW_AUDIT = "review.audit"
+REVIEW_ACCESS = "review.access"
+REVIEW_SIGNOFF = "review.signoff"
 
 #: Who writes a record kind. The roles are those of the accounts to come (21 CFR
 #: 11.10(d), (g): authority checks); ``system`` marks records serialvault writes on its
@@ -125,6 +128,23 @@ CATALOGUE: dict[str, RecordKind] = {
             "a change approved (with its signature and effective time) or rejected",
             projected=True,
         ),
+        _kind(
+            REVIEW_AUDIT,
+            "qa",
+            "an audit-trail review of a period: seq range, chain hash, counts, SHA-256 of"
+            " its report files (21 CFR 11.10(e); Annex 11 §9)",
+        ),
+        _kind(
+            REVIEW_ACCESS,
+            "qa",
+            "an access review: every account, its roles, grants and revocations, SHA-256 of"
+            " its report files (Annex 11 (2025 draft) §11)",
+        ),
+        _kind(
+            REVIEW_SIGNOFF,
+            "qa",
+            "a reviewer's signed sign-off of an audit-trail or access review (11.50, 11.70)",
+        ),
     )
 }
 
@@ -146,6 +166,9 @@ GOVERNANCE_KINDS = (
     PARTNER,
     DRILL_PLAN,
     DRILL_SIGNOFF,
+    REVIEW_AUDIT,
+    REVIEW_ACCESS,
+    REVIEW_SIGNOFF,
 )
 
 

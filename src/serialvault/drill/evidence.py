@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from jinja2 import Environment, StrictUndefined, select_autoescape
 
 from serialvault.backup.crypto import SigningKey, VerifyKey
 from serialvault.domain import reconcile as rules
@@ -38,6 +37,7 @@ from serialvault.domain.access import MEANINGS as ACCESS_MEANINGS
 from serialvault.drill.runner import DrillResult
 from serialvault.epcis.jsonparse import DuplicateKey, unique
 from serialvault.errors import InputError, IntegrityFailure
+from serialvault.render import render_html, write_pdf
 
 FORMAT = "serialvault.evidence/1"
 SIGNATURE_FORMAT = "serialvault.evidence-signature/1"
@@ -128,17 +128,14 @@ def evidence_document(result: DrillResult) -> dict[str, Any]:
 
 
 def _render_html(doc: dict[str, Any]) -> str:
-    env = Environment(
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-    )
-    source = (files("serialvault.drill") / "templates" / "report.html.j2").read_text("utf-8")
     m = doc["measured"]
     rto = "-" if m["rto_s"] is None else f"{m['rto_s']:.2f} s"
     rpo = "-" if m["rpo_records"] is None else f"{m['rpo_records']} record(s), {m['rpo_s']:.2f} s"
     plan = {**doc["plan"], "reviewer_role": doc["plan"]["reviewer_role"]}
     r = {**doc, "plan": plan}
-    return env.from_string(source).render(
+    return render_html(
+        "serialvault.drill",
+        "report.html.j2",
         r=r,
         rto=rto,
         rpo=rpo,
@@ -151,13 +148,7 @@ def _render_html(doc: dict[str, Any]) -> str:
 def _write_pdf(html: str, out: Path, base: Path) -> None:
     """The same report as a PDF (WeasyPrint), for signing and filing: page 1 carries the
     verdict and the objectives against the measured values."""
-    import logging
-
-    from weasyprint import HTML
-
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    logging.getLogger("fontTools").setLevel(logging.ERROR)
-    HTML(string=html, base_url=str(base)).write_pdf(out)
+    write_pdf(html, out, base)
 
 
 def _sha256(path: Path) -> str:
