@@ -44,6 +44,7 @@ REGISTRY: tuple[tuple[str, str, str, str], ...] = (
     ("reconcile", "command", "reconcile_cmd", "reconcile"),
     ("drill", "group", "drill_cmd", "app"),
     ("evidence", "group", "drill_cmd", "evidence_app"),
+    ("inspection", "group", "inspection_cmd", "app"),
 )
 
 

@@ -55,6 +55,7 @@ class Action(Enum):
     REWORK = "rework units and containers"
     CAPA = "record and update CAPAs"
     REVIEW = "review the audit trail and the accounts"
+    INSPECT = "write inspection packs"
 
 
 #: The one table of authority: which roles grant each action.
@@ -77,6 +78,7 @@ GRANTS: dict[Action, frozenset[str]] = {
     Action.CAPA: frozenset({"qa"}),
     # Annex 11 §9, (2025 draft) §11: periodic reviews are QA's, made and signed by qa
     Action.REVIEW: frozenset({"qa"}),
+    Action.INSPECT: frozenset({"qa", "admin"}),
 }
 
 

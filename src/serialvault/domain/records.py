@@ -25,6 +25,7 @@ PARTNER = "masterdata.partner"
 EXCEPTION = "exception"
 EXCEPTION_ACTION = "exception.action"
 CAPA = "capa.version"
+INSPECTION_PACK = "inspection.pack"
 INIT = "repository.init"
 REBUILD = "maintenance.rebuild"
 TIMELINE = "backup.timeline"
@@ -86,6 +87,11 @@ CATALOGUE: dict[str, RecordKind] = {
             "system operator qa admin",
             "a step in an exception's workflow: assign, comment, rework, resolve, close, reopen",
             projected=True,
+        ),
+        _kind(
+            INSPECTION_PACK,
+            "qa admin",
+            "an inspection pack written: its period, files and the SHA-256 of its checksums",
         ),
         _kind(
             CAPA,
@@ -169,6 +175,7 @@ GOVERNANCE_KINDS = (
     REVIEW_AUDIT,
     REVIEW_ACCESS,
     REVIEW_SIGNOFF,
+    INSPECTION_PACK,
 )
 
 

@@ -36,11 +36,14 @@ from serialvault.domain import reconcile as rules
 from serialvault.domain.access import MEANINGS as ACCESS_MEANINGS
 from serialvault.drill.runner import DrillResult
 from serialvault.epcis.jsonparse import DuplicateKey, unique
-from serialvault.errors import InputError, IntegrityFailure
+from serialvault.errors import InputError, IntegrityFailure, SerialvaultError
 from serialvault.render import render_html, write_pdf
 
 FORMAT = "serialvault.evidence/1"
 SIGNATURE_FORMAT = "serialvault.evidence-signature/1"
+#: The signature format of an inspection pack (``serialvault.inspection``): the same
+#: layout, a manifest of its own (``inspection.json``), drill packages nested in it.
+INSPECTION_SIGNATURE_FORMAT = "serialvault.inspection-signature/1"
 CHECKSUMS = "checksums.sha256"
 SIGNATURE = "signature.json"
 
@@ -159,7 +162,9 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _checksums(folder: Path) -> bytes:
+def checksums_of(folder: Path) -> bytes:
+    """``checksums.sha256`` of a package folder (``sha256sum`` format, sorted), every
+    file but the checksums, the signature and sign-offs added later."""
     lines = []
     for p in sorted(folder.rglob("*")):
         rel = p.relative_to(folder).as_posix()
@@ -198,7 +203,7 @@ def write_package(
         (folder / "manifests" / f"{m['id']}.json").write_bytes(
             orjson.dumps(m, option=orjson.OPT_INDENT_2)
         )
-    sums = _checksums(folder)
+    sums = checksums_of(folder)
     (folder / CHECKSUMS).write_bytes(sums)
     signed = signer.sign(
         {
@@ -276,6 +281,7 @@ def zip_package(folder: Path) -> Path:
 class PackageCheck:
     path: str
     drill_id: str | None = None
+    pack_id: str | None = None
     files: int = 0
     findings: list[str] = field(default_factory=list)
     signoffs: list[dict[str, Any]] = field(default_factory=list)
@@ -291,15 +297,19 @@ class PackageCheck:
             "package": self.path,
             "ok": self.ok,
             "drill_id": self.drill_id,
+            **({"pack_id": self.pack_id} if self.pack_id else {}),
             "files": self.files,
             "findings": self.findings,
             "signoffs": self.signoffs,
         }
 
 
-def schema_problems(raw: bytes | None) -> list[str]:
-    """Where ``evidence.json`` departs from its published schema (``evidence.schema.json``,
-    JSON Schema 2020-12, shipped with the package); empty when it conforms."""
+def schema_problems(
+    raw: bytes | None, schema_at: tuple[str, str] = ("serialvault.drill", "evidence.schema.json")
+) -> list[str]:
+    """Where ``evidence.json`` (or an inspection pack's ``inspection.json``) departs from
+    its published schema (JSON Schema 2020-12, shipped with the package); empty when it
+    conforms."""
     import jsonschema_rs
 
     if raw is None:
@@ -308,7 +318,7 @@ def schema_problems(raw: bytes | None) -> list[str]:
         doc = unique(raw)
     except ValueError as exc:
         return [f"not JSON: {exc}"]
-    schema = orjson.loads((files("serialvault.drill") / "evidence.schema.json").read_bytes())
+    schema = orjson.loads((files(schema_at[0]) / schema_at[1]).read_bytes())
     validator = jsonschema_rs.validator_for(schema)
     return [
         f"{'/'.join(str(x) for x in err.instance_path) or '(document)'}: {err.message}"
@@ -425,15 +435,21 @@ def verify_package(
     sig = _json_object(sig_raw, SIGNATURE, check.findings)
     if sig is None:
         return check
-    drill_id = sig.get("drill_id")
-    check.drill_id = drill_id if isinstance(drill_id, str) else None
+    inspection = sig.get("format") == INSPECTION_SIGNATURE_FORMAT
+    ident = sig.get("pack_id" if inspection else "drill_id")
+    if inspection:
+        check.pack_id = ident if isinstance(ident, str) else None
+    else:
+        check.drill_id = ident if isinstance(ident, str) else None
     problem = public.check(sig)
     if problem:
         check.findings.append(f"{SIGNATURE}: {problem}")
     if sig.get("checksums_sha256") != hashlib.sha256(sums).hexdigest():
         check.findings.append(f"{CHECKSUMS} was altered: its hash is not the signed one")
-    problems = schema_problems(content.get("evidence.json"))
-    check.findings += [f"evidence.json: {x}" for x in problems]
+    manifest = "inspection.json" if inspection else "evidence.json"
+    where = ("serialvault.inspection", "inspection.schema.json") if inspection else None
+    problems = schema_problems(content.get(manifest), *((where,) if where else ()))
+    check.findings += [f"{manifest}: {x}" for x in problems]
     listed = _checksum_lines(sums, check.findings)
     check.files = len(listed)
     for name, digest in listed.items():
@@ -442,6 +458,8 @@ def verify_package(
             check.findings.append(f"{name} is missing")
         elif hashlib.sha256(data).hexdigest() != digest:
             check.findings.append(f"{name} was altered (SHA-256 differs from {CHECKSUMS})")
+        elif inspection and name.startswith("drills/") and name.endswith(".zip"):
+            _check_nested(name, data, public, reviewers, check)
     for name in content:
         if name in (CHECKSUMS, SIGNATURE) or name in listed:
             continue
@@ -450,6 +468,25 @@ def verify_package(
             continue
         check.findings.append(f"{name} is not listed in {CHECKSUMS} (added after signing)")
     return check
+
+
+def _check_nested(
+    name: str, data: bytes, public: VerifyKey, reviewers: Sequence[VerifyKey], check: PackageCheck
+) -> None:
+    """A drill's evidence package inside an inspection pack is checked as itself: its
+    own signature and checksums, with the same public key."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="sv-nested-") as tmp:
+        path = Path(tmp) / "evidence.zip"
+        path.write_bytes(data)
+        try:
+            inner = verify_package(path, public, reviewers)
+        except SerialvaultError as exc:
+            check.findings.append(f"{name}: {exc.message}")
+            return
+    check.findings += [f"{name}: {f}" for f in inner.findings]
+    check.signoffs += [{**s, "package": name} for s in inner.signoffs]
 
 
 def _check_signoff(

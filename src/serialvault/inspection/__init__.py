@@ -1,0 +1,1 @@
+"""The inspection pack: the quality records of a period in one signed package."""
