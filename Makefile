@@ -60,4 +60,4 @@ bench-tools:
 	  $$(command -v sudo) apt-get install -y -qq sqlite3 zstd postgresql-client; }
 
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) serialvault.db serialvault.db-wal serialvault.db-shm serialvault.db.witness demo-backup demo-backup-2 demo-restored.db demo-drills drill-runs drill-sandbox demo-users demo-short-case.jsonld .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_DIR) serialvault.db serialvault.db-wal serialvault.db-shm serialvault.db.witness demo-backup demo-backup-2 demo-restored.db demo-drills drill-runs drill-sandbox demo-users demo-short-case.jsonld demo-review demo-inspection.zip .pytest_cache .mypy_cache .ruff_cache

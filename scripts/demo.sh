@@ -20,10 +20,14 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "1. Generate a site of ${UNITS} units (EPCIS 2.0 JSON-LD, deterministic)"
 $SV demo generate --units "$UNITS" --max-epcs "${DEMO_MAX_EPCS:-5000}" --out demo-site --force
 
+# the demo's period, for its audit-trail review and inspection pack
+START=$(date -u +%FT%T.%3NZ)
+
 step "2. Create the repository (SQLite: ./serialvault.db) and its users, replacing the previous demo's"
 rm -rf serialvault.db serialvault.db-wal serialvault.db-shm serialvault.db.witness \
   demo-restored.db demo-restored.db-wal demo-restored.db-shm demo-restored.db.witness \
-  demo-backup demo-backup-2 drill-runs drill-sandbox demo-drills demo-users demo-short-case.jsonld
+  demo-backup demo-backup-2 drill-runs drill-sandbox demo-drills demo-users demo-short-case.jsonld \
+  demo-review demo-inspection.zip
 # Every change is made by an authenticated user with the role for it. The demo creates
 # three people, each with a random password in a 0600 file and a session home of their
 # own: alice (admin), oscar (operator, captures), quinn (qa, signs off the drills).
@@ -153,5 +157,17 @@ export SERIALVAULT_REVIEWER_PASSPHRASE="$(cat demo-users/quinn.pw)"
   --user quinn --password-file demo-users/quinn.pw
 $SV evidence verify "$EVIDENCE" --reviewer-key demo-users/quinn-review.pub
 
-step "16. Summary"
+step "16. quinn reviews the audit trail of the demo's period and signs the review"
+END=$(date -u +%FT%T.%3NZ)
+sleep 1  # the period is over
+"${QUINN[@]}" audit review --from "$START" --to "$END" --out demo-review
+"${QUINN[@]}" audit review sign demo-review --user quinn --password-file demo-users/quinn.pw
+"${QUINN[@]}" audit review verify demo-review
+
+step "17. The inspection pack of the period: one signed zip, checked with the public key alone"
+"${QUINN[@]}" inspection pack --from "$START" --to "$(date -u +%FT%T.%3NZ)" --out demo-inspection.zip \
+  --review demo-review --backup "$BACKUP" --backup "$BACKUP2"
+$SV evidence verify demo-inspection.zip --public-key serialvault-keys/signing.pub
+
+step "18. Summary"
 $SV status

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from serialvault.app import capa
+from serialvault.app import capa, inspection
 from serialvault.app import exceptions as ex
-from serialvault.app import inspection
 from serialvault.app.backup import BackupOptions, full
 from serialvault.backup.crypto import generate_keys, load_verify_key
 from serialvault.drill.evidence import verify_package

@@ -14,7 +14,6 @@ from serialvault.cli.backup_options import (
     PolicyOpt,
     PubOpt,
     SignOpt,
-    ToOpt,
     options,
 )
 from serialvault.cli.common import DbOpt, JsonOpt, err, handled, make_app, out, print_json, settings
@@ -43,7 +42,14 @@ def pack(
     ] = False,
     policy: PolicyOpt = None,
     copy: CopyOpt = None,
-    to: ToOpt = None,
+    backup: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--backup",
+            help="A backup copy by URL (file:///path or s3://…; repeatable) [default: the"
+            " policy's copies].",
+        ),
+    ] = None,
     key: KeyOpt = None,
     signing_key: SignOpt = None,
     public_key: PubOpt = None,
@@ -59,7 +65,7 @@ def pack(
             start=start,
             end=end,
             out=out_path,
-            options=options(policy, copy, to, key, signing_key, public_key),
+            options=options(policy, copy, backup, key, signing_key, public_key),
             drills_dir=drills,
             reviews=review or [],
             full_verify=full_verify,
