@@ -166,7 +166,7 @@ sleep 1  # the period is over
 
 step "17. The inspection pack of the period: one signed zip, checked with the public key alone"
 "${QUINN[@]}" inspection pack --from "$START" --to "$(date -u +%FT%T.%3NZ)" --out demo-inspection.zip \
-  --review demo-review --backup "$BACKUP" --backup "$BACKUP2"
+  --review demo-review --backup "$BACKUP" --backup "$BACKUP2" --reviewer-key demo-users/quinn-review.pub
 $SV evidence verify demo-inspection.zip --public-key serialvault-keys/signing.pub
 
 step "18. Summary"

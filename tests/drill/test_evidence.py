@@ -492,3 +492,69 @@ def test_the_published_schema_knows_every_rule_and_scenario() -> None:
     plan_props = schema_doc["properties"]["plan"]["properties"]
     assert set(plan_props["rules"]["items"]["enum"]) == set(p.RULES)
     assert set(plan_props["scenario"]["properties"]["name"]["enum"]) == set(p.SCENARIOS)
+
+
+def _inspection_pack(
+    tmp_path: Path, keys: dict[str, str], nested: Path, reviewer_pub: Path | None
+) -> Path:
+    """An inspection pack holding one drill package (and a vouched reviewer key)."""
+    from serialvault.inspection.pack import write_pack, zip_to
+
+    doc = {
+        "format": "serialvault.inspection/1",
+        "pack_id": "INSP-20261207-0123abcd",
+        "period": {"from": "2026-12-01T00:00:00Z", "to": "2026-12-08T00:00:00Z"},
+        "repository": {
+            "id": "r",
+            "url": "x.db",
+            "head_seq": 1,
+            "chain_hash": "0" * 64,
+            "chain_verified": True,
+        },
+        "made_by": {"user": "q", "name": "Q", "at": "2026-12-07T10:00:00Z"},
+        "summary": {"drills": 1},
+        "findings": [],
+        "sections": [],
+        "reviewer_keys": [],
+    }
+    copies = {"drills/D1.zip": nested}
+    if reviewer_pub is not None:
+        copies["reviewer-keys/jqa-1.pub"] = reviewer_pub
+    folder = tmp_path / "pack" / "INSP-20261207-0123abcd"
+    folder.parent.mkdir(parents=True)
+    write_pack(folder, doc, {}, copies, load_signing_key(keys["signing_key"]))
+    return zip_to(folder, tmp_path / "inspection.zip")
+
+
+def test_an_inspection_pack_checks_the_drill_packages_inside_it(
+    package: tuple[Path, DrillResult], keys: dict[str, str], tmp_path: Path
+) -> None:
+    folder, _res = package
+    _approved(folder, tmp_path)  # a sign-off with the reviewer's own key
+    nested = folder.with_suffix(".zip")
+    vk = load_verify_key(keys["public_key"])
+    # the pack carries the reviewer's public key: the sign-off inside verifies offline
+    good = ev.verify_package(
+        _inspection_pack(tmp_path / "a", keys, nested, tmp_path / "qa.pub"), vk
+    )
+    assert good.ok, good.findings
+    assert good.pack_id == "INSP-20261207-0123abcd"
+    assert [(s["signer"], s["valid"], s["package"]) for s in good.signoffs] == [
+        ("jqa", True, "drills/D1.zip")
+    ]
+    # without it, the nested sign-off is a finding, never shown as an approval
+    bare = ev.verify_package(_inspection_pack(tmp_path / "b", keys, nested, None), vk)
+    assert any(f.startswith("drills/D1.zip: signoff-") for f in bare.findings), bare.findings
+    # a drill package altered before it was put in the pack is named through the pack
+    with zipfile.ZipFile(nested) as z:
+        entries = [(i.filename, z.read(i)) for i in z.infolist()]
+    broken = tmp_path / "broken.zip"
+    with zipfile.ZipFile(broken, "w") as z:
+        for name, data in entries:
+            z.writestr(
+                name, data.replace(b'"pass"', b'"fail"') if name.endswith("evidence.json") else data
+            )
+    bad = ev.verify_package(_inspection_pack(tmp_path / "c", keys, broken, tmp_path / "qa.pub"), vk)
+    assert any(f.startswith("drills/D1.zip: evidence.json was altered") for f in bad.findings), (
+        bad.findings
+    )

@@ -34,6 +34,7 @@ from serialvault.app.context import open_as
 from serialvault.app.repository import audit_verify
 from serialvault.app.reviews import verify_review
 from serialvault.app.signatures import signatures_of
+from serialvault.backup.crypto import load_verify_key
 from serialvault.domain import capa as capa_rules
 from serialvault.domain import exceptions as ex_rules
 from serialvault.domain.access import Action
@@ -43,6 +44,7 @@ from serialvault.drill.register import drill_runs
 from serialvault.errors import ConflictError, SerialvaultError, UsageError
 from serialvault.redact import redact_url
 from serialvault.settings import Settings
+from serialvault.store import identity as ids
 from serialvault.store.repository import Repository, records_of_kind
 from serialvault.timefmt import normalize_timestamp, now_utc, parse_timestamp, utc_iso
 
@@ -327,6 +329,26 @@ def _backups(b: _Builder, options: BackupOptions, full: bool) -> None:
     b.section("backups", "Backup catalog and verification", items, cols, catalog=listed)
 
 
+def _reviewer_keys(repo: Repository, paths: Sequence[Path], b: _Builder) -> list[dict[str, str]]:
+    """Each reviewer key given, refused unless its id is registered to an account (the
+    pack would otherwise vouch for a key nobody here owns); copied into the pack."""
+    with repo.read() as conn:
+        owners = {k: a.user_id for a in ids.accounts(conn) for k in a.reviewer_keys}
+    out = []
+    for path in paths:
+        key = load_verify_key(path)
+        owner = owners.get(key.key_id)
+        if owner is None:
+            raise UsageError(
+                f"--reviewer-key {path}: key {key.key_id} is not registered to any account"
+                " here (user key add); the pack vouches only for registered keys"
+            )
+        name = f"reviewer-keys/{owner}-{key.key_id[:16]}.pub"
+        b.copies[name] = path
+        out.append({"user": owner, "key_id": key.key_id, "file": name})
+    return out
+
+
 def pack(
     settings: Settings,
     db: str | None,
@@ -338,9 +360,15 @@ def pack(
     drills_dir: Path = Path("drill-runs"),
     reviews: Sequence[Path] = (),
     full_verify: bool = False,
+    reviewer_keys: Sequence[Path] = (),
     on_step: Callable[[str], None] | None = None,
 ) -> PackWritten:
-    """Write the inspection pack for ``[start, end)`` to the zip ``out`` and record it."""
+    """Write the inspection pack for ``[start, end)`` to the zip ``out`` and record it.
+
+    ``reviewer_keys``: public keys of reviewers whose countersignatures are in the
+    drills' evidence; each must be registered to an account here, and the pack carries
+    it (``reviewer-keys/``) so that its signature vouches for it to an offline verifier.
+    """
     a, z = period(start, end)
     if out.exists():
         raise ConflictError(f"{out} exists: an inspection pack is never overwritten")
@@ -350,6 +378,7 @@ def pack(
     repo, who = open_as(settings, db, Action.INSPECT)
     signer = options.load(settings).signing_key()  # before any work: no key, no pack
     b = _Builder(settings, db, a, z)
+    vouched = _reviewer_keys(repo, reviewer_keys, b)
     step("audit trail")
     audit = audit_verify(settings, db, policy=options.policy, public_key=options.public_key)
     if not audit.ok:
@@ -385,6 +414,7 @@ def pack(
         "summary": b.summary,
         "findings": b.findings,
         "sections": b.sections,
+        "reviewer_keys": vouched,
     }
     from serialvault.inspection.pack import write_pack, zip_to
 

@@ -187,13 +187,18 @@ def load_verify_key(path: str | Path) -> VerifyKey:
         raise KeyProblem(f"cannot read key file {p}: {exc.strerror or exc}") from None
     if b"PRIVATE KEY" in data:
         return load_signing_key(p).public
+    return verify_key_from_pem(data, str(p))
+
+
+def verify_key_from_pem(data: bytes, where: str) -> VerifyKey:
+    """An Ed25519 public key from PEM bytes (``where`` names it in a refusal)."""
     try:
         key = serialization.load_pem_public_key(data)
     except ValueError as exc:
-        raise KeyProblem(f"{p} is not a PEM public key: {exc}") from None
+        raise KeyProblem(f"{where} is not a PEM public key: {exc}") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise KeyProblem(f"{p} is not an Ed25519 public key")
-    return VerifyKey(key, str(p))
+        raise KeyProblem(f"{where} is not an Ed25519 public key")
+    return VerifyKey(key, where)
 
 
 def _write_private(path: Path, data: bytes, force: bool) -> None:

@@ -36,6 +36,14 @@ def pack(
         list[Path] | None,
         typer.Option("--review", help="A review's folder (audit-trail or access; repeatable)."),
     ] = None,
+    reviewer_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--reviewer-key",
+            help="A registered reviewer's public key, carried in the pack for the drill"
+            " sign-offs (repeatable).",
+        ),
+    ] = None,
     full_verify: Annotated[
         bool,
         typer.Option("--full-verify", help="Read every backup object (slow), not only metadata."),
@@ -69,6 +77,7 @@ def pack(
             drills_dir=drills,
             reviews=review or [],
             full_verify=full_verify,
+            reviewer_keys=reviewer_key or [],
             on_step=None if json_out else (lambda s: err.print(f"[dim]{s}…[/]")),
         )
         if json_out:

@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from serialvault.backup.crypto import SigningKey, VerifyKey
+from serialvault.backup.crypto import SigningKey, VerifyKey, verify_key_from_pem
 from serialvault.domain import reconcile as rules
 from serialvault.domain.access import MEANINGS as ACCESS_MEANINGS
 from serialvault.drill.runner import DrillResult
@@ -452,6 +452,8 @@ def verify_package(
     check.findings += [f"{manifest}: {x}" for x in problems]
     listed = _checksum_lines(sums, check.findings)
     check.files = len(listed)
+    if inspection:  # reviewer keys the signed pack vouches for, for its drill packages
+        reviewers = [*reviewers, *_vouched_keys(content, listed, check)]
     for name, digest in listed.items():
         data = content.get(name)
         if data is None:
@@ -468,6 +470,26 @@ def verify_package(
             continue
         check.findings.append(f"{name} is not listed in {CHECKSUMS} (added after signing)")
     return check
+
+
+def _vouched_keys(
+    content: dict[str, bytes], listed: dict[str, str], check: PackageCheck
+) -> list[VerifyKey]:
+    """The reviewers' public keys an inspection pack carries (``reviewer-keys/*.pub``):
+    each one listed in the signed checksums and intact, so the pack's signature vouches
+    for it — the pack's maker checked that its key id is registered to an account."""
+    keys = []
+    for name, digest in listed.items():
+        if not (name.startswith("reviewer-keys/") and name.endswith(".pub")):
+            continue
+        data = content.get(name)
+        if data is None or hashlib.sha256(data).hexdigest() != digest:
+            continue  # named as missing or altered by the checksum pass
+        try:
+            keys.append(verify_key_from_pem(data, name))
+        except SerialvaultError as exc:
+            check.findings.append(f"{name}: {exc.message}")
+    return keys
 
 
 def _check_nested(
