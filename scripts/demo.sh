@@ -161,6 +161,7 @@ step "16. quinn reviews the audit trail of the demo's period and signs the revie
 END=$(date -u +%FT%T.%3NZ)
 sleep 1  # the period is over
 "${QUINN[@]}" audit review --from "$START" --to "$END" --out demo-review
+# the reviewer is not among those whose privileged actions the review lists (alice's)
 "${QUINN[@]}" audit review sign demo-review --user quinn --password-file demo-users/quinn.pw
 "${QUINN[@]}" audit review verify demo-review
 

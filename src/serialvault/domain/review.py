@@ -389,6 +389,10 @@ def flags_of(
     ['login-failure', 'account-locked']
     >>> flags_of("user.token", "quinn", {"user": "quinn", "action": "created"}, None)
     ['access-change']
+    >>> flags_of("user.account", "quinn", {"user": "quinn", "change": "reviewer key"}, None)
+    ['access-change']
+    >>> flags_of("user.account", "alice", {"user": "quinn", "change": "roles"}, None)
+    ['access-change', 'privileged']
     >>> flags_of("epcis.event", "line1", None, None)
     []
     """
@@ -421,8 +425,11 @@ def flags_of(
         out.append("capa")
     if kind in (USER, TOKEN):
         out.append("access-change")
-    # a person's own token or password is theirs; issuing or setting another's is not
-    own = kind in (TOKEN, PASSWORD) and b.get("user") == actor
+    # a person's own token, password or reviewer key is theirs (self-service); issuing
+    # or setting another's is not
+    own = b.get("user") == actor and (
+        kind in (TOKEN, PASSWORD) or (kind == USER and b.get("change") == "reviewer key")
+    )
     if (kind in PRIVILEGED_KINDS and not own) or (kind == PASSWORD and not own):
         out.append("privileged")
     if author is not None and author.status == "disabled":
