@@ -280,6 +280,14 @@ def test_a_documents_header_never_changes_master_data(tmp_path: Path) -> None:
     text = " ".join(res.warnings)
     assert "differs from version 1" in text
     assert "1 locations" in text
+    # the difference is an exception someone must decide on, captured with the document
+    from serialvault.store.exceptions import Filter, list_exceptions
+
+    with repo.read() as conn:
+        (exc,) = list_exceptions(conn, Filter(type="master-data-mismatch"))
+    assert exc["identifiers"] == [b.GTIN]
+    assert exc["severity"] == "minor"
+    assert exc["document"] == "hdr.jsonld"
 
 
 def test_an_effective_version_is_never_edited_in_place(tmp_path: Path) -> None:

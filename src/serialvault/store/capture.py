@@ -333,11 +333,12 @@ class Capturer:
         result = CaptureResult(document=p.name, sha256=p.sha256, events=p.events)
         self.repo.refresh_statistics(("units",), threshold=1.0)
         with self.repo.write() as (conn, app):
-            self._compare_master_data(conn, p.products, p.locations, result)
+            differ = self._compare_master_data(conn, p.products, p.locations, result)
             result.warnings += p.warnings
             packed: dict[str, str] = {}
             self._apply_events(conn, app, p, result, max_unit_id(conn) + 1, packed)
             self._check_packaging(conn, app, packed, p.name, p.sha256, result)
+            self._master_data_exception(conn, app, differ, p.name, p.sha256)
             self._finish(app, result)
         return result
 
@@ -411,7 +412,7 @@ class Capturer:
             if head.problem is not None:
                 raise _Rejected(DocumentInvalid(name, head.issues), head.issues, "validation")
             with self.repo.write() as (conn, app):
-                self._compare_master_data(conn, head.products, head.locations, result)
+                differ = self._compare_master_data(conn, head.products, head.locations, result)
                 result.warnings += head.warnings
                 next_id = max_unit_id(conn) + 1
                 offset = 0
@@ -426,6 +427,7 @@ class Capturer:
                         next_id = self._apply_events(conn, app, p, result, next_id, packed)
                         offset += len(chunk)
                 self._check_packaging(conn, app, packed, name, sha, result)
+                self._master_data_exception(conn, app, differ, name, sha)
                 self._finish(app, result)
         except InputError as exc:
             self._record_exception("input", exc.message, [], name, sha)
@@ -472,13 +474,47 @@ class Capturer:
         append_projected(conn, app, EXCEPTION, body, self.actor, f"packaging check: {document}")
         result.warnings.append(reason[:500])
 
+    def _master_data_exception(
+        self,
+        conn: Connection,
+        app: LogAppender,
+        differ: list[tuple[str, list[str]]],
+        document: str,
+        sha256: str,
+    ) -> None:
+        """A document whose master data differs from the recorded versions is captured,
+        and one ``master-data-mismatch`` exception — in the same transaction — names
+        every product and location that differs and in what, for someone to decide
+        whether the partner or the repository is right (and draft a change if it is
+        the repository)."""
+        if not differ:
+            return
+        shown = "; ".join(f"{k} ({', '.join(d) or 'attributes'})" for k, d in differ[:50])
+        reason = (
+            f"{len(differ)} master-data element(s) in the document differ from the recorded"
+            f" version, which is kept: {shown}"
+        )[:4000]
+        body = {
+            "source": "capture",
+            "type": "master-data-mismatch",
+            "severity": "minor",
+            "document": document,
+            "document_sha256": sha256,
+            "reason": reason,
+            "issues": [],
+            "identifiers": [k for k, _d in differ[:MAX_REPORTED_ISSUES]],
+            "owner_role": type_of("master-data-mismatch").owner,
+            "origin": self.origin_of(document),
+        }
+        append_projected(conn, app, EXCEPTION, body, self.actor, f"master data: {document}")
+
     @staticmethod
     def _compare_master_data(
         conn: Connection,
         products: list[Product],
         locations: list[Location],
         result: CaptureResult,
-    ) -> None:
+    ) -> list[tuple[str, list[str]]]:
         """Compare the master data a document declares with the repository's; record none.
 
         Master data changes only under change control (EU GMP Annex 11 §10; DESIGN.md
@@ -487,12 +523,15 @@ class Capturer:
         header's vocabulary informative, not authoritative). What is new or differs is
         reported as a warning; ``serialvault masterdata import FILE`` drafts it for a qa
         user's approval. A unit of a product not in master data is refused by the
-        lifecycle rules, as without a header. Nothing here refuses the document.
+        lifecycle rules, as without a header. Nothing here refuses the document; what
+        differs is returned, for one ``master-data-mismatch`` exception.
         """
+        differ: list[tuple[str, list[str]]] = []
         known_p = load_products(conn, [p.gtin for p in products])
         new_p = [p.gtin for p in products if p.gtin not in known_p]
         for p in products:
             if p.gtin in known_p and (diffs := known_p[p.gtin][0].differences(p)):
+                differ.append((p.gtin, list(diffs)))
                 result.warnings.append(
                     f"product {p.gtin}: the document's master data differs from version"
                     f" {known_p[p.gtin][1]} ({', '.join(diffs)}), which is kept; a new"
@@ -501,7 +540,8 @@ class Capturer:
         known_l = load_locations(conn, [loc.key for loc in locations])
         new_l = [loc.key for loc in locations if loc.key not in known_l]
         for loc in locations:
-            if loc.key in known_l and known_l[loc.key][0].differences(loc):
+            if loc.key in known_l and (ldiffs := known_l[loc.key][0].differences(loc)):
+                differ.append((loc.key, list(ldiffs)))
                 result.warnings.append(
                     f"location {loc.key}: the document's master data differs from version"
                     f" {known_l[loc.key][1]}, which is kept"
@@ -513,6 +553,7 @@ class Capturer:
                 f" {len(new_l)} locations: {named}); master data changes only under change"
                 " control: `serialvault masterdata import FILE` drafts it for approval"
             )
+        return differ
 
     # ------------------------------------------------------------------ exceptions
     def _record_exception(
