@@ -143,3 +143,34 @@ def test_who_may_write_a_pack_and_what_is_refused(
     assert not (tmp_path / "nokey.zip").exists()
     assert site.head() == head
     assert list(tmp_path.glob("sv-inspection-*")) == []
+
+
+def test_the_index_page_in_chromium_puts_findings_first_and_links_every_file(
+    keyed: tuple[Site, BackupOptions, Path], tmp_path: Path
+) -> None:
+    import subprocess
+
+    from tests.drill.test_report_browser import CHROMIUM_FLAGS, _chromium
+
+    chromium = _chromium()
+    site, options, _public = keyed
+    out = tmp_path / "inspection.zip"
+    _pack(site, options, out)
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(out) as z:
+        z.extractall(unpacked)
+    (folder,) = list(unpacked.iterdir())
+    dom = subprocess.run(
+        [chromium, *CHROMIUM_FLAGS, "--dump-dom", (folder / "index.html").as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html = dom.stdout
+    assert html.index('id="findings"') < html.index('id="drills"') < html.index('id="backups"')
+    import re
+
+    links = set(re.findall(r'href="([^"#][^"]*)"', html))
+    assert {"exceptions.json", "capa.json", "audit.json", "inspection.json"} <= links
+    assert all((folder / link).is_file() for link in links), links
