@@ -43,3 +43,6 @@ def test_the_demo_runs_and_runs_again(tmp_path: Path) -> None:
         assert "differ from their packaging configuration" in out
         assert "unpack: events recorded" in out
         assert "closed; signed by Quinn QA (quinn)" in out
+        assert "signed by Quinn QA (quinn), reviewed" in out  # the audit-trail review
+        assert "demo-inspection.zip: intact — inspection pack INSP-" in out
+        assert "finding:" not in out

@@ -34,7 +34,7 @@ from serialvault.app.context import open_as
 from serialvault.app.repository import audit_verify
 from serialvault.app.reviews import verify_review
 from serialvault.app.signatures import signatures_of
-from serialvault.backup.crypto import load_verify_key
+from serialvault.backup.crypto import VerifyKey, load_verify_key
 from serialvault.domain import capa as capa_rules
 from serialvault.domain import exceptions as ex_rules
 from serialvault.domain.access import Action
@@ -140,7 +140,13 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _drills(b: _Builder, repo: Repository, drills_dir: Path, options: BackupOptions) -> None:
+def _drills(
+    b: _Builder,
+    repo: Repository,
+    drills_dir: Path,
+    options: BackupOptions,
+    reviewers: Sequence[VerifyKey],
+) -> None:
     ctx = options.load(b.settings)
     vk = ctx.verify_key_if_any()
     items = []
@@ -155,7 +161,7 @@ def _drills(b: _Builder, repo: Repository, drills_dir: Path, options: BackupOpti
             if vk is None:
                 evidence = "included, not verified (no public key)"
             else:
-                check = verify_package(zipped, vk)
+                check = verify_package(zipped, vk, reviewers)
                 evidence = "included, verified" if check.ok else "included, DOES NOT VERIFY"
                 if not check.ok:
                     b.findings.append(
@@ -329,14 +335,17 @@ def _backups(b: _Builder, options: BackupOptions, full: bool) -> None:
     b.section("backups", "Backup catalog and verification", items, cols, catalog=listed)
 
 
-def _reviewer_keys(repo: Repository, paths: Sequence[Path], b: _Builder) -> list[dict[str, str]]:
+def _reviewer_keys(
+    repo: Repository, paths: Sequence[Path], b: _Builder
+) -> tuple[list[dict[str, str]], list[VerifyKey]]:
     """Each reviewer key given, refused unless its id is registered to an account (the
     pack would otherwise vouch for a key nobody here owns); copied into the pack."""
     with repo.read() as conn:
         owners = {k: a.user_id for a in ids.accounts(conn) for k in a.reviewer_keys}
-    out = []
+    out, keys = [], []
     for path in paths:
         key = load_verify_key(path)
+        keys.append(key)
         owner = owners.get(key.key_id)
         if owner is None:
             raise UsageError(
@@ -346,7 +355,7 @@ def _reviewer_keys(repo: Repository, paths: Sequence[Path], b: _Builder) -> list
         name = f"reviewer-keys/{owner}-{key.key_id[:16]}.pub"
         b.copies[name] = path
         out.append({"user": owner, "key_id": key.key_id, "file": name})
-    return out
+    return out, keys
 
 
 def pack(
@@ -378,14 +387,14 @@ def pack(
     repo, who = open_as(settings, db, Action.INSPECT)
     signer = options.load(settings).signing_key()  # before any work: no key, no pack
     b = _Builder(settings, db, a, z)
-    vouched = _reviewer_keys(repo, reviewer_keys, b)
+    vouched, reviewers = _reviewer_keys(repo, reviewer_keys, b)
     step("audit trail")
     audit = audit_verify(settings, db, policy=options.policy, public_key=options.public_key)
     if not audit.ok:
         b.findings.append("the audit trail does not verify: see audit.json")
     b.files["audit.json"] = _json(audit.to_dict())
     step("drills")
-    _drills(b, repo, drills_dir, options)
+    _drills(b, repo, drills_dir, options, reviewers)
     step("reviews")
     _reviews(b, repo, reviews)
     step("exceptions")

@@ -308,8 +308,11 @@ def evidence_verify(
         if json_out:
             print_json(check.to_dict())
         elif check.ok:
+            what = (
+                f"inspection pack {check.pack_id}" if check.pack_id else f"drill {check.drill_id}"
+            )
             out.print(
-                f"{package}: [green]intact[/green] — drill {check.drill_id}, {check.files}"
+                f"{package}: [green]intact[/green] — {what}, {check.files}"
                 f" files, signature good; {len(check.signoffs)} sign-off(s)"
             )
             for so in check.signoffs:  # only sign-offs whose signature verified get here
