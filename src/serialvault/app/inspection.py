@@ -137,6 +137,8 @@ def _cell(value: Any) -> str:
         return ", ".join(str(v) for v in value)
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3f}"
     return str(value)
 
 
