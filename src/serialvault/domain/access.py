@@ -12,8 +12,9 @@ Roles (DESIGN.md "Security"):
 ``qa``        approves, reviews, signs off, closes exceptions.
 ``auditor``   reads everything, changes nothing.
 ``admin``     manages users, backups, restores and configuration.
-``service``   the role of a line system's account: capture only, by token only, and
-              no signature rights (a machine cannot make a Part 11 signature).
+``service``   the role of a line system's account: capture and serial allocation only,
+              by token only, and no signature rights (a machine cannot make a Part 11
+              signature).
 
 Account state is a pure function of the account's log records too: lockout after N
 consecutive failures (11.300(d)), password rules (11.300(b)), the meanings a signature
@@ -49,6 +50,8 @@ class Action(Enum):
     RECONCILE = "run reconciliation"
     SIGN_OFF = "sign off drill evidence and approve"
     CONFIGURE = "change configuration"
+    SERIAL_POOLS = "create serial number pools"
+    SERIALS = "allocate and return serial numbers"
 
 
 #: The one table of authority: which roles grant each action.
@@ -65,6 +68,12 @@ GRANTS: dict[Action, frozenset[str]] = {
     Action.RECONCILE: frozenset({"admin", "qa"}),
     Action.SIGN_OFF: frozenset({"qa"}),
     Action.CONFIGURE: frozenset({"admin"}),
+    # a pool fixes a product's serial format and its EU FMD guessing bound: set by those
+    # who own configuration and quality, not by the line that draws from it
+    Action.SERIAL_POOLS: frozenset({"qa", "admin"}),
+    # a line (its operator, or the line system's service account) draws serials for a
+    # batch and hands back what it did not use
+    Action.SERIALS: frozenset({"operator", "service", "admin"}),
 }
 
 

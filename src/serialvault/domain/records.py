@@ -39,6 +39,9 @@ SIGNATURE = "user.signature"
 IDENTITY_POLICY = "config.identity"
 CHANGE_DRAFT = "change.draft"
 CHANGE_DECISION = "change.decision"
+SERIAL_POOL = "serials.pool"
+SERIAL_ALLOCATION = "serials.allocation"
+SERIAL_RETURN = "serials.return"
 
 #: Who writes a record kind. The roles are those of the accounts to come (21 CFR
 #: 11.10(d), (g): authority checks); ``system`` marks records serialvault writes on its
@@ -111,6 +114,25 @@ CATALOGUE: dict[str, RecordKind] = {
             "a change approved (with its signature and effective time) or rejected",
             projected=True,
         ),
+        _kind(
+            SERIAL_POOL,
+            "admin qa",
+            "a version of a GTIN's serial number pool: alphabet, length, expected volume"
+            " (EU FMD Art. 4(b))",
+            projected=True,
+        ),
+        _kind(
+            SERIAL_ALLOCATION,
+            "operator admin service",
+            "serials handed out to a line or order, every serial listed",
+            projected=True,
+        ),
+        _kind(
+            SERIAL_RETURN,
+            "operator admin service",
+            "unused serials of an allocation handed back, never to be handed out again",
+            projected=True,
+        ),
     )
 }
 
@@ -132,6 +154,7 @@ GOVERNANCE_KINDS = (
     PARTNER,
     DRILL_PLAN,
     DRILL_SIGNOFF,
+    SERIAL_POOL,
 )
 
 
