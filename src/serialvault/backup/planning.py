@@ -50,6 +50,9 @@ from serialvault.domain.records import (
     PASSWORD,
     PRODUCT,
     REBUILD,
+    SERIAL_ALLOCATION,
+    SERIAL_POOL,
+    SERIAL_RETURN,
     SIGNATURE,
     TIMELINE,
     TOKEN,
@@ -68,6 +71,10 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "events": ((EVENT,), ("events", "event_epcs", "units")),
     "master data": ((PRODUCT, LOCATION, PARTNER), ("products", "locations", "partners", "lots")),
     "exceptions": ((EXCEPTION,), ("exceptions",)),
+    "serials": (
+        (SERIAL_POOL, SERIAL_ALLOCATION, SERIAL_RETURN),
+        ("serial_pools", "serial_allocations", "serial_numbers"),
+    ),
     "governance": (
         (
             USER,

@@ -26,6 +26,7 @@ from serialvault.store.projector import (
     apply_product,
 )
 from serialvault.store.repository import LogAppender, Repository
+from serialvault.store.serials import apply_serials
 
 
 def apply_record(conn: Connection, rec: LogRecord) -> None:
@@ -41,7 +42,7 @@ def apply_record(conn: Connection, rec: LogRecord) -> None:
         apply_partner(conn, rec.seq, Partner.from_content(body["partner"]), int(body["version"]))
     elif rec.kind == EXCEPTION:
         apply_exception(conn, rec.seq, rec.recorded_at, orjson.loads(rec.body))
-    elif not apply_identity(conn, rec):  # accounts, signatures; then change records
+    elif not apply_identity(conn, rec) and not apply_serials(conn, rec):
         apply_change(conn, rec)  # repository.init, maintenance.* … feed nothing
 
 
