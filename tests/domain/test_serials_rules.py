@@ -144,3 +144,12 @@ def test_allocation_ids_and_policies() -> None:
     assert rules.policy_problem({"other": 1})
     assert rules.target_problem("order 4711") is None
     assert rules.target_problem("line\n1")
+
+
+@given(st.text(min_size=1, max_size=30), st.lists(st.sampled_from(["AB", "C-D", "x.y_z"])))
+def test_the_allocation_body_is_canonical_json(to: str, serials: list[str]) -> None:
+    from serialvault.app.serials import allocation_body
+    from serialvault.canonical import canonical_json
+
+    body = {"gtin": "09521234543213", "to": to.strip(), "serials": serials}
+    assert allocation_body("09521234543213", to, serials) == canonical_json(body)

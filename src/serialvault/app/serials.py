@@ -21,7 +21,8 @@ from __future__ import annotations
 import contextlib
 import os
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import islice, pairwise
+from operator import eq
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ from serialvault.store import serials as store
 from serialvault.store.project import append_projected
 from serialvault.timefmt import now_utc
 
+_SORTED = orjson.OPT_SORT_KEYS
 #: Formats ``--out`` writes, by the file's extension.
 OUT_FORMATS = {".csv": "csv", ".json": "json"}
 LIST_FORMAT = "serialvault.serials/1"
@@ -241,6 +243,14 @@ def render(alloc: Allocation, fmt: str) -> bytes:
     return orjson.dumps(doc) + b"\n"
 
 
+def allocation_body(gtin: str, to: str, serials: list[str]) -> bytes:
+    """The ``serials.allocation`` record's body, canonical (RFC 8785): its keys are ASCII
+    and its values strings, for which sorted-key ``orjson`` output *is* the canonical
+    form (``canonical.py``'s fast path) — written directly, without that module's walk
+    over a million serials to find out."""
+    return orjson.dumps({"gtin": gtin, "to": to.strip(), "serials": serials}, option=_SORTED)
+
+
 def _fresh(conn: Any, pool: rules.Pool, count: int, first: list[str]) -> list[str]:
     """``count`` serials, sorted, that no row of the GTIN holds (allocated, returned,
     commissioned — also before the pool existed — or flagged), none twice: a sorted
@@ -249,13 +259,15 @@ def _fresh(conn: Any, pool: rules.Pool, count: int, first: list[str]) -> list[st
     out: list[str] = []
     batch = first
     for _ in range(MAX_DRAWS):
-        uniq = [s for s, nxt in pairwise(batch) if s != nxt] + batch[-1:]
+        uniq = batch
+        if any(map(eq, batch, islice(batch, 1, None))):  # sorted: repeats are neighbours
+            uniq = [s for s, nxt in pairwise(batch) if s != nxt] + batch[-1:]
         if out:  # a later, small draw: not one already chosen
             chosen = set(out)
             uniq = [s for s in uniq if s not in chosen]
         known = store.known(conn, pool.gtin, uniq)
         new = [s for s in uniq if s not in known] if known else uniq
-        out = sorted(out + new[: count - len(out)])
+        out = sorted(out + new[: count - len(out)]) if out else new[:count]
         if len(out) == count:
             return out
         batch = sorted(rules.generate(count - len(out) + 16, pool.alphabet, pool.length))
@@ -304,9 +316,10 @@ def allocate(
             if count > remaining:
                 raise RuleViolation(rules.Stock.shortfall(store.stock(conn, pool), count) or "")
             serials = _fresh(conn, pool, count, first)
-            body = {"gtin": g, "to": to.strip(), "serials": serials}
             why = reason or f"{count:,} serials of {g} to {to.strip()}"
-            rec = append_projected(conn, log, SERIAL_ALLOCATION, body, who.actor, why)
+            rec = append_projected(
+                conn, log, SERIAL_ALLOCATION, allocation_body(g, to, serials), who.actor, why
+            )
             done = Allocation(
                 rules.allocation_id(rec.seq),
                 rec.seq,

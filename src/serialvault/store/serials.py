@@ -57,7 +57,7 @@ def apply_serials(conn: Connection, rec: LogRecord) -> bool:
                 recorded_at=rec.recorded_at,
             )
         )
-        insert_allocated(conn, gtin, rec.seq, sorted(body["serials"]))
+        insert_allocated(conn, gtin, rec.seq, body["serials"], rec.body)
     elif rec.kind == SERIAL_RETURN:
         body = orjson.loads(rec.body)
         _update_in(
@@ -266,16 +266,20 @@ def _json_list(values: Sequence[str]) -> str:
     return orjson.dumps(list(values)).decode("utf-8")
 
 
-def insert_allocated(conn: Connection, gtin: str, seq: int, serials: Sequence[str]) -> None:
-    """The rows of an allocation's serials, in one statement (``COPY`` on PostgreSQL)."""
+def insert_allocated(
+    conn: Connection, gtin: str, seq: int, serials: Sequence[str], body: bytes
+) -> None:
+    """The rows of an allocation's serials: ``COPY`` on PostgreSQL; on SQLite one
+    statement reading them straight out of the record's body (``json_each`` over
+    ``$.serials``), so a million serials are not bound one by one."""
     if conn.dialect.name == "postgresql":
         rows = [(gtin, s, rules.ALLOCATED, seq, None, None) for s in serials]
         bulk_insert(conn, schema.serial_numbers, rows)
         return
     conn.exec_driver_sql(
         "INSERT INTO serial_numbers (gtin, serial, status, allocation_seq, commissioned_seq,"
-        " returned_seq) SELECT ?, value, ?, ?, NULL, NULL FROM json_each(?)",
-        (gtin, rules.ALLOCATED, seq, _json_list(serials)),
+        " returned_seq) SELECT ?, value, ?, ?, NULL, NULL FROM json_each(?, '$.serials')",
+        (gtin, rules.ALLOCATED, seq, body.decode("utf-8")),
     )
 
 
