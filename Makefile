@@ -43,6 +43,7 @@ bench: $(STAMP) bench-tools
 	$(BIN)/python bench/drill_bench.py
 	$(BIN)/python bench/identity_bench.py
 	$(BIN)/python bench/review_bench.py
+	$(BIN)/python bench/serials_bench.py
 
 # Headless Chromium renders the drill reports in the tests (Debian package chromium).
 test-tools:

@@ -685,8 +685,9 @@ def test_a_repository_from_before_accounts_gets_its_first_admin(tmp_path: Path) 
     Capturer(repo, actor="jdoe@line-pc").capture_bytes(
         b.document(b.commission([b.sgtin("OLD1")]), header=b.products(b.GTIN)), "old.jsonld"
     )
-    with repo.write_raw() as conn:  # as schema 0001 left it: no account or partner tables
-        tables = ("partners", "sessions", "changes", "signatures", "tokens", "credentials")
+    with repo.write_raw() as conn:  # as schema 0001 left it: no account, partner or serial tables
+        tables = ("serial_numbers", "serial_allocations", "serial_pools", "partners", "sessions")
+        tables += ("changes", "signatures", "tokens", "credentials")
         tables += ("exception_actions", "capas", "capa_links")
         for name in (*tables, "users"):
             conn.execute(sa.text(f"DROP TABLE {name}"))

@@ -56,6 +56,9 @@ from serialvault.domain.records import (
     REVIEW_ACCESS,
     REVIEW_AUDIT,
     REVIEW_SIGNOFF,
+    SERIAL_ALLOCATION,
+    SERIAL_POOL,
+    SERIAL_RETURN,
     SIGNATURE,
     TIMELINE,
     TOKEN,
@@ -76,6 +79,10 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "exceptions": (
         (EXCEPTION, EXCEPTION_ACTION, CAPA),
         ("exceptions", "exception_actions", "capas", "capa_links"),
+    ),
+    "serials": (
+        (SERIAL_POOL, SERIAL_ALLOCATION, SERIAL_RETURN),
+        ("serial_pools", "serial_allocations", "serial_numbers"),
     ),
     "governance": (
         (

@@ -31,6 +31,7 @@ REGISTRY: tuple[tuple[str, str, str, str], ...] = (
     ("product", "group", "product_cmd", "app"),
     ("masterdata", "group", "masterdata_cmd", "app"),
     ("change", "group", "change_cmd", "app"),
+    ("serials", "group", "serials_cmd", "app"),
     ("unit", "command", "query_cmd", "unit"),
     ("contents", "command", "query_cmd", "contents"),
     ("ancestors", "command", "query_cmd", "ancestors"),

@@ -13,8 +13,9 @@ Roles (DESIGN.md "Security"):
               owns CAPAs.
 ``auditor``   reads everything, changes nothing.
 ``admin``     manages users, backups, restores and configuration.
-``service``   the role of a line system's account: capture only, by token only, and
-              no signature rights (a machine cannot make a Part 11 signature).
+``service``   the role of a line system's account: capture and serial allocation only,
+              by token only, and no signature rights (a machine cannot make a Part 11
+              signature).
 
 Account state is a pure function of the account's log records too: lockout after N
 consecutive failures (11.300(d)), password rules (11.300(b)), the meanings a signature
@@ -56,6 +57,8 @@ class Action(Enum):
     CAPA = "record and update CAPAs"
     REVIEW = "review the audit trail and the accounts"
     INSPECT = "write inspection packs"
+    SERIAL_POOLS = "create serial number pools"
+    SERIALS = "allocate and return serial numbers"
 
 
 #: The one table of authority: which roles grant each action.
@@ -79,6 +82,12 @@ GRANTS: dict[Action, frozenset[str]] = {
     # Annex 11 §9, (2025 draft) §11: periodic reviews are QA's, made and signed by qa
     Action.REVIEW: frozenset({"qa"}),
     Action.INSPECT: frozenset({"qa", "admin"}),
+    # a pool fixes a product's serial format and its EU FMD guessing bound: set by those
+    # who own configuration and quality, not by the line that draws from it
+    Action.SERIAL_POOLS: frozenset({"qa", "admin"}),
+    # a line (its operator, or the line system's service account) draws serials for a
+    # batch and hands back what it did not use
+    Action.SERIALS: frozenset({"operator", "service", "admin"}),
 }
 
 

@@ -3,7 +3,7 @@
 EU GMP Annex 11 §10 (change and configuration management) and 21 CFR 11.10(k)
 (control over system documentation): a controlled object — a product's master data,
 a location's or trading partner's, the password and session policy, a drill plan, the
-backup policy, the review policy — changes only through
+backup policy, the review policy, the serial policy — changes only through
 a change record that moves ``draft → approved | rejected``; an approved change is
 ``effective`` from a given UTC time. Approval is a ``qa`` user's electronic signature
 (meaning ``approved``) by someone other than the author (separation of duties), bound
@@ -30,6 +30,7 @@ OBJECT_TYPES: dict[str, str] = {
     "drill-plan": "the plan id",
     "backup-policy": "'backup' (the policy file)",
     "review-policy": "'review' (working hours, review intervals, dormant-account threshold)",
+    "serial-policy": "'serials' (what capture does with a serial no pool handed out)",
 }
 
 DRAFT = "draft"

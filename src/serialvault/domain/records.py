@@ -45,6 +45,9 @@ CHANGE_DECISION = "change.decision"
 REVIEW_AUDIT = "review.audit"
 REVIEW_ACCESS = "review.access"
 REVIEW_SIGNOFF = "review.signoff"
+SERIAL_POOL = "serials.pool"
+SERIAL_ALLOCATION = "serials.allocation"
+SERIAL_RETURN = "serials.return"
 
 #: Who writes a record kind. The roles are those of the accounts to come (21 CFR
 #: 11.10(d), (g): authority checks); ``system`` marks records serialvault writes on its
@@ -151,6 +154,25 @@ CATALOGUE: dict[str, RecordKind] = {
             "qa",
             "a reviewer's signed sign-off of an audit-trail or access review (11.50, 11.70)",
         ),
+        _kind(
+            SERIAL_POOL,
+            "admin qa",
+            "a version of a GTIN's serial number pool: alphabet, length, expected volume"
+            " (EU FMD Art. 4(b))",
+            projected=True,
+        ),
+        _kind(
+            SERIAL_ALLOCATION,
+            "operator admin service",
+            "serials handed out to a line or order, every serial listed",
+            projected=True,
+        ),
+        _kind(
+            SERIAL_RETURN,
+            "operator admin service",
+            "unused serials of an allocation handed back, never to be handed out again",
+            projected=True,
+        ),
     )
 }
 
@@ -176,6 +198,7 @@ GOVERNANCE_KINDS = (
     REVIEW_ACCESS,
     REVIEW_SIGNOFF,
     INSPECTION_PACK,
+    SERIAL_POOL,
 )
 
 

@@ -49,6 +49,7 @@ from serialvault.gs1.company_prefix import company_prefix_length
 
 __all__ = [
     "CANONICAL_STEM",
+    "URI_LITERAL_CS82",
     "EpcKey",
     "canonical_key",
     "canonical_uri",
@@ -77,6 +78,13 @@ _URN_ESCAPE_TABLE = str.maketrans({c: f"%{ord(c):02X}" for c in '"#%&/<>?'})
 _DL_ESCAPE_TABLE = str.maketrans({c: f"%{ord(c):02X}" for c in '!"#%&()*+,/:<>? '})
 
 _HEX = frozenset("0123456789abcdefABCDEF")
+
+#: Characters of CS82 written as themselves in both an EPC URI and a GS1 Digital Link URI
+#: (neither form escapes them): letters, digits and ``' - . ; = _``. A serial made only of
+#: these is the same text in a line's list, an EPC URN and the repository's key.
+URI_LITERAL_CS82: frozenset[str] = frozenset(
+    c for c in _URN_RAW_CS82 if c.translate(_DL_ESCAPE_TABLE) == c
+)
 
 _CHARSET_NAME = {id(CS82): "GS1 AI encodable character set 82", id(CS39): "character set 39"}
 

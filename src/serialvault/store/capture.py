@@ -41,6 +41,7 @@ from serialvault.domain.facts import EventFacts
 from serialvault.domain.lifecycle import Engine
 from serialvault.domain.prepare import Prepared, prepare_bytes, prepare_document
 from serialvault.domain.records import EVENT, EXCEPTION
+from serialvault.domain.serials import REJECT, UNALLOCATED_SERIAL
 from serialvault.epcis.limits import (
     DEFAULT_LIMITS,
     Limits,
@@ -68,6 +69,7 @@ from serialvault.store.projector import (
     write_changes,
 )
 from serialvault.store.repository import LogAppender, Repository
+from serialvault.store.serials import Unallocated, check_commissioning, policy_in_force
 from serialvault.store.snapshot import load_snapshot, max_unit_id
 from serialvault.store.workers import worker_pool
 
@@ -336,9 +338,11 @@ class Capturer:
             differ = self._compare_master_data(conn, p.products, p.locations, result)
             result.warnings += p.warnings
             packed: dict[str, str] = {}
-            self._apply_events(conn, app, p, result, max_unit_id(conn) + 1, packed)
+            flagged: list[Unallocated] = []
+            self._apply_events(conn, app, p, result, max_unit_id(conn) + 1, packed, flagged)
             self._check_packaging(conn, app, packed, p.name, p.sha256, result)
             self._master_data_exception(conn, app, differ, p.name, p.sha256)
+            self._flag_serials(conn, app, flagged, p.name, p.sha256, result)
             self._finish(app, result)
         return result
 
@@ -350,10 +354,12 @@ class Capturer:
         result: CaptureResult,
         next_id: int,
         packed: dict[str, str],
+        flagged: list[Unallocated],
     ) -> int:
         """Apply prepared events in batches inside the open transaction; returns next id.
         ``packed`` collects the containers that recorded (not duplicate) aggregation ADD
-        events packed into, with the time of the last such event."""
+        events packed into, with the time of the last such event; ``flagged`` the
+        commissioned serials no pool handed out, when the serial policy captures them."""
         bodies, offset = p.bodies, p.offset
         result.epcs += p.epcs
         for batch in _batches(p.facts, self.batch_epcs):
@@ -363,17 +369,27 @@ class Capturer:
                 raise _Rejected(DocumentRejected(p.name, found), found, "rule")
             engine = Engine(load_snapshot(conn, batch, next_id))
             at = app.now()
+            recorded: list[tuple[EventFacts, int]] = []
             for f in batch:
                 if engine.apply(f, app.seq + 1, at):
                     app.append(EVENT, bodies[f.index - offset], self.actor, self.reason, at)
+                    recorded.append((f, app.seq))
                     if f.parent and f.event_type == "AggregationEvent" and f.action == "ADD":
                         packed[f.parent] = max(f.event_time, packed.get(f.parent, ""))
             if engine.issues:
                 found = _as_written(engine.issues[:MAX_REPORTED_ISSUES], bodies, offset)
                 raise _Rejected(DocumentRejected(p.name, found), found, "rule")
+            serials = check_commissioning(conn, recorded)
+            if serials.unallocated:
+                if policy_in_force(conn, at)["unallocated"] == REJECT:
+                    found = [u.issue() for u in serials.unallocated[:MAX_REPORTED_ISSUES]]
+                    found = _as_written(found, bodies, offset)
+                    raise _Rejected(DocumentRejected(p.name, found), found, "rule")
+                flagged += serials.unallocated
             result.duplicates += len(engine.changes.duplicates)
             result.recorded += len(batch) - len(engine.changes.duplicates)
             write_changes(conn, engine.changes)
+            serials.write(conn)
             app.flush()
             next_id = engine.next_id
             if self.on_progress:
@@ -417,6 +433,7 @@ class Capturer:
                 next_id = max_unit_id(conn) + 1
                 offset = 0
                 packed: dict[str, str] = {}
+                flagged: list[Unallocated] = []
                 with path.open("rb") as fh:
                     for chunk in iter_event_chunks(fh, skeleton, self.batch_epcs):
                         p = prepare_document(
@@ -424,10 +441,11 @@ class Capturer:
                         )
                         if p.problem is not None:
                             raise _Rejected(DocumentInvalid(name, p.issues), p.issues, "validation")
-                        next_id = self._apply_events(conn, app, p, result, next_id, packed)
+                        next_id = self._apply_events(conn, app, p, result, next_id, packed, flagged)
                         offset += len(chunk)
                 self._check_packaging(conn, app, packed, name, sha, result)
                 self._master_data_exception(conn, app, differ, name, sha)
+                self._flag_serials(conn, app, flagged, name, sha, result)
                 self._finish(app, result)
         except InputError as exc:
             self._record_exception("input", exc.message, [], name, sha)
@@ -507,6 +525,45 @@ class Capturer:
             "origin": self.origin_of(document),
         }
         append_projected(conn, app, EXCEPTION, body, self.actor, f"master data: {document}")
+
+    def _flag_serials(
+        self,
+        conn: Connection,
+        app: LogAppender,
+        flagged: list[Unallocated],
+        document: str,
+        sha256: str,
+        result: CaptureResult,
+    ) -> None:
+        """Serials of pooled GTINs commissioned without being handed out (or after being
+        returned), captured under the capture-and-flag serial policy: one
+        ``unallocated-serial`` exception, in the same transaction as the events, naming
+        each serial with its event (EU FMD Art. 4: a serial not from its randomised pool
+        no longer carries the guessing bound the pool was sized for)."""
+        if not flagged:
+            return
+        shown = "; ".join(
+            f"{u.key} ({u.fact.label()}{', returned' if u.returned else ''})" for u in flagged[:20]
+        )
+        more = len(flagged) - 20
+        reason = (
+            f"{len(flagged)} commissioned serial(s) were never allocated from their GTIN's"
+            f" pool or had been returned to it: {shown}"
+            + (f" (and {more} more)" if more > 0 else "")
+            + "; captured under the serial policy (capture-and-flag)"
+        )[:4000]
+        body = {
+            "source": "capture",
+            "type": UNALLOCATED_SERIAL,
+            "severity": "major",
+            "document": document,
+            "document_sha256": sha256,
+            "reason": reason,
+            "issues": [u.issue().to_dict() for u in flagged[:MAX_REPORTED_ISSUES]],
+            "identifiers": sorted({u.key for u in flagged})[:MAX_REPORTED_ISSUES],
+        }
+        append_projected(conn, app, EXCEPTION, body, self.actor, f"serial pool check: {document}")
+        result.warnings.append(reason[:500])
 
     @staticmethod
     def _compare_master_data(

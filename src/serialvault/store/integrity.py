@@ -44,6 +44,7 @@ from serialvault.store.projector import (
     write_changes,
 )
 from serialvault.store.repository import Repository, iter_log, read_head
+from serialvault.store.serials import check_commissioning
 from serialvault.store.snapshot import load_snapshot
 from serialvault.store.workers import worker_pool
 
@@ -186,6 +187,11 @@ def replay(
                     f"replay: log record seq {rec.seq} is rejected by the rules: {engine.issues[0]}"
                 )
         write_changes(conn, engine.changes)
+        # what the events did to serial pools, as capture recorded it (its check
+        # decided then whether to accept them; replay only repeats the effect)
+        check_commissioning(conn, [(f, r.seq) for r, f in zip(recs, facts, strict=True)]).write(
+            conn
+        )
         next_id = engine.next_id
 
     def finish(recs: list[LogRecord], facts: Future[list[EventFacts]] | None) -> None:

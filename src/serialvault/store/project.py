@@ -28,6 +28,7 @@ from serialvault.store.projector import (
     apply_product,
 )
 from serialvault.store.repository import LogAppender, Repository
+from serialvault.store.serials import apply_serials
 
 
 def apply_record(conn: Connection, rec: LogRecord) -> None:
@@ -45,7 +46,7 @@ def apply_record(conn: Connection, rec: LogRecord) -> None:
         apply_exception(conn, rec.seq, rec.recorded_at, orjson.loads(rec.body))
     elif apply_identity(conn, rec) or apply_action(conn, rec) or apply_capa(conn, rec):
         return  # accounts, signatures; the exception workflow; CAPA
-    else:
+    elif not apply_serials(conn, rec):
         apply_change(conn, rec)  # repository.init, maintenance.* … feed nothing
 
 

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 
 #: Schema revision this code reads and writes (also the Alembic head).
-SCHEMA_VERSION = "0004"
+SCHEMA_VERSION = "0005"
 
 metadata = MetaData()
 
@@ -310,6 +310,50 @@ capa_links = Table(
     PrimaryKeyConstraint("capa_id", "kind", "target"),
 )  # What each CAPA answers, as its latest version says.
 Index("ix_capa_links_target", capa_links.c.kind, capa_links.c.target)
+# Serial number pools (EU FMD Delegated Regulation (EU) 2016/161 Art. 4): projections of
+# the ``serials.*`` records. Every serial a pool handed out, and every serial of a pooled
+# GTIN commissioned without being handed out, is one row: a serial is made only if
+# no row of its GTIN holds it, so none is ever handed out twice.
+serial_pools = Table(
+    "serial_pools",
+    metadata,
+    Column("gtin", Text, primary_key=True),
+    Column("alphabet", Text, nullable=False),
+    Column("length", Integer, nullable=False),
+    Column("expected", BigInteger, nullable=False),  # the volume the bound was shown for
+    Column("low_stock", BigInteger, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("first_seq", Id, nullable=False),
+    Column("last_seq", Id, nullable=False),
+)  # One pool per GTIN, its newest version (projection of serials.pool records).
+
+serial_allocations = Table(
+    "serial_allocations",
+    metadata,
+    Column("seq", Id, primary_key=True, autoincrement=False),
+    Column("gtin", Text, nullable=False),
+    Column("target", Text, nullable=False),  # the line or order the serials went to
+    Column("quantity", BigInteger, nullable=False),
+    Column("recorded_at", Text, nullable=False),
+)  # Allocations (projection of serials.allocation records; the serials are rows below).
+
+serial_numbers = Table(
+    "serial_numbers",
+    metadata,
+    Column("gtin", Text, nullable=False),
+    # as the unit's canonical GS1 Digital Link key writes it (a pool's own serials are
+    # literal there), so a commissioned key and its row meet without decoding
+    Column("serial", Text, nullable=False),
+    # 'allocated' | 'commissioned' | 'returned' | 'unallocated' (domain.serials)
+    Column("status", Text, nullable=False),
+    Column("allocation_seq", Id),  # NULL: never handed out by the pool
+    Column("commissioned_seq", Id),
+    Column("returned_seq", Id),
+    PrimaryKeyConstraint("gtin", "serial"),
+    sqlite_with_rowid=False,
+)  # Every serial a pool knows (projection of serials.* records and commissioning events).
+# No index on allocation_seq: every allocation would pay for it on each of its rows; an
+# allocation's serials are read from its GTIN's range of the primary key.
 
 sessions = Table(
     "sessions",
@@ -340,6 +384,9 @@ PROJECTIONS: tuple[Table, ...] = (
     exception_actions,
     capas,
     capa_links,
+    serial_pools,
+    serial_allocations,
+    serial_numbers,
 )
 
 #: Projections added after the first schema: they enter the fingerprint only once they
@@ -356,5 +403,8 @@ LATER_PROJECTIONS = frozenset(
         "exception_actions",
         "capas",
         "capa_links",
+        "serial_pools",
+        "serial_allocations",
+        "serial_numbers",
     }
 )
