@@ -32,26 +32,25 @@ from serialvault.canonical import canonical_json
 from serialvault.domain.chain import GENESIS, ChainBreak
 from serialvault.domain.records import (
     AUTH_FAILURE,
+    CAPA,
     CATALOGUE,
     CHANGE_DECISION,
     CHANGE_DRAFT,
     DRILL_PLAN,
     DRILL_RUN,
     EXCEPTION,
+    EXCEPTION_ACTION,
     IDENTITY_POLICY,
     PASSWORD,
+    SERIAL_ALLOCATION,
+    SERIAL_POOL,
+    SERIAL_RETURN,
     TOKEN,
     USER,
 )
 
 AUDIT_FORMAT = "serialvault.audit-review/1"
 ACCESS_FORMAT = "serialvault.access-review/1"
-
-#: Record kinds another part of serialvault writes that a review flags by name.
-EXCEPTION_ACTION = "exception.action"
-CAPA = "capa.version"
-SERIALS_POOL = "serials.pool"
-SERIALS_ALLOCATION = "serials.allocation"
 
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 INTERVALS: tuple[str, ...] = ("weekly", "monthly", "quarterly")
@@ -69,7 +68,7 @@ FLAGS: dict[str, str] = {
     "master-data": "a master-data version recorded",
     "change-control": "a change to a controlled object drafted, approved or rejected",
     "configuration": "configuration recorded (password policy, drill plan)",
-    "serials": "a serial-number pool recorded or serial numbers allocated",
+    "serials": "a serial-number pool recorded, serial numbers allocated or returned",
     "exception-closed": "an exception closed",
     "capa": "a CAPA recorded or changed",
     "disabled-account": "a record by an account that was disabled at the time",
@@ -417,7 +416,7 @@ def flags_of(
         out.append("change-control")
     elif kind in (IDENTITY_POLICY, DRILL_PLAN) or kind.startswith("config."):
         out.append("configuration")
-    elif kind in (SERIALS_POOL, SERIALS_ALLOCATION):
+    elif kind in (SERIAL_POOL, SERIAL_ALLOCATION, SERIAL_RETURN):
         out.append("serials")
     elif kind == EXCEPTION_ACTION and b.get("action") == "close":
         out.append("exception-closed")
