@@ -561,6 +561,8 @@ class Capturer:
             "reason": reason,
             "issues": [u.issue().to_dict() for u in flagged[:MAX_REPORTED_ISSUES]],
             "identifiers": sorted({u.key for u in flagged})[:MAX_REPORTED_ISSUES],
+            "owner_role": type_of(UNALLOCATED_SERIAL).owner,
+            "origin": self.origin_of(document),
         }
         append_projected(conn, app, EXCEPTION, body, self.actor, f"serial pool check: {document}")
         result.warnings.append(reason[:500])
