@@ -60,7 +60,7 @@ FLAGS: dict[str, str] = {
     "login-failure": "a failed log-in or signature (21 CFR 11.300(d))",
     "account-locked": "an account locked after repeated failures",
     "rejected-capture": "an EPCIS document rejected at capture",
-    "exception": "another exception raised (count mismatch, reconciliation, interface)",
+    "exception-opened": "another exception raised (count mismatch, reconciliation, interface)",
     "drill-deviation": "a drill that did not pass, or a deviation it raised",
     "restore": "the repository restored from a backup",
     "privileged": "an action that needs the admin role (accounts, tokens, rebuild, timeline)",
@@ -407,7 +407,7 @@ def flags_of(
         elif b.get("type") == "drill-deviation":
             out.append("drill-deviation")
         else:
-            out.append("exception")
+            out.append("exception-opened")
     elif kind == DRILL_RUN and b.get("verdict") != "pass":
         out.append("drill-deviation")
     elif kind.startswith("masterdata."):

@@ -53,8 +53,8 @@ def apply_capa(conn: Connection, rec: LogRecord) -> bool:
         conn.execute(t.update().where(t.c.capa_id == cid).values(**values))
     links = schema.capa_links
     conn.execute(links.delete().where(links.c.capa_id == cid))
-    rows = [{"capa_id": cid, "kind": "exception", "target": x} for x in content["exceptions"]]
-    rows += [{"capa_id": cid, "kind": "drill", "target": x} for x in content["drills"]]
+    rows = [{"capa_id": cid, "kind": "exception_id", "target": x} for x in content["exceptions"]]
+    rows += [{"capa_id": cid, "kind": "drill_id", "target": x} for x in content["drills"]]
     if rows:
         conn.execute(links.insert(), rows)
     return True

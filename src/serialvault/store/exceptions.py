@@ -50,13 +50,18 @@ def _append_exception(
     return rec.seq
 
 
+#: Fields of an ``exception.action`` body that have columns of their own (the rest,
+#: the exception's seq included, is the ``detail`` column).
+_FIELDS = frozenset({"action", "status", "text"})
+
+
 def apply_action(conn: Connection, rec: LogRecord) -> bool:
     """Project an ``exception.action`` record; ``False`` if ``rec`` is not one."""
     if rec.kind != EXCEPTION_ACTION:
         return False
     body = orjson.loads(rec.body)
     target = int(body["exception"])
-    rest = {k: v for k, v in body.items() if k not in ("exception", "action", "status", "text")}
+    rest = {k: v for k, v in body.items() if k not in _FIELDS}
     conn.execute(
         schema.exception_actions.insert().values(
             seq=rec.seq,
@@ -290,7 +295,7 @@ def exception_detail(conn: Connection, seq: int) -> ExceptionDetail:
         d = dict(r)
         d["detail"] = orjson.loads(d["detail"])
         actions.append(d)
-    capas = capas_linked(conn, "exception", [rules.exception_id(seq)])
+    capas = capas_linked(conn, "exception_id", [rules.exception_id(seq)])
     return ExceptionDetail(
         _row(row),
         body,

@@ -305,7 +305,7 @@ capa_links = Table(
     "capa_links",
     metadata,
     Column("capa_id", Text, nullable=False),
-    Column("kind", Text, nullable=False),  # 'exception' | 'drill'
+    Column("kind", Text, nullable=False),  # 'exception_id' | 'drill_id'
     Column("target", Text, nullable=False),  # EX-n, or a drill run id
     PrimaryKeyConstraint("capa_id", "kind", "target"),
 )  # What each CAPA answers, as its latest version says.
