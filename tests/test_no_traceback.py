@@ -176,7 +176,7 @@ def a_package(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     folder.mkdir()
     (folder / "evidence.json").write_bytes(b"{}")
     (folder / "report.html").write_bytes(b"<p>x</p>")
-    sums = ev._checksums(folder)
+    sums = ev.checksums_of(folder)
     (folder / ev.CHECKSUMS).write_bytes(sums)
     signed = load_signing_key(keys["signing_key"]).sign(
         {

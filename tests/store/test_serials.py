@@ -299,7 +299,7 @@ def test_under_the_reject_policy_an_unallocated_serial_rejects_the_document(
     assert "never allocated from its pool" in issue.message
     # nothing of the document: only the rejection's exception record
     assert repo.head().seq == head + 1
-    assert _exceptions(repo)[-1]["type"] == "rule"
+    assert _exceptions(repo)[-1]["type"] == "rule-violation"
     assert ops.status(s, None, GTIN)["commissioned"] == 0
     # the allocated serials alone are accepted
     _capture(repo, b.commission([b.sgtin(x) for x in a.serials]))
