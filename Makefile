@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_DIR ?= demo-site
 
-.PHONY: setup demo test test-tools test-fast lint bench bench-tools bench-full clean
+.PHONY: setup demo test test-tools test-fast soak lint bench bench-tools bench-full clean
 
 setup: $(STAMP)
 
@@ -44,6 +44,10 @@ bench: $(STAMP) bench-tools
 	$(BIN)/python bench/identity_bench.py
 	$(BIN)/python bench/review_bench.py
 	$(BIN)/python bench/serials_bench.py
+
+# The fault-injection tests with their long repetition counts (kill -9 twenty times).
+soak: $(STAMP) test-tools
+	SERIALVAULT_SOAK=1 $(BIN)/python -m pytest -q -n 2 tests/store/test_crash.py tests/backup/test_crash.py
 
 # Headless Chromium renders the drill reports in the tests (Debian package chromium).
 test-tools:

@@ -19,6 +19,15 @@ SHARED_DATA = Path(
     os.environ.get("SERIALVAULT_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data")
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+#: ``SERIALVAULT_SOAK=1`` runs the fault-injection tests with their long repetition
+#: counts (kill -9 twenty times per engine); the default run kills fewer times, so that
+#: ``make test`` stays within its time budget (``make soak`` runs the long form).
+SOAK = os.environ.get("SERIALVAULT_SOAK", "") == "1"
+
+
+def repetitions(default: int, soak: int) -> int:
+    """How many times a fault-injection test repeats its fault in this run."""
+    return soak if SOAK else default
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -33,6 +33,7 @@ from serialvault.store.integrity import rebuild, verify_chain
 from serialvault.store.repository import Repository
 from tests import builders as b
 from tests.accounts import make_repo
+from tests.conftest import repetitions
 
 SV = [sys.executable, "-m", "serialvault.cli.main"]
 
@@ -114,7 +115,7 @@ def _trials(db: str, site: Path, tmp_path: Path, n: int, seed: int) -> None:
 
 
 def test_kill_9_during_capture_sqlite(site: Path, tmp_path: Path) -> None:
-    _trials(str(tmp_path / "crash.db"), site, tmp_path, n=20, seed=1)
+    _trials(str(tmp_path / "crash.db"), site, tmp_path, n=repetitions(8, 20), seed=1)
 
 
 @pytest.mark.postgres
@@ -122,7 +123,7 @@ def test_kill_9_during_capture_postgresql(site: Path, tmp_path: Path) -> None:
     from tests.pg import pg_schema_url
 
     with pg_schema_url() as url:
-        _trials(url, site, tmp_path, n=20, seed=2)
+        _trials(url, site, tmp_path, n=repetitions(8, 20), seed=2)
 
 
 def _children(pid: int) -> list[int]:
