@@ -103,3 +103,20 @@ def test_rework_is_for_operators_and_open_exceptions(site: Site) -> None:
         rework.unpack(site.as_("olga"), None, CASE1, exception="EX-424242")
     assert site.head() == head
     assert _state(site, U[0])["parent"] == b.dl(CASE1)
+
+
+def test_an_exception_closed_during_a_rework_leaves_the_events_and_says_so(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.accounts import PASSWORD
+
+    _packed(site)
+    o = site.as_("olga")
+    eid = f"EX-{ex.open_exception(o, None, type='line-deviation', reason='dent')}"
+    ex.resolve(o, None, eid, "nothing to do")
+    ex.close(site.as_("quinn"), None, eid, password=PASSWORD, user_entered="quinn")
+    monkeypatch.setattr(ex, "check_open", lambda _repo, _eid: None)  # closed after the check
+    done = rework.unpack(o, None, CASE1, children=[U[0]], exception=eid)
+    assert _state(site, U[0])["parent"] is None  # the rework is recorded
+    assert done.link_seq is None
+    assert any("could not be linked" in w for w in done.warnings)

@@ -23,7 +23,7 @@ import orjson
 from serialvault.app import exceptions as exc_app
 from serialvault.app.context import open_as
 from serialvault.domain.access import Action
-from serialvault.errors import ConflictError, NotFound, UsageError
+from serialvault.errors import ConflictError, NotFound, SerialvaultError, UsageError
 from serialvault.identity.auth import Principal
 from serialvault.settings import Settings
 from serialvault.store import queries
@@ -138,7 +138,15 @@ def _capture(
     if exception is not None and result.first_seq is not None:
         seqs = list(range(result.first_seq, (result.last_seq or result.first_seq) + 1))
         out.exception = exception.upper()
-        out.link_seq = exc_app.link_rework(repo, who, exception, operation, [str(s) for s in seqs])
+        try:
+            out.link_seq = exc_app.link_rework(
+                repo, who, exception, operation, [str(s) for s in seqs]
+            )
+        except SerialvaultError as exc:  # closed meanwhile: the events stand, say so
+            out.warnings.append(
+                f"the events are recorded (log seq {seqs[0]}–{seqs[-1]}, their document"
+                f" names {out.exception}), but the exception could not be linked: {exc.message}"
+            )
     return out
 
 
