@@ -55,6 +55,10 @@ PasswordFileOpt = Annotated[
         show_default=False,
     ),
 ]
+SignerOpt = Annotated[
+    str | None,
+    typer.Option("--user", help="Your user id, re-entered (the first signing of a session)."),
+]
 ReasonOpt = Annotated[
     str | None, typer.Option("--reason", help="Why (recorded in the log with the change).")
 ]

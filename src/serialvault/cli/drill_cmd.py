@@ -14,6 +14,7 @@ from serialvault.cli.common import (
     JsonOpt,
     PasswordFileOpt,
     ReasonOpt,
+    SignerOpt,
     handled,
     kv,
     out,
@@ -366,10 +367,7 @@ def evidence_sign_off(
         typer.Option("--meaning", help="reviewed, approved, verified, responsible or authored."),
     ] = "reviewed",
     password_file: PasswordFileOpt = None,
-    user: Annotated[
-        str | None,
-        typer.Option("--user", help="Your user id, re-entered (the first signing of a session)."),
-    ] = None,
+    user: SignerOpt = None,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:

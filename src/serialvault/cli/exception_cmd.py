@@ -13,6 +13,7 @@ from serialvault.cli.common import (
     DbOpt,
     JsonOpt,
     PasswordFileOpt,
+    SignerOpt,
     handled,
     kv,
     make_app,
@@ -273,10 +274,7 @@ def close(
         ),
     ] = None,
     password_file: PasswordFileOpt = None,
-    user: Annotated[
-        str | None,
-        typer.Option("--user", help="Your user id, re-entered (the first signing of a session)."),
-    ] = None,
+    user: SignerOpt = None,
     db: DbOpt = None,
     json_out: JsonOpt = False,
 ) -> None:

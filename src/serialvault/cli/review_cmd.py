@@ -18,6 +18,7 @@ from serialvault.cli.common import (
     JsonOpt,
     PasswordFileOpt,
     ReasonOpt,
+    SignerOpt,
     err,
     handled,
     kv,
@@ -50,10 +51,7 @@ OutOpt = Annotated[
     Path | None, typer.Option("--out", help="Folder for review.json, report.html, report.pdf.")
 ]
 FileArg = Annotated[Path, typer.Argument(help="The review's folder or its review.json.")]
-UserOpt = Annotated[
-    str | None,
-    typer.Option("--user", help="Your user id, re-entered (the first signing of a session)."),
-]
+UserOpt = SignerOpt
 MeaningOpt = Annotated[
     str, typer.Option("--meaning", help="What the signature means (21 CFR 11.50).")
 ]
