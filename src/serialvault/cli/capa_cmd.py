@@ -13,6 +13,7 @@ from serialvault.cli.common import (
     JsonOpt,
     PasswordFileOpt,
     SignerOpt,
+    dash,
     handled,
     kv,
     make_app,
@@ -20,6 +21,7 @@ from serialvault.cli.common import (
     print_json,
     read_password,
     settings,
+    show_signatures,
     signer_id,
     table,
 )
@@ -37,10 +39,6 @@ ExcOpt = Annotated[
 DrillOpt = Annotated[
     list[str] | None, typer.Option("--drill", help="A drill run it answers (repeatable).")
 ]
-
-
-def _fmt(v: Any) -> str:
-    return "-" if v in (None, "", []) else str(v)
 
 
 @app.command("new")
@@ -104,7 +102,7 @@ def _table(title: str, rows: list[dict[str, Any]]) -> None:
                 r["status"],
                 r["title"],
                 r["owner"],
-                _fmt(r["next_due"]),
+                dash(r["next_due"]),
                 len(r["overdue"]) or "",
                 ", ".join(r["exceptions"] + r["drills"]),
             ]
@@ -147,13 +145,13 @@ def show(capa_id: IdArg, db: DbOpt = None, json_out: JsonOpt = False) -> None:
                     ("owner", c["owner"]),
                     ("opened", f"{c['opened_at']} by {c['opened_by']}"),
                     ("problem", c["problem"]),
-                    ("root cause", _fmt(c["root_cause"])),
-                    ("answers", _fmt(", ".join(c["exceptions"] + c["drills"]))),
-                    ("effectiveness plan", _fmt(eff["plan"])),
-                    ("effectiveness due", _fmt(eff["due"])),
+                    ("root cause", dash(c["root_cause"])),
+                    ("answers", dash(", ".join(c["exceptions"] + c["drills"]))),
+                    ("effectiveness plan", dash(eff["plan"])),
+                    ("effectiveness due", dash(eff["due"])),
                     (
                         "effectiveness result",
-                        _fmt(eff["result"])
+                        dash(eff["result"])
                         + ("" if eff["effective"] is None else f" (effective: {eff['effective']})"),
                     ),
                     ("version", c["version"]),
@@ -177,12 +175,7 @@ def show(capa_id: IdArg, db: DbOpt = None, json_out: JsonOpt = False) -> None:
                 )
             for item in c["overdue"]:
                 out.print(f"[red]overdue:[/] {item}")
-            for s in c["signatures"]:
-                ok = "verified" if s["verified"] else "DOES NOT MATCH the CAPA as closed"
-                out.print(
-                    f"signed: {s['meaning']} by {s['name']} ({s['signer']}) at"
-                    f" {s['signed_at']} — {ok}"
-                )
+            show_signatures(c["signatures"], "the CAPA as closed")
     if any(not s["verified"] for s in c["signatures"]):
         raise typer.Exit(IntegrityFailure.exit_code)
 

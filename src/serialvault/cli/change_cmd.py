@@ -20,6 +20,7 @@ from serialvault.cli.common import (
     print_json,
     read_password,
     settings,
+    show_signatures,
     signer_id,
     table,
 )
@@ -102,12 +103,7 @@ def show(
                 ["field", "before", "after"],
                 [[x["field"], _fmt(x["before"]), _fmt(x["after"])] for x in d["diff"]],
             )
-            for s in view.signatures:
-                ok = "verified" if s["verified"] else "DOES NOT MATCH the change's content"
-                out.print(
-                    f"signed: {s['meaning']} by {s['name']} ({s['signer']}) at"
-                    f" {s['signed_at']} — {ok}"
-                )
+            show_signatures(view.signatures, "the change's content")
     if any(not s["verified"] for s in view.signatures):
         raise typer.Exit(IntegrityFailure.exit_code)
 

@@ -164,6 +164,21 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
     out.print(t)
 
 
+def dash(v: Any) -> str:
+    """A value for a table cell or a key-value line: ``-`` for nothing."""
+    return "-" if v in (None, "", []) else str(v)
+
+
+def show_signatures(signatures: list[dict[str, Any]], what: str) -> None:
+    """Each signature with whether it verified against ``what`` it claims to sign
+    (21 CFR 11.70): the caller exits 8 when one did not."""
+    for s in signatures:
+        ok = "verified" if s["verified"] else f"DOES NOT MATCH {what}"
+        out.print(
+            f"signed: {s['meaning']} by {s['name']} ({s['signer']}) at {s['signed_at']} — {ok}"
+        )
+
+
 def kv(title: str, items: list[tuple[str, Any]]) -> None:
     t = Table(title=title, show_header=False, box=None, pad_edge=False)
     t.add_column(style="bold")

@@ -14,6 +14,7 @@ from serialvault.cli.common import (
     JsonOpt,
     PasswordFileOpt,
     SignerOpt,
+    dash,
     handled,
     kv,
     make_app,
@@ -21,6 +22,7 @@ from serialvault.cli.common import (
     print_json,
     read_password,
     settings,
+    show_signatures,
     signer_id,
     table,
 )
@@ -95,11 +97,7 @@ def _stored(d: dict[str, Any]) -> str:
     kept = d["quarantine"] or {}
     if kept.get("kept"):
         return f"{kept['size']:,} bytes: serialvault exception document {d['id']} --out FILE"
-    return _fmt(kept.get("why"))
-
-
-def _fmt(v: Any) -> str:
-    return "-" if v in (None, "", []) else str(v)
+    return dash(kept.get("why"))
 
 
 @app.command("show")
@@ -121,15 +119,15 @@ def show(ex_id: IdArg, db: DbOpt = None, json_out: JsonOpt = False) -> None:
                     ("severity", d["severity"]),
                     ("status", d["status"]),
                     ("owner role", d["owner_role"]),
-                    ("assignee", _fmt(d["assignee"])),
+                    ("assignee", dash(d["assignee"])),
                     ("opened", f"{d['recorded_at']} by {d['opened_by']} (log seq {d['seq']})"),
                     ("origin", _origin(origin)),
-                    ("document", _fmt(d["document"])),
-                    ("document SHA-256", _fmt(d["document_sha256"])),
+                    ("document", dash(d["document"])),
+                    ("document SHA-256", dash(d["document_sha256"])),
                     ("stored document", _stored(d)),
-                    ("identifiers", _fmt(", ".join(d["identifiers"][:20]))),
-                    ("resolution", _fmt(d["resolution"])),
-                    ("CAPA", _fmt(", ".join(d["capas"]))),
+                    ("identifiers", dash(", ".join(d["identifiers"][:20]))),
+                    ("resolution", dash(d["resolution"])),
+                    ("CAPA", dash(", ".join(d["capas"]))),
                 ],
             )
             out.print(d["reason"])
@@ -140,9 +138,9 @@ def show(ex_id: IdArg, db: DbOpt = None, json_out: JsonOpt = False) -> None:
                     [
                         [
                             "-" if i["event_index"] is None else f"#{i['event_index'] + 1}",
-                            _fmt(i.get("event_id") or i.get("event_hash")),
-                            _fmt(i["field"]),
-                            _fmt(i["identifier"]),
+                            dash(i.get("event_id") or i.get("event_hash")),
+                            dash(i["field"]),
+                            dash(i["identifier"]),
                             i["message"],
                         ]
                         for i in d["issues"][:50]
@@ -153,16 +151,11 @@ def show(ex_id: IdArg, db: DbOpt = None, json_out: JsonOpt = False) -> None:
                     "history",
                     ["seq", "at", "by", "action", "status after", "text"],
                     [
-                        [a["seq"], a["at"], a["actor"], a["action"], a["status"], _fmt(a["text"])]
+                        [a["seq"], a["at"], a["actor"], a["action"], a["status"], dash(a["text"])]
                         for a in d["actions"]
                     ],
                 )
-            for s in view.signatures:
-                ok = "verified" if s["verified"] else "DOES NOT MATCH the exception as closed"
-                out.print(
-                    f"signed: {s['meaning']} by {s['name']} ({s['signer']}) at"
-                    f" {s['signed_at']} — {ok}"
-                )
+            show_signatures(view.signatures, "the exception as closed")
     if any(not s["verified"] for s in view.signatures):
         raise typer.Exit(IntegrityFailure.exit_code)
 
